@@ -1,0 +1,66 @@
+"""The array backend: which array module, which float type, which random generator.
+
+Every array the library creates goes through this module, so that a GPU
+backend (CuPy) can later be swapped in here without touching the layers, as
+Chainer does with its ``xp`` module. Layers write ``xp.exp(x)`` rather than
+``np.exp(x)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+xp = np  # the array module; CuPy would replace it here
+
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+_dtype: type = np.float32
+_rng: np.random.Generator = np.random.default_rng()
+
+
+def set_dtype(name: str) -> None:
+    """Choose the float type of new parameters and inputs: "float32" (default) or "float64"."""
+    global _dtype
+    if str(name) not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {name!r}")
+    _dtype = _DTYPES[str(name)]
+
+
+def get_dtype() -> type:
+    """The float type in use (``np.float32`` unless :func:`set_dtype` said otherwise)."""
+    return _dtype
+
+
+def set_seed(seed: int | None) -> None:
+    """Seed the one generator behind initialisation, shuffling, dropout and augmentation."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def rng() -> np.random.Generator:
+    """The library's random generator (see :func:`set_seed`)."""
+    return _rng
+
+
+def zeros(shape, dtype=None) -> np.ndarray:
+    return xp.zeros(shape, dtype=dtype or _dtype)
+
+
+def empty(shape, dtype=None) -> np.ndarray:
+    return xp.empty(shape, dtype=dtype or _dtype)
+
+
+def as_float(x, name: str = "input") -> np.ndarray:
+    """Convert ``x`` to a float array of the current dtype, copying only if needed.
+
+    Raises a clear ``ValueError`` for empty data and for NaN or infinite values.
+    """
+    try:
+        arr = xp.asarray(x, dtype=_dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric; could not convert it to {np.dtype(_dtype).name}: {exc}") from None
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); give at least one sample")
+    if not xp.isfinite(arr).all():
+        bad = int((~xp.isfinite(arr)).sum())
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them before training")
+    return arr

@@ -1,0 +1,40 @@
+"""Weight initialisers.
+
+- ``glorot_uniform`` (default for Dense): U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
+- ``he_normal``: N(0, 2 / fan_in), suited to ReLU.
+- ``small_normal``: 0.01 * N(0, 1), the book's choice.
+- ``zeros``: for biases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend
+
+
+def glorot_uniform(shape: tuple, fan_in: int, fan_out: int) -> np.ndarray:
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return backend.rng().uniform(-limit, limit, size=shape)
+
+
+def he_normal(shape: tuple, fan_in: int, fan_out: int) -> np.ndarray:
+    return backend.rng().standard_normal(shape) * np.sqrt(2.0 / fan_in)
+
+
+def small_normal(shape: tuple, fan_in: int, fan_out: int) -> np.ndarray:
+    return 0.01 * backend.rng().standard_normal(shape)
+
+
+def zeros(shape: tuple, fan_in: int = 0, fan_out: int = 0) -> np.ndarray:
+    return np.zeros(shape)
+
+
+INITIALIZERS = {f.__name__: f for f in (glorot_uniform, he_normal, small_normal, zeros)}
+
+
+def get(name: str):
+    """Look an initialiser up by name."""
+    if name not in INITIALIZERS:
+        raise ValueError(f"unknown initializer {name!r}; choose one of {sorted(INITIALIZERS)}")
+    return INITIALIZERS[name]

@@ -1,0 +1,137 @@
+"""Activation functions as layers: each has no parameters and one line of math.
+
+Each caches its output ``y`` (or input) from forward, which backward needs.
+"""
+
+from __future__ import annotations
+
+from ..backend import xp
+from .base import Layer
+
+
+class Activation(Layer):
+    """Marker base class for element-wise (or row-wise) activations."""
+
+    default_name = "activation"
+
+
+class ReLU(Activation):
+    """Rectified linear unit.
+
+    Forward:  y = max(x, 0)
+    Backward: dx = dy * [x > 0]
+    """
+
+    default_name = "relu"
+
+    def forward(self, x, training=False):
+        self.y = xp.maximum(x, 0)
+        return self.y
+
+    def backward(self, dy):
+        return dy * (self.y > 0)
+
+
+class LeakyReLU(Activation):
+    """ReLU with a small slope ``alpha`` for negative inputs.
+
+    Forward:  y = x if x > 0 else alpha * x
+    Backward: dx = dy if x > 0 else alpha * dy
+    """
+
+    default_name = "leaky_relu"
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, x, training=False):
+        self.positive = x > 0
+        return xp.where(self.positive, x, self.alpha * x)
+
+    def backward(self, dy):
+        return xp.where(self.positive, dy, self.alpha * dy)
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+class Sigmoid(Activation):
+    """Logistic sigmoid.
+
+    Forward:  y = 1 / (1 + exp(-x))   (computed as (1 + tanh(x/2)) / 2, which never overflows)
+    Backward: dx = dy * y * (1 - y)
+    """
+
+    default_name = "sigmoid"
+
+    def forward(self, x, training=False):
+        self.y = xp.tanh(x * 0.5)
+        self.y += 1
+        self.y *= 0.5
+        return self.y
+
+    def backward(self, dy):
+        return dy * self.y * (1 - self.y)
+
+
+class Tanh(Activation):
+    """Hyperbolic tangent.
+
+    Forward:  y = tanh(x)
+    Backward: dx = dy * (1 - y**2)
+    """
+
+    default_name = "tanh"
+
+    def forward(self, x, training=False):
+        self.y = xp.tanh(x)
+        return self.y
+
+    def backward(self, dy):
+        return dy * (1 - self.y * self.y)
+
+
+class Softmax(Activation):
+    """Softmax over the last axis: turns scores into probabilities.
+
+    Forward:  y_i = exp(x_i - max(x)) / sum_j exp(x_j - max(x))
+    Backward: dx = y * (dy - sum_j(dy_j * y_j))
+    (Followed by categorical cross-entropy, the model skips this backward and
+    uses the fused gradient (y - target) / n, which is simpler and faster.)
+    """
+
+    default_name = "softmax"
+
+    def forward(self, x, training=False):
+        self.y = softmax(x)
+        return self.y
+
+    def backward(self, dy):
+        y = self.y
+        return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+
+
+def softmax(x):
+    """Numerically stable softmax over the last axis (one temporary array)."""
+    e = x - x.max(axis=-1, keepdims=True)
+    xp.exp(e, out=e)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def sigmoid(x):
+    """Overflow-free logistic sigmoid."""
+    return 0.5 * (1 + xp.tanh(0.5 * x))
+
+
+ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax}
+
+
+def get(activation) -> Activation | None:
+    """An activation layer from a name, a layer, or None."""
+    if activation is None or isinstance(activation, Activation):
+        return activation
+    if isinstance(activation, str) and activation.lower() in ACTIVATIONS:
+        return ACTIVATIONS[activation.lower()]()
+    raise ValueError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}, None, or a layer")

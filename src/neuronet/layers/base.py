@@ -1,0 +1,71 @@
+"""The Layer base class: the contract every layer keeps.
+
+A layer maps ``x`` to ``y = layer.forward(x, training)`` and, given the
+gradient of the loss with respect to ``y``, returns the gradient with respect
+to ``x`` from ``layer.backward(dy)``, after *adding* the gradients of its own
+parameters into their ``.grad``. Layers remember what their backward pass
+needs (their input, their output) from the last forward pass.
+"""
+
+from __future__ import annotations
+
+from ..parameter import Parameter
+
+LAYERS: dict[str, type] = {}  # class name -> class, for loading saved models
+
+
+class Layer:
+    """Base class. Subclasses set ``param_names`` and implement forward/backward."""
+
+    param_names: tuple[str, ...] = ()
+    default_name: str = "layer"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        LAYERS[cls.__name__] = cls
+
+    def __init__(self) -> None:
+        self.name = self.default_name  # a model renames it (dense, dense_1, ...)
+
+    def forward(self, x, training: bool = False):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, dy):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def backward_params_only(self, dy) -> None:
+        """Add the parameter gradients but skip dx: a model's first layer needs no dx."""
+        self.backward(dy)
+
+    def __call__(self, x, training: bool = False):
+        return self.forward(x, training)
+
+    def parameters(self) -> list[Parameter]:
+        return [getattr(self, n) for n in self.param_names]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        """Shape of the output for an input of ``input_shape`` (batch first; it may be None)."""
+        return tuple(input_shape)
+
+    def input_shape(self) -> tuple | None:
+        """The input shape this layer requires, batch first as None, where the layer fixes it."""
+        return None
+
+    def get_config(self) -> dict:
+        """Constructor arguments that rebuild this layer (saved as JSON)."""
+        return {}
+
+    def shape_error(self, expected: str, x) -> ValueError:
+        """A clear error naming this layer, the expected and the received shape."""
+        return ValueError(
+            f"layer '{self.name}' ({type(self).__name__}) expects input of shape {expected}, "
+            f"but received shape {tuple(x.shape)}"
+        )
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"

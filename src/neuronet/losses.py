@@ -1,0 +1,213 @@
+"""Loss functions: how wrong the predictions are, and in which direction to move.
+
+``loss(y_pred, y_true)`` is the mean over the batch (a Python float) and
+``loss.backward(y_pred, y_true)`` its gradient with respect to ``y_pred``.
+
+When a model ends in Softmax and is trained with categorical cross-entropy
+(or Sigmoid with binary cross-entropy), the model skips the activation's
+backward pass and uses :meth:`Loss.backward_through_activation`, the fused
+gradient ``(p - y) / n`` with respect to the scores before the activation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import xp
+from .layers.activations import sigmoid, softmax
+
+LOSSES: dict[str, type] = {}
+EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] so log never sees 0
+
+
+class Loss:
+    """Base class: subclasses implement ``forward`` (per-batch mean) and ``backward``."""
+
+    fuses_with: str | None = None  # name of the activation whose backward this loss can absorb
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        LOSSES[cls.__name__] = cls
+
+    def __call__(self, y_pred, y_true) -> float:
+        return self.forward(y_pred, self.prepare_targets(y_true, y_pred))
+
+    def prepare_targets(self, y_true, y_pred):
+        """Check ``y_true`` against ``y_pred`` and convert it once to the form the loss uses."""
+        y = xp.asarray(y_true, dtype=y_pred.dtype)
+        if y.ndim == 1 and y_pred.ndim == 2 and y_pred.shape[1] == 1:
+            y = y.reshape(-1, 1)
+        if y.shape != y_pred.shape:
+            raise ValueError(f"{type(self).__name__}: targets have shape {y.shape} but predictions {y_pred.shape}")
+        return y
+
+    def forward(self, y_pred, y_true) -> float:
+        raise NotImplementedError
+
+    def backward(self, y_pred, y_true):
+        raise NotImplementedError
+
+    def backward_through_activation(self, y_act, y_true):
+        """Gradient with respect to the activation's input, given its output ``y_act``."""
+        raise NotImplementedError(f"{type(self).__name__} has no fused gradient")
+
+    def get_config(self) -> dict:
+        return {}
+
+
+class MeanSquaredError(Loss):
+    """L = mean((y_pred - y)**2);  dL/dy_pred = 2 (y_pred - y) / N  (N = all elements)."""
+
+    def forward(self, y_pred, y_true):
+        d = y_pred - y_true
+        return float(xp.vdot(d, d)) / d.size
+
+    def backward(self, y_pred, y_true):
+        y_true = self.prepare_targets(y_true, y_pred)
+        return (y_pred - y_true) * (2.0 / y_pred.size)
+
+
+class MeanAbsoluteError(Loss):
+    """L = mean(|y_pred - y|);  dL/dy_pred = sign(y_pred - y) / N."""
+
+    def forward(self, y_pred, y_true):
+        return float(xp.abs(y_pred - y_true).mean())
+
+    def backward(self, y_pred, y_true):
+        y_true = self.prepare_targets(y_true, y_pred)
+        return xp.sign(y_pred - y_true) * (1.0 / y_pred.size)
+
+
+class BinaryCrossentropy(Loss):
+    """L = -mean(y log p + (1 - y) log(1 - p)),  dL/dp = (p - y) / (p (1 - p) N).
+
+    With ``from_logits=True`` the predictions are scores z, p = sigmoid(z), and
+    L = mean(max(z, 0) - z y + log(1 + exp(-|z|))),  dL/dz = (p - y) / N.
+    """
+
+    fuses_with = "sigmoid"
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+
+    def prepare_targets(self, y_true, y_pred):
+        y = super().prepare_targets(y_true, y_pred)
+        if ((y != 0) & (y != 1)).any():
+            raise ValueError("BinaryCrossentropy: targets must be 0 or 1; found other values")
+        return y
+
+    def forward(self, y_pred, y_true):
+        if self.from_logits:
+            z = y_pred
+            return float((xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z)))).mean())
+        p = xp.clip(y_pred, EPS, 1 - EPS)
+        return float(-(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)).mean())
+
+    def backward(self, y_pred, y_true):
+        y_true = self.prepare_targets(y_true, y_pred)
+        if self.from_logits:
+            return (sigmoid(y_pred) - y_true) * (1.0 / y_pred.size)
+        p = xp.clip(y_pred, EPS, 1 - EPS)
+        return (p - y_true) / (p * (1 - p)) * (1.0 / y_pred.size)
+
+    def backward_through_activation(self, y_act, y_true):
+        return (y_act - y_true) * (1.0 / y_act.size)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits}
+
+
+class CategoricalCrossentropy(Loss):
+    """L = -mean_batch(sum_k y_k log p_k); integer labels or one-hot targets.
+
+    Backward: dL/dp = -y / (p n).  With ``from_logits=True``, p = softmax(z) and
+    L = mean(logsumexp(z) - z_label),  dL/dz = (p - y) / n.
+    """
+
+    fuses_with = "softmax"
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+
+    def prepare_targets(self, y_true, y_pred):
+        """Integer labels stay integer ``(batch,)``; one-hot targets become floats."""
+        y = xp.asarray(y_true)
+        n, k = y_pred.shape[0], y_pred.shape[-1]
+        if y.ndim == 1:
+            if y.shape[0] != n:
+                raise ValueError(f"CategoricalCrossentropy: {y.shape[0]} labels for {n} predictions")
+            if y.dtype.kind == "f":
+                if not xp.all(y == xp.round(y)):
+                    raise ValueError("CategoricalCrossentropy: integer class labels expected, found fractions")
+                y = y.astype(np.int64)
+            elif y.dtype.kind not in "iub":
+                raise ValueError(f"CategoricalCrossentropy: labels must be integers, got dtype {y.dtype}")
+            if y.size and (y.min() < 0 or y.max() >= k):
+                raise ValueError(
+                    f"CategoricalCrossentropy: labels must be in 0..{k - 1} for {k} outputs, "
+                    f"found {int(y.min())}..{int(y.max())}; does the last layer have one neuron per class?"
+                )
+            return y
+        return super().prepare_targets(y, y_pred)
+
+    def _probabilities(self, y_pred):
+        return softmax(y_pred) if self.from_logits else y_pred
+
+    def forward(self, y_pred, y_true):
+        n = y_pred.shape[0]
+        if self.from_logits:
+            m = y_pred.max(axis=1, keepdims=True)
+            lse = xp.log(xp.exp(y_pred - m).sum(axis=1)) + m[:, 0]
+            picked = y_pred[xp.arange(n), y_true] if y_true.ndim == 1 else (y_pred * y_true).sum(axis=1)
+            norm = 1.0 if y_true.ndim == 1 else y_true.sum(axis=1)
+            return float((lse * norm - picked).mean())
+        p = xp.clip(y_pred, EPS, 1 - EPS)
+        if y_true.ndim == 1:
+            return float(-xp.log(p[xp.arange(n), y_true]).mean())
+        return float(-(y_true * xp.log(p)).sum(axis=1).mean())
+
+    def backward(self, y_pred, y_true):
+        y_true = self.prepare_targets(y_true, y_pred)
+        if self.from_logits:
+            return self.backward_through_activation(softmax(y_pred), y_true)
+        n = y_pred.shape[0]
+        p = xp.clip(y_pred, EPS, 1 - EPS)
+        if y_true.ndim == 1:
+            grad = xp.zeros_like(y_pred)
+            rows = xp.arange(n)
+            grad[rows, y_true] = -1.0 / (p[rows, y_true] * n)
+            return grad
+        return -y_true / (p * n)
+
+    def backward_through_activation(self, y_act, y_true):
+        """(p * sum(y) - y) / n, which is (p - y) / n for labels and one-hot targets."""
+        n = y_act.shape[0]
+        grad = y_act.copy()
+        if y_true.ndim == 1:
+            grad[xp.arange(n), y_true] -= 1
+        else:
+            grad *= y_true.sum(axis=1, keepdims=True)  # soft targets need not sum to 1
+            grad -= y_true
+        grad *= 1.0 / n
+        return grad
+
+    def get_config(self):
+        return {"from_logits": self.from_logits}
+
+
+def get(loss) -> Loss:
+    """A loss from an instance or a name ("mse", "categorical_crossentropy", ...)."""
+    if isinstance(loss, Loss):
+        return loss
+    aliases = {
+        "mse": MeanSquaredError,
+        "mean_squared_error": MeanSquaredError,
+        "mae": MeanAbsoluteError,
+        "mean_absolute_error": MeanAbsoluteError,
+        "binary_crossentropy": BinaryCrossentropy,
+        "categorical_crossentropy": CategoricalCrossentropy,
+        "sparse_categorical_crossentropy": CategoricalCrossentropy,
+    }
+    if isinstance(loss, str) and loss.lower() in aliases:
+        return aliases[loss.lower()]()
+    raise ValueError(f"unknown loss {loss!r}; use one of {sorted(aliases)} or a Loss instance")

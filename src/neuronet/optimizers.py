@@ -1,0 +1,213 @@
+"""Optimizers: turn gradients into parameter updates.
+
+``opt.step(params)`` updates each Parameter from its ``.grad``. State (momenta,
+running averages) is kept per Parameter. Updates are written in place
+(``out=``) with one scratch buffer per parameter, so a step allocates nothing;
+a model hands the optimizer its parameters as one flat buffer, which makes a
+step a few long vector operations.
+
+The rules follow ``torch.optim`` for the same hyper-parameters. ``decay`` is
+time-based learning-rate decay: lr_t = lr / (1 + decay * t), t = steps taken.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .backend import xp
+from .parameter import Parameter
+
+OPTIMIZERS: dict[str, type] = {}
+
+
+class Optimizer:
+    """Base class: subclasses implement ``update(param, state, lr)``."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        OPTIMIZERS[cls.__name__] = cls
+
+    def __init__(self, learning_rate: float, decay: float = 0.0) -> None:
+        if learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+        if decay < 0:
+            raise ValueError(f"decay must be >= 0, got {decay}")
+        self.learning_rate = float(learning_rate)
+        self.decay = float(decay)
+        self.iterations = 0
+        self.state: dict[Parameter, dict] = {}
+
+    @property
+    def current_learning_rate(self) -> float:
+        return self.learning_rate / (1.0 + self.decay * self.iterations)
+
+    def step(self, params: list[Parameter]) -> None:
+        """Update every parameter once from its gradient."""
+        lr = self.current_learning_rate
+        for p in params:
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = {"scratch": xp.empty_like(p.data)}
+            self.update(p, state, lr)
+        self.iterations += 1
+
+    def update(self, p: Parameter, state: dict, lr: float) -> None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"learning_rate": self.learning_rate, "decay": self.decay}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    plain:    w -= lr * g
+    momentum: v = momentum * v + g (v = g at the first step);  w -= lr * v
+    Nesterov: w -= lr * (g + momentum * v)
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0) -> None:
+        super().__init__(learning_rate, decay)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if nesterov and momentum == 0:
+            raise ValueError("Nesterov momentum needs momentum > 0")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def update(self, p, state, lr):
+        g, tmp = p.grad, state["scratch"]
+        if self.momentum:
+            v = state.get("velocity")
+            if v is None:
+                v = state["velocity"] = g.copy()
+            else:
+                v *= self.momentum
+                v += g
+            if self.nesterov:
+                xp.multiply(v, self.momentum, out=tmp)
+                tmp += g
+                g = tmp
+            else:
+                g = v
+        xp.multiply(g, lr, out=tmp)
+        p.data -= tmp
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adagrad(Optimizer):
+    """Adaptive gradient: each weight's step shrinks with its history of gradients.
+
+    s += g**2;  w -= lr * g / (sqrt(s) + epsilon)
+    """
+
+    def __init__(self, learning_rate=0.01, epsilon=1e-7, decay=0.0, initial_accumulator_value=0.0) -> None:
+        super().__init__(learning_rate, decay)
+        self.epsilon = float(epsilon)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+
+    def update(self, p, state, lr):
+        g, tmp = p.grad, state["scratch"]
+        s = state.get("sum")
+        if s is None:
+            s = state["sum"] = xp.full_like(p.data, self.initial_accumulator_value)
+        xp.multiply(g, g, out=tmp)
+        s += tmp
+        xp.sqrt(s, out=tmp)
+        tmp += self.epsilon
+        xp.divide(g, tmp, out=tmp)
+        tmp *= lr
+        p.data -= tmp
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "epsilon": self.epsilon,
+            "initial_accumulator_value": self.initial_accumulator_value,
+        }
+
+
+class RMSprop(Optimizer):
+    """Root mean square propagation: a decaying average of squared gradients.
+
+    s = rho * s + (1 - rho) * g**2;  w -= lr * g / (sqrt(s) + epsilon)
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, decay=0.0) -> None:
+        super().__init__(learning_rate, decay)
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+
+    def update(self, p, state, lr):
+        g, tmp = p.grad, state["scratch"]
+        s = state.get("square_avg")
+        if s is None:
+            s = state["square_avg"] = xp.zeros_like(p.data)
+        s *= self.rho
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.rho
+        s += tmp
+        xp.sqrt(s, out=tmp)
+        tmp += self.epsilon
+        xp.divide(g, tmp, out=tmp)
+        tmp *= lr
+        p.data -= tmp
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adaptive moment estimation, with bias correction.
+
+    m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g**2
+    w -= (lr / (1 - b1**t)) * m / (sqrt(v) / sqrt(1 - b2**t) + epsilon)
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, decay=0.0) -> None:
+        super().__init__(learning_rate, decay)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+
+    def update(self, p, state, lr):
+        g, tmp = p.grad, state["scratch"]
+        if "m" not in state:
+            state["m"] = xp.zeros_like(p.data)
+            state["v"] = xp.zeros_like(p.data)
+        m, v = state["m"], state["v"]
+        t = self.iterations + 1
+        b1, b2 = self.beta_1, self.beta_2
+        m *= b1
+        xp.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        xp.sqrt(v, out=tmp)
+        tmp *= 1.0 / math.sqrt(1.0 - b2**t)
+        tmp += self.epsilon
+        xp.divide(m, tmp, out=tmp)
+        tmp *= lr / (1.0 - b1**t)
+        p.data -= tmp
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
+
+
+def get(optimizer) -> Optimizer:
+    """An optimizer from an instance or a name ("sgd", "adam", ...), with default settings."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    by_name = {name.lower(): cls for name, cls in OPTIMIZERS.items()}
+    if isinstance(optimizer, str) and optimizer.lower() in by_name:
+        return by_name[optimizer.lower()]()
+    raise ValueError(f"unknown optimizer {optimizer!r}; use one of {sorted(by_name)} or an Optimizer instance")

@@ -1,0 +1,221 @@
+"""Parity with PyTorch in float64: layers, losses, optimizers and a whole training run.
+
+Skipped cleanly where torch is not installed (``pip install torch==2.13.0``).
+"""
+
+import numpy as np
+import pytest
+
+import neuronet as nn
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+TOL = 1e-10  # float64 on both sides: only rounding differs
+
+
+def t(a, grad=False):
+    return torch.tensor(np.asarray(a), dtype=torch.float64, requires_grad=grad)
+
+
+def close(ours, theirs, tol=TOL):
+    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else theirs
+    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "sigmoid", "tanh", "softmax", "leaky_relu"])
+def test_dense_forward_and_gradients(float64, activation):
+    rng = np.random.default_rng(0)
+    layer = nn.layers.Dense(5, 4, activation=activation)
+    layer.biases.data[:] = rng.standard_normal(4)
+    x = rng.standard_normal((3, 5))
+    dy = rng.standard_normal((3, 4))
+    w, b, xt = t(layer.weights.data, True), t(layer.biases.data, True), t(x, True)
+    z = F.linear(xt, w.T, b)
+    act = {
+        None: lambda v: v,
+        "relu": F.relu,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "softmax": lambda v: F.softmax(v, dim=-1),
+        "leaky_relu": lambda v: F.leaky_relu(v, 0.01),
+    }[activation]
+    yt = act(z)
+    yt.backward(t(dy))
+    close(layer.forward(x), yt)
+    dx = layer.backward(dy)
+    close(dx, xt.grad)
+    close(layer.weights.grad, w.grad)
+    close(layer.biases.grad, b.grad)
+
+
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        (nn.layers.ReLU(), F.relu),
+        (nn.layers.LeakyReLU(0.2), lambda v: F.leaky_relu(v, 0.2)),
+        (nn.layers.Sigmoid(), torch.sigmoid),
+        (nn.layers.Tanh(), torch.tanh),
+        (nn.layers.Softmax(), lambda v: F.softmax(v, dim=-1)),
+        (nn.layers.Flatten(), lambda v: v.reshape(v.shape[0], -1)),
+    ],
+)
+def test_activation_layers(float64, ours, theirs):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 3, 5)) * 3
+    xt = t(x, True)
+    yt = theirs(xt)
+    dy = rng.standard_normal(yt.shape)
+    yt.backward(t(dy))
+    close(ours.forward(x), yt)
+    close(ours.backward(dy), xt.grad)
+
+
+def _onehot(labels, k=4):
+    return np.eye(k)[labels]
+
+
+# name: (our loss, torch's loss of (predictions, targets), domain of predictions, targets)
+LOSS_CASES = {
+    "mse": (nn.losses.MeanSquaredError(), lambda p, y: F.mse_loss(p, t(y)), "scores", "real"),
+    "mae": (nn.losses.MeanAbsoluteError(), lambda p, y: F.l1_loss(p, t(y)), "scores", "real"),
+    "bce": (nn.losses.BinaryCrossentropy(), lambda p, y: F.binary_cross_entropy(p, t(y)), "sigmoid", "binary"),
+    "bce_logits": (
+        nn.losses.BinaryCrossentropy(from_logits=True),
+        lambda p, y: F.binary_cross_entropy_with_logits(p, t(y)),
+        "scores",
+        "binary",
+    ),
+    "cce": (
+        nn.losses.CategoricalCrossentropy(),
+        lambda p, y: F.nll_loss(torch.log(p), torch.tensor(y)),
+        "softmax",
+        "labels",
+    ),
+    "cce_onehot": (
+        nn.losses.CategoricalCrossentropy(),
+        lambda p, y: -(t(y) * torch.log(p)).sum(dim=1).mean(),
+        "softmax",
+        "onehot",
+    ),
+    "cce_logits": (
+        nn.losses.CategoricalCrossentropy(from_logits=True),
+        lambda p, y: F.cross_entropy(p, torch.tensor(y)),
+        "scores",
+        "labels",
+    ),
+    "cce_logits_onehot": (
+        nn.losses.CategoricalCrossentropy(from_logits=True),
+        lambda p, y: F.cross_entropy(p, t(y)),
+        "scores",
+        "onehot",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_CASES))
+def test_losses(float64, name):
+    ours, theirs, domain, kind = LOSS_CASES[name]
+    rng = np.random.default_rng(2)
+    n, k = 7, (1 if kind == "binary" else 4)
+    z = rng.standard_normal((n, k))
+    z = {"scores": z, "sigmoid": 1 / (1 + np.exp(-z)), "softmax": nn.layers.activations.softmax(z)}[domain]
+    labels = rng.integers(0, 4, n)
+    y = {
+        "real": lambda: rng.standard_normal((n, k)),
+        "binary": lambda: rng.integers(0, 2, (n, 1)).astype(np.float64),
+        "labels": lambda: labels,
+        "onehot": lambda: _onehot(labels),
+    }[kind]()
+    zt = t(z, True)
+    loss_t = theirs(zt, y)
+    loss_t.backward()
+    assert ours(z, y) == pytest.approx(loss_t.item(), rel=TOL, abs=TOL)
+    close(ours.backward(z, y), zt.grad)
+
+
+def _run_optimizer(ours, make_theirs, steps=20, scheduler=None):
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal((4, 3))
+    grads = [rng.standard_normal((4, 3)) for _ in range(steps)]
+    p = nn.Parameter(w0.copy())
+    wt = t(w0, True)
+    opt_t = make_theirs([wt])
+    sched = scheduler(opt_t) if scheduler else None
+    for g in grads:
+        p.grad[...] = g
+        ours.step([p])
+        wt.grad = t(g)
+        opt_t.step()
+        if sched:
+            sched.step()
+    close(p.data, wt, tol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        (lambda: nn.optimizers.SGD(0.1), lambda ps: torch.optim.SGD(ps, lr=0.1)),
+        (lambda: nn.optimizers.SGD(0.1, momentum=0.9), lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
+        (
+            lambda: nn.optimizers.SGD(0.1, momentum=0.8, nesterov=True),
+            lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.8, nesterov=True),
+        ),
+        (
+            lambda: nn.optimizers.Adagrad(0.1, epsilon=1e-10, decay=0.05),
+            lambda ps: torch.optim.Adagrad(ps, lr=0.1, eps=1e-10, lr_decay=0.05),
+        ),
+        (
+            lambda: nn.optimizers.RMSprop(0.01, rho=0.95, epsilon=1e-6),
+            lambda ps: torch.optim.RMSprop(ps, lr=0.01, alpha=0.95, eps=1e-6),
+        ),
+        (
+            lambda: nn.optimizers.Adam(0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-6),
+            lambda ps: torch.optim.Adam(ps, lr=0.01, betas=(0.8, 0.99), eps=1e-6),
+        ),
+    ],
+    ids=["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"],
+)
+def test_optimizers_20_steps(float64, ours, theirs):
+    _run_optimizer(ours(), theirs)
+
+
+def test_time_based_decay_matches_a_lambda_scheduler(float64):
+    decay = 0.1
+    _run_optimizer(
+        nn.optimizers.SGD(0.1, momentum=0.5, decay=decay),
+        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.5),
+        scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 / (1 + decay * step)),
+    )
+
+
+def test_three_layer_network_50_adam_steps(float64):
+    """Training end to end (fused softmax + cross-entropy, Adam) ends with torch's weights."""
+    rng = np.random.default_rng(4)
+    model = nn.Sequential(
+        [
+            nn.layers.Dense(6, 8, activation="relu"),
+            nn.layers.Dense(8, 8, activation="tanh"),
+            nn.layers.Dense(8, 3, activation="softmax"),
+        ]
+    )
+    model.compile(loss=nn.losses.CategoricalCrossentropy(), optimizer=nn.optimizers.Adam(0.01, epsilon=1e-8))
+    linears = [torch.nn.Linear(ly.n_inputs, ly.n_neurons).double() for ly in model.layers]
+    with torch.no_grad():
+        for lin, ly in zip(linears, model.layers):
+            lin.weight.copy_(t(ly.weights.data.T))
+            lin.bias.copy_(t(ly.biases.data))
+    net = torch.nn.Sequential(linears[0], torch.nn.ReLU(), linears[1], torch.nn.Tanh(), linears[2])
+    opt = torch.optim.Adam(net.parameters(), lr=0.01, eps=1e-8)
+    x = rng.standard_normal((50, 6))
+    y = rng.integers(0, 3, 50)
+    for step in range(50):
+        batch = slice((step % 5) * 10, (step % 5 + 1) * 10)
+        loss, _ = model.train_step(x[batch], y[batch])
+        opt.zero_grad()
+        loss_t = F.cross_entropy(net(t(x[batch])), torch.tensor(y[batch]))
+        loss_t.backward()
+        opt.step()
+        assert loss == pytest.approx(loss_t.item(), rel=1e-9)
+    for lin, ly in zip(linears, model.layers):
+        close(ly.weights.data, lin.weight.T, tol=1e-6)
+        close(ly.biases.data, lin.bias, tol=1e-6)
