@@ -144,8 +144,10 @@ def main():
 
     rate = gemm_rate()
     print(f"float32 GEMM rate: {rate / 1e9:.0f} GFLOP/s; BLAS threads: {blas_threads()}")
-    header = "| workload | neuronet samples/s | PyTorch samples/s | ratio (min-max) | GEMM floor reached n / t | peak MiB n / t |"
-    print(header)
+    print(
+        "| workload | neuronet samples/s | PyTorch samples/s | ratio (min-max) "
+        "| GEMM floor reached n / t | peak MiB n / t |"
+    )
     print("|---" * 6 + "|")
     for name in args.workloads:
         sizes, n, batch, train = WORKLOADS[name]

@@ -256,7 +256,8 @@ class Sequential:
                 else:  # one gather per batch (np.take with out= measured 3x slower)
                     idx = order[lo:hi]
                     xb, yb = x[idx], y[idx]
-                loss, out = self.train_step(xb, yb)
+                with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
+                    loss, out = self.train_step(xb, yb)
                 if not math.isfinite(loss):
                     bar.close()
                     warnings.warn(

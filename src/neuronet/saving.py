@@ -60,7 +60,7 @@ def read_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
     try:
         with safetensors.safe_open(path, framework="numpy") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (a safe_open handle is not a dict)
     except Exception as exc:  # safetensors raises its own error types for bad headers
         raise ModelFileError(f"{path!r} is not a valid model file (corrupt or not safetensors): {exc}") from None
     if FORMAT not in metadata:

@@ -37,8 +37,8 @@ def load_digits():
     Returns ``X`` of shape (1797, 64) with pixel values 0..16 and labels ``y`` (0..9).
     Source and licence: see ``datasets/data/README.md``.
     """
-    with resources.files(__package__).joinpath("data/digits.csv.gz").open("rb") as raw:
-        data = np.loadtxt(gzip.open(raw), delimiter=",", dtype=np.float64)
+    with resources.files(__package__).joinpath("data/digits.csv.gz").open("rb") as raw, gzip.open(raw) as text:
+        data = np.loadtxt(text, delimiter=",", dtype=np.float64)
     return data[:, :-1].astype(backend.get_dtype()), data[:, -1].astype(np.int64)
 
 

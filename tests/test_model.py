@@ -1,0 +1,188 @@
+"""The Sequential model: seeds, names, summary, batching, history, callbacks."""
+
+import numpy as np
+import pytest
+
+import neuronet as nn
+
+
+def build():
+    model = nn.Sequential(
+        [nn.layers.Dense(4, 5, activation="relu"), nn.layers.Dropout(0.2), nn.layers.Dense(5, 3, activation="softmax")]
+    )
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model
+
+
+def test_same_seed_gives_bit_identical_training():
+    X = np.random.default_rng(0).standard_normal((100, 4))
+    y = np.random.default_rng(1).integers(0, 3, 100)
+    weights = []
+    for _ in range(2):
+        nn.set_seed(42)
+        model = build()
+        model.fit(X, y, epochs=3, batch_size=16, verbose=0)
+        weights.append([p.data.copy() for p in model.parameters()])
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    nn.set_seed(43)
+    other = build()
+    assert not np.array_equal(other.parameters()[0].data, weights[0][0])
+
+
+def test_float32_by_default_and_float64_on_request():
+    assert build().parameters()[0].data.dtype == np.float32
+    assert build().predict(np.zeros((2, 4), dtype=np.float64)).dtype == np.float32
+    nn.set_dtype("float64")
+    try:
+        assert build().parameters()[0].data.dtype == np.float64
+    finally:
+        nn.set_dtype("float32")
+
+
+def test_the_classic_first_example():
+    X = [[1.0, 2.0, 3.0, 2.5], [2.0, 5.0, -1.0, 2.0], [-1.5, 2.7, 3.3, -0.8]]
+    model = nn.Sequential([nn.layers.Dense(4, 5), nn.layers.Dense(5, 2)])
+    out = model.forward(np.asarray(X, dtype=np.float32))
+    assert out.shape == (3, 2)
+    w1, b1, w2, b2 = (p.data for p in model.parameters())
+    np.testing.assert_allclose(out, (np.asarray(X) @ w1 + b1) @ w2 + b2, rtol=1e-5)
+
+
+def test_layer_names_follow_keras():
+    model = nn.Sequential([nn.layers.Dense(2, 2), nn.layers.ReLU(), nn.layers.Dense(2, 2), nn.layers.Dense(2, 2)])
+    assert [ly.name for ly in model.layers] == ["dense", "relu", "dense_1", "dense_2"]
+
+
+def test_summary_lists_shapes_and_counts():
+    text = build().summary(print_fn=lambda s: None)
+    assert "dense (Dense)" in text and "(None, 5)" in text and "25" in text
+    assert "dropout (Dropout)" in text and "(None, 3)" in text and "18" in text
+    assert "Total params: 43" in text
+
+
+def test_predict_is_batched_and_matches_one_pass():
+    model = build()
+    X = np.random.default_rng(0).standard_normal((1000, 4)).astype(np.float32)
+    seen = []
+    first = model.layers[0]
+    original = first.forward
+    first.forward = lambda x, training=False: (seen.append(len(x)), original(x, training))[1]
+    out = model.predict(X, batch_size=300)
+    assert seen == [300, 300, 300, 100]
+    np.testing.assert_allclose(out, model.forward(X), rtol=1e-6)
+
+
+def test_fit_history_and_validation():
+    X = np.random.default_rng(0).standard_normal((200, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = build()
+    h = model.fit(X, y, epochs=4, batch_size=32, validation_split=0.25, verbose=0)
+    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 4 for v in h.history.values())
+    assert h.epoch == [0, 1, 2, 3]
+    h2 = model.fit(X[:150], y[:150], epochs=1, validation_data=(X[150:], y[150:]), verbose=0)
+    assert h2.history["val_loss"][0] == pytest.approx(model.evaluate(X[150:], y[150:])["loss"], rel=1e-6)
+
+
+def test_one_hot_targets_train_like_labels():
+    X = np.random.default_rng(0).standard_normal((60, 4))
+    y = np.random.default_rng(1).integers(0, 3, 60)
+    runs = []
+    for targets in (y, np.eye(3)[y]):
+        nn.set_seed(0)
+        model = build()
+        runs.append(model.fit(X, targets, epochs=2, batch_size=20, verbose=0).history["loss"])
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-5)
+
+
+def test_shuffle_false_keeps_batches_in_order():
+    seen = []
+
+    class Spy(nn.layers.Layer):
+        def forward(self, x, training=False):
+            if training:
+                seen.append(x[:, 0].copy())
+            return x
+
+        def backward(self, dy):
+            return dy
+
+    X = np.arange(10, dtype=np.float32).reshape(10, 1)
+    model = nn.Sequential([Spy(), nn.layers.Dense(1, 1)])
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(X, np.zeros(10), epochs=1, batch_size=4, shuffle=False, verbose=0)
+    np.testing.assert_array_equal(np.concatenate(seen), np.arange(10))
+    seen.clear()
+    model.fit(X, np.zeros(10), epochs=1, batch_size=4, shuffle=True, verbose=0)
+    assert sorted(np.concatenate(seen)) == list(range(10)) and not np.array_equal(np.concatenate(seen), np.arange(10))
+
+
+def test_progress_bar_shows_loss(capsys):
+    X = np.random.default_rng(0).standard_normal((64, 4))
+    build().fit(X, np.zeros(64, int), epochs=1, batch_size=16, verbose=1)
+    err = capsys.readouterr().err
+    assert "Epoch 1/1" in err and "loss=" in err and "4/4" in err
+
+
+def test_verbose_zero_is_silent(capsys):
+    build().fit(np.zeros((8, 4)), np.zeros(8, int), epochs=2, verbose=0)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_gradients_accumulate_until_zero_grad():
+    model = nn.Sequential([nn.layers.Dense(3, 2)])
+    x, dy = np.ones((4, 3), np.float32), np.ones((4, 2), np.float32)
+    model.forward(x)
+    model.backward(dy)
+    once = model.parameters()[0].grad.copy()
+    model.forward(x)
+    model.backward(dy)
+    np.testing.assert_allclose(model.parameters()[0].grad, 2 * once)
+    model.zero_grad()
+    assert not model.parameters()[0].grad.any()
+
+
+def test_custom_training_loop_with_low_level_api():
+    X = np.random.default_rng(0).standard_normal((200, 2)).astype(np.float32)
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.float32)
+    model = nn.Sequential([nn.layers.Dense(2, 16, activation="tanh"), nn.layers.Dense(16, 1, activation="sigmoid")])
+    loss_fn, opt = nn.losses.BinaryCrossentropy(), nn.optimizers.Adam(0.05)
+    first = None
+    for _ in range(200):
+        out = model.forward(X, training=True)
+        value = loss_fn(out, y)
+        first = value if first is None else first
+        model.zero_grad()
+        model.backward(loss_fn.backward(out, y))
+        opt.step(model.parameters())
+    assert value < 0.5 * first
+
+
+def test_early_stopping_restores_best_weights():
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    y = np.random.default_rng(1).integers(0, 3, 40)
+    model = build()
+    losses_seen, weights = [], []
+
+    class Record(nn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            losses_seen.append(logs["loss"])
+            weights.append([p.data.copy() for p in self.model.parameters()])
+
+    stop = nn.callbacks.EarlyStopping(monitor="loss", patience=2, min_delta=10.0)  # nothing beats the first by 10
+    h = model.fit(X, y, epochs=10, batch_size=8, callbacks=[Record(), stop], verbose=0)
+    assert len(h.history["loss"]) == 3 and stop.stopped_epoch == 2 and stop.best_epoch == 0
+    for p, w in zip(model.parameters(), weights[0]):
+        np.testing.assert_array_equal(p.data, w)
+
+
+def test_model_checkpoint_saves_the_best(tmp_path):
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    y = np.random.default_rng(1).integers(0, 3, 40)
+    path = tmp_path / "best.nnet"
+    model = build()
+    model.fit(X, y, epochs=3, validation_split=0.25, callbacks=[nn.callbacks.ModelCheckpoint(path)], verbose=0)
+    assert path.exists()
+    nn.load_model(path).predict(X)
