@@ -102,6 +102,10 @@ class Sequential:
 
     # -- the passes -------------------------------------------------------------
     def forward(self, x, training: bool = False):
+        x = backend.xp.asarray(x)
+        dtype = self._dtype()
+        if x.dtype != dtype and x.dtype.kind in "fiub":  # lists, float64, ints: compute in the model's float type
+            x = x.astype(dtype)
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
