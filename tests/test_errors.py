@@ -121,3 +121,10 @@ def test_accuracy_rejected_for_regression():
 def test_bad_settings(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_diverged_weights_are_reported_by_predict():
+    model = classifier()
+    model.parameters()[0].data[0, 0] = np.inf
+    with pytest.raises(ValueError, match="weights have diverged"):
+        model.predict(np.ones((3, 4)))

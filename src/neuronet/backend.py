@@ -49,10 +49,11 @@ def empty(shape, dtype=None) -> np.ndarray:
     return xp.empty(shape, dtype=dtype or _dtype)
 
 
-def as_float(x, name: str = "input") -> np.ndarray:
+def as_float(x, name: str = "input", check_finite: bool = True) -> np.ndarray:
     """Convert ``x`` to a float array of the current dtype, copying only if needed.
 
-    Raises a clear ``ValueError`` for empty data and for NaN or infinite values.
+    Raises a clear ``ValueError`` for non-numeric or empty data and, unless
+    ``check_finite`` is False, for NaN or infinite values.
     """
     try:
         arr = xp.asarray(x, dtype=_dtype)
@@ -60,7 +61,13 @@ def as_float(x, name: str = "input") -> np.ndarray:
         raise ValueError(f"{name} must be numeric; could not convert it to {np.dtype(_dtype).name}: {exc}") from None
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); give at least one sample")
+    if check_finite:
+        require_finite(arr, name)
+    return arr
+
+
+def require_finite(arr, name: str = "input") -> None:
+    """Raise a ValueError that counts the NaN and infinite values in ``arr``, if there are any."""
     if not xp.isfinite(arr).all():
         bad = int((~xp.isfinite(arr)).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean or impute them before training")
-    return arr

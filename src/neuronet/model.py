@@ -144,7 +144,8 @@ class Sequential:
         """
         out = self.forward(x, training=True)
         loss = self.loss.forward(out, y) + self.regularization_loss()
-        for p in self._step_parameters():
+        params = self.parameters()
+        for p in params:
             p.zero_grad()
         fused = self._fused_activation()
         if fused is None:
@@ -157,6 +158,8 @@ class Sequential:
                 dx = fused.backward_linear(dz, input_grad=len(self.layers) > 1)
                 self._backward_from(len(self.layers) - 2, dx, input_grad=False)
         self.add_regularization_gradients()
+        for p in params:
+            p.settle_grad()  # the optimizer reads the flat buffer, not each parameter
         return loss, out
 
     def train_step(self, x, y) -> tuple[float, np.ndarray]:
@@ -187,8 +190,8 @@ class Sequential:
         params = self.parameters()
         return params[0].data.dtype if params else backend.get_dtype()
 
-    def _check_x(self, x, name="X"):
-        x = backend.as_float(x, name)
+    def _check_x(self, x, name="X", check_finite=True):
+        x = backend.as_float(x, name, check_finite)
         if x.dtype != self._dtype():
             x = x.astype(self._dtype())
         if x.ndim < 2:
@@ -306,13 +309,20 @@ class Sequential:
     # -- using a trained model ----------------------------------------------------------
     def predict(self, x, batch_size: int = 256):
         """Outputs for ``x``, computed ``batch_size`` samples at a time to bound memory."""
-        x = self._check_x(x)
+        x = self._check_x(x, check_finite=False)  # NaN/inf inputs show in the outputs: check those, far fewer
         result = None
-        for lo in range(0, len(x), batch_size):
-            out = self.forward(x[lo : lo + batch_size], training=False)
-            if result is None:
-                result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
-            result[lo : lo + len(out)] = out
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, once and clearly
+            for lo in range(0, len(x), batch_size):
+                out = self.forward(x[lo : lo + batch_size], training=False)
+                if result is None:
+                    result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
+                result[lo : lo + len(out)] = out
+        if not np.isfinite(result).all():
+            backend.require_finite(x, "X")
+            raise ValueError(
+                "the model's outputs hold NaN or infinite values although X is finite: its weights have "
+                "diverged (retrain with a lower learning rate) or X holds extreme values (scale it)"
+            )
         return result
 
     def evaluate(self, x, y, batch_size: int = 256, verbose: int = 0) -> dict[str, float]:

@@ -13,16 +13,50 @@ from . import backend
 
 
 class Parameter:
-    """A learnable array with its gradient."""
+    """A learnable array with its gradient.
+
+    ``zero_grad`` only marks the gradient as zero; the array is cleared the
+    next time ``grad`` is read, unless a backward pass first overwrites it
+    whole through :meth:`accumulate_matmul`. That saves a pass over memory
+    and a temporary the size of the weights on every training step.
+    """
 
     def __init__(self, data, regularizer=None) -> None:
         self.data = backend.xp.asarray(data, dtype=backend.get_dtype())
-        self.grad = backend.xp.zeros_like(self.data)
+        self._grad = backend.xp.zeros_like(self.data)
+        self._grad_pending_zero = False
         self.regularizer = regularizer  # a regularizers.L1L2 or None
+
+    @property
+    def grad(self):
+        self.settle_grad()
+        return self._grad
+
+    def settle_grad(self) -> None:
+        """Carry out a pending zero_grad now (needed before reading grads through a flat buffer)."""
+        if self._grad_pending_zero:
+            self._grad.fill(0)
+            self._grad_pending_zero = False
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = value
+        self._grad_pending_zero = False
 
     @property
     def shape(self) -> tuple:
         return self.data.shape
+
+    def zero_grad(self) -> None:
+        self._grad_pending_zero = True
+
+    def accumulate_matmul(self, a, b) -> None:
+        """grad += a @ b, written straight into grad when it was just zeroed."""
+        if self._grad_pending_zero:
+            backend.xp.matmul(a, b, out=self._grad)
+            self._grad_pending_zero = False
+        else:
+            self._grad += a @ b
 
     def assign(self, value) -> None:
         """Overwrite the values in place (views into a flat buffer stay valid)."""
@@ -30,9 +64,6 @@ class Parameter:
         if value.shape != self.data.shape:
             raise ValueError(f"cannot assign shape {value.shape} to a parameter of shape {self.data.shape}")
         self.data[...] = value
-
-    def zero_grad(self) -> None:
-        self.grad.fill(0)
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"

@@ -68,7 +68,7 @@ class Dense(Layer):
         """Backward through z = x @ W + b alone (the activation already handled)."""
         x2 = self.x.reshape(-1, self.n_inputs)
         dz2 = dz.reshape(-1, self.n_neurons)
-        self.weights.grad += x2.T @ dz2
+        self.weights.accumulate_matmul(x2.T, dz2)
         self.biases.grad += dz2.sum(axis=0)
         return dz @ self.weights.data.T if input_grad else None
 
