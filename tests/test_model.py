@@ -1,5 +1,7 @@
 """The Sequential model: seeds, names, summary, batching, history, callbacks."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -118,11 +120,16 @@ def test_shuffle_false_keeps_batches_in_order():
     assert sorted(np.concatenate(seen)) == list(range(10)) and not np.array_equal(np.concatenate(seen), np.arange(10))
 
 
-def test_progress_bar_shows_loss(capsys):
+def test_progress_bar_shows_live_loss_and_metrics(capsys):
+    class Slow(nn.callbacks.Callback):  # slow batches, so the bar redraws while the epoch runs
+        def on_batch_end(self, batch, logs=None):
+            time.sleep(0.2)
+
     X = np.random.default_rng(0).standard_normal((64, 4))
-    build().fit(X, np.zeros(64, int), epochs=1, batch_size=16, verbose=1)
+    build().fit(X, np.zeros(64, int), epochs=1, batch_size=16, verbose=1, callbacks=[Slow()])
     err = capsys.readouterr().err
-    assert "Epoch 1/1" in err and "loss=" in err and "4/4" in err
+    assert "Epoch 1/1" in err and "3/4" in err and "loss=" in err and "accuracy=" in err
+    assert "Epoch 1/1 - loss: " in err and " - accuracy: " in err  # the summary line left after the bar
 
 
 def test_verbose_zero_is_silent(capsys):

@@ -12,6 +12,8 @@ Training one mini-batch is four steps, the heart of deep learning:
 from __future__ import annotations
 
 import math
+import sys
+import time
 import warnings
 
 import numpy as np
@@ -90,8 +92,9 @@ class Sequential:
         self.optimizer = optimizers.get(optimizer)
         self.metrics = [metrics_lib.get(m) for m in (metrics or [])]
         regression = isinstance(self.loss, (losses.MeanSquaredError, losses.MeanAbsoluteError))
-        if regression and any(name == "accuracy" for name, _ in self.metrics):
-            raise ValueError("accuracy is a classification metric; a regression model (MSE/MAE loss) has none")
+        wrong = [name for name, _ in self.metrics if regression and metrics_lib.is_classification(name)]
+        if wrong:
+            raise ValueError(f"{wrong} are classification metrics; a regression model (MSE/MAE loss) has none")
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]
@@ -247,58 +250,75 @@ class Sequential:
         self.stop_training = False
         for cb in hooks:
             cb.on_train_begin()
-        n = len(x)
-        n_batches = math.ceil(n / batch_size)
         for epoch in range(epochs):
             for cb in hooks:
                 cb.on_epoch_begin(epoch)
-            order = backend.rng().permutation(n) if shuffle else None
-            totals = {"loss": 0.0, **{name: 0.0 for name, _ in self.metrics}}
-            seen = 0
-            bar = tqdm(total=n_batches, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch", disable=not verbose)
-            for b in range(n_batches):
-                lo, hi = b * batch_size, min((b + 1) * batch_size, n)
-                if order is None:
-                    xb, yb = x[lo:hi], y[lo:hi]  # views, no copy
-                else:  # one gather per batch (np.take with out= measured 3x slower)
-                    idx = order[lo:hi]
-                    xb, yb = x[idx], y[idx]
-                with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
-                    loss, out = self.train_step(xb, yb)
-                if not math.isfinite(loss):
-                    bar.close()
-                    warnings.warn(
-                        f"training stopped: the loss became {loss} at epoch {epoch + 1}, batch {b + 1}. "
-                        "Lower the learning rate, scale the inputs (e.g. standardise them), "
-                        "or check the data for extreme values.",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                    self.stop_training = True
-                    break
-                totals["loss"] += loss * (hi - lo)
-                for name, fn in self.metrics:
-                    totals[name] += fn(yb, self._metric_outputs(out)) * (hi - lo)
-                seen += hi - lo
-                for cb in hooks:
-                    cb.on_batch_end(b, {"loss": loss})
-                bar.update(1)
-                if verbose and (b % 10 == 0 or b == n_batches - 1):
-                    bar.set_postfix({k: f"{v / seen:.4f}" for k, v in totals.items()}, refresh=False)
-            else:  # the epoch ran to its end (no NaN loss)
-                logs = {k: v / seen for k, v in totals.items()}
-                if validation_data is not None:
-                    val = self.evaluate(*validation_data, batch_size=max(batch_size, 256))
-                    logs.update({f"val_{k}": v for k, v in val.items()})
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
-                bar.close()
-                for cb in hooks:
-                    cb.on_epoch_end(epoch, logs)
+            desc = f"Epoch {epoch + 1}/{epochs}"
+            logs = self._train_epoch(x, y, batch_size, shuffle, desc, hooks, verbose)
+            if logs is None:  # the loss diverged: fit stops here
+                break
+            if validation_data is not None:
+                val = self.evaluate(*validation_data, batch_size=max(batch_size, 256))
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            if verbose:
+                print(f"{desc} - {' - '.join(f'{k}: {v:.4f}' for k, v in logs.items())}", file=sys.stderr)
+            for cb in hooks:
+                cb.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         for cb in hooks:
             cb.on_train_end()
         return history
+
+    def _train_epoch(self, x, y, batch_size, shuffle, desc, hooks, verbose) -> dict | None:
+        """One pass over the data in mini-batches; the epoch's logs, or None if the loss diverged."""
+        n = len(x)
+        n_batches = math.ceil(n / batch_size)
+        order = backend.rng().permutation(n) if shuffle else None
+        total_loss, seen, kept_y, kept_out = 0.0, 0, [], []
+        live, scored_at = {}, time.monotonic()
+        bar = tqdm(total=n_batches, desc=desc, unit="batch", disable=not verbose, leave=False)
+        for b in range(n_batches):
+            lo, hi = b * batch_size, min((b + 1) * batch_size, n)
+            if order is None:
+                xb, yb = x[lo:hi], y[lo:hi]  # views, no copy
+            else:  # one gather per batch (np.take with out= measured 3x slower)
+                idx = order[lo:hi]
+                xb, yb = x[idx], y[idx]
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
+                loss, out = self.train_step(xb, yb)
+            if not math.isfinite(loss):
+                bar.close()
+                warnings.warn(
+                    f"training stopped: the loss became {loss} in {desc.lower()}, batch {b + 1}. "
+                    "Lower the learning rate, scale the inputs (e.g. standardise them), "
+                    "or check the data for extreme values.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                self.stop_training = True
+                return None
+            total_loss += loss * (hi - lo)
+            seen += hi - lo
+            if self.metrics:  # metrics such as F1 are not batch averages: score the whole epoch at its end
+                kept_y.append(yb)
+                kept_out.append(self._metric_outputs(out))
+            for cb in hooks:
+                cb.on_batch_end(b, {"loss": loss})
+            if verbose and (b % 10 == 0 or b == n_batches - 1):
+                if self.metrics and time.monotonic() - scored_at > 0.5:  # scoring all so far: not every batch
+                    live = self._metric_values(np.concatenate(kept_y), np.concatenate(kept_out))
+                    scored_at = time.monotonic()
+                bar.set_postfix({"loss": total_loss / seen, **live}, refresh=False)
+            bar.update(1)
+        bar.close()
+        logs = {"loss": total_loss / seen}
+        if self.metrics:
+            logs.update(self._metric_values(np.concatenate(kept_y), np.concatenate(kept_out)))
+        return logs
+
+    def _metric_values(self, y, out) -> dict[str, float]:
+        return {name: fn(y, out) for name, fn in self.metrics}
 
     def _metric_outputs(self, out):
         """Probabilities for the metrics: a model trained from logits outputs scores."""
@@ -330,8 +350,7 @@ class Sequential:
         x, y = self._check_xy(x, y)
         out = self.predict(x, batch_size=batch_size)
         result = {"loss": self.loss.forward(out, y) + self.regularization_loss()}
-        for name, fn in self.metrics:
-            result[name] = fn(y, self._metric_outputs(out))
+        result.update(self._metric_values(y, self._metric_outputs(out)))
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         return result
