@@ -219,3 +219,73 @@ def test_three_layer_network_50_adam_steps(float64):
     for lin, ly in zip(linears, model.layers):
         close(ly.weights.data, lin.weight.T, tol=1e-6)
         close(ly.biases.data, lin.bias, tol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (4, 3, 3, 5)])
+def test_batchnorm_training_and_inference(float64, shape):
+    rng = np.random.default_rng(5)
+    ours = nn.layers.BatchNormalization(5, momentum=0.9, epsilon=1e-5)
+    ours.gamma.data[:] = rng.standard_normal(5)
+    ours.beta.data[:] = rng.standard_normal(5)
+    theirs = torch.nn.BatchNorm1d(5, eps=1e-5, momentum=0.1).double()
+    with torch.no_grad():
+        theirs.weight.copy_(t(ours.gamma.data))
+        theirs.bias.copy_(t(ours.beta.data))
+
+    def torch_forward(x):  # channels-last (batch, ..., C) -> (N, C) for BatchNorm1d
+        return theirs(x.reshape(-1, 5)).reshape(x.shape)
+
+    for step in range(3):
+        x = rng.standard_normal(shape) * 3 + step
+        dy = rng.standard_normal(shape)
+        xt = t(x, True)
+        theirs.train()
+        yt = torch_forward(xt)
+        yt.backward(t(dy))
+        ours.gamma.zero_grad()
+        ours.beta.zero_grad()
+        close(ours.forward(x, training=True), yt)
+        close(ours.backward(dy), xt.grad)
+        close(ours.gamma.grad, theirs.weight.grad)
+        close(ours.beta.grad, theirs.bias.grad)
+        theirs.weight.grad = theirs.bias.grad = None
+    close(ours.running_mean, theirs.running_mean)
+    close(ours.running_var, theirs.running_var)
+    theirs.eval()
+    x = rng.standard_normal(shape)
+    xt = t(x, True)
+    yt = torch_forward(xt)
+    dy = rng.standard_normal(shape)
+    yt.backward(t(dy))
+    close(ours.forward(x, training=False), yt)
+    close(ours.backward(dy), xt.grad)
+
+
+def test_adamw_20_steps(float64):
+    _run_optimizer(
+        nn.optimizers.AdamW(0.01, weight_decay=0.1, epsilon=1e-8),
+        lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.1, eps=1e-8),
+    )
+
+
+@pytest.mark.parametrize("clip", ["norm", "value"])
+def test_gradient_clipping_matches_torch(float64, clip):
+    rng = np.random.default_rng(6)
+    w0 = [rng.standard_normal((4, 3)), rng.standard_normal(3)]
+    ours = [nn.Parameter(w.copy()) for w in w0]
+    theirs = [t(w, True) for w in w0]
+    opt = nn.optimizers.Adam(0.01, epsilon=1e-8, **{f"clip{clip}": 0.5})
+    opt_t = torch.optim.Adam(theirs, lr=0.01, eps=1e-8)
+    for _ in range(20):
+        grads = [rng.standard_normal(w.shape) * 3 for w in w0]
+        for p, pt, g in zip(ours, theirs, grads):
+            p.grad[...] = g
+            pt.grad = t(g)
+        if clip == "norm":
+            torch.nn.utils.clip_grad_norm_(theirs, 0.5)
+        else:
+            torch.nn.utils.clip_grad_value_(theirs, 0.5)
+        opt.step(ours)
+        opt_t.step()
+    for p, pt in zip(ours, theirs):
+        close(p.data, pt, tol=1e-12)

@@ -59,7 +59,7 @@ class EarlyStopping(Callback):
         if self._is_improvement(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = [p.data.copy() for p in self.model.parameters()]
+                self.best_weights = self.model.get_weights()
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -68,8 +68,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch is not None and self.restore_best_weights and self.best_weights is not None:
-            for p, best in zip(self.model.parameters(), self.best_weights):
-                p.assign(best)
+            self.model.set_weights(self.best_weights)
 
 
 class ModelCheckpoint(Callback):

@@ -103,6 +103,31 @@ class Sequential:
         for p in self.parameters():
             p.zero_grad()
 
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every parameter and every layer state (running statistics, masks), in order."""
+        return [a.copy() for a in self._weight_arrays()]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Overwrite, in place, what :meth:`get_weights` returned."""
+        arrays = self._weight_arrays()
+        if len(weights) != len(arrays):
+            raise ValueError(f"set_weights expects {len(arrays)} arrays, got {len(weights)}")
+        for target, value in zip(arrays, weights):
+            if np.shape(value) != target.shape:
+                raise ValueError(f"set_weights: shape {np.shape(value)} does not fit an array of shape {target.shape}")
+            target[...] = value
+
+    def _weight_arrays(self) -> list[np.ndarray]:
+        return [p.data for p in self.parameters()] + [s for layer in self.layers for s in layer.states()]
+
+    def _named_arrays(self) -> dict[str, np.ndarray]:
+        """Every saved array under the name "<index>.<layer name>.<attribute>"."""
+        return {
+            f"{i}.{layer.name}.{attr}": getattr(layer, attr).data if attr in layer.param_names else getattr(layer, attr)
+            for i, layer in enumerate(self.layers)
+            for attr in (*layer.param_names, *layer.state_names)
+        }
+
     # -- the passes -------------------------------------------------------------
     def forward(self, x, training: bool = False):
         x = backend.xp.asarray(x)
@@ -394,16 +419,14 @@ class Sequential:
 
     def save(self, path) -> None:
         """Save architecture, weights, compile settings and metadata (not optimizer state) to ``path``."""
-        tensors = {
-            f"{i}.{layer.name}.{pname}": param.data
-            for i, layer in enumerate(self.layers)
-            for pname, param in zip(layer.param_names, layer.parameters())
-        }
-        write_model_file(path, {"model": self.get_config(), "metadata": self.metadata}, tensors)
+        write_model_file(path, {"model": self.get_config(), "metadata": self.metadata}, self._named_arrays())
 
 
 def load_model(path) -> Sequential:
-    """Load a model saved by :meth:`Sequential.save`; a corrupt or foreign file raises ModelFileError."""
+    """Load a model saved by :meth:`Sequential.save` (arrays take the current dtype).
+
+    A corrupt or foreign file raises ModelFileError.
+    """
     description, tensors = read_model_file(path)
     try:
         config = description["model"]
@@ -426,19 +449,14 @@ def load_model(path) -> Sequential:
         if isinstance(exc, ModelFileError):
             raise
         raise ModelFileError(f"{path!r} has a model description this neuronet cannot build: {exc!r}") from None
-    expected = {
-        f"{i}.{layer.name}.{pname}": param
-        for i, layer in enumerate(model.layers)
-        for pname, param in zip(layer.param_names, layer.parameters())
-    }
+    expected = model._named_arrays()
     if set(expected) != set(tensors):
         raise ModelFileError(
             f"{path!r}: weights do not match the architecture "
             f"(missing {sorted(set(expected) - set(tensors))}, unexpected {sorted(set(tensors) - set(expected))})"
         )
-    for key, param in expected.items():
-        if tensors[key].shape != param.data.shape:
-            raise ModelFileError(f"{path!r}: weight {key} has shape {tensors[key].shape}, expected {param.data.shape}")
-        param.data = np.array(tensors[key], dtype=tensors[key].dtype)
-        param.grad = np.zeros_like(param.data)
+    for key, target in expected.items():
+        if tensors[key].shape != target.shape:
+            raise ModelFileError(f"{path!r}: weight {key} has shape {tensors[key].shape}, expected {target.shape}")
+        target[...] = tensors[key]
     return model

@@ -6,8 +6,13 @@ running averages) is kept per Parameter. Updates are written in place
 a model hands the optimizer its parameters as one flat buffer, which makes a
 step a few long vector operations.
 
-The rules follow ``torch.optim`` for the same hyper-parameters. ``decay`` is
-time-based learning-rate decay: lr_t = lr / (1 + decay * t), t = steps taken.
+The rules follow ``torch.optim`` for the same hyper-parameters. Every
+optimizer also takes:
+
+- ``decay``: time-based learning-rate decay, lr_t = lr / (1 + decay * t), t = steps taken;
+- ``clipnorm``: if the gradients of all parameters in a step together have an
+  L2 norm above it, scale them down to it (as ``torch.nn.utils.clip_grad_norm_``);
+- ``clipvalue``: clip every gradient element to [-clipvalue, clipvalue].
 """
 
 from __future__ import annotations
@@ -27,13 +32,20 @@ class Optimizer:
         super().__init_subclass__(**kwargs)
         OPTIMIZERS[cls.__name__] = cls
 
-    def __init__(self, learning_rate: float, decay: float = 0.0) -> None:
+    def __init__(
+        self, learning_rate: float, decay: float = 0.0, clipnorm: float | None = None, clipvalue: float | None = None
+    ) -> None:
         if learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
         if decay < 0:
             raise ValueError(f"decay must be >= 0, got {decay}")
+        for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0 (or None for no clipping), got {value}")
         self.learning_rate = float(learning_rate)
         self.decay = float(decay)
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
         self.iterations = 0
         self.state: dict[Parameter, dict] = {}
 
@@ -42,7 +54,9 @@ class Optimizer:
         return self.learning_rate / (1.0 + self.decay * self.iterations)
 
     def step(self, params: list[Parameter]) -> None:
-        """Update every parameter once from its gradient."""
+        """Update every parameter once from its gradient (clipped first, if asked)."""
+        params = list(params)
+        self.clip_gradients(params)
         lr = self.current_learning_rate
         for p in params:
             state = self.state.get(p)
@@ -51,11 +65,28 @@ class Optimizer:
             self.update(p, state, lr)
         self.iterations += 1
 
+    def clip_gradients(self, params: list[Parameter]) -> None:
+        """Clip in place: each element to +-clipvalue, then the global norm to clipnorm."""
+        if self.clipvalue is not None:
+            for p in params:
+                xp.clip(p.grad, -self.clipvalue, self.clipvalue, out=p.grad)
+        if self.clipnorm is not None:
+            norm = math.sqrt(sum(float(xp.vdot(p.grad, p.grad)) for p in params))
+            scale = self.clipnorm / (norm + 1e-6)
+            if scale < 1.0:
+                for p in params:
+                    p.grad *= scale
+
     def update(self, p: Parameter, state: dict, lr: float) -> None:
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        return {"learning_rate": self.learning_rate, "decay": self.decay}
+        return {
+            "learning_rate": self.learning_rate,
+            "decay": self.decay,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+        }
 
 
 class SGD(Optimizer):
@@ -66,8 +97,10 @@ class SGD(Optimizer):
     Nesterov: w -= lr * (g + momentum * v)
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0) -> None:
-        super().__init__(learning_rate, decay)
+    def __init__(
+        self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0, clipnorm=None, clipvalue=None
+    ) -> None:
+        super().__init__(learning_rate, decay, clipnorm=clipnorm, clipvalue=clipvalue)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         if nesterov and momentum == 0:
@@ -103,8 +136,10 @@ class Adagrad(Optimizer):
     s += g**2;  w -= lr * g / (sqrt(s) + epsilon)
     """
 
-    def __init__(self, learning_rate=0.01, epsilon=1e-7, decay=0.0, initial_accumulator_value=0.0) -> None:
-        super().__init__(learning_rate, decay)
+    def __init__(
+        self, learning_rate=0.01, epsilon=1e-7, decay=0.0, initial_accumulator_value=0.0, clipnorm=None, clipvalue=None
+    ) -> None:
+        super().__init__(learning_rate, decay, clipnorm=clipnorm, clipvalue=clipvalue)
         self.epsilon = float(epsilon)
         self.initial_accumulator_value = float(initial_accumulator_value)
 
@@ -135,8 +170,8 @@ class RMSprop(Optimizer):
     s = rho * s + (1 - rho) * g**2;  w -= lr * g / (sqrt(s) + epsilon)
     """
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, decay=0.0) -> None:
-        super().__init__(learning_rate, decay)
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, decay=0.0, clipnorm=None, clipvalue=None) -> None:
+        super().__init__(learning_rate, decay, clipnorm=clipnorm, clipvalue=clipvalue)
         self.rho = float(rho)
         self.epsilon = float(epsilon)
 
@@ -166,8 +201,10 @@ class Adam(Optimizer):
     w -= (lr / (1 - b1**t)) * m / (sqrt(v) / sqrt(1 - b2**t) + epsilon)
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, decay=0.0) -> None:
-        super().__init__(learning_rate, decay)
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, decay=0.0, clipnorm=None, clipvalue=None
+    ) -> None:
+        super().__init__(learning_rate, decay, clipnorm=clipnorm, clipvalue=clipvalue)
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
@@ -201,6 +238,38 @@ class Adam(Optimizer):
             "beta_2": self.beta_2,
             "epsilon": self.epsilon,
         }
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter): shrink the weights, then step.
+
+    w *= 1 - lr * weight_decay;  then the Adam update.
+    Unlike an L2 penalty, the decay does not pass through Adam's per-weight
+    scaling, so every weight decays at the same rate.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.01,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        decay=0.0,
+        clipnorm=None,
+        clipvalue=None,
+    ) -> None:
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, decay, clipnorm, clipvalue)
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.weight_decay = float(weight_decay)
+
+    def update(self, p, state, lr):
+        p.data *= 1.0 - lr * self.weight_decay
+        super().update(p, state, lr)
+
+    def get_config(self):
+        return {**super().get_config(), "weight_decay": self.weight_decay}
 
 
 def get(optimizer) -> Optimizer:

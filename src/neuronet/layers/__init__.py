@@ -5,10 +5,13 @@ from .base import LAYERS, Layer
 from .dense import Dense
 from .dropout import Dropout
 from .flatten import Flatten
+from .normalization import BatchNormalization
+from .sparse import SparseDense, prune, prune_dense
 
 __all__ = [
     "LAYERS",
     "Activation",
+    "BatchNormalization",
     "Dense",
     "Dropout",
     "Flatten",
@@ -17,5 +20,8 @@ __all__ = [
     "ReLU",
     "Sigmoid",
     "Softmax",
+    "SparseDense",
     "Tanh",
+    "prune",
+    "prune_dense",
 ]

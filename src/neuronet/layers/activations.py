@@ -125,13 +125,24 @@ def sigmoid(x):
     return 0.5 * (1 + xp.tanh(0.5 * x))
 
 
+def spec(activation: Activation | None):
+    """How an activation is written in a saved config: its name, or class and settings."""
+    if activation is None:
+        return None
+    config = activation.get_config()
+    return {"class": type(activation).__name__, "config": config} if config else activation.default_name
+
+
 ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax}
 
 
 def get(activation) -> Activation | None:
-    """An activation layer from a name, a layer, or None."""
+    """An activation layer from a name, a layer, a saved spec ``{"class": ..., "config": ...}``, or None."""
     if activation is None or isinstance(activation, Activation):
         return activation
+    if isinstance(activation, dict):
+        by_class = {cls.__name__: cls for cls in ACTIVATIONS.values()}
+        return by_class[activation["class"]](**activation["config"])
     if isinstance(activation, str) and activation.lower() in ACTIVATIONS:
         return ACTIVATIONS[activation.lower()]()
     raise ValueError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}, None, or a layer")

@@ -17,7 +17,8 @@ LAYERS: dict[str, type] = {}  # class name -> class, for loading saved models
 class Layer:
     """Base class. Subclasses set ``param_names`` and implement forward/backward."""
 
-    param_names: tuple[str, ...] = ()
+    param_names: tuple[str, ...] = ()  # learned arrays (Parameters), in a stable order
+    state_names: tuple[str, ...] = ()  # arrays kept but not learned by gradient (running statistics, masks)
     default_name: str = "layer"
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -42,6 +43,10 @@ class Layer:
 
     def parameters(self) -> list[Parameter]:
         return [getattr(self, n) for n in self.param_names]
+
+    def states(self) -> list:
+        """The layer's non-trainable arrays, saved with the model."""
+        return [getattr(self, n) for n in self.state_names]
 
     def zero_grad(self) -> None:
         for p in self.parameters():

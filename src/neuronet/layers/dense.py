@@ -52,7 +52,8 @@ class Dense(Layer):
         if x.ndim < 2 or x.shape[-1] != self.n_inputs:
             raise self.shape_error(f"(batch, {self.n_inputs})", x)
         self.x = x
-        z = x @ self.weights.data
+        self.w = self.effective_weights()
+        z = x @ self.w
         z += self.biases.data
         return self.activation.forward(z, training) if self.activation else z
 
@@ -70,7 +71,11 @@ class Dense(Layer):
         dz2 = dz.reshape(-1, self.n_neurons)
         self.weights.accumulate_matmul(x2.T, dz2)
         self.biases.grad += dz2.sum(axis=0)
-        return dz @ self.weights.data.T if input_grad else None
+        return dz @ self.w.T if input_grad else None
+
+    def effective_weights(self):
+        """The weight matrix the forward pass multiplies by (a sparse layer masks it)."""
+        return self.weights.data
 
     def output_shape(self, input_shape):
         return (*tuple(input_shape)[:-1], self.n_neurons)
@@ -83,7 +88,7 @@ class Dense(Layer):
         return {
             "n_inputs": self.n_inputs,
             "n_neurons": self.n_neurons,
-            "activation": self.activation.default_name if self.activation else None,
+            "activation": activations.spec(self.activation),
             **({"weight_regularizer_l1": w.l1, "weight_regularizer_l2": w.l2} if w else {}),
             **({"bias_regularizer_l1": b.l1, "bias_regularizer_l2": b.l2} if b else {}),
             "weight_initializer": self.weight_initializer,

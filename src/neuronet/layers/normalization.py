@@ -1,0 +1,81 @@
+"""Batch normalisation: keep each feature's activations centred and scaled while training."""
+
+from __future__ import annotations
+
+from .. import backend
+from ..backend import xp
+from ..parameter import Parameter
+from .base import Layer
+
+
+class BatchNormalization(Layer):
+    """Normalise each feature (the last axis) over the batch, then scale and shift it.
+
+    Forward (training):  mu, var = mean and variance over all axes but the last
+                         x_hat = (x - mu) / sqrt(var + eps);   y = gamma * x_hat + beta
+                         running_mean <- momentum * running_mean + (1 - momentum) * mu (likewise the variance)
+    Forward (inference): the same with running_mean and running_var in place of mu and var
+    Backward (training): dgamma = sum(dy * x_hat),  dbeta = sum(dy),
+                         dx = gamma / sqrt(var + eps) * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+    Shapes: x (batch, ..., n_features); gamma, beta, running statistics (n_features,).
+    As in PyTorch, the running variance uses the unbiased batch variance (m / (m - 1) var).
+    ``momentum`` follows Keras: 0.99 keeps 99% of the running value each step
+    (PyTorch's ``momentum=0.01``).
+    """
+
+    param_names = ("gamma", "beta")
+    state_names = ("running_mean", "running_var")
+    default_name = "batch_normalization"
+
+    def __init__(self, n_features: int, momentum: float = 0.99, epsilon: float = 1e-3) -> None:
+        super().__init__()
+        if int(n_features) < 1:
+            raise ValueError(f"BatchNormalization needs n_features >= 1, got {n_features}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.n_features = int(n_features)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.gamma = Parameter(xp.ones(self.n_features))
+        self.beta = Parameter(xp.zeros(self.n_features))
+        self.running_mean = backend.zeros(self.n_features)
+        self.running_var = xp.ones(self.n_features, dtype=backend.get_dtype())
+
+    def forward(self, x, training=False):
+        if x.ndim < 2 or x.shape[-1] != self.n_features:
+            raise self.shape_error(f"(batch, ..., {self.n_features})", x)
+        axes = tuple(range(x.ndim - 1))
+        if training:
+            m = x.size // self.n_features
+            if m < 2:
+                raise ValueError(
+                    f"layer '{self.name}' (BatchNormalization) needs at least 2 values per feature "
+                    "in a training batch; use a larger batch_size"
+                )
+            mean = x.mean(axis=axes)
+            var = x.var(axis=axes)
+            keep = self.momentum
+            self.running_mean *= keep
+            self.running_mean += (1 - keep) * mean
+            self.running_var *= keep
+            self.running_var += (1 - keep) * var * (m / (m - 1))
+        else:
+            mean, var = self.running_mean, self.running_var
+        self.training = training
+        self.inv_std = 1.0 / xp.sqrt(var + self.epsilon)
+        self.x_hat = (x - mean) * self.inv_std
+        return self.x_hat * self.gamma.data + self.beta.data
+
+    def backward(self, dy):
+        axes = tuple(range(dy.ndim - 1))
+        self.gamma.grad += (dy * self.x_hat).sum(axis=axes)
+        self.beta.grad += dy.sum(axis=axes)
+        scale = self.gamma.data * self.inv_std
+        if not self.training:  # the statistics are constants
+            return dy * scale
+        mean_dy = dy.mean(axis=axes)
+        mean_dy_xhat = (dy * self.x_hat).mean(axis=axes)
+        return scale * (dy - mean_dy - self.x_hat * mean_dy_xhat)
+
+    def get_config(self):
+        return {"n_features": self.n_features, "momentum": self.momentum, "epsilon": self.epsilon}

@@ -1,0 +1,78 @@
+"""Sparse connectivity: a dense layer with most connections absent, and pruning to get one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from .dense import Dense
+
+
+class SparseDense(Dense):
+    """A dense layer whose connections are limited by a fixed 0/1 mask M.
+
+    Forward:  y = act(x @ (W * M) + b)
+    Backward: dW = (x.T @ dz) * M,  db = sum_batch(dz),  dx = dz @ (W * M).T
+    The masked weights start at zero and their gradient is always zero, so
+    every optimizer leaves them at zero: absent connections stay absent. The
+    product still runs as a dense matrix product, which at these sizes is
+    faster in NumPy than sparse formats.
+
+    ``density`` is the fraction of connections kept, drawn at random (seeded
+    by ``nn.set_seed``); or pass an explicit ``mask`` of shape (n_inputs, n_neurons).
+    """
+
+    state_names = ("mask",)
+    default_name = "sparse_dense"
+
+    def __init__(self, n_inputs: int, n_neurons: int, density: float = 0.1, mask=None, **dense_kwargs) -> None:
+        super().__init__(n_inputs, n_neurons, **dense_kwargs)
+        shape = (self.n_inputs, self.n_neurons)
+        if mask is None:
+            if not 0.0 < density <= 1.0:
+                raise ValueError(f"density must be in (0, 1], got {density}")
+            keep = max(1, int(round(density * self.n_inputs * self.n_neurons)))
+            flat = np.zeros(self.n_inputs * self.n_neurons, dtype=bool)
+            flat[backend.rng().choice(flat.size, keep, replace=False)] = True
+            mask = flat.reshape(shape)
+        mask = np.asarray(mask)
+        if mask.shape != shape:
+            raise ValueError(f"SparseDense mask must have shape {shape}, got {mask.shape}")
+        self.mask = (mask != 0).astype(self.weights.data.dtype)
+        self.density = float(self.mask.mean())
+        self.weights.data *= self.mask
+
+    def effective_weights(self):
+        return self.weights.data * self.mask
+
+    def backward_linear(self, dz, input_grad: bool = True):
+        dx = super().backward_linear(dz, input_grad)
+        self.weights.grad *= self.mask
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "density": self.density}
+
+
+def prune_dense(layer: Dense, sparsity: float) -> SparseDense:
+    """A SparseDense copy of ``layer`` without its ``sparsity`` fraction of smallest-magnitude weights."""
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    w = layer.weights.data
+    n_drop = int(round(sparsity * w.size))
+    mask = np.ones(w.size, dtype=bool)
+    mask[np.argsort(np.abs(w), axis=None, kind="stable")[:n_drop]] = False
+    config = {k: v for k, v in layer.get_config().items() if k != "density"}
+    sparse = SparseDense(**config, mask=mask.reshape(w.shape))
+    sparse.weights.assign(w * sparse.mask)
+    sparse.biases.assign(layer.biases.data)
+    return sparse
+
+
+def prune(model, sparsity: float) -> None:
+    """Magnitude-prune every Dense layer of ``model`` in place (each becomes a SparseDense)."""
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, Dense):
+            pruned = prune_dense(layer, sparsity)
+            pruned.name = layer.name
+            model.layers[i] = pruned
