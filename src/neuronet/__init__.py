@@ -4,7 +4,7 @@ import neuronet as nn
 model = nn.Sequential([nn.layers.Dense(4, 5, activation="relu"), nn.layers.Dense(5, 2)])
 """
 
-from . import callbacks, datasets, initializers, layers, losses, metrics, optimizers, regularizers
+from . import callbacks, data, datasets, initializers, layers, losses, metrics, optimizers, regularizers, schedules
 from .backend import get_dtype, set_dtype, set_seed
 from .model import History, Sequential, load_model
 from .parameter import Parameter
@@ -18,6 +18,7 @@ __all__ = [
     "Parameter",
     "Sequential",
     "callbacks",
+    "data",
     "datasets",
     "get_dtype",
     "initializers",
@@ -27,6 +28,7 @@ __all__ = [
     "metrics",
     "optimizers",
     "regularizers",
+    "schedules",
     "set_dtype",
     "set_seed",
 ]

@@ -6,7 +6,10 @@ Subclass :class:`Callback` and override the hooks you need; set
 
 from __future__ import annotations
 
+import csv
+import inspect
 import math
+import os
 
 import numpy as np
 
@@ -49,13 +52,7 @@ class EarlyStopping(Callback):
         return value > self.best + self.min_delta
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.monitor not in logs:
-            raise KeyError(
-                f"EarlyStopping monitors {self.monitor!r}, but the logs hold {sorted(logs)}; "
-                "for val_* values pass validation_data or validation_split to fit"
-            )
-        value = logs[self.monitor]
+        value = _monitored(self, logs)
         if self._is_improvement(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
@@ -74,6 +71,8 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the model to ``path`` after each epoch, or only when ``monitor`` improves.
 
+    ``path`` may name the epoch and any logged value: ``"ckpt-{epoch:02d}-{val_loss:.3f}.nnet"``.
+
     Saving is atomic (see :mod:`neuronet.saving`), so an interrupted save leaves
     the last checkpoint intact.
     """
@@ -88,17 +87,137 @@ class ModelCheckpoint(Callback):
         self.best = np.inf if self.mode == "min" else -np.inf
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        path = str(self.path).format(epoch=epoch + 1, **(logs or {}))
         if not self.save_best_only:
-            self.model.save(self.path)
+            self.model.save(path)
             return
-        if self.monitor not in logs:
-            raise KeyError(f"ModelCheckpoint monitors {self.monitor!r}, but the logs hold {sorted(logs)}")
-        value = logs[self.monitor]
+        value = _monitored(self, logs)
         better = value < self.best if self.mode == "min" else value > self.best
         if better:
             self.best = value
-            self.model.save(self.path)
+            self.model.save(path)
 
 
-__all__ = ["Callback", "EarlyStopping", "History", "ModelCheckpoint"]
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at the start of each epoch from ``schedule``.
+
+    ``schedule`` is one of :mod:`neuronet.schedules` or any function
+    ``epoch -> lr`` (or ``(epoch, lr) -> lr``, as in Keras). The rate used is
+    logged as ``"learning_rate"``.
+    """
+
+    def __init__(self, schedule, verbose: int = 0) -> None:
+        self.schedule = schedule
+        self.verbose = verbose
+        self.takes_lr = len(inspect.signature(schedule).parameters) >= 2
+
+    def on_epoch_begin(self, epoch, logs=None):
+        opt = self.model.optimizer
+        lr = float(self.schedule(epoch, opt.learning_rate) if self.takes_lr else self.schedule(epoch))
+        if not lr >= 0:
+            raise ValueError(f"the learning-rate schedule gave {lr} for epoch {epoch}; it must be >= 0")
+        opt.learning_rate = lr
+        if self.verbose:
+            print(f"epoch {epoch + 1}: learning rate {lr:.6g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.model.optimizer.learning_rate
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for ``patience`` epochs.
+
+    After a reduction it waits ``cooldown`` epochs before counting again, and
+    never goes below ``min_lr``.
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+        mode="auto",
+        verbose: int = 0,
+    ):
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"factor must be in (0, 1), got {factor}")
+        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
+        self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), float(min_lr)
+        self.mode = _improved_mode(monitor, mode)
+        self.verbose = verbose
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = 0
+        self.cooldown_left = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = _monitored(self, logs)
+        better = value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.wait = 0
+        if better:
+            self.best, self.wait = value, 0
+            return
+        if self.cooldown_left > 0:
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            opt = self.model.optimizer
+            new = max(opt.learning_rate * self.factor, self.min_lr)
+            if new < opt.learning_rate:
+                opt.learning_rate = new
+                if self.verbose:
+                    print(f"epoch {epoch + 1}: {self.monitor} has not improved; learning rate now {new:.6g}")
+            self.wait, self.cooldown_left = 0, self.cooldown
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as a row of a CSV file (``append=True`` continues an existing file)."""
+
+    def __init__(self, path, separator: str = ",", append: bool = False) -> None:
+        self.path, self.separator, self.append = path, separator, append
+
+    def on_train_begin(self, logs=None):
+        self.keys = None
+        self.file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115 -- open for all of fit
+        self.writer = csv.writer(self.file, delimiter=self.separator)
+        self.write_header = not (self.append and os.path.getsize(self.path) > 0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if self.write_header:
+                self.writer.writerow(["epoch", *self.keys])
+        self.writer.writerow([epoch, *(logs.get(k, "") for k in self.keys)])
+        self.file.flush()
+
+    def on_train_end(self, logs=None):
+        self.file.close()
+
+
+def _monitored(callback, logs) -> float:
+    logs = logs or {}
+    if callback.monitor not in logs:
+        raise KeyError(
+            f"{type(callback).__name__} monitors {callback.monitor!r}, but the logs hold {sorted(logs)}; "
+            "for val_* values pass validation_data or validation_split to fit"
+        )
+    return logs[callback.monitor]
+
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+]

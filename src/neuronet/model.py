@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from . import backend, losses, optimizers
 from . import metrics as metrics_lib
+from .batching import batches
 from .layers.activations import Activation, sigmoid
 from .layers.base import LAYERS, Layer
 from .losses import LOSSES
@@ -269,7 +270,7 @@ class Sequential:
             validation_data = self._check_xy(*validation_data, name="validation X")
 
         history = History()
-        hooks = [history, *(callbacks or [])]
+        hooks = [*(callbacks or []), history]  # last, so it records what other callbacks add to the logs
         for cb in hooks:
             cb.set_model(self)
         self.stop_training = False
@@ -297,19 +298,11 @@ class Sequential:
 
     def _train_epoch(self, x, y, batch_size, shuffle, desc, hooks, verbose) -> dict | None:
         """One pass over the data in mini-batches; the epoch's logs, or None if the loss diverged."""
-        n = len(x)
-        n_batches = math.ceil(n / batch_size)
-        order = backend.rng().permutation(n) if shuffle else None
+        n_batches = math.ceil(len(x) / batch_size)
         total_loss, seen, kept_y, kept_out = 0.0, 0, [], []
         live, scored_at = {}, time.monotonic()
         bar = tqdm(total=n_batches, desc=desc, unit="batch", disable=not verbose, leave=False)
-        for b in range(n_batches):
-            lo, hi = b * batch_size, min((b + 1) * batch_size, n)
-            if order is None:
-                xb, yb = x[lo:hi], y[lo:hi]  # views, no copy
-            else:  # one gather per batch (np.take with out= measured 3x slower)
-                idx = order[lo:hi]
-                xb, yb = x[idx], y[idx]
+        for b, (xb, yb) in enumerate(batches(x, y, batch_size, shuffle)):
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
                 loss, out = self.train_step(xb, yb)
             if not math.isfinite(loss):
@@ -323,8 +316,8 @@ class Sequential:
                 )
                 self.stop_training = True
                 return None
-            total_loss += loss * (hi - lo)
-            seen += hi - lo
+            total_loss += loss * len(xb)
+            seen += len(xb)
             if self.metrics:  # metrics such as F1 are not batch averages: score the whole epoch at its end
                 kept_y.append(yb)
                 kept_out.append(self._metric_outputs(out))

@@ -1,6 +1,19 @@
-"""Getting data into shape: reading tables, splitting, scaling."""
+"""Getting data into shape: reading tables, splitting, folding, scaling, batching."""
 
+from ..batching import batches
 from .csv import Table, read_csv
-from .scaling import StandardScaler
+from .scaling import MinMaxScaler, StandardScaler, one_hot
+from .splitting import KFold, StratifiedKFold, cross_validate, train_val_test_split
 
-__all__ = ["StandardScaler", "Table", "read_csv"]
+__all__ = [
+    "KFold",
+    "MinMaxScaler",
+    "StandardScaler",
+    "StratifiedKFold",
+    "Table",
+    "batches",
+    "cross_validate",
+    "one_hot",
+    "read_csv",
+    "train_val_test_split",
+]

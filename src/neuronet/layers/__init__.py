@@ -1,6 +1,7 @@
 """Layers of a network, one concept per module."""
 
 from .activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .augmentation import GaussianNoise, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import LAYERS, Layer
 from .dense import Dense
 from .dropout import Dropout
@@ -15,8 +16,13 @@ __all__ = [
     "Dense",
     "Dropout",
     "Flatten",
+    "GaussianNoise",
     "Layer",
     "LeakyReLU",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
     "ReLU",
     "Sigmoid",
     "Softmax",

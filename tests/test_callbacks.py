@@ -1,0 +1,171 @@
+"""Callbacks: early stopping, checkpoints, learning-rate schedules, plateaus, CSV logs."""
+
+import csv
+import math
+import os
+
+import numpy as np
+import pytest
+
+import neuronet as nn
+
+
+def small_model(lr=0.01):
+    model = nn.Sequential([nn.layers.Dense(4, 8, activation="relu"), nn.layers.Dense(8, 3, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer=nn.optimizers.Adam(lr), metrics=["accuracy"])
+    return model
+
+
+def data(n=60):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, 4))
+    return X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 1).astype(int)
+
+
+class Scripted(nn.callbacks.Callback):
+    """Replaces the logged value of ``key`` with a scripted sequence, to test the monitors exactly."""
+
+    def __init__(self, key, values):
+        self.key, self.values = key, values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.key] = self.values[epoch]
+
+
+def test_early_stopping_stops_at_the_right_epoch_and_restores_the_best():
+    X, y = data()
+    model = small_model()
+    weights = []
+
+    class Record(nn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            weights.append(self.model.get_weights())
+
+    # best at epoch 2 (0.5); patience 3 -> epochs 3, 4, 5 fail to improve -> stop after epoch 5
+    script = Scripted("val_loss", [1.0, 0.8, 0.5, 0.6, 0.55, 0.7, 0.1, 0.1])
+    stop = nn.callbacks.EarlyStopping(monitor="val_loss", patience=3)
+    h = model.fit(X, y, epochs=8, batch_size=16, validation_split=0.2, callbacks=[script, Record(), stop], verbose=0)
+    assert len(h.history["loss"]) == 6 and stop.stopped_epoch == 5 and stop.best_epoch == 2
+    for a, b in zip(model.get_weights(), weights[2]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_min_delta_and_max_mode():
+    X, y = data()
+    script = Scripted("val_accuracy", [0.5, 0.6, 0.605, 0.609, 0.7])
+    stop = nn.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, min_delta=0.01)
+    assert stop.mode == "max"
+    small_model().fit(X, y, epochs=5, validation_split=0.2, callbacks=[script, stop], verbose=0)
+    assert stop.stopped_epoch == 3 and stop.best == 0.6
+
+
+def test_early_stopping_names_a_missing_value():
+    X, y = data()
+    with pytest.raises(KeyError, match="pass validation_data or validation_split"):
+        small_model().fit(X, y, epochs=1, callbacks=[nn.callbacks.EarlyStopping()], verbose=0)
+
+
+def test_checkpoint_best_only_and_every_epoch(tmp_path):
+    X, y = data()
+    script = Scripted("val_loss", [0.9, 0.5, 0.7])
+    saved = []
+
+    class Spy(nn.callbacks.ModelCheckpoint):
+        def on_epoch_end(self, epoch, logs=None):
+            before = os.path.exists(self.path) and os.path.getmtime(self.path)
+            super().on_epoch_end(epoch, logs)
+            saved.append(os.path.exists(self.path) and os.path.getmtime(self.path) != before)
+
+    small_model().fit(X, y, epochs=3, validation_split=0.2, callbacks=[script, Spy(tmp_path / "best.nnet")], verbose=0)
+    assert saved[:2] == [True, True] and saved[2] is False
+    every = nn.callbacks.ModelCheckpoint(str(tmp_path / "e{epoch:02d}.nnet"), save_best_only=False)
+    small_model().fit(X, y, epochs=3, callbacks=[every], verbose=0)
+    assert sorted(os.listdir(tmp_path)) == ["best.nnet", "e01.nnet", "e02.nnet", "e03.nnet"]
+
+
+def test_checkpoint_survives_an_interrupted_save(tmp_path, monkeypatch):
+    X, y = data()
+    path = tmp_path / "ckpt.nnet"
+    model = small_model()
+    model.fit(X, y, epochs=1, callbacks=[nn.callbacks.ModelCheckpoint(path, save_best_only=False)], verbose=0)
+    good = path.read_bytes()
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        model.fit(X, y, epochs=1, callbacks=[nn.callbacks.ModelCheckpoint(path, save_best_only=False)], verbose=0)
+    monkeypatch.undo()
+    assert path.read_bytes() == good and os.listdir(tmp_path) == ["ckpt.nnet"]
+    nn.load_model(path)
+
+
+@pytest.mark.parametrize(
+    "schedule,expected",
+    [
+        (nn.schedules.StepDecay(0.1, factor=0.5, every=2), [0.1, 0.1, 0.05, 0.05, 0.025]),
+        (nn.schedules.ExponentialDecay(0.1, rate=0.5), [0.1, 0.05, 0.025, 0.0125, 0.00625]),
+        (nn.schedules.TimeBasedDecay(0.1, decay=1.0), [0.1, 0.05, 0.1 / 3, 0.025, 0.02]),
+        (
+            nn.schedules.CosineDecay(0.1, epochs=4),
+            [0.1, 0.1 * (1 + math.cos(math.pi / 4)) / 2, 0.05, 0.1 * (1 + math.cos(3 * math.pi / 4)) / 2, 0.0],
+        ),
+        (lambda epoch, lr: lr * 0.9 if epoch else 0.2, [0.2, 0.18, 0.162, 0.1458, 0.13122]),
+    ],
+)
+def test_learning_rate_scheduler(schedule, expected):
+    X, y = data()
+    h = small_model().fit(X, y, epochs=5, callbacks=[nn.callbacks.LearningRateScheduler(schedule)], verbose=0)
+    np.testing.assert_allclose(h.history["learning_rate"], expected, rtol=1e-12)
+
+
+def test_scheduled_rate_is_the_one_the_optimizer_uses():
+    X, y = data()
+    model = small_model()
+    used = []
+
+    class Spy(nn.callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            used.append(self.model.optimizer.current_learning_rate)
+
+    sched = nn.callbacks.LearningRateScheduler(nn.schedules.StepDecay(0.1, 0.1, every=1))
+    model.fit(X, y, epochs=2, batch_size=60, callbacks=[sched, Spy()], verbose=0)
+    np.testing.assert_allclose(used, [0.1, 0.01])
+
+
+def test_reduce_lr_on_plateau():
+    X, y = data()
+    model = small_model(lr=0.1)
+    script = Scripted("val_loss", [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5])
+    plateau = nn.callbacks.ReduceLROnPlateau(patience=2, factor=0.5, min_lr=0.02)
+    rates = []
+
+    class Spy(nn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            rates.append(self.model.optimizer.learning_rate)
+
+    model.fit(X, y, epochs=8, validation_split=0.2, callbacks=[script, plateau, Spy()], verbose=0)
+    assert rates == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.02])
+
+
+def test_csv_logger(tmp_path):
+    X, y = data()
+    path = tmp_path / "log.csv"
+    small_model().fit(X, y, epochs=3, validation_split=0.2, callbacks=[nn.callbacks.CSVLogger(path)], verbose=0)
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert [r[0] for r in rows[1:]] == ["0", "1", "2"] and all(float(v) >= 0 for v in rows[3][1:])
+    small_model().fit(X, y, epochs=2, callbacks=[nn.callbacks.CSVLogger(path, append=True)], verbose=0)
+    with open(path, newline="") as f:
+        assert len(list(csv.reader(f))) == 6  # no second header
+
+
+def test_nan_loss_stops_by_default_and_keeps_the_history():
+    X = np.random.default_rng(0).standard_normal((64, 4)) * 1e3
+    model = nn.Sequential([nn.layers.Dense(4, 16, activation="relu"), nn.layers.Dense(16, 1)])
+    model.compile(loss="mse", optimizer=nn.optimizers.SGD(learning_rate=10.0))
+    with pytest.warns(RuntimeWarning, match="training stopped"):
+        h = model.fit(X, X.sum(1), epochs=50, batch_size=8, verbose=0)
+    assert model.stop_training and len(h.history.get("loss", [])) < 50
