@@ -166,3 +166,16 @@ def test_errors_are_one_clear_line(flowers, capsys, args, message):
 def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "neuronet", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("neuronet ")
+
+
+def test_plot_flags_write_training_curves(flowers, capsys):
+    pytest.importorskip("matplotlib")
+    train, _, tmp = flowers
+    code, out, err = run(
+        capsys, "train", train, "--target", "species", "--epochs", "3", "--out", tmp / "f.nnet", "--quiet", "--plot"
+    )
+    assert code == 0, err
+    assert (tmp / "f_curves.png").read_bytes()[:4] == b"\x89PNG"
+    code, out, err = run(capsys, "demo", "--epochs", "2", "--plot", tmp / "demo.png")
+    assert code == 0 and (tmp / "demo.png").stat().st_size > 1000
+    assert "macro avg" in out  # the demo reports precision, recall and F1 per class

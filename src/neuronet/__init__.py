@@ -2,9 +2,23 @@
 
 import neuronet as nn
 model = nn.Sequential([nn.layers.Dense(4, 5, activation="relu"), nn.layers.Dense(5, 2)])
+
+``nn.plot`` draws pictures when matplotlib is installed (``pip install "neuronet[plot]"``).
 """
 
-from . import callbacks, data, datasets, initializers, layers, losses, metrics, optimizers, regularizers, schedules
+from . import (
+    callbacks,
+    data,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    plot,
+    regularizers,
+    schedules,
+)
 from .backend import get_dtype, set_dtype, set_seed
 from .model import History, Sequential, load_model
 from .parameter import Parameter
@@ -27,6 +41,7 @@ __all__ = [
     "losses",
     "metrics",
     "optimizers",
+    "plot",
     "regularizers",
     "schedules",
     "set_dtype",

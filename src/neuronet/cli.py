@@ -18,14 +18,15 @@ import argparse
 import csv
 import io
 import math
+import os
 import sys
 
 import numpy as np
 
-from . import __version__, datasets, layers, losses, optimizers
+from . import __version__, datasets, layers, losses, optimizers, plot
 from .backend import set_seed
 from .data import StandardScaler, Table, read_csv
-from .metrics import accuracy
+from .metrics import accuracy, classification_report
 from .model import Sequential, load_model
 from .saving import ModelFileError, atomic_write_bytes
 
@@ -55,9 +56,13 @@ def cmd_demo(args) -> None:
     model = build_model(64, [64], 10, classification=True)
     model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.005), metrics=["accuracy"])
     model.summary()
-    model.fit(X[train], y[train], epochs=args.epochs, batch_size=32, validation_split=0.1, verbose=1)
-    result = model.evaluate(X[test], y[test])
-    print(f"test accuracy: {result['accuracy']:.2%} ({len(test)} digits the network never saw)")
+    history = model.fit(X[train], y[train], epochs=args.epochs, batch_size=32, validation_split=0.1, verbose=1)
+    predicted = model.predict(X[test])
+    print(f"test accuracy: {accuracy(y[test], predicted):.2%} ({len(test)} digits the network never saw)")
+    print(classification_report(y[test], predicted))
+    if args.plot:
+        plot.training_curves(history, args.plot)
+        print(f"training curves written to {args.plot}")
 
 
 # -- train ------------------------------------------------------------------------------
@@ -140,7 +145,7 @@ def cmd_train(args) -> None:
     what = f"classification into {len(classes)} classes" if classification else "regression"
     print(f"{args.data}: {n} rows, {len(features)} features, target {args.target!r} ({what})")
     print(f"training on {len(train)} rows, validating on {len(val)}")
-    model.fit(
+    history = model.fit(
         Xs[train],
         ys[train],
         epochs=args.epochs,
@@ -149,6 +154,10 @@ def cmd_train(args) -> None:
         verbose=0 if args.quiet else 1,
     )
     model.save(args.out)
+    if args.plot:
+        picture = os.path.splitext(args.out)[0] + "_curves.png"
+        plot.training_curves(history, picture)
+        print(f"training curves written to {picture}")
     if len(val):
         report = _report(model, Xs[val], ys[val])
         print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in report.items()))
@@ -253,6 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="train a network on the bundled 8x8 digits and report test accuracy")
     d.add_argument("--epochs", type=int, default=30)
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument(
+        "--plot",
+        nargs="?",
+        const="demo_curves.png",
+        metavar="PNG",
+        help="write the training curves to PNG (default demo_curves.png)",
+    )
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train on a CSV file with a header row")
@@ -267,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--task", choices=["classification", "regression"], help="default: guessed from the target")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--plot", action="store_true", help="write the training curves as PNG next to the model")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a trained model on a labelled CSV file")
@@ -290,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, ModelFileError, OSError) as exc:
+    except (ValueError, FileNotFoundError, ModelFileError, OSError, ImportError) as exc:
         print(f"neuronet: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

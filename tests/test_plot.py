@@ -1,0 +1,75 @@
+"""Pictures: each plot writes a non-empty PNG of the size asked for."""
+
+import struct
+
+import numpy as np
+import pytest
+
+import neuronet as nn
+
+pytest.importorskip("matplotlib")
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def spiral_model():
+    X, y = nn.datasets.spiral(40, 3)
+    model = nn.Sequential([nn.layers.Dense(2, 32, activation="relu"), nn.layers.Dense(32, 3, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer=nn.optimizers.Adam(0.02), metrics=["accuracy"])
+    history = model.fit(X, y, epochs=5, batch_size=20, validation_split=0.25, verbose=0)
+    return model, history, X, y
+
+
+def test_training_curves(tmp_path):
+    _, history, _, _ = spiral_model()
+    fig = nn.plot.training_curves(history, tmp_path / "curves.png", size=(8, 3), dpi=50)
+    assert png_size(tmp_path / "curves.png") == (400, 150)
+    assert len(fig.axes) == 2  # loss and accuracy
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["loss", "accuracy"]
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[:2] == ["training", "validation"] and labels[2].startswith("best epoch")
+
+
+def test_confusion_matrix_picture(tmp_path):
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 3, 50), rng.integers(0, 3, 50)
+    fig = nn.plot.confusion_matrix(y, p, ["a", "b", "c"], tmp_path / "cm.png", size=(4, 4), dpi=50)
+    assert png_size(tmp_path / "cm.png") == (200, 200)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {str(v) for v in nn.metrics.confusion_matrix(y, p).ravel()} <= texts
+
+
+def test_decision_boundary(tmp_path):
+    model, _, X, y = spiral_model()
+    nn.plot.decision_boundary(model, X, y, tmp_path / "db.png", resolution=50, size=(3, 3), dpi=60)
+    assert png_size(tmp_path / "db.png") == (180, 180)
+    with pytest.raises(ValueError, match="2-feature"):
+        nn.plot.decision_boundary(model, np.zeros((3, 3)), [0, 1, 2])
+
+
+def test_image_grid(tmp_path):
+    X, y = nn.datasets.load_digits()
+    fig = nn.plot.image_grid(X[:10], y[:10], np.roll(y[:10], 1), tmp_path / "grid.png", cols=5, dpi=40)
+    assert png_size(tmp_path / "grid.png") == (int(1.3 * 5 * 40), int(1.5 * 2 * 40))
+    assert fig.axes[0].get_title() == "true 0\npred 9" and fig.axes[0].title.get_color() == "red"
+
+
+def test_clear_message_without_matplotlib(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(ImportError, match=r'pip install "neuronet\[plot\]"'):
+        nn.plot.training_curves({"loss": [1.0, 0.5]})
