@@ -162,3 +162,12 @@ def test_augmented_model_trains_and_evaluates_on_clean_images():
 def test_augmentation_rejects_non_images():
     with pytest.raises(ValueError, match=r"\(batch, height, width, channels\)"):
         nn.layers.RandomFlip().forward(np.zeros((3, 4)), training=True)
+
+
+def test_scalers_handle_constant_features_and_round_trip_their_config():
+    train = np.array([[1.0, 5.0], [3.0, 5.0]])
+    for cls in (nn.data.StandardScaler, nn.data.MinMaxScaler):
+        fitted = cls().fit(train)
+        rebuilt = cls(**fitted.get_config())
+        np.testing.assert_allclose(rebuilt.transform([[2.0, 7.0]]), fitted.transform([[2.0, 7.0]]))
+        assert np.isfinite(fitted.transform(train)).all() and not fitted.transform(train)[:, 1].any()

@@ -7,74 +7,65 @@ import numpy as np
 from .. import backend
 
 
-class StandardScaler:
-    """x' = (x - mean) / std per feature; a constant feature gets std 1 (it stays 0 after centring)."""
+def _nonzero(scale: np.ndarray) -> np.ndarray:
+    return np.where(scale > 0, scale, 1.0)  # a constant feature maps to 0 instead of dividing by 0
 
-    def __init__(self, mean=None, std=None) -> None:
-        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
-        self.std = None if std is None else np.asarray(std, dtype=np.float64)
 
-    def fit(self, x) -> StandardScaler:
+class Scaler:
+    """x' = (x - shift) / scale per feature; subclasses choose shift and scale in ``statistics``."""
+
+    def statistics(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def fit(self, x):
         x = np.asarray(x, dtype=np.float64)
-        if x.shape[0] == 0:
-            raise ValueError("StandardScaler.fit needs at least one sample")
-        self.mean = x.mean(axis=0)
-        std = x.std(axis=0)
-        self.std = np.where(std > 0, std, 1.0)
+        if x.ndim == 0 or x.shape[0] == 0:
+            raise ValueError(f"{type(self).__name__}.fit needs at least one sample")
+        self.shift, scale = self.statistics(x)
+        self.scale = _nonzero(scale)
         return self
 
     def transform(self, x) -> np.ndarray:
-        if self.mean is None:
-            raise RuntimeError("call StandardScaler.fit on the training data before transform")
+        if getattr(self, "shift", None) is None:
+            raise RuntimeError(f"call {type(self).__name__}.fit on the training data before transform")
         x = np.asarray(x, dtype=np.float64)
-        if x.shape[-1] != self.mean.shape[-1]:
-            raise ValueError(f"StandardScaler was fitted on {self.mean.shape[-1]} features, got {x.shape[-1]}")
-        return (x - self.mean) / self.std
+        if x.shape[-1] != self.shift.shape[-1]:
+            raise ValueError(f"{type(self).__name__} was fitted on {self.shift.shape[-1]} features, got {x.shape[-1]}")
+        return (x - self.shift) / self.scale
 
     def fit_transform(self, x) -> np.ndarray:
         return self.fit(x).transform(x)
 
     def inverse_transform(self, x) -> np.ndarray:
-        return np.asarray(x, dtype=np.float64) * self.std + self.mean
+        return np.asarray(x, dtype=np.float64) * self.scale + self.shift
+
+
+class StandardScaler(Scaler):
+    """x' = (x - mean) / std per feature, with the training data's mean and standard deviation."""
+
+    def __init__(self, mean=None, std=None) -> None:
+        self.shift = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.scale = None if std is None else _nonzero(np.asarray(std, dtype=np.float64))
+
+    def statistics(self, x):
+        return x.mean(axis=0), x.std(axis=0)
 
     def get_config(self) -> dict:
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+        return {"mean": self.shift.tolist(), "std": self.scale.tolist()}
 
 
-class MinMaxScaler:
+class MinMaxScaler(Scaler):
     """x' = (x - min) / (max - min) per feature, mapping the training range to [0, 1]."""
 
     def __init__(self, minimum=None, maximum=None) -> None:
-        self.minimum = None if minimum is None else np.asarray(minimum, dtype=np.float64)
-        self.maximum = None if maximum is None else np.asarray(maximum, dtype=np.float64)
+        self.shift = None if minimum is None else np.asarray(minimum, dtype=np.float64)
+        self.scale = None if maximum is None else _nonzero(np.asarray(maximum, dtype=np.float64) - self.shift)
 
-    def fit(self, x) -> MinMaxScaler:
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape[0] == 0:
-            raise ValueError("MinMaxScaler.fit needs at least one sample")
-        self.minimum, self.maximum = x.min(axis=0), x.max(axis=0)
-        return self
+    def statistics(self, x):
+        return x.min(axis=0), x.max(axis=0) - x.min(axis=0)
 
-    def _span(self):
-        span = self.maximum - self.minimum
-        return np.where(span > 0, span, 1.0)  # a constant feature maps to 0
-
-    def transform(self, x) -> np.ndarray:
-        if self.minimum is None:
-            raise RuntimeError("call MinMaxScaler.fit on the training data before transform")
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape[-1] != self.minimum.shape[-1]:
-            raise ValueError(f"MinMaxScaler was fitted on {self.minimum.shape[-1]} features, got {x.shape[-1]}")
-        return (x - self.minimum) / self._span()
-
-    def fit_transform(self, x) -> np.ndarray:
-        return self.fit(x).transform(x)
-
-    def inverse_transform(self, x) -> np.ndarray:
-        return np.asarray(x, dtype=np.float64) * self._span() + self.minimum
-
-    def get_config(self) -> dict:
-        return {"minimum": self.minimum.tolist(), "maximum": self.maximum.tolist()}
+    def get_config(self) -> dict:  # a constant feature is saved with span 1, which transforms the same
+        return {"minimum": self.shift.tolist(), "maximum": (self.shift + self.scale).tolist()}
 
 
 def one_hot(labels, num_classes: int | None = None) -> np.ndarray:
