@@ -1,6 +1,6 @@
 """Speed of neuronet against PyTorch CPU on the workloads of shared/BENCHMARKS.md.
 
-    python bench/run.py                    # mlp, mlp_big, infer
+    python bench/run.py                    # every workload
     python bench/run.py mlp --rounds 3     # one workload, more rounds
 
 Each side runs in its own process (so each one's peak memory is its own),
@@ -25,12 +25,15 @@ import time
 
 import numpy as np
 
+# name: (data shape per sample, classes, samples, batch, training?, forward GEMM FLOPs per sample)
 WORKLOADS = {
-    # name: (layer sizes, samples, batch, training?)
-    "mlp": ([784, 128, 10], 60000, 128, True),
-    "mlp_big": ([784, 512, 512, 10], 60000, 128, True),
-    "infer": ([784, 512, 512, 10], 60000, 1024, False),
+    "mlp": ((784,), 10, 60000, 128, True, 2 * (784 * 128 + 128 * 10)),
+    "mlp_big": ((784,), 10, 60000, 128, True, 2 * (784 * 512 + 512 * 512 + 512 * 10)),
+    "infer": ((784,), 10, 60000, 1024, False, 2 * (784 * 512 + 512 * 512 + 512 * 10)),
+    "cnn": ((28, 28, 1), 10, 10000, 128, True, 2 * (28 * 28 * 9 * 8 + 14 * 14 * 72 * 16 + 784 * 10)),
+    "textcnn": ((100,), 2, 10000, 128, True, 2 * (96 * 5 * 64 * 128 + 128 * 2)),
 }
+VOCAB = 10000
 
 
 def blas_threads() -> int:
@@ -42,22 +45,76 @@ def blas_threads() -> int:
         return os.cpu_count() or 1
 
 
-def data(sizes, n):
+def data(name):
+    shape, classes, n, _, _, _ = WORKLOADS[name]
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((n, sizes[0]), dtype=np.float32)
-    y = rng.integers(0, sizes[-1], n)
-    return X, y
+    is_text = name == "textcnn"
+    X = rng.integers(0, VOCAB, (n, *shape)) if is_text else rng.standard_normal((n, *shape), dtype=np.float32)
+    return X, rng.integers(0, classes, n)
 
 
-def run_neuronet(sizes, n, batch, train, epochs):
+def neuronet_model(name):
     import neuronet as nn
 
+    L = nn.layers
+    if name in ("mlp", "mlp_big", "infer"):
+        sizes = [784, 128, 10] if name == "mlp" else [784, 512, 512, 10]
+        layers = [L.Dense(a, b, activation="relu") for a, b in zip(sizes[:-2], sizes[1:-1])]
+        return [*layers, L.Dense(sizes[-2], sizes[-1], activation="softmax")]
+    if name == "cnn":
+        return [
+            L.Conv2D(1, 8, 3, padding="same", activation="relu"),
+            L.MaxPool2D(2),
+            L.Conv2D(8, 16, 3, padding="same", activation="relu"),
+            L.MaxPool2D(2),
+            L.Flatten(),
+            L.Dense(784, 10, activation="softmax"),
+        ]
+    return [
+        L.Embedding(VOCAB, 64),
+        L.Conv1D(64, 128, 5, activation="relu"),
+        L.GlobalMaxPool1D(),
+        L.Dense(128, 2, activation="softmax"),
+    ]
+
+
+def torch_model(name):
+    import torch
+
+    T = torch.nn
+    if name in ("mlp", "mlp_big", "infer"):
+        sizes = [784, 128, 10] if name == "mlp" else [784, 512, 512, 10]
+        mods = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            mods += [T.Linear(a, b), T.ReLU()]
+        return T.Sequential(*mods[:-1])
+    if name == "cnn":  # channels-first, as PyTorch expects; the data is transposed once, outside the timing
+        return T.Sequential(
+            T.Conv2d(1, 8, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
+            T.Conv2d(8, 16, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
+            T.Flatten(), T.Linear(784, 10),
+        )  # fmt: skip
+
+    class TextCNN(T.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed, self.conv, self.out = T.Embedding(VOCAB, 64), T.Conv1d(64, 128, 5), T.Linear(128, 2)
+
+        def forward(self, ids):
+            h = torch.relu(self.conv(self.embed(ids).transpose(1, 2)))
+            return self.out(h.max(dim=2).values)
+
+    return TextCNN()
+
+
+def run_neuronet(name, epochs):
+    import neuronet as nn
+
+    _, _, n, batch, train, _ = WORKLOADS[name]
     nn.set_seed(0)
-    layers = [nn.layers.Dense(a, b, activation="relu") for a, b in zip(sizes[:-2], sizes[1:-1])]
-    layers.append(nn.layers.Dense(sizes[-2], sizes[-1], activation="softmax"))
-    model = nn.Sequential(layers)
+    model = nn.Sequential(neuronet_model(name))
     model.compile(loss=nn.losses.CategoricalCrossentropy(), optimizer=nn.optimizers.Adam(1e-3))
-    X, y = data(sizes, n)
+    X, y = data(name)
     times = []
     if train:
 
@@ -77,17 +134,17 @@ def run_neuronet(sizes, n, batch, train, epochs):
     return times[1:]
 
 
-def run_torch(sizes, n, batch, train, epochs):
+def run_torch(name, epochs):
     import torch
 
+    _, _, n, batch, train, _ = WORKLOADS[name]
     torch.set_num_threads(blas_threads())
     torch.manual_seed(0)
-    mods = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*mods[:-1])
-    X, y = data(sizes, n)
+    model = torch_model(name)
+    X, y = data(name)
     X, y = torch.from_numpy(X), torch.from_numpy(y)
+    if name == "cnn":
+        X = X.permute(0, 3, 1, 2).contiguous()
     loss_fn = torch.nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     times = []
@@ -125,9 +182,8 @@ def _time(fn) -> float:
 
 
 def worker(side, name, epochs):
-    sizes, n, batch, train = WORKLOADS[name]
     fn = run_neuronet if side == "neuronet" else run_torch
-    times = fn(sizes, n, batch, train, epochs)
+    times = fn(name, epochs)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"times": times, "peak_mib": peak_mib}))
 
@@ -150,7 +206,7 @@ def main():
     )
     print("|---" * 6 + "|")
     for name in args.workloads:
-        sizes, n, batch, train = WORKLOADS[name]
+        _, _, n, _, train, forward_flops = WORKLOADS[name]
         results = {"neuronet": [], "torch": []}
         peaks = {"neuronet": 0.0, "torch": 0.0}
         for _ in range(args.rounds):
@@ -162,8 +218,7 @@ def main():
         med = {s: statistics.median(v) for s, v in results.items()}
         lo = min(results["neuronet"]) / max(results["torch"])
         hi = max(results["neuronet"]) / min(results["torch"])
-        flops = 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) * (3 if train else 1)
-        floor = rate / flops  # samples/s if every FLOP ran at the GEMM rate
+        floor = rate / (forward_flops * (3 if train else 1))  # samples/s if every FLOP ran at the GEMM rate
         print(
             f"| {name} | {med['neuronet']:,.0f} | {med['torch']:,.0f} | "
             f"**{med['neuronet'] / med['torch']:.2f}x** ({lo:.2f}-{hi:.2f}) | "

@@ -179,3 +179,32 @@ def test_plot_flags_write_training_curves(flowers, capsys):
     code, out, err = run(capsys, "demo", "--epochs", "2", "--plot", tmp / "demo.png")
     assert code == 0 and (tmp / "demo.png").stat().st_size > 1000
     assert "macro avg" in out  # the demo reports precision, recall and F1 per class
+
+
+def test_cnn_demo_reports_precision_recall_f1(capsys):
+    code, out, _ = run(capsys, "demo", "cnn", "--epochs", "20")
+    assert code == 0
+    assert float(out.split("test accuracy: ")[1].split("%")[0]) >= 97.0
+    assert "macro-averaged precision" in out and "recall" in out and "F1" in out
+    assert "conv2d (Conv2D)" in out and "(None, 8, 8, 16)" in out  # the summary shows the shapes flow
+
+
+def test_text_demo_then_predict_text(tmp_path, capsys):
+    model = tmp_path / "sentiment.nnet"
+    code, out, _ = run(capsys, "demo", "text", "--epochs", "10", "--out", model)
+    assert code == 0 and model.exists()
+    assert float(out.split("test accuracy: ")[1].split("%")[0]) >= 95.0
+    code, out, err = run(capsys, "predict-text", model, "the plot was good , not bad", "the plot was bad , not good")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].split()[0] == "positive" and lines[1].split()[0] == "negative"
+
+
+def test_predict_text_refuses_a_tabular_model(flowers, capsys):
+    train, _, tmp = flowers
+    assert (
+        main(["train", str(train), "--target", "species", "--epochs", "1", "--out", str(tmp / "t.nnet"), "--quiet"])
+        == 0
+    )
+    code, _, err = run(capsys, "predict-text", tmp / "t.nnet", "hello")
+    assert code == 1 and "is not a text model" in err

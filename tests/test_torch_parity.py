@@ -289,3 +289,168 @@ def test_gradient_clipping_matches_torch(float64, clip):
         opt_t.step()
     for p, pt in zip(ours, theirs):
         close(p.data, pt, tol=1e-12)
+
+
+# -- convolutional layers: channels-last here, channels-first in PyTorch ---------------------------
+def nhwc_to_nchw(a):
+    return a.permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(kernel_size=3),
+        dict(kernel_size=3, padding=1, stride=2),
+        dict(kernel_size=(2, 3), padding=2, dilation=2),
+        dict(kernel_size=3, padding="same"),
+        dict(kernel_size=1, stride=3),
+    ],
+)
+def test_conv2d(float64, kwargs):
+    rng = np.random.default_rng(10)
+    ours = nn.layers.Conv2D(3, 4, **kwargs)
+    ours.biases.data[:] = rng.standard_normal(4)
+    x = rng.standard_normal((2, 9, 8, 3))
+    xt = t(x, True)
+    w = t(ours.weights.data.transpose(3, 2, 0, 1), True)  # (kh, kw, in, out) -> (out, in, kh, kw)
+    b = t(ours.biases.data, True)
+    yt = F.conv2d(
+        nhwc_to_nchw(xt),
+        w,
+        b,
+        stride=kwargs.get("stride", 1),
+        padding=kwargs.get("padding", 0),
+        dilation=kwargs.get("dilation", 1),
+    ).permute(0, 2, 3, 1)
+    dy = rng.standard_normal(yt.shape)
+    yt.backward(t(dy))
+    close(ours.forward(x), yt)
+    close(ours.backward(dy), xt.grad)
+    close(ours.weights.grad, w.grad.permute(2, 3, 1, 0))
+    close(ours.biases.grad, b.grad)
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=5), dict(kernel_size=3, stride=2, padding=1, dilation=2)])
+def test_conv1d(float64, kwargs):
+    rng = np.random.default_rng(11)
+    ours = nn.layers.Conv1D(4, 6, **kwargs)
+    x = rng.standard_normal((3, 12, 4))
+    xt = t(x, True)
+    w = t(ours.weights.data.transpose(2, 1, 0), True)  # (k, in, out) -> (out, in, k)
+    b = t(ours.biases.data, True)
+    yt = F.conv1d(
+        xt.transpose(1, 2),
+        w,
+        b,
+        stride=kwargs.get("stride", 1),
+        padding=kwargs.get("padding", 0),
+        dilation=kwargs.get("dilation", 1),
+    ).transpose(1, 2)
+    dy = rng.standard_normal(yt.shape)
+    yt.backward(t(dy))
+    close(ours.forward(x), yt)
+    close(ours.backward(dy), xt.grad)
+    close(ours.weights.grad, w.grad.permute(2, 1, 0))
+    close(ours.biases.grad, b.grad)
+
+
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        (nn.layers.MaxPool2D(2), lambda v: F.max_pool2d(v, 2)),
+        (nn.layers.MaxPool2D(3, stride=2), lambda v: F.max_pool2d(v, 3, stride=2)),
+        (nn.layers.AvgPool2D((2, 3)), lambda v: F.avg_pool2d(v, (2, 3))),
+        (nn.layers.GlobalAvgPool2D(), lambda v: v.mean(dim=(2, 3))),
+        (nn.layers.GlobalMaxPool2D(), lambda v: v.amax(dim=(2, 3))),
+    ],
+)
+def test_pool2d(float64, ours, theirs):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 7, 9, 3))
+    xt = t(x, True)
+    yt = theirs(nhwc_to_nchw(xt))
+    yt = yt.permute(0, 2, 3, 1) if yt.ndim == 4 else yt
+    dy = rng.standard_normal(yt.shape)
+    yt.backward(t(dy))
+    close(ours.forward(x), yt)
+    close(ours.backward(dy), xt.grad)
+
+
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        (nn.layers.MaxPool1D(3, stride=2), lambda v: F.max_pool1d(v, 3, stride=2)),
+        (nn.layers.AvgPool1D(2), lambda v: F.avg_pool1d(v, 2)),
+        (nn.layers.GlobalMaxPool1D(), lambda v: v.amax(dim=2)),
+        (nn.layers.GlobalAvgPool1D(), lambda v: v.mean(dim=2)),
+    ],
+)
+def test_pool1d(float64, ours, theirs):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 11, 3))
+    xt = t(x, True)
+    yt = theirs(xt.transpose(1, 2))
+    yt = yt.transpose(1, 2) if yt.ndim == 3 else yt
+    dy = rng.standard_normal(yt.shape)
+    yt.backward(t(dy))
+    close(ours.forward(x), yt)
+    close(ours.backward(dy), xt.grad)
+
+
+def test_embedding(float64):
+    rng = np.random.default_rng(14)
+    ours = nn.layers.Embedding(20, 4, padding_id=3)
+    theirs = torch.nn.Embedding(20, 4, padding_idx=3).double()
+    with torch.no_grad():
+        theirs.weight.copy_(t(ours.weights.data))
+    ids = rng.integers(0, 20, (5, 7))
+    yt = theirs(torch.tensor(ids))
+    dy = rng.standard_normal(yt.shape)
+    yt.backward(t(dy))
+    close(ours.forward(ids), yt)
+    ours.backward(dy)
+    close(ours.weights.grad, theirs.weight.grad)
+
+
+def test_small_cnn_20_adam_steps(float64):
+    """Conv, pooling and dense trained together end with PyTorch's weights."""
+    rng = np.random.default_rng(15)
+    L = nn.layers
+    model = nn.Sequential(
+        [
+            L.Conv2D(1, 4, 3, padding="same", activation="relu"),
+            L.MaxPool2D(2),
+            L.Conv2D(4, 6, 3, stride=2, padding=1, activation="tanh"),
+            L.GlobalAvgPool2D(),
+            L.Dense(6, 3, activation="softmax"),
+        ]
+    )
+    model.compile(loss="categorical_crossentropy", optimizer=nn.optimizers.Adam(0.01, epsilon=1e-8))
+    c1, c2 = torch.nn.Conv2d(1, 4, 3, padding=1).double(), torch.nn.Conv2d(4, 6, 3, stride=2, padding=1).double()
+    lin = torch.nn.Linear(6, 3).double()
+    with torch.no_grad():
+        for conv, ours in ((c1, model.layers[0]), (c2, model.layers[2])):
+            conv.weight.copy_(t(ours.weights.data.transpose(3, 2, 0, 1)))
+            conv.bias.copy_(t(ours.biases.data))
+        lin.weight.copy_(t(model.layers[4].weights.data.T))
+        lin.bias.copy_(t(model.layers[4].biases.data))
+
+    def net(v):
+        h = F.max_pool2d(torch.relu(c1(v)), 2)
+        return lin(torch.tanh(c2(h)).mean(dim=(2, 3)))
+
+    opt = torch.optim.Adam([*c1.parameters(), *c2.parameters(), *lin.parameters()], lr=0.01, eps=1e-8)
+    x = rng.standard_normal((40, 8, 8, 1))
+    y = rng.integers(0, 3, 40)
+    for step in range(20):
+        batch = slice((step % 4) * 10, (step % 4 + 1) * 10)
+        loss, _ = model.train_step(x[batch], y[batch])
+        opt.zero_grad()
+        loss_t = F.cross_entropy(net(nhwc_to_nchw(t(x[batch]))), torch.tensor(y[batch]))
+        loss_t.backward()
+        opt.step()
+        assert loss == pytest.approx(loss_t.item(), rel=1e-9)
+    for conv, ours in ((c1, model.layers[0]), (c2, model.layers[2])):
+        close(ours.weights.data, conv.weight.permute(2, 3, 1, 0), tol=1e-6)
+        close(ours.biases.data, conv.bias, tol=1e-6)
+    close(model.layers[4].weights.data, lin.weight.T, tol=1e-6)

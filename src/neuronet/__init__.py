@@ -18,6 +18,7 @@ from . import (
     plot,
     regularizers,
     schedules,
+    text,
 )
 from .backend import get_dtype, set_dtype, set_seed
 from .model import History, Sequential, load_model
@@ -46,4 +47,5 @@ __all__ = [
     "schedules",
     "set_dtype",
     "set_seed",
+    "text",
 ]

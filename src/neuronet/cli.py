@@ -1,6 +1,7 @@
 """The ``neuronet`` command line: a demo, and training on your own CSV data.
 
-    neuronet demo
+    neuronet demo [dense|cnn|text]
+    neuronet predict-text sentiment.nnet "the plot was not boring"
     neuronet train data.csv --target label --hidden 64,32 --epochs 30 --out model.nnet
     neuronet evaluate model.nnet test.csv
     neuronet predict model.nnet new.csv --out predictions.csv
@@ -25,10 +26,11 @@ import numpy as np
 
 from . import __version__, datasets, layers, losses, optimizers, plot
 from .backend import set_seed
-from .data import StandardScaler, Table, read_csv
-from .metrics import accuracy, classification_report
+from .data import StandardScaler, Table, read_csv, train_val_test_split
+from .metrics import accuracy, classification_report, f1_score, precision, recall
 from .model import Sequential, load_model
 from .saving import ModelFileError, atomic_write_bytes
+from .text import PAD, Tokenizer, pad_sequences
 
 MAX_CLASSES_GUESSED = 20  # an integer target with at most this many values is taken as class labels
 
@@ -44,25 +46,106 @@ def build_model(n_inputs: int, hidden: list[int], n_outputs: int, classification
     return model
 
 
-# -- demo -------------------------------------------------------------------------------
-def cmd_demo(args) -> None:
-    set_seed(args.seed)
+# -- demos -------------------------------------------------------------------------------
+def _digits_split(seed: int, images: bool):
     X, y = datasets.load_digits()
     X = X / 16.0  # pixels 0..16 -> 0..1
-    order = np.random.default_rng(args.seed).permutation(len(X))
-    cut = int(0.8 * len(X))
-    train, test = order[:cut], order[cut:]
-    print(f"8x8 handwritten digits: {len(train)} training and {len(test)} test images, 64 pixels each")
+    if images:
+        X = X.reshape(-1, 8, 8, 1)
+    return train_val_test_split(X, y, val_size=0.1, test_size=0.2, stratify=True, seed=seed)
+
+
+def _report_classifier(model: Sequential, x, y, what: str) -> None:
+    predicted = model.predict(x)
+    print(f"test accuracy: {accuracy(y, predicted):.2%} ({len(y)} {what} the network never saw)")
+    scores = {
+        name: fn(y, predicted, average="macro")
+        for name, fn in (("precision", precision), ("recall", recall), ("F1", f1_score))
+    }
+    print("macro-averaged " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    print(classification_report(y, predicted))
+
+
+def _demo_dense(args):
+    (xt, yt), (xv, yv), (xs, ys) = _digits_split(args.seed, images=False)
+    print(f"8x8 handwritten digits as 64 pixels: {len(xt)} training, {len(xv)} validation, {len(xs)} test images")
     model = build_model(64, [64], 10, classification=True)
     model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.005), metrics=["accuracy"])
+    return model, (xt, yt), (xv, yv), (xs, ys), "digits"
+
+
+def _demo_cnn(args):
+    (xt, yt), (xv, yv), (xs, ys) = _digits_split(args.seed, images=True)
+    print(f"8x8 handwritten digits as images: {len(xt)} training, {len(xv)} validation, {len(xs)} test images")
+    L = layers
+    model = Sequential(
+        [
+            L.RandomTranslation(0.1),  # augmentation: only while training
+            L.RandomRotation(0.03),
+            L.Conv2D(1, 16, 3, padding="same", activation="relu"),
+            L.MaxPool2D(2),
+            L.Conv2D(16, 32, 3, padding="same", activation="relu"),
+            L.MaxPool2D(2),
+            L.Flatten(),
+            L.Dense(128, 64, activation="relu"),
+            L.Dropout(0.2),
+            L.Dense(64, 10, activation="softmax"),
+        ],
+        input_shape=(8, 8, 1),
+    )
+    model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.003), metrics=["accuracy"])
+    return model, (xt, yt), (xv, yv), (xs, ys), "digits"
+
+
+TEXT_LENGTH = 12  # tokens per review after padding
+
+
+def _demo_text(args):
+    texts, y = datasets.sentiment(3000, seed=args.seed)
+    cut, val = 2100, 2400
+    tokenizer = Tokenizer().fit(texts[:cut])
+    X = pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=TEXT_LENGTH)
+    print(f"{len(texts)} short film reviews (1 positive, 0 negative), e.g. {texts[0]!r} -> {y[0]}")
+    print(f"vocabulary of {tokenizer.vocab_size} ids; each review padded to {TEXT_LENGTH} tokens")
+    L = layers
+    model = Sequential(
+        [
+            L.Embedding(tokenizer.vocab_size, 32, padding_id=PAD),
+            L.Conv1D(32, 64, 3, padding="same", activation="relu"),  # reads 3 words at a time, in order
+            L.GlobalMaxPool1D(),
+            L.Dense(64, 2, activation="softmax"),
+        ],
+        input_shape=(TEXT_LENGTH,),
+    )
+    model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.005), metrics=["accuracy"])
+    model.metadata = {
+        "task": "text",
+        "tokenizer": tokenizer.get_config(),
+        "maxlen": TEXT_LENGTH,
+        "classes": ["negative", "positive"],
+    }
+    return model, (X[:cut], y[:cut]), (X[cut:val], y[cut:val]), (X[val:], y[val:]), "reviews"
+
+
+DEMOS = {"dense": _demo_dense, "cnn": _demo_cnn, "text": _demo_text}
+
+
+def cmd_demo(args) -> None:
+    set_seed(args.seed)
+    model, (xt, yt), (xv, yv), (xs, ys), what = DEMOS[args.kind](args)
     model.summary()
-    history = model.fit(X[train], y[train], epochs=args.epochs, batch_size=32, validation_split=0.1, verbose=1)
-    predicted = model.predict(X[test])
-    print(f"test accuracy: {accuracy(y[test], predicted):.2%} ({len(test)} digits the network never saw)")
-    print(classification_report(y[test], predicted))
+    history = model.fit(xt, yt, epochs=args.epochs or 30, batch_size=32, validation_data=(xv, yv), verbose=1)
+    _report_classifier(model, xs, ys, what)
     if args.plot:
         plot.training_curves(history, args.plot)
         print(f"training curves written to {args.plot}")
+    if args.out:
+        model.save(args.out)
+        print(f"model saved to {args.out}")
+    if args.kind == "text":
+        examples = ["the movie was good , not bad", "the movie was bad , not good", "i did not think it was dull"]
+        _print_text_predictions(model, examples)
+        print(f'try your own: neuronet predict-text {args.out or "MODEL"} "the plot was not boring"')
 
 
 # -- train ------------------------------------------------------------------------------
@@ -245,6 +328,22 @@ def cmd_predict(args) -> None:
         sys.stdout.write(buffer.getvalue())
 
 
+def _print_text_predictions(model: Sequential, sentences: list[str]) -> None:
+    meta = model.metadata
+    tokenizer = Tokenizer.from_config(meta["tokenizer"])
+    ids = pad_sequences(tokenizer.texts_to_sequences(sentences), maxlen=meta["maxlen"])
+    for sentence, probs in zip(sentences, model.predict(ids)):
+        k = int(probs.argmax())
+        print(f"{meta['classes'][k]:>9} ({probs[k]:.1%})  {sentence}")
+
+
+def cmd_predict_text(args) -> None:
+    model = load_model(args.model)
+    if model.metadata.get("task") != "text":
+        raise CLIError(f"{args.model} is not a text model (train one with `neuronet demo text --out MODEL`)")
+    _print_text_predictions(model, args.sentences)
+
+
 def cmd_summary(args) -> None:
     model = load_model(args.model)
     model.summary()
@@ -259,8 +358,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"neuronet {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="train a network on the bundled 8x8 digits and report test accuracy")
-    d.add_argument("--epochs", type=int, default=30)
+    d = sub.add_parser("demo", help="train a network on bundled data (no download) and report test scores")
+    d.add_argument(
+        "kind",
+        nargs="?",
+        choices=sorted(DEMOS),
+        default="dense",
+        help="dense: digits as pixels (default); cnn: digits as images; text: sentiment of reviews",
+    )
+    d.add_argument("--epochs", type=int, help="default 30")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument(
         "--plot",
@@ -269,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PNG",
         help="write the training curves to PNG (default demo_curves.png)",
     )
+    d.add_argument("--out", help="save the trained model here (the text demo's works with predict-text)")
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train on a CSV file with a header row")
@@ -296,6 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("data")
     pr.add_argument("--out", help="CSV file for the predictions (default: print them)")
     pr.set_defaults(func=cmd_predict)
+
+    pt = sub.add_parser("predict-text", help="classify sentences with a text model (from `demo text --out`)")
+    pt.add_argument("model")
+    pt.add_argument("sentences", nargs="+", help="one or more sentences, each in quotes")
+    pt.set_defaults(func=cmd_predict_text)
 
     s = sub.add_parser("summary", help="show a saved model's layers, shapes and parameter counts")
     s.add_argument("model")

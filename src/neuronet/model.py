@@ -133,8 +133,8 @@ class Sequential:
     def forward(self, x, training: bool = False):
         x = backend.xp.asarray(x)
         dtype = self._dtype()
-        if x.dtype != dtype and x.dtype.kind in "fiub":  # lists, float64, ints: compute in the model's float type
-            x = x.astype(dtype)
+        if x.dtype != dtype and x.dtype.kind in "fiub" and not self._takes_ids():
+            x = x.astype(dtype)  # lists, float64, ints: compute in the model's float type
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
@@ -219,7 +219,15 @@ class Sequential:
         params = self.parameters()
         return params[0].data.dtype if params else backend.get_dtype()
 
+    def _takes_ids(self) -> bool:
+        return bool(self.layers) and self.layers[0].takes_ids
+
     def _check_x(self, x, name="X", check_finite=True):
+        if self._takes_ids():  # integer token ids: the Embedding layer checks their range
+            x = np.asarray(x)
+            if x.size == 0:
+                raise ValueError(f"{name} is empty (shape {x.shape}); give at least one sample")
+            return x
         x = backend.as_float(x, name, check_finite)
         if x.dtype != self._dtype():
             x = x.astype(self._dtype())

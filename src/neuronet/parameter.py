@@ -51,12 +51,12 @@ class Parameter:
         self._grad_pending_zero = True
 
     def accumulate_matmul(self, a, b) -> None:
-        """grad += a @ b, written straight into grad when it was just zeroed."""
+        """grad += (a @ b) reshaped to grad's shape, written straight into grad when it was just zeroed."""
         if self._grad_pending_zero:
-            backend.xp.matmul(a, b, out=self._grad)
+            backend.xp.matmul(a, b, out=self._grad.reshape(a.shape[0], b.shape[1]))
             self._grad_pending_zero = False
         else:
-            self._grad += a @ b
+            self._grad += (a @ b).reshape(self._grad.shape)
 
     def assign(self, value) -> None:
         """Overwrite the values in place (views into a flat buffer stay valid)."""

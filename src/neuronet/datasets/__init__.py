@@ -42,4 +42,57 @@ def load_digits():
     return data[:, :-1].astype(backend.get_dtype()), data[:, -1].astype(np.int64)
 
 
-__all__ = ["load_digits", "spiral"]
+SUBJECTS = [
+    "the movie",
+    "this film",
+    "the plot",
+    "the acting",
+    "the ending",
+    "the music",
+    "the story",
+    "the cast",
+    "this show",
+    "the script",
+    "the dialogue",
+    "the finale",
+]
+POSITIVE = ["good", "great", "excellent", "wonderful", "brilliant", "enjoyable", "fun", "moving", "lovely", "superb"]
+NEGATIVE = ["bad", "awful", "terrible", "boring", "dull", "poor", "weak", "horrible", "bland", "tedious"]
+
+
+def sentiment(samples: int = 2000, seed: int | None = 0) -> tuple[list[str], np.ndarray]:
+    """Short film reviews labelled 1 (positive) or 0 (negative), generated from templates.
+
+    Half the templates defeat a bag of words: "the plot was good , not bad"
+    and "the plot was bad , not good" hold the same words with opposite
+    meanings, and so do "... was not bad but great" and "... was not great
+    but bad"; only word order tells them apart. The others need negation
+    read in context: "it was not good", "i did not think it was good".
+    """
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    rng = np.random.default_rng(seed) if seed is not None else backend.rng()
+    texts, labels = [], []
+    for _ in range(samples):
+        subject = SUBJECTS[rng.integers(len(SUBJECTS))]
+        positive = bool(rng.integers(2))
+        good = POSITIVE[rng.integers(len(POSITIVE))]
+        bad = NEGATIVE[rng.integers(len(NEGATIVE))]
+        same, opposite = (good, bad) if positive else (bad, good)
+        form = rng.integers(5)
+        if form == 0:
+            text = f"{subject} was {same}"
+        elif form == 1:
+            text = f"{subject} was not {opposite}"
+        elif form == 2:
+            text = f"{subject} was {same} , not {opposite}"
+        elif form == 3:
+            text = f"{subject} was not {opposite} but {same}"
+        else:
+            text = f"i did not think it was {opposite}"
+        texts.append(text)
+        labels.append(int(positive))
+    return texts, np.array(labels, dtype=np.int64)
+
+
+__all__ = ["load_digits", "sentiment", "spiral"]

@@ -20,6 +20,7 @@ class Layer:
     param_names: tuple[str, ...] = ()  # learned arrays (Parameters), in a stable order
     state_names: tuple[str, ...] = ()  # arrays kept but not learned by gradient (running statistics, masks)
     default_name: str = "layer"
+    takes_ids: bool = False  # True for layers fed integer token ids (Embedding): the model must not cast them
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

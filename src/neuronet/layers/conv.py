@@ -1,0 +1,175 @@
+"""Convolutions: a small kernel of weights slid over an image (2-D) or a sequence (1-D).
+
+Each output pixel sees only a window of the input and every window uses the
+same kernel, so a convolution finds the same pattern wherever it appears,
+with far fewer weights than a dense layer.
+"""
+
+from __future__ import annotations
+
+from ..backend import column_sums, xp
+from . import windows as win
+from .weighted import WeightedLayer
+
+
+class Conv2D(WeightedLayer):
+    """2-D convolution over channels-last images.
+
+    Forward:  z[b, i, j, f] = sum_{u, v, c} x_pad[b, i*s + u*d, j*s + v*d, c] * W[u, v, c, f] + bias[f],
+              computed as im2col(x_pad) @ W.reshape(k_h * k_w * c_in, c_out);   y = act(z)
+    Backward: dW = cols.T @ dz,   dbias = sum(dz),   dx = col2im(dz @ W.T), the padding cut off
+    Shapes:   x (batch, h, w, in_channels), W (k_h, k_w, in_channels, out_channels),
+              y (batch, out_h, out_w, out_channels), out = (h + pad - d (k - 1) - 1) // s + 1.
+    ``padding`` is an int (zeros on every side), "valid" (none) or "same"
+    (output size ceil(h / s), as in Keras); ``dilation`` spaces the kernel taps.
+    """
+
+    default_name = "conv2d"
+    rank = 4  # the input's number of axes
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        activation=None,
+        **kwargs,
+    ) -> None:
+        if int(in_channels) < 1 or int(out_channels) < 1:
+            raise ValueError(f"{type(self).__name__} needs channels >= 1, got {in_channels} and {out_channels}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel = self._pair(kernel_size, "kernel_size")
+        self.stride = self._pair(stride, "stride")
+        self.dilation = self._pair(dilation, "dilation")
+        win.padding_amounts(padding, 1, 1, 1, 1)  # validates the padding argument now
+        self.padding = padding
+        kh, kw = self.kernel
+        super().__init__(
+            self._weight_shape(), kh * kw * self.in_channels, kh * kw * self.out_channels, activation, **kwargs
+        )
+
+    # -- 2-D here; Conv1D overrides these four to work on images of height 1 ---------------------
+    def _pair(self, value, name):
+        return win.as_pair(value, name)
+
+    def _weight_shape(self):
+        return (*self.kernel, self.in_channels, self.out_channels)
+
+    def _to_image(self, x):
+        return x
+
+    def _from_image(self, y):
+        return y
+
+    def _expected(self) -> str:
+        return f"(batch, height, width, {self.in_channels})"
+
+    # -- the math -------------------------------------------------------------------------------
+    def _pads(self, h, w):
+        return tuple(
+            win.padding_amounts(self.padding, size, k, s, d)
+            for size, k, s, d in zip((h, w), self.kernel, self.stride, self.dilation)
+        )
+
+    def linear(self, x):
+        if x.ndim != self.rank or x.shape[-1] != self.in_channels:
+            raise self.shape_error(self._expected(), x)
+        image = self._to_image(x)
+        self.pads = self._pads(image.shape[1], image.shape[2])
+        padded = win.pad(image, self.pads)
+        spans = [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)]
+        if padded.shape[1] < spans[0] or padded.shape[2] < spans[1]:
+            raise ValueError(
+                f"layer '{self.name}' ({type(self).__name__}): the kernel spans {self._span_text(spans)} but the "
+                f"padded input is only {self._span_text(padded.shape[1:3])}; use a smaller kernel or more padding"
+            )
+        self.padded_shape = padded.shape
+        self.cols = win.im2col(padded, self.kernel, self.stride, self.dilation)
+        z = self.cols @ self.weights.data.reshape(-1, self.out_channels)
+        z += self.biases.data
+        b = image.shape[0]
+        out_h = win.output_size(padded.shape[1], self.kernel[0], self.stride[0], self.dilation[0])
+        return self._from_image(z.reshape(b, out_h, -1, self.out_channels))
+
+    def _span_text(self, hw) -> str:
+        return f"{hw[0]}x{hw[1]}"
+
+    def backward_linear(self, dz, input_grad: bool = True):
+        dz2 = self._to_image(dz).reshape(-1, self.out_channels)
+        self.weights.accumulate_matmul(self.cols.T, dz2)
+        self.biases.grad += column_sums(dz2)
+        if not input_grad:
+            return None
+        b, out_h, out_w, _ = self._to_image(dz).shape
+        # dcols = dz @ W.T, computed as one block per kernel offset, (k_h*k_w, pixels, c_in): what col2im adds up
+        w_by_offset = self.weights.data.reshape(-1, self.in_channels, self.out_channels).transpose(0, 2, 1)
+        blocks = xp.matmul(dz2, w_by_offset).reshape(-1, b, out_h, out_w, self.in_channels)
+        dx = win.col2im(blocks, self.padded_shape, self.kernel, self.stride, self.dilation)
+        return self._from_image(win.unpad(dx, self.pads))
+
+    def output_shape(self, input_shape):
+        batch, *spatial, _ = input_shape
+        sizes = [1, *spatial] if self.rank == 3 else spatial
+        out = []
+        for size, k, s, d in zip(sizes, self.kernel, self.stride, self.dilation):
+            if size is None:
+                out.append(None)
+                continue
+            before, after = win.padding_amounts(self.padding, size, k, s, d)
+            out.append(win.output_size(size + before + after, k, s, d))
+        return (batch, *(out[1:] if self.rank == 3 else out), self.out_channels)
+
+    def get_config(self):
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": self._unpair(self.kernel),
+            "stride": self._unpair(self.stride),
+            "padding": self.padding,
+            "dilation": self._unpair(self.dilation),
+            **super().get_config(),
+        }
+
+    def _unpair(self, pair):
+        return list(pair)
+
+
+class Conv1D(Conv2D):
+    """1-D convolution over sequences (batch, length, channels), e.g. word embeddings.
+
+    Forward:  z[b, i, f] = sum_{u, c} x_pad[b, i*s + u*d, c] * W[u, c, f] + bias[f];  y = act(z)
+    Backward: as Conv2D, on the sequence seen as an image of height 1.
+    Shapes:   x (batch, length, in_channels), W (k, in_channels, out_channels), y (batch, out_length, out_channels).
+    """
+
+    default_name = "conv1d"
+    rank = 3
+
+    def _pair(self, value, name):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        return (1, value)
+
+    def _weight_shape(self):
+        return (self.kernel[1], self.in_channels, self.out_channels)
+
+    def _pads(self, h, w):
+        return (0, 0), win.padding_amounts(self.padding, w, self.kernel[1], self.stride[1], self.dilation[1])
+
+    def _to_image(self, x):
+        return x[:, None]
+
+    def _from_image(self, y):
+        return y[:, 0]
+
+    def _expected(self) -> str:
+        return f"(batch, length, {self.in_channels})"
+
+    def _span_text(self, hw) -> str:
+        return str(hw[1])
+
+    def _unpair(self, pair):
+        return pair[1]

@@ -1,0 +1,78 @@
+"""Embedding: a learned vector for each token id, the usual first layer of a text model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..backend import xp
+from ..parameter import Parameter
+from .base import Layer
+
+
+class Embedding(Layer):
+    """Look up row ``id`` of a table for each token id.
+
+    Forward:  y[b, t] = W[ids[b, t]]
+    Backward: dW[v] = sum of dy[b, t] over every position where ids[b, t] == v (a scatter-add);
+              the row of ``padding_id`` gets no gradient, so padding stays meaningless.
+    Shapes:   ids (batch, length) integers in 0..vocab_size-1, W (vocab_size, embedding_dim),
+              y (batch, length, embedding_dim). There is no gradient for integer ids.
+    """
+
+    param_names = ("weights",)
+    default_name = "embedding"
+    takes_ids = True
+
+    def __init__(self, vocab_size: int, embedding_dim: int, padding_id: int | None = None) -> None:
+        super().__init__()
+        if int(vocab_size) < 1 or int(embedding_dim) < 1:
+            raise ValueError(
+                f"Embedding needs vocab_size >= 1 and embedding_dim >= 1, got {vocab_size}, {embedding_dim}"
+            )
+        if padding_id is not None and not 0 <= padding_id < vocab_size:
+            raise ValueError(f"padding_id must be in 0..{vocab_size - 1}, got {padding_id}")
+        self.vocab_size, self.embedding_dim, self.padding_id = int(vocab_size), int(embedding_dim), padding_id
+        table = backend.rng().uniform(-0.05, 0.05, (self.vocab_size, self.embedding_dim))  # as Keras
+        if padding_id is not None:
+            table[padding_id] = 0.0
+        self.weights = Parameter(table)
+
+    def forward(self, x, training=False):
+        ids = xp.asarray(x)
+        if ids.dtype.kind == "f" and ids.size and (ids == xp.round(ids)).all():
+            ids = ids.astype(np.int64)
+        if ids.dtype.kind not in "iu":
+            raise ValueError(f"layer '{self.name}' (Embedding) expects integer token ids, got dtype {ids.dtype}")
+        if ids.ndim < 1:
+            raise self.shape_error("(batch, length)", ids)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(
+                f"layer '{self.name}' (Embedding): token ids must be in 0..{self.vocab_size - 1}, found "
+                f"{int(ids.min())}..{int(ids.max())}; is vocab_size large enough for the tokenizer?"
+            )
+        self.ids = ids
+        return self.weights.data[ids]
+
+    def backward(self, dy):
+        self.backward_params_only(dy)
+        return None  # token ids are not differentiable
+
+    def backward_params_only(self, dy) -> None:
+        flat_ids = self.ids.reshape(-1)
+        rows = dy.reshape(-1, self.embedding_dim)
+        # scatter-add by sorting: equal ids become neighbours and each run is summed in one reduceat
+        order = np.argsort(flat_ids, kind="stable")
+        sorted_ids = flat_ids[order]
+        starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+        sums = np.add.reduceat(rows[order], starts, axis=0)
+        grad = self.weights.grad
+        grad[sorted_ids[starts]] += sums
+        if self.padding_id is not None:
+            grad[self.padding_id] = 0.0
+
+    def output_shape(self, input_shape):
+        return (*input_shape, self.embedding_dim)
+
+    def get_config(self):
+        return {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "padding_id": self.padding_id}

@@ -1,0 +1,205 @@
+"""Pooling: shrink an image or a sequence by keeping one summary value per window.
+
+Windows come from the same sliding-window view the convolutions use
+(``windows.py``); windows that do not fit at the edge are dropped ("valid"),
+as in PyTorch and Keras by default.
+"""
+
+from __future__ import annotations
+
+from ..backend import xp
+from . import windows as win
+from .base import Layer
+
+
+class Pool2D(Layer):
+    """Base class: one value per (pool_h x pool_w) window, stride defaulting to the pool size."""
+
+    rank = 4
+
+    def __init__(self, pool_size=2, stride=None) -> None:
+        super().__init__()
+        self.pool = self._pair(pool_size, "pool_size")
+        self.stride = self.pool if stride is None else self._pair(stride, "stride")
+
+    def _pair(self, value, name):
+        return win.as_pair(value, name)
+
+    def _to_image(self, x):
+        return x
+
+    def _from_image(self, y):
+        return y
+
+    def _offsets(self, x):
+        """For each window offset, the strided view of the input it reads (see windows.offset_slice)."""
+        if x.ndim != self.rank:
+            raise self.shape_error(
+                "(batch, height, width, channels)" if self.rank == 4 else "(batch, length, channels)", x
+            )
+        image = self._to_image(x)
+        if image.shape[1] < self.pool[0] or image.shape[2] < self.pool[1]:
+            raise ValueError(
+                f"layer '{self.name}' ({type(self).__name__}): pool {self._unpair(self.pool)} is larger than the "
+                f"input {tuple(x.shape[1:-1])}"
+            )
+        self.in_shape = image.shape
+        self.out_hw = tuple(win.output_size(n, p, s, 1) for n, p, s in zip(image.shape[1:3], self.pool, self.stride))
+        return [
+            win.offset_slice(image, u, v, self.out_hw, self.stride, (1, 1))
+            for u in range(self.pool[0])
+            for v in range(self.pool[1])
+        ]
+
+    def _scatter(self, blocks):
+        """Per-offset gradient blocks back onto the input, then into the caller's layout."""
+        return self._from_image(win.col2im(blocks, self.in_shape, self.pool, self.stride, (1, 1)))
+
+    def output_shape(self, input_shape):
+        batch, *spatial, c = input_shape
+        sizes = [1, *spatial] if self.rank == 3 else spatial
+        out = [None if s is None else win.output_size(s, p, st, 1) for s, p, st in zip(sizes, self.pool, self.stride)]
+        return (batch, *(out[1:] if self.rank == 3 else out), c)
+
+    def get_config(self):
+        return {"pool_size": self._unpair(self.pool), "stride": self._unpair(self.stride)}
+
+    def _unpair(self, pair):
+        return list(pair)
+
+
+class MaxPool2D(Pool2D):
+    """Forward: y = max over each window.   Backward: dy goes to the window's largest element (the first, on ties)."""
+
+    default_name = "max_pooling2d"
+
+    def forward(self, x, training=False):
+        self.slices = self._offsets(x)  # views of x: the backward pass finds the maxima again from them
+        self.y = self.slices[0].copy()
+        for candidate in self.slices[1:]:
+            xp.maximum(self.y, candidate, out=self.y)
+        return self._from_image(self.y)
+
+    def backward(self, dy):
+        dy = self._to_image(dy)
+        taken = xp.zeros(dy.shape, dtype=bool)
+        blocks = []
+        for candidate in self.slices:  # the first offset equal to the maximum wins, as in PyTorch
+            winner = candidate == self.y
+            winner &= ~taken
+            taken |= winner
+            blocks.append(winner * dy)
+        return self._scatter(blocks)
+
+
+class AvgPool2D(Pool2D):
+    """Forward: y = mean over each window.   Backward: each window element gets dy / window size."""
+
+    default_name = "average_pooling2d"
+
+    def forward(self, x, training=False):
+        slices = self._offsets(x)
+        total = slices[0].copy()
+        for s in slices[1:]:
+            total += s
+        total *= 1.0 / len(slices)
+        return self._from_image(total)
+
+    def backward(self, dy):
+        k = self.pool[0] * self.pool[1]
+        share = self._to_image(dy) * (1.0 / k)
+        return self._scatter(xp.broadcast_to(share, (k, *share.shape)))
+
+
+class _Pool1D:
+    """Mixin: a 1-D pool is the 2-D pool on a sequence seen as an image of height 1."""
+
+    rank = 3
+
+    def _pair(self, value, name):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        return (1, value)
+
+    def _to_image(self, x):
+        return x[:, None]
+
+    def _from_image(self, y):
+        return y[:, 0]
+
+    def _unpair(self, pair):
+        return pair[1]
+
+
+class MaxPool1D(_Pool1D, MaxPool2D):
+    """Max over windows of ``pool_size`` steps of a sequence (batch, length, channels)."""
+
+    default_name = "max_pooling1d"
+
+
+class AvgPool1D(_Pool1D, AvgPool2D):
+    """Mean over windows of ``pool_size`` steps of a sequence (batch, length, channels)."""
+
+    default_name = "average_pooling1d"
+
+
+class GlobalPool(Layer):
+    """Base class: one value per channel over all positions (all axes between batch and channels)."""
+
+    rank = 4
+
+    def _flat(self, x):
+        if x.ndim != self.rank:
+            raise self.shape_error(
+                "(batch, height, width, channels)" if self.rank == 4 else "(batch, length, channels)", x
+            )
+        self.in_shape = x.shape
+        flat = x.reshape(x.shape[0], -1, x.shape[-1])
+        self.positions = flat.shape[1]
+        return flat
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+
+class GlobalMaxPool2D(GlobalPool):
+    """Forward: y[b, c] = max over positions of x[b, ..., c].   Backward: dy goes to the (first) maximum."""
+
+    default_name = "global_max_pooling2d"
+
+    def forward(self, x, training=False):
+        flat = self._flat(x)
+        self.argmax = flat.argmax(axis=1)[:, None, :]
+        return xp.take_along_axis(flat, self.argmax, axis=1)[:, 0, :]
+
+    def backward(self, dy):
+        dx = xp.zeros((dy.shape[0], self.positions, dy.shape[1]), dtype=dy.dtype)
+        xp.put_along_axis(dx, self.argmax, dy[:, None, :], axis=1)
+        return dx.reshape(self.in_shape)
+
+
+class GlobalAvgPool2D(GlobalPool):
+    """Forward: y[b, c] = mean over positions of x[b, ..., c].   Backward: dx = dy / positions, everywhere."""
+
+    default_name = "global_average_pooling2d"
+
+    def forward(self, x, training=False):
+        return self._flat(x).mean(axis=1)
+
+    def backward(self, dy):
+        share = (dy * (1.0 / self.positions))[:, None, :]
+        return xp.broadcast_to(share, (dy.shape[0], self.positions, dy.shape[1])).reshape(self.in_shape)
+
+
+class GlobalMaxPool1D(GlobalMaxPool2D):
+    """Max over the whole sequence (batch, length, channels) -> (batch, channels)."""
+
+    default_name = "global_max_pooling1d"
+    rank = 3
+
+
+class GlobalAvgPool1D(GlobalAvgPool2D):
+    """Mean over the whole sequence (batch, length, channels) -> (batch, channels)."""
+
+    default_name = "global_average_pooling1d"
+    rank = 3

@@ -1,0 +1,69 @@
+"""What Dense and the convolutions share: weights and biases, L1/L2 penalties, an optional activation."""
+
+from __future__ import annotations
+
+from .. import initializers
+from ..parameter import Parameter
+from ..regularizers import L1L2
+from . import activations
+from .base import Layer
+
+
+class WeightedLayer(Layer):
+    """A layer computing z = linear(x; weights, biases) and then y = activation(z).
+
+    Subclasses implement ``linear(x)`` and ``backward_linear(dz, input_grad)``;
+    this class adds the activation around them, so a model can also step past
+    the activation when the loss absorbs it (softmax with cross-entropy).
+    """
+
+    param_names = ("weights", "biases")
+
+    def __init__(
+        self,
+        weight_shape: tuple,
+        fan_in: int,
+        fan_out: int,
+        activation=None,
+        weight_regularizer_l1: float = 0.0,
+        weight_regularizer_l2: float = 0.0,
+        bias_regularizer_l1: float = 0.0,
+        bias_regularizer_l2: float = 0.0,
+        weight_initializer: str = "glorot_uniform",
+    ) -> None:
+        super().__init__()
+        self.activation = activations.get(activation)
+        self.weight_initializer = weight_initializer
+        init = initializers.get(weight_initializer)
+        self.weights = Parameter(
+            init(weight_shape, fan_in, fan_out), L1L2(weight_regularizer_l1, weight_regularizer_l2) or None
+        )
+        self.biases = Parameter(
+            initializers.zeros((weight_shape[-1],)), L1L2(bias_regularizer_l1, bias_regularizer_l2) or None
+        )
+
+    def forward(self, x, training=False):
+        z = self.linear(x)
+        return self.activation.forward(z, training) if self.activation else z
+
+    def backward(self, dy):
+        return self.backward_linear(self.activation.backward(dy) if self.activation else dy)
+
+    def backward_params_only(self, dy) -> None:
+        self.backward_linear(self.activation.backward(dy) if self.activation else dy, input_grad=False)
+
+    def linear(self, x):
+        raise NotImplementedError
+
+    def backward_linear(self, dz, input_grad: bool = True):
+        """Backward through z = linear(x) alone (the activation already handled)."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        w, b = self.weights.regularizer, self.biases.regularizer
+        return {
+            "activation": activations.spec(self.activation),
+            **({"weight_regularizer_l1": w.l1, "weight_regularizer_l2": w.l2} if w else {}),
+            **({"bias_regularizer_l1": b.l1, "bias_regularizer_l2": b.l2} if b else {}),
+            "weight_initializer": self.weight_initializer,
+        }

@@ -1,0 +1,128 @@
+"""Sliding windows over images: the one im2col / col2im that every convolution and pooling layer uses.
+
+A convolution slides a kernel over the (padded) image. Rather than loop over
+output pixels, take a strided *view* of all windows at once,
+
+    windows(x)[b, i, j, u, v, c] = x[b, i*stride + u*dilation, j*stride + v*dilation, c]
+
+(shape (batch, out_h, out_w, k_h, k_w, channels); no data is copied), and
+flatten it into rows, one row per output pixel (im2col): then the whole
+convolution is one matrix product.
+
+Going back, the gradient of every window element must be added to the pixel
+it came from (col2im). Gathered by kernel offset (u, v), those elements form
+one image-sized block, ``x[:, u*d::s, v*d::s]``, so col2im is one strided
+add per offset (9 for a 3x3 kernel), each over the whole batch at once: no
+Python loop over pixels, and no scatter with ``np.add.at``. The same
+offset slices compute max and average pooling.
+
+1-D layers use the same code on images of height 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numpy.lib.stride_tricks import as_strided
+
+from ..backend import xp
+
+
+def as_pair(value, name: str) -> tuple[int, int]:
+    """An int or a pair of ints as a pair, checked positive."""
+    pair = (value, value) if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(pair) != 2 or min(pair) < 1:
+        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
+    return pair
+
+
+def padding_amounts(padding, size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """(before, after) padding of one axis for "valid", "same" or an int."""
+    span = dilation * (kernel - 1) + 1
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":  # as TensorFlow: output size ceil(size / stride), extra padding after
+        total = max((math.ceil(size / stride) - 1) * stride + span - size, 0)
+        return total // 2, total - total // 2
+    if isinstance(padding, int) and padding >= 0:
+        return padding, padding
+    raise ValueError(f'padding must be "valid", "same" or an int >= 0, got {padding!r}')
+
+
+def output_size(padded: int, kernel: int, stride: int, dilation: int) -> int:
+    return (padded - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pad(x, pads: tuple[tuple[int, int], tuple[int, int]]):
+    """Zero-pad height and width of (batch, h, w, c); no copy when there is nothing to pad."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    return xp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+
+
+def windows(x, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]):
+    """A read-only strided view (batch, out_h, out_w, k_h, k_w, channels) of every window of ``x``."""
+    b, h, w, c = x.shape
+    out_h = output_size(h, kernel[0], stride[0], dilation[0])
+    out_w = output_size(w, kernel[1], stride[1], dilation[1])
+    sb, sh, sw, sc = x.strides
+    return as_strided(
+        x,
+        shape=(b, out_h, out_w, kernel[0], kernel[1], c),
+        strides=(sb, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], sc),
+        writeable=False,
+    )
+
+
+def im2col(x, kernel, stride, dilation):
+    """Rows of window contents, (batch * out_h * out_w, k_h * k_w * channels): one copy of the windows."""
+    win = windows(x, kernel, stride, dilation)
+    b, oh, ow, kh, kw, c = win.shape
+    if c >= 4:  # copying the window view reads runs of c contiguous values: fast enough
+        return win.reshape(b * oh * ow, kh * kw * c)
+    # few channels (an input image): runs of c values are too short to copy well; copying one kernel
+    # offset at a time reads whole image rows instead (measured 4x faster for c = 1, slower for c = 8)
+    cols = xp.empty(win.shape, dtype=x.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            cols[:, :, :, u, v, :] = offset_slice(x, u, v, (oh, ow), stride, dilation)
+    return cols.reshape(b * oh * ow, kh * kw * c)
+
+
+def offset_slice(x, u: int, v: int, out_hw: tuple[int, int], stride, dilation):
+    """The view x[:, u*d + i*s, v*d + j*s] over all output pixels (i, j): what kernel offset (u, v) sees."""
+    top, left = u * dilation[0], v * dilation[1]
+    return x[
+        :,
+        top : top + stride[0] * (out_hw[0] - 1) + 1 : stride[0],
+        left : left + stride[1] * (out_hw[1] - 1) + 1 : stride[1],
+    ]
+
+
+def col2im(blocks, padded_shape: tuple, kernel, stride, dilation):
+    """Sum gradient blocks back onto an image of ``padded_shape``.
+
+    ``blocks[u * k_w + v]`` (batch, out_h, out_w, channels) holds the gradients
+    of every window's element at kernel offset (u, v); ``blocks`` may be an
+    array or a sequence of arrays.
+    """
+    out_hw = blocks[0].shape[1:3]
+    dx = xp.zeros(padded_shape, dtype=blocks[0].dtype)
+    # windows that do not overlap (stride >= kernel span, as in most pooling) give each pixel at most one
+    # value: assigning it skips reading dx back (measured 2x faster than adding)
+    disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+    for k in range(kernel[0] * kernel[1]):
+        u, v = divmod(k, kernel[1])
+        target = offset_slice(dx, u, v, out_hw, stride, dilation)
+        if disjoint:
+            target[...] = blocks[k]
+        else:
+            target += blocks[k]
+    return dx
+
+
+def unpad(dx, pads):
+    (top, bottom), (left, right) = pads
+    h, w = dx.shape[1], dx.shape[2]
+    return dx[:, top : h - bottom, left : w - right]

@@ -1,0 +1,110 @@
+"""Text to numbers: tokenising sentences, building a vocabulary, padding to one length.
+
+    tok = Tokenizer(num_words=5000).fit(train_texts)
+    ids = pad_sequences(tok.texts_to_sequences(texts), maxlen=40)   # (n, 40) integers for an Embedding
+
+Id 0 is padding and id 1 stands for any word outside the vocabulary; real
+words get ids from 2 upwards, most frequent first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+
+from .data.csv import read_csv
+
+PAD, OOV = 0, 1
+_WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")  # words (with apostrophes) and single punctuation marks
+
+
+class Tokenizer:
+    """Split text into lower-case words and punctuation marks and map each to an id.
+
+    ``num_words`` caps the vocabulary (padding and out-of-vocabulary ids
+    included); ``keep_punctuation=False`` drops punctuation marks.
+    """
+
+    def __init__(self, num_words: int | None = None, lower: bool = True, keep_punctuation: bool = True) -> None:
+        if num_words is not None and num_words < 3:
+            raise ValueError(f"num_words must be at least 3 (padding, unknown and one word), got {num_words}")
+        self.num_words, self.lower, self.keep_punctuation = num_words, lower, keep_punctuation
+        self.word_index: dict[str, int] = {}
+
+    def tokenize(self, text: str) -> list[str]:
+        text = text.lower() if self.lower else text
+        tokens = _WORD.findall(text)
+        if not self.keep_punctuation:
+            tokens = [t for t in tokens if t[0].isalnum() or t[0] == "'"]
+        return tokens
+
+    def fit(self, texts) -> Tokenizer:
+        """Build the vocabulary from training texts: the most frequent words get the smallest ids."""
+        counts = Counter(token for text in texts for token in self.tokenize(text))
+        if not counts:
+            raise ValueError("Tokenizer.fit found no words in the texts")
+        limit = None if self.num_words is None else self.num_words - 2
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        self.word_index = {word: i + 2 for i, (word, _) in enumerate(ordered)}
+        return self
+
+    @property
+    def vocab_size(self) -> int:
+        """Ids run from 0 to vocab_size - 1 (padding and unknown included): the Embedding's vocab_size."""
+        return len(self.word_index) + 2
+
+    def texts_to_sequences(self, texts) -> list[list[int]]:
+        if not self.word_index:
+            raise RuntimeError("call Tokenizer.fit on the training texts first")
+        return [[self.word_index.get(t, OOV) for t in self.tokenize(text)] for text in texts]
+
+    def get_config(self) -> dict:
+        return {
+            "num_words": self.num_words,
+            "lower": self.lower,
+            "keep_punctuation": self.keep_punctuation,
+            "word_index": self.word_index,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Tokenizer:
+        tok = cls(config["num_words"], config["lower"], config["keep_punctuation"])
+        tok.word_index = dict(config["word_index"])
+        return tok
+
+
+def pad_sequences(
+    sequences, maxlen: int | None = None, padding: str = "pre", truncating: str = "pre", value: int = PAD
+) -> np.ndarray:
+    """Lists of ids as one (n, maxlen) integer array.
+
+    Shorter sequences are filled with ``value`` before ("pre", as Keras) or after
+    ("post") the ids; longer ones lose ids from the start ("pre") or the end ("post").
+    """
+    for name, choice in (("padding", padding), ("truncating", truncating)):
+        if choice not in ("pre", "post"):
+            raise ValueError(f'{name} must be "pre" or "post", got {choice!r}')
+    sequences = [list(s) for s in sequences]
+    if maxlen is None:
+        maxlen = max((len(s) for s in sequences), default=0)
+    out = np.full((len(sequences), maxlen), value, dtype=np.int64)
+    for i, seq in enumerate(sequences):
+        seq = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
+        if not seq:
+            continue
+        if padding == "pre":
+            out[i, maxlen - len(seq) :] = seq
+        else:
+            out[i, : len(seq)] = seq
+    return out
+
+
+def load_text_csv(path, text_column: str = "text", label_column: str = "label") -> tuple[list[str], np.ndarray, list]:
+    """Read a CSV of texts and labels; returns (texts, integer labels, class names in label order)."""
+    table = read_csv(path)
+    texts, labels = table.column(text_column), table.column(label_column)
+    classes = sorted(set(labels))
+    index = {c: i for i, c in enumerate(classes)}
+    return texts, np.array([index[v] for v in labels], dtype=np.int64), classes
