@@ -27,7 +27,16 @@ import numpy as np
 from . import __version__, datasets, layers, losses, optimizers, plot
 from .backend import set_seed
 from .data import StandardScaler, Table, read_csv, train_val_test_split
-from .metrics import accuracy, classification_report, f1_score, precision, recall
+from .metrics import (
+    accuracy,
+    classification_report,
+    f1_score,
+    mean_absolute_error,
+    mean_squared_error,
+    precision,
+    r2_score,
+    recall,
+)
 from .model import Sequential, load_model
 from .saving import ModelFileError, atomic_write_bytes
 from .text import PAD, Tokenizer, pad_sequences
@@ -286,12 +295,9 @@ def _report(model: Sequential, Xs: np.ndarray, ys: np.ndarray) -> dict[str, floa
         out = model.predict(Xs)
         return {"accuracy": accuracy(ys, out), "loss": losses.CategoricalCrossentropy()(out, ys)}
     y_scaler = StandardScaler(**model.metadata["target_scaler"])
-    pred = y_scaler.inverse_transform(model.predict(Xs))[:, 0]
-    true = y_scaler.inverse_transform(ys)[:, 0]
-    err = pred - true
-    total = float(((true - true.mean()) ** 2).sum())
-    r2 = 1.0 - float((err**2).sum()) / total if total > 0 else float("nan")
-    return {"mse": float((err**2).mean()), "mae": float(np.abs(err).mean()), "r2": r2}
+    pred = y_scaler.inverse_transform(model.predict(Xs))
+    true = y_scaler.inverse_transform(ys)
+    return {"mse": mean_squared_error(true, pred), "mae": mean_absolute_error(true, pred), "r2": r2_score(true, pred)}
 
 
 def cmd_evaluate(args) -> None:

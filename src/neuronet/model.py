@@ -70,7 +70,7 @@ class Sequential:
         self.metadata: dict = {}  # JSON-able extras saved with the model (the CLI keeps its scaling here)
         self.stop_training = False
         self._flat: Parameter | None = None
-        self._flat_ids: tuple = ()
+        self._flat_params: list[Parameter] = []
         for layer in layers or []:
             self.add(layer)
 
@@ -155,7 +155,7 @@ class Sequential:
         return None
 
     def _fused_activation(self):
-        """The final activation whose backward the loss absorbs, as (owner layer, kind) or None."""
+        """The last layer, if its activation's backward is absorbed by the loss (softmax + cross-entropy)."""
         if not self.layers or self.loss is None or self.loss.fuses_with is None:
             return None
         if getattr(self.loss, "from_logits", False):
@@ -208,10 +208,10 @@ class Sequential:
     def _step_parameters(self) -> list[Parameter]:
         """All parameters as one flat Parameter, so the optimizer runs a few long vector ops."""
         params = self.parameters()
-        ids = tuple(id(p) for p in params)
-        if ids != self._flat_ids:
+        same = len(params) == len(self._flat_params) and all(a is b for a, b in zip(params, self._flat_params))
+        if not same:  # first step, or layers were added or replaced (pruning)
             self._flat = flatten_parameters(params) if params else None
-            self._flat_ids = ids
+            self._flat_params = params  # held, so a new parameter can never be mistaken for an old one
         return [self._flat] if self._flat is not None else []
 
     # -- checking data ------------------------------------------------------------

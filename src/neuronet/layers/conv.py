@@ -12,7 +12,7 @@ from . import windows as win
 from .weighted import WeightedLayer
 
 
-class Conv2D(WeightedLayer):
+class Conv2D(win.ImageAxes, WeightedLayer):
     """2-D convolution over channels-last images.
 
     Forward:  z[b, i, j, f] = sum_{u, v, c} x_pad[b, i*s + u*d, j*s + v*d, c] * W[u, v, c, f] + bias[f],
@@ -25,7 +25,6 @@ class Conv2D(WeightedLayer):
     """
 
     default_name = "conv2d"
-    rank = 4  # the input's number of axes
 
     def __init__(
         self,
@@ -51,18 +50,9 @@ class Conv2D(WeightedLayer):
             self._weight_shape(), kh * kw * self.in_channels, kh * kw * self.out_channels, activation, **kwargs
         )
 
-    # -- 2-D here; Conv1D overrides these four to work on images of height 1 ---------------------
-    def _pair(self, value, name):
-        return win.as_pair(value, name)
-
+    # -- 2-D here; Conv1D overrides these to work on images of height 1 -------------------------
     def _weight_shape(self):
         return (*self.kernel, self.in_channels, self.out_channels)
-
-    def _to_image(self, x):
-        return x
-
-    def _from_image(self, y):
-        return y
 
     def _expected(self) -> str:
         return f"(batch, height, width, {self.in_channels})"
@@ -111,16 +101,14 @@ class Conv2D(WeightedLayer):
         return self._from_image(win.unpad(dx, self.pads))
 
     def output_shape(self, input_shape):
-        batch, *spatial, _ = input_shape
-        sizes = [1, *spatial] if self.rank == 3 else spatial
         out = []
-        for size, k, s, d in zip(sizes, self.kernel, self.stride, self.dilation):
+        for size, k, s, d in zip(self._image_sizes(input_shape), self.kernel, self.stride, self.dilation):
             if size is None:
                 out.append(None)
                 continue
             before, after = win.padding_amounts(self.padding, size, k, s, d)
             out.append(win.output_size(size + before + after, k, s, d))
-        return (batch, *(out[1:] if self.rank == 3 else out), self.out_channels)
+        return self._shape_from_image(input_shape[0], out, self.out_channels)
 
     def get_config(self):
         return {
@@ -133,11 +121,8 @@ class Conv2D(WeightedLayer):
             **super().get_config(),
         }
 
-    def _unpair(self, pair):
-        return list(pair)
 
-
-class Conv1D(Conv2D):
+class Conv1D(win.SequenceAxes, Conv2D):
     """1-D convolution over sequences (batch, length, channels), e.g. word embeddings.
 
     Forward:  z[b, i, f] = sum_{u, c} x_pad[b, i*s + u*d, c] * W[u, c, f] + bias[f];  y = act(z)
@@ -146,12 +131,6 @@ class Conv1D(Conv2D):
     """
 
     default_name = "conv1d"
-    rank = 3
-
-    def _pair(self, value, name):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-        return (1, value)
 
     def _weight_shape(self):
         return (self.kernel[1], self.in_channels, self.out_channels)
@@ -159,17 +138,8 @@ class Conv1D(Conv2D):
     def _pads(self, h, w):
         return (0, 0), win.padding_amounts(self.padding, w, self.kernel[1], self.stride[1], self.dilation[1])
 
-    def _to_image(self, x):
-        return x[:, None]
-
-    def _from_image(self, y):
-        return y[:, 0]
-
     def _expected(self) -> str:
         return f"(batch, length, {self.in_channels})"
 
     def _span_text(self, hw) -> str:
         return str(hw[1])
-
-    def _unpair(self, pair):
-        return pair[1]

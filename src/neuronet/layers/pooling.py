@@ -12,31 +12,18 @@ from . import windows as win
 from .base import Layer
 
 
-class Pool2D(Layer):
+class Pool2D(win.ImageAxes, Layer):
     """Base class: one value per (pool_h x pool_w) window, stride defaulting to the pool size."""
-
-    rank = 4
 
     def __init__(self, pool_size=2, stride=None) -> None:
         super().__init__()
         self.pool = self._pair(pool_size, "pool_size")
         self.stride = self.pool if stride is None else self._pair(stride, "stride")
 
-    def _pair(self, value, name):
-        return win.as_pair(value, name)
-
-    def _to_image(self, x):
-        return x
-
-    def _from_image(self, y):
-        return y
-
     def _offsets(self, x):
         """For each window offset, the strided view of the input it reads (see windows.offset_slice)."""
         if x.ndim != self.rank:
-            raise self.shape_error(
-                "(batch, height, width, channels)" if self.rank == 4 else "(batch, length, channels)", x
-            )
+            raise self.shape_error(self.layout, x)
         image = self._to_image(x)
         if image.shape[1] < self.pool[0] or image.shape[2] < self.pool[1]:
             raise ValueError(
@@ -56,16 +43,12 @@ class Pool2D(Layer):
         return self._from_image(win.col2im(blocks, self.in_shape, self.pool, self.stride, (1, 1)))
 
     def output_shape(self, input_shape):
-        batch, *spatial, c = input_shape
-        sizes = [1, *spatial] if self.rank == 3 else spatial
-        out = [None if s is None else win.output_size(s, p, st, 1) for s, p, st in zip(sizes, self.pool, self.stride)]
-        return (batch, *(out[1:] if self.rank == 3 else out), c)
+        sizes = self._image_sizes(input_shape)
+        out = [None if n is None else win.output_size(n, p, s, 1) for n, p, s in zip(sizes, self.pool, self.stride)]
+        return self._shape_from_image(input_shape[0], out, input_shape[-1])
 
     def get_config(self):
         return {"pool_size": self._unpair(self.pool), "stride": self._unpair(self.stride)}
-
-    def _unpair(self, pair):
-        return list(pair)
 
 
 class MaxPool2D(Pool2D):
@@ -111,48 +94,24 @@ class AvgPool2D(Pool2D):
         return self._scatter(xp.broadcast_to(share, (k, *share.shape)))
 
 
-class _Pool1D:
-    """Mixin: a 1-D pool is the 2-D pool on a sequence seen as an image of height 1."""
-
-    rank = 3
-
-    def _pair(self, value, name):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-        return (1, value)
-
-    def _to_image(self, x):
-        return x[:, None]
-
-    def _from_image(self, y):
-        return y[:, 0]
-
-    def _unpair(self, pair):
-        return pair[1]
-
-
-class MaxPool1D(_Pool1D, MaxPool2D):
+class MaxPool1D(win.SequenceAxes, MaxPool2D):
     """Max over windows of ``pool_size`` steps of a sequence (batch, length, channels)."""
 
     default_name = "max_pooling1d"
 
 
-class AvgPool1D(_Pool1D, AvgPool2D):
+class AvgPool1D(win.SequenceAxes, AvgPool2D):
     """Mean over windows of ``pool_size`` steps of a sequence (batch, length, channels)."""
 
     default_name = "average_pooling1d"
 
 
-class GlobalPool(Layer):
+class GlobalPool(win.ImageAxes, Layer):
     """Base class: one value per channel over all positions (all axes between batch and channels)."""
-
-    rank = 4
 
     def _flat(self, x):
         if x.ndim != self.rank:
-            raise self.shape_error(
-                "(batch, height, width, channels)" if self.rank == 4 else "(batch, length, channels)", x
-            )
+            raise self.shape_error(self.layout, x)
         self.in_shape = x.shape
         flat = x.reshape(x.shape[0], -1, x.shape[-1])
         self.positions = flat.shape[1]
@@ -191,15 +150,13 @@ class GlobalAvgPool2D(GlobalPool):
         return xp.broadcast_to(share, (dy.shape[0], self.positions, dy.shape[1])).reshape(self.in_shape)
 
 
-class GlobalMaxPool1D(GlobalMaxPool2D):
+class GlobalMaxPool1D(win.SequenceAxes, GlobalMaxPool2D):
     """Max over the whole sequence (batch, length, channels) -> (batch, channels)."""
 
     default_name = "global_max_pooling1d"
-    rank = 3
 
 
-class GlobalAvgPool1D(GlobalAvgPool2D):
+class GlobalAvgPool1D(win.SequenceAxes, GlobalAvgPool2D):
     """Mean over the whole sequence (batch, length, channels) -> (batch, channels)."""
 
     default_name = "global_average_pooling1d"
-    rank = 3

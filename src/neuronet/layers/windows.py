@@ -126,3 +126,56 @@ def unpad(dx, pads):
     (top, bottom), (left, right) = pads
     h, w = dx.shape[1], dx.shape[2]
     return dx[:, top : h - bottom, left : w - right]
+
+
+class ImageAxes:
+    """How a 2-D layer sees its input: channels-last images (batch, height, width, channels), as they are."""
+
+    rank = 4  # the input's number of axes
+    layout = "(batch, height, width, channels)"
+
+    def _pair(self, value, name: str) -> tuple[int, int]:
+        return as_pair(value, name)
+
+    def _unpair(self, pair):
+        return list(pair)
+
+    def _to_image(self, x):
+        return x
+
+    def _from_image(self, y):
+        return y
+
+    def _image_sizes(self, input_shape) -> list:
+        """The (height, width) of an input shape (batch first, channels last)."""
+        return list(input_shape[1:-1])
+
+    def _shape_from_image(self, batch, sizes, channels) -> tuple:
+        return (batch, *sizes, channels)
+
+
+class SequenceAxes(ImageAxes):
+    """How a 1-D layer sees its input: a sequence (batch, length, channels) is an image of height 1."""
+
+    rank = 3
+    layout = "(batch, length, channels)"
+
+    def _pair(self, value, name: str) -> tuple[int, int]:
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        return (1, value)
+
+    def _unpair(self, pair):
+        return pair[1]
+
+    def _to_image(self, x):
+        return x[:, None]
+
+    def _from_image(self, y):
+        return y[:, 0]
+
+    def _image_sizes(self, input_shape) -> list:
+        return [1, input_shape[1]]
+
+    def _shape_from_image(self, batch, sizes, channels) -> tuple:
+        return (batch, sizes[1], channels)
