@@ -127,13 +127,16 @@ class GlobalMaxPool2D(GlobalPool):
     default_name = "global_max_pooling2d"
 
     def forward(self, x, training=False):
-        flat = self._flat(x)
-        self.argmax = flat.argmax(axis=1)[:, None, :]
-        return xp.take_along_axis(flat, self.argmax, axis=1)[:, 0, :]
+        self.flat = self._flat(x)
+        self.y = self.flat.max(axis=1)
+        return self.y
 
     def backward(self, dy):
+        # the first position holding the maximum (as PyTorch); argmax over a boolean mask measured
+        # 2x faster than argmax over the values along this middle axis
+        first = (self.flat == self.y[:, None, :]).argmax(axis=1)[:, None, :]
         dx = xp.zeros((dy.shape[0], self.positions, dy.shape[1]), dtype=dy.dtype)
-        xp.put_along_axis(dx, self.argmax, dy[:, None, :], axis=1)
+        xp.put_along_axis(dx, first, dy[:, None, :], axis=1)
         return dx.reshape(self.in_shape)
 
 
