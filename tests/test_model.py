@@ -193,3 +193,21 @@ def test_model_checkpoint_saves_the_best(tmp_path):
     model.fit(X, y, epochs=3, validation_split=0.25, callbacks=[nn.callbacks.ModelCheckpoint(path)], verbose=0)
     assert path.exists()
     nn.load_model(path).predict(X)
+
+
+@pytest.mark.parametrize(
+    "name,expected_std",
+    [
+        ("glorot_uniform", np.sqrt(2.0 / (400 + 300))),  # U(-a, a) with a = sqrt(6 / (fan_in + fan_out))
+        ("he_normal", np.sqrt(2.0 / 400)),
+        ("small_normal", 0.01),
+    ],
+)
+def test_initializers_are_selectable_per_layer(name, expected_std):
+    layer = nn.layers.Dense(400, 300, weight_initializer=name)
+    w = layer.weights.data
+    assert w.std() == pytest.approx(expected_std, rel=0.02)
+    assert abs(w.mean()) < 0.05 * expected_std
+    assert not layer.biases.data.any()
+    if name == "glorot_uniform":
+        assert np.abs(w).max() <= np.sqrt(6.0 / 700)
