@@ -140,6 +140,8 @@ DEMOS = {"dense": _demo_dense, "cnn": _demo_cnn, "text": _demo_text}
 
 
 def cmd_demo(args) -> None:
+    if args.plot:
+        plot.require_matplotlib()  # before training, not after it
     set_seed(args.seed)
     model, (xt, yt), (xv, yv), (xs, ys), what = DEMOS[args.kind](args)
     model.summary()
@@ -191,6 +193,8 @@ def _parse_hidden(text: str) -> list[int]:
 
 
 def cmd_train(args) -> None:
+    if args.plot:
+        plot.require_matplotlib()  # before training, not after it
     set_seed(args.seed)
     table = read_csv(args.data)
     target = table.column(args.target)

@@ -17,12 +17,17 @@ from .metrics import confusion_matrix as _confusion_counts
 from .metrics import to_labels
 
 
-def _figure(size: tuple[float, float], dpi: int):
+def require_matplotlib():
+    """matplotlib's Figure class, or an ImportError that says how to install it."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError('neuronet.plot needs matplotlib: pip install "neuronet[plot]"') from None
-    return Figure(figsize=size, dpi=dpi, layout="constrained")
+    return Figure
+
+
+def _figure(size: tuple[float, float], dpi: int):
+    return require_matplotlib()(figsize=size, dpi=dpi, layout="constrained")
 
 
 def _save(fig, path):
