@@ -17,5 +17,20 @@ def _seed():
     nn.set_seed(0)
 
 
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    """Make every import of matplotlib fail, as on an install without the plot extra."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def refuse(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", refuse)
+
+
 def rng(seed=0):
     return np.random.default_rng(seed)

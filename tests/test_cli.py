@@ -210,17 +210,7 @@ def test_predict_text_refuses_a_tabular_model(flowers, capsys):
     assert code == 1 and "is not a text model" in err
 
 
-def test_plot_without_matplotlib_fails_before_training(flowers, capsys, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_matplotlib(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError("No module named 'matplotlib'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+def test_plot_without_matplotlib_fails_before_training(flowers, capsys, no_matplotlib):
     train, _, tmp = flowers
     code, out, err = run(capsys, "train", train, "--target", "species", "--out", tmp / "m.nnet", "--plot", "--quiet")
     assert code == 1 and 'pip install "neuronet[plot]"' in err

@@ -60,16 +60,6 @@ def test_image_grid(tmp_path):
     assert fig.axes[0].get_title() == "true 0\npred 9" and fig.axes[0].title.get_color() == "red"
 
 
-def test_clear_message_without_matplotlib(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_matplotlib(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError("No module named 'matplotlib'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+def test_clear_message_without_matplotlib(no_matplotlib):
     with pytest.raises(ImportError, match=r'pip install "neuronet\[plot\]"'):
         nn.plot.training_curves({"loss": [1.0, 0.5]})
