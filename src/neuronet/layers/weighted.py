@@ -44,7 +44,7 @@ class WeightedLayer(Layer):
 
     def forward(self, x, training=False):
         z = self.linear(x)
-        return self.activation.forward(z, training) if self.activation else z
+        return self.activation.forward_inplace(z, training) if self.activation else z  # z is ours to overwrite
 
     def backward(self, dy):
         return self.backward_linear(self.activation.backward(dy) if self.activation else dy)
