@@ -22,6 +22,7 @@ from . import (
 )
 from .backend import get_dtype, set_dtype, set_seed
 from .model import History, Sequential, load_model
+from .parallel import get_threads, set_threads
 from .parameter import Parameter
 from .saving import ModelFileError
 
@@ -36,6 +37,7 @@ __all__ = [
     "data",
     "datasets",
     "get_dtype",
+    "get_threads",
     "initializers",
     "layers",
     "load_model",
@@ -47,5 +49,6 @@ __all__ = [
     "schedules",
     "set_dtype",
     "set_seed",
+    "set_threads",
     "text",
 ]

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import backend, losses, optimizers
+from . import backend, losses, optimizers, parallel
 from . import metrics as metrics_lib
 from .batching import batches
 from .layers.activations import Activation, sigmoid
@@ -71,6 +71,7 @@ class Sequential:
         self.stop_training = False
         self._flat: Parameter | None = None
         self._flat_params: list[Parameter] = []
+        self._replicas: parallel.Replicas | None = None  # copies of the layers for threads (see parallel.py)
         for layer in layers or []:
             self.add(layer)
 
@@ -170,7 +171,21 @@ class Sequential:
         """Forward, loss and backward on a batch: fill every ``.grad``; return (loss, outputs).
 
         ``y`` must already be in the loss's form (see ``Loss.prepare_targets``).
+        Where it pays, the batch is split across threads (``parallel.py``):
+        the same gradients, up to the order of float additions.
         """
+        n = parallel.parts(len(x), self.layers)
+        flat = self._step_parameters() if n > 1 else []
+        if not flat:
+            return self.compute_gradients_here(x, y)
+        if self._replicas is None or not self._replicas.match(self, n):
+            self._replicas = parallel.Replicas(self, n)
+        for p in self.parameters():
+            p.settle_grad()  # the parts' sum is written into the flat buffer behind these
+        return self._replicas.compute_gradients(x, y, flat[0].grad)
+
+    def compute_gradients_here(self, x, y) -> tuple[float, np.ndarray]:
+        """:meth:`compute_gradients` in this thread, on the whole batch."""
         out = self.forward(x, training=True)
         loss = self.loss.forward(out, y) + self.regularization_loss()
         params = self.parameters()

@@ -21,6 +21,8 @@ from .base import Layer
 class Augmentation(Layer):
     """Base class: checks the image rank and skips the work at inference."""
 
+    independent_samples = False  # draws random transforms
+
     def forward(self, x, training=False):
         if x.ndim != 4:
             raise self.shape_error("(batch, height, width, channels)", x)

@@ -16,6 +16,8 @@ class Dropout(Layer):
     to the input, so nothing changes at inference.
     """
 
+    independent_samples = False  # draws random masks
+
     default_name = "dropout"
 
     def __init__(self, rate: float) -> None:

@@ -20,6 +20,8 @@ class Embedding(Layer):
               y (batch, length, embedding_dim). There is no gradient for integer ids.
     """
 
+    numpy_bound = True  # a gather forward, a scatter-add backward
+
     param_names = ("weights",)
     default_name = "embedding"
     takes_ids = True

@@ -23,6 +23,8 @@ class BatchNormalization(Layer):
     (PyTorch's ``momentum=0.01``).
     """
 
+    independent_samples = False  # statistics over the whole batch
+
     param_names = ("gamma", "beta")
     state_names = ("running_mean", "running_var")
     default_name = "batch_normalization"

@@ -1,0 +1,113 @@
+"""Training on several cores: one batch split across threads (data parallelism).
+
+NumPy runs its element-wise loops (im2col copies, pooling, activations) on
+one core. The gradient of a batch's mean loss is the size-weighted mean of the
+gradients of its parts, so a batch can be split in as many parts as there are
+threads, each part's forward and backward pass run in its own thread on its
+own copy of the layers (sharing the weights, with gradients of its own), and
+the parts' gradients added up: the same step, as PyTorch's
+DistributedDataParallel takes it across processes. NumPy lets go of Python's
+lock inside its loops and matrix products, so the threads really run at the
+same time; each thread's matrix products use one BLAS thread, so the cores
+are not oversubscribed.
+
+A model is split only where that is exact and pays: every layer must treat
+samples independently and draw no random numbers (not BatchNormalization,
+Dropout or augmentation), and some layer must do most of its work in NumPy
+loops (convolution, pooling, embedding). Dense layers alone already keep
+every core busy inside BLAS, and their steps are too short to split.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+MIN_PART = 16  # samples per thread: smaller parts spend more time starting threads than they save
+
+_threads: int | None = None
+_pool: ThreadPoolExecutor | None = None
+_blas = None
+
+
+def set_threads(n: int | None) -> None:
+    """How many threads training may split a batch across; 1 turns splitting off, None uses every core."""
+    global _threads
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise ValueError(f"threads must be a positive int or None, got {n!r}")
+    _threads = n
+
+
+def get_threads() -> int:
+    """The number of threads training splits a batch across (see :func:`set_threads`)."""
+    if _threads is not None:
+        return _threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def parts(n_samples: int, layers) -> int:
+    """Into how many parts a training batch of ``n_samples`` is split for ``layers`` (1: not split)."""
+    if not all(layer.independent_samples for layer in layers) or not any(layer.numpy_bound for layer in layers):
+        return 1
+    return max(1, min(get_threads(), n_samples // MIN_PART))
+
+
+def _one_blas_thread():
+    """A context in which NumPy's BLAS runs single-threaded (threadpoolctl; built once, it is slow to build)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
+
+
+class Replicas:
+    """Copies of a model's layers that share its weights; each copy has its own flat gradient buffer."""
+
+    def __init__(self, model, n: int) -> None:
+        self.layers = list(model.layers)  # what these copies were made from
+        self.weights = [p.data for p in model.parameters()]
+        shared = {id(a): a for a in self.weights + [s for layer in self.layers for s in layer.states()]}
+        self.models, self.grads = [], []
+        for _ in range(n):
+            replica = copy.copy(model)  # shares the loss; the layers below are its own
+            replica.layers = copy.deepcopy(self.layers, dict(shared))  # the weights and states stay shared
+            params = replica.parameters()
+            grad = np.zeros(sum(p.data.size for p in params), dtype=self.weights[0].dtype)
+            offset = 0
+            for p in params:
+                p.grad = grad[offset : offset + p.data.size].reshape(p.data.shape)
+                offset += p.data.size
+            self.models.append(replica)
+            self.grads.append(grad)
+
+    def match(self, model, n: int) -> bool:
+        """Whether these copies still mirror ``model`` (same layers, same weight arrays) n times."""
+        params = model.parameters()
+        return (
+            len(self.models) == n
+            and len(model.layers) == len(self.layers)
+            and all(a is b for a, b in zip(model.layers, self.layers))
+            and len(params) == len(self.weights)
+            and all(p.data is w for p, w in zip(params, self.weights))
+        )
+
+    def compute_gradients(self, x, y, flat_grad) -> tuple[float, np.ndarray]:
+        """Each part of the batch in its own thread; the size-weighted sum of their gradients into ``flat_grad``."""
+        global _pool
+        if _pool is None or _pool._max_workers < len(self.models):
+            _pool = ThreadPoolExecutor(len(self.models), thread_name_prefix="neuronet")
+        bounds = np.linspace(0, len(x), len(self.models) + 1).astype(int)
+        jobs = [(replica, x[a:b], y[a:b]) for replica, a, b in zip(self.models, bounds[:-1], bounds[1:])]
+        with _one_blas_thread():
+            results = list(_pool.map(lambda job: job[0].compute_gradients_here(job[1], job[2]), jobs))
+        weights = [(b - a) / len(x) for a, b in zip(bounds[:-1], bounds[1:])]
+        np.multiply(self.grads[0], weights[0], out=flat_grad)
+        for grad, weight in zip(self.grads[1:], weights[1:]):
+            flat_grad += grad * weight
+        loss = float(sum(weight * part_loss for weight, (part_loss, _) in zip(weights, results)))
+        return loss, np.concatenate([out for _, out in results])

@@ -1,0 +1,95 @@
+"""A training batch split across threads (parallel.py) takes the same step as on one thread."""
+
+import numpy as np
+import pytest
+
+import neuronet as nn
+from neuronet import parallel
+
+L = nn.layers
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    yield
+    nn.set_threads(None)
+
+
+def small_cnn(*extra):
+    model = nn.Sequential(
+        [
+            L.Conv2D(1, 4, 3, padding="same", activation="relu", weight_regularizer_l2=0.01),
+            L.MaxPool2D(2),
+            *extra,
+            L.Flatten(),
+            L.Dense(4 * 4 * 4, 3, activation="softmax"),
+        ]
+    )
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    return model
+
+
+def data(n):
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((n, 8, 8, 1)), np.eye(3)[rng.integers(0, 3, n)]
+
+
+def gradients(model, x, y, threads):
+    nn.set_threads(threads)
+    assert parallel.parts(len(x), model.layers) == min(threads, len(x) // parallel.MIN_PART)
+    loss, out = model.compute_gradients(x, y)
+    return loss, out.copy(), [p.grad.copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("n, threads", [(64, 2), (50, 3)])  # 50 samples in 3 parts: 16, 17, 17
+def test_a_split_batch_gives_the_same_loss_outputs_and_gradients(float64, n, threads):
+    model = small_cnn()
+    x, y = data(n)
+    loss1, out1, grads1 = gradients(model, x, y, 1)
+    loss2, out2, grads2 = gradients(model, x, y, threads)
+    assert loss2 == pytest.approx(loss1, rel=1e-12)
+    np.testing.assert_allclose(out2, out1, rtol=1e-12)
+    for a, b in zip(grads2, grads1):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_training_on_two_threads_ends_where_one_thread_does(float64):
+    x, y = data(96)
+    weights = []
+    for threads in (1, 2):
+        nn.set_seed(3)
+        nn.set_threads(threads)
+        model = small_cnn()
+        model.fit(x, y, epochs=3, batch_size=48, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_the_thread_copies_follow_replaced_weights(float64):
+    model = small_cnn()
+    x, y = data(64)
+    gradients(model, x, y, 2)  # builds the copies
+    model.layers[0].weights = nn.Parameter(model.layers[0].weights.data * 2.0)
+    _, out1, grads1 = gradients(model, x, y, 1)
+    _, out2, grads2 = gradients(model, x, y, 2)
+    np.testing.assert_allclose(out2, out1, rtol=1e-12)
+    np.testing.assert_allclose(grads2[0], grads1[0], rtol=1e-10, atol=1e-14)
+
+
+def test_only_exact_and_worthwhile_models_are_split():
+    nn.set_threads(2)
+    assert parallel.parts(64, small_cnn().layers) == 2
+    assert parallel.parts(20, small_cnn().layers) == 1  # parts under MIN_PART samples do not pay
+    assert parallel.parts(64, small_cnn(L.Dropout(0.5)).layers) == 1  # random draws in threads
+    assert parallel.parts(64, small_cnn(L.BatchNormalization(4)).layers) == 1  # statistics over the whole batch
+    dense = nn.Sequential([L.Dense(4, 8, activation="relu"), L.Dense(8, 2)])
+    assert parallel.parts(256, dense.layers) == 1  # BLAS already keeps every core busy
+    nn.set_threads(1)
+    assert parallel.parts(64, small_cnn().layers) == 1
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "4"])
+def test_set_threads_rejects_what_is_not_a_positive_int(bad):
+    with pytest.raises(ValueError, match="threads"):
+        nn.set_threads(bad)
