@@ -106,19 +106,19 @@ class MaxPool2D(Pool2D):
     def _spread(self, views, out, grad, targets, overlap):
         # pass the gradient along the window until an element equal to the maximum takes it all:
         # share_k = remaining * [x_k == max], remaining -= share_k, and the last element gets what remains.
-        # Exact (each share is all of dy or nothing), and the first maximum wins.
+        # Exact (each share is all of dy or nothing), and the first maximum wins. Where windows do not
+        # overlap, each share is written straight into its place in dx.
         remaining = grad
-        for k, target in enumerate(targets):
-            last = k == len(targets) - 1
+        for k in range(len(targets) - 1):
+            share = xp.multiply(remaining, views[k] == out, out=None if overlap else targets[k])
             if overlap:
-                share = remaining if last else remaining * (views[k] == out)
-                target += share
-            elif last:
-                target[...] = remaining
-            else:  # each pixel is in one window: write the share straight into its place in dx
-                share = xp.multiply(remaining, views[k] == out, out=target)
-            if not last:
-                remaining = remaining - share
+                targets[k] += share
+            to_last = not overlap and k == len(targets) - 2
+            remaining = xp.subtract(remaining, share, out=targets[-1] if to_last else None)
+        if overlap:
+            targets[-1] += remaining
+        elif remaining is not targets[-1]:
+            targets[-1][...] = remaining  # a window of one element
 
 
 class AvgPool2D(Pool2D):
