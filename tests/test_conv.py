@@ -51,6 +51,18 @@ def test_conv2d_gradients(size, channels, kernel, stride, dilation, padding):
     float64_run(run)
 
 
+@pytest.mark.parametrize(
+    "make, x_shape",
+    [  # 16 or more input channels take the single-product path to dx (conv.py)
+        (lambda: L.Conv2D(16, 3, (2, 3), stride=(2, 1), padding="same", dilation=(1, 2)), (2, 7, 6, 16)),
+        (lambda: L.Conv1D(17, 2, 4, stride=3, padding=1, dilation=2), (2, 13, 17)),
+    ],
+)
+def test_conv_gradients_with_many_input_channels(float64, make, x_shape):
+    x = np.random.default_rng(4).standard_normal(x_shape)
+    assert_small(check_layer(make(), x))  # built here, in float64
+
+
 @settings(max_examples=20, deadline=None)
 @given(
     length=st.integers(2, 11),

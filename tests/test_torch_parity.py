@@ -306,11 +306,12 @@ def nhwc_to_nchw(a):
         dict(kernel_size=1, stride=3),
     ],
 )
-def test_conv2d(float64, kwargs):
+@pytest.mark.parametrize("c_in", [3, 16])  # few channels and many take different paths to dx
+def test_conv2d(float64, kwargs, c_in):
     rng = np.random.default_rng(10)
-    ours = nn.layers.Conv2D(3, 4, **kwargs)
+    ours = nn.layers.Conv2D(c_in, 4, **kwargs)
     ours.biases.data[:] = rng.standard_normal(4)
-    x = rng.standard_normal((2, 9, 8, 3))
+    x = rng.standard_normal((2, 9, 8, c_in))
     xt = t(x, True)
     w = t(ours.weights.data.transpose(3, 2, 0, 1), True)  # (kh, kw, in, out) -> (out, in, kh, kw)
     b = t(ours.biases.data, True)
@@ -331,10 +332,11 @@ def test_conv2d(float64, kwargs):
 
 
 @pytest.mark.parametrize("kwargs", [dict(kernel_size=5), dict(kernel_size=3, stride=2, padding=1, dilation=2)])
-def test_conv1d(float64, kwargs):
+@pytest.mark.parametrize("c_in", [4, 20])
+def test_conv1d(float64, kwargs, c_in):
     rng = np.random.default_rng(11)
-    ours = nn.layers.Conv1D(4, 6, **kwargs)
-    x = rng.standard_normal((3, 12, 4))
+    ours = nn.layers.Conv1D(c_in, 6, **kwargs)
+    x = rng.standard_normal((3, 12, c_in))
     xt = t(x, True)
     w = t(ours.weights.data.transpose(2, 1, 0), True)  # (k, in, out) -> (out, in, k)
     b = t(ours.biases.data, True)

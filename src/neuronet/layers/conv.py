@@ -100,9 +100,13 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         self.biases.grad += column_sums(dz.reshape(b * out_h, -1)).reshape(out_w, -1).sum(axis=0)
         if not input_grad:
             return None
-        # dcols = dz @ W.T, computed as one block per kernel offset, (k_h*k_w, pixels, c_in): what col2im adds up
-        w_by_offset = self.weights.data.reshape(-1, self.in_channels, self.out_channels).transpose(0, 2, 1)
-        blocks = xp.matmul(dz2, w_by_offset).reshape(-1, b, out_h, out_w, self.in_channels)
+        # dcols = dz @ W.T holds, for each kernel offset, a block (b, out_h, out_w, c_in) that col2im adds up
+        if self.in_channels >= 16:  # one matrix product; each block is a strided view with runs of c_in values
+            dcols = dz2 @ self.weights.data.reshape(-1, self.out_channels).T
+            blocks = dcols.reshape(b, out_h, out_w, -1, self.in_channels).transpose(3, 0, 1, 2, 4)
+        else:  # runs of so few values add slowly: one contiguous block per offset, from a batched product
+            w_by_offset = self.weights.data.reshape(-1, self.in_channels, self.out_channels).transpose(0, 2, 1)
+            blocks = xp.matmul(dz2, w_by_offset).reshape(-1, b, out_h, out_w, self.in_channels)
         dx = win.col2im(blocks, self.padded_shape, self.kernel, self.stride, self.dilation)
         return self._from_image(win.unpad(dx, self.pads))
 

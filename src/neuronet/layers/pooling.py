@@ -1,8 +1,8 @@
 """Pooling: shrink an image or a sequence by keeping one summary value per window.
 
-Windows come from the same sliding-window view the convolutions use
-(``windows.py``); windows that do not fit at the edge are dropped ("valid"),
-as in PyTorch and Keras by default.
+Windows are sized as the convolutions' are (``windows.output_size``);
+windows that do not fit at the edge are dropped ("valid"), as in PyTorch and
+Keras by default.
 """
 
 from __future__ import annotations
@@ -91,8 +91,10 @@ def _window_elements(x, axis: int, pool: int, stride: int) -> list:
 class MaxPool2D(Pool2D):
     """Forward: y = max over each window.   Backward: dy goes to the window's largest element.
 
-    On ties the gradient goes to one element only: the first maximum of the
-    first column holding the maximum (column by column, top to bottom).
+    On ties the gradient goes to one element only: the top one in the first
+    column holding the maximum (PyTorch takes the first in row order; both are
+    valid subgradients, and they differ only where distinct window positions
+    hold exactly equal maxima).
     """
 
     default_name = "max_pooling2d"

@@ -13,8 +13,7 @@ Going back, the gradient of every window element must be added to the pixel
 it came from (col2im). Gathered by kernel offset (u, v), those elements form
 one image-sized block, ``x[:, u*d::s, v*d::s]``, so col2im is one strided
 add per offset (9 for a 3x3 kernel), each over the whole batch at once: no
-Python loop over pixels, and no scatter with ``np.add.at``. The same
-offset slices compute max and average pooling.
+Python loop over pixels, and no scatter with ``np.add.at``.
 
 1-D layers use the same code on images of height 1.
 """
@@ -113,7 +112,7 @@ def col2im(blocks, padded_shape: tuple, kernel, stride, dilation):
     """
     out_hw = blocks[0].shape[1:3]
     dx = xp.zeros(padded_shape, dtype=blocks[0].dtype)
-    # windows that do not overlap (stride >= kernel span, as in most pooling) give each pixel at most one
+    # windows that do not overlap (stride >= kernel span) give each pixel at most one
     # value: assigning it skips reading dx back (measured 2x faster than adding)
     disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
     for k in range(kernel[0] * kernel[1]):
