@@ -16,11 +16,12 @@ class Pool2D(win.ImageAxes, Layer):
     """Base class: one value per (pool_h x pool_w) window, stride defaulting to the pool size.
 
     A max or a mean over a 2-D window is a max or mean over its rows of a max or
-    mean over its columns, so pooling runs in two 1-D stages: over the height
-    (whole image rows, long contiguous runs of memory), then over the width of
-    that smaller result. Each stage reads ``pool`` strided views of its input,
-    the k-th holding the k-th element of every window (measured 2x faster than
-    reading all pool_h * pool_w offsets of the 2-D window).
+    mean over its columns, so pooling runs in two 1-D stages: over the height,
+    then over the width of that smaller result. Each stage takes ``pool``
+    strided views, the k-th holding the k-th element of every window. Along the
+    width, it computes on copies of them: NumPy's arithmetic on such views of
+    channels-last images, whose contiguous runs are one pixel's few channels,
+    measured 8x slower than on contiguous arrays, while copying them is fast.
     """
 
     numpy_bound = True
@@ -39,33 +40,40 @@ class Pool2D(win.ImageAxes, Layer):
                 f"layer '{self.name}' ({type(self).__name__}): pool {self._unpair(self.pool)} is larger than the "
                 f"input {tuple(x.shape[1:-1])}"
             )
-        self.stages = []  # (axis, input shape, views of the input, output) for the backward pass
+        self.stages = []  # (axis, input shape, window elements, output) for the backward pass
         for axis, pool, stride in zip((1, 2), self.pool, self.stride):
             if pool == stride == 1:
                 continue  # nothing to pool along this axis (1-D layers: the height of 1)
-            views = _window_elements(image, axis, pool, stride)
-            pooled = self._reduce(views)
-            self.stages.append((axis, image.shape, views, pooled))
+            elements = _window_elements(image, axis, pool, stride)
+            if axis == 2:  # along the height the views are whole image rows, long runs already
+                elements = [xp.ascontiguousarray(view) for view in elements]
+            pooled = self._reduce(elements)
+            self.stages.append((axis, image.shape, elements, pooled))
             image = pooled
         return self._from_image(image)
 
     def backward(self, dy):
         grad = self._to_image(dy)
-        for axis, in_shape, views, out in reversed(self.stages):
+        for axis, in_shape, elements, out in reversed(self.stages):
             pool, stride = self.pool[axis - 1], self.stride[axis - 1]
             # windows that tile the input exactly leave no pixel unwritten: skip clearing the array first
             exact = pool == stride and in_shape[axis] % pool == 0
             dx = (xp.empty if exact else xp.zeros)(in_shape, dtype=grad.dtype)
-            self._spread(views, out, grad, _window_elements(dx, axis, pool, stride), overlap=stride < pool)
+            targets = _window_elements(dx, axis, pool, stride)
+            for target, share in zip(targets, self._shares(elements, out, grad)):
+                if stride < pool:  # overlapping windows: a pixel collects shares from several
+                    target += share
+                else:
+                    target[...] = share
             grad = dx
         return self._from_image(grad)
 
-    def _reduce(self, views):
-        """One value per window from the views of its elements."""
+    def _reduce(self, elements):
+        """One value per window from the arrays of its elements."""
         raise NotImplementedError
 
-    def _spread(self, views, out, grad, targets, overlap: bool) -> None:
-        """Write (or, where windows overlap, add) each window element's share of ``grad`` into ``targets``."""
+    def _shares(self, elements, out, grad):
+        """Each window element's share of the gradient ``grad`` of the output ``out``, element by element."""
         raise NotImplementedError
 
     def output_shape(self, input_shape):
@@ -99,28 +107,22 @@ class MaxPool2D(Pool2D):
 
     default_name = "max_pooling2d"
 
-    def _reduce(self, views):
-        y = views[0].copy()
-        for candidate in views[1:]:
+    def _reduce(self, elements):
+        y = xp.maximum(elements[0], elements[1]) if len(elements) > 1 else elements[0].copy()
+        for candidate in elements[2:]:
             xp.maximum(y, candidate, out=y)
         return y
 
-    def _spread(self, views, out, grad, targets, overlap):
+    def _shares(self, elements, out, grad):
         # pass the gradient along the window until an element equal to the maximum takes it all:
         # share_k = remaining * [x_k == max], remaining -= share_k, and the last element gets what remains.
-        # Exact (each share is all of dy or nothing), and the first maximum wins. Where windows do not
-        # overlap, each share is written straight into its place in dx.
+        # Exact (each share is all of dy or nothing), and the first maximum wins.
         remaining = grad
-        for k in range(len(targets) - 1):
-            share = xp.multiply(remaining, views[k] == out, out=None if overlap else targets[k])
-            if overlap:
-                targets[k] += share
-            to_last = not overlap and k == len(targets) - 2
-            remaining = xp.subtract(remaining, share, out=targets[-1] if to_last else None)
-        if overlap:
-            targets[-1] += remaining
-        elif remaining is not targets[-1]:
-            targets[-1][...] = remaining  # a window of one element
+        for element in elements[:-1]:
+            share = remaining * (element == out)
+            remaining = remaining - share
+            yield share
+        yield remaining
 
 
 class AvgPool2D(Pool2D):
@@ -128,20 +130,17 @@ class AvgPool2D(Pool2D):
 
     default_name = "average_pooling2d"
 
-    def _reduce(self, views):
-        total = views[0].copy()
-        for view in views[1:]:
-            total += view
-        total *= 1.0 / len(views)
+    def _reduce(self, elements):
+        total = elements[0].copy()
+        for element in elements[1:]:
+            total += element
+        total *= 1.0 / len(elements)
         return total
 
-    def _spread(self, views, out, grad, targets, overlap):
-        share = grad * (1.0 / len(views))
-        for target in targets:
-            if overlap:
-                target += share
-            else:
-                target[...] = share
+    def _shares(self, elements, out, grad):
+        share = grad * (1.0 / len(elements))
+        for _ in elements:
+            yield share
 
 
 class MaxPool1D(win.SequenceAxes, MaxPool2D):
