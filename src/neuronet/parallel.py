@@ -30,6 +30,7 @@ MIN_PART = 16  # samples per thread: smaller parts spend more time starting thre
 
 _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 _blas = None
 
 
@@ -98,9 +99,11 @@ class Replicas:
 
     def compute_gradients(self, x, y, flat_grad) -> tuple[float, np.ndarray]:
         """Each part of the batch in its own thread; the size-weighted sum of their gradients into ``flat_grad``."""
-        global _pool
-        if _pool is None or _pool._max_workers < len(self.models):
-            _pool = ThreadPoolExecutor(len(self.models), thread_name_prefix="neuronet")
+        global _pool, _pool_size
+        if _pool_size < len(self.models):  # (re)started for more threads; the old one's idle threads end
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool, _pool_size = ThreadPoolExecutor(len(self.models), thread_name_prefix="neuronet"), len(self.models)
         bounds = np.linspace(0, len(x), len(self.models) + 1).astype(int)
         jobs = [(replica, x[a:b], y[a:b]) for replica, a, b in zip(self.models, bounds[:-1], bounds[1:])]
         with _one_blas_thread():
