@@ -45,7 +45,7 @@ class Pool2D(win.ImageAxes, Layer):
             if pool == stride == 1:
                 continue  # nothing to pool along this axis (1-D layers: the height of 1)
             elements = _window_elements(image, axis, pool, stride)
-            if axis == 2:  # along the height the views are whole image rows, long runs already
+            if axis == 2:  # runs of one pixel's channels: copy them (along the height, views are whole rows)
                 elements = [xp.ascontiguousarray(view) for view in elements]
             pooled = self._reduce(elements)
             self.stages.append((axis, image.shape, elements, pooled))
