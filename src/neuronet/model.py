@@ -175,8 +175,8 @@ class Sequential:
         the same gradients, up to the order of float additions.
         """
         n = parallel.parts(len(x), self.layers)
-        flat = self._step_parameters() if n > 1 else []
-        if not flat:
+        flat = self._step_parameters() if n > 1 else []  # the parts' gradients are summed into this buffer
+        if not flat:  # not split, or no parameters to learn
             return self.compute_gradients_here(x, y)
         if self._replicas is None or not self._replicas.match(self, n):
             self._replicas = parallel.Replicas(self, n)
