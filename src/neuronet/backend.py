@@ -8,7 +8,11 @@ Chainer does with its ``xp`` module. Layers write ``xp.exp(x)`` rather than
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
+import os
+import sys
 
 import numpy as np
 
@@ -67,6 +71,45 @@ def zeros_view(shape, dtype) -> np.ndarray:
         buffer = _zero_buffers[np.dtype(dtype)] = xp.zeros(size, dtype=dtype)
         buffer.flags.writeable = False
     return buffer[:size].reshape(shape)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
+_memory_kept: bool | None = None  # None: not tried yet
+
+
+def keep_freed_memory() -> bool:
+    """Have the C allocator (glibc) keep freed memory for the next training step; True if it now does.
+
+    Every step allocates and frees the same large arrays. By default glibc hands
+    big freed blocks back to the operating system, so the next step's arrays
+    start on fresh pages, each zero-filled by the kernel on first touch: in the
+    cnn benchmark, 400-600 page faults and about 1.3 ms of system time a step
+    (out of 6-9 ms). Fixing the mmap threshold at 32 MiB and the trim threshold
+    at 128 MiB lets freed blocks be reused instead, as PyTorch's caching
+    allocator reuses GPU memory: measured 10-15% faster steps. Peak memory is
+    unchanged; up to 128 MiB of freed memory is kept per arena rather than
+    returned. Does nothing off glibc, or where the user set glibc's malloc
+    tunables (``MALLOC_*_`` or ``GLIBC_TUNABLES``) themselves. Training and
+    prediction call this once.
+    """
+    global _memory_kept
+    if _memory_kept is None:
+        _memory_kept = False
+        user_set = any(k.startswith("MALLOC_") and k.endswith("_") for k in os.environ)
+        if (
+            sys.platform.startswith("linux")
+            and not user_set
+            and "glibc.malloc" not in os.environ.get("GLIBC_TUNABLES", "")
+        ):
+            try:
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                # both at once: setting either one turns off glibc's own adjustment of the other
+                _memory_kept = bool(
+                    libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(_M_TRIM_THRESHOLD, 128 << 20)
+                )
+            except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+                pass
+    return _memory_kept
 
 
 def column_sums(a):
