@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import backend, losses, optimizers, parallel
+from . import backend, fusion, losses, optimizers, parallel
 from . import metrics as metrics_lib
 from .batching import batches
 from .layers.activations import Activation, sigmoid
@@ -136,8 +136,8 @@ class Sequential:
         dtype = self._dtype()
         if x.dtype != dtype and x.dtype.kind in "fiub" and not self._takes_ids():
             x = x.astype(dtype)  # lists, float64, ints: compute in the model's float type
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        for step in fusion.steps(self.layers):  # layers, a convolution and its pooling as one (fusion.py)
+            x = step.forward(x, training)
         return x
 
     def backward(self, dy, input_grad: bool = True):
@@ -148,11 +148,12 @@ class Sequential:
         """Backpropagate from layer index ``last`` down to the first layer."""
         if last < 0:
             return dy
-        for layer in self.layers[last:0:-1]:
-            dy = layer.backward(dy)
+        steps = fusion.steps(self.layers[: last + 1])
+        for step in steps[:0:-1]:
+            dy = step.backward(dy)
         if input_grad:
-            return self.layers[0].backward(dy)
-        self.layers[0].backward_params_only(dy)  # training needs no gradient for the data itself
+            return steps[0].backward(dy)
+        steps[0].backward_params_only(dy)  # training needs no gradient for the data itself
         return None
 
     def _fused_activation(self):

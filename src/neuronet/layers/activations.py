@@ -13,6 +13,8 @@ class Activation(Layer):
     """Base class for element-wise (or row-wise) activations."""
 
     default_name = "activation"
+    # never decreasing, so that act(max(z)) = max(act(z)) (fusion.ConvPool then applies it after max pooling)
+    monotone = False
 
     def forward_inplace(self, x, training=False):
         """``forward`` that may overwrite ``x``: for a layer applying the activation to its own fresh output."""
@@ -27,6 +29,7 @@ class ReLU(Activation):
     """
 
     default_name = "relu"
+    monotone = True
 
     def forward(self, x, training=False):
         self.y = xp.maximum(x, zeros_view(x.shape, x.dtype))  # an array of zeros, not 0: see zeros_view
@@ -52,6 +55,7 @@ class LeakyReLU(Activation):
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
         self.alpha = float(alpha)
+        self.monotone = self.alpha >= 0
 
     def forward(self, x, training=False):
         self.positive = x > 0
@@ -72,6 +76,7 @@ class Sigmoid(Activation):
     """
 
     default_name = "sigmoid"
+    monotone = True
 
     def forward(self, x, training=False):
         self.y = xp.tanh(x * 0.5)
@@ -91,6 +96,7 @@ class Tanh(Activation):
     """
 
     default_name = "tanh"
+    monotone = True
 
     def forward(self, x, training=False):
         self.y = xp.tanh(x)

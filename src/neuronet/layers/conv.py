@@ -66,7 +66,14 @@ class Conv2D(win.ImageAxes, WeightedLayer):
             for size, k, s, d in zip((h, w), self.kernel, self.stride, self.dilation)
         )
 
-    def linear(self, x):
+    def linear(self, x, phases: tuple[int, int] = (1, 1)):
+        """z = im2col(x_pad) @ W + bias, shaped as the input (images or sequences).
+
+        With ``phases`` (P, Q) other than (1, 1), the output pixels come grouped
+        by phase instead, z of shape (P, Q, batch, out_h / P, out_w / Q, out_channels)
+        (``windows.phase_major``; ``fusion.ConvPool`` pools such blocks), and
+        ``backward_linear`` takes its gradient in that shape.
+        """
         if x.ndim != self.rank or x.shape[-1] != self.in_channels:
             raise self.shape_error(self._expected(), x)
         image = self._to_image(x)
@@ -78,28 +85,37 @@ class Conv2D(win.ImageAxes, WeightedLayer):
                 f"layer '{self.name}' ({type(self).__name__}): the kernel spans {self._span_text(spans)} but the "
                 f"padded input is only {self._span_text(padded.shape[1:3])}; use a smaller kernel or more padding"
             )
-        self.padded_shape = padded.shape
-        self.cols = win.im2col(padded, self.kernel, self.stride, self.dilation)
+        self.padded_shape, self.phases = padded.shape, phases
+        self.cols = win.im2col(padded, self.kernel, self.stride, self.dilation, phases)
         z = self.cols @ self.weights.data.reshape(-1, self.out_channels)
         b = image.shape[0]
-        out_h = win.output_size(padded.shape[1], self.kernel[0], self.stride[0], self.dilation[0])
-        z = z.reshape(b * out_h, -1)  # one image row (out_w pixels x out_channels) per row
-        # the bias repeated along an image row: added row by row, NumPy's loop runs over out_w * out_channels
-        # values instead of out_channels (measured 4x faster for 8 channels)
-        z += xp.tile(self.biases.data, z.shape[1] // self.out_channels)
-        return self._from_image(z.reshape(b, out_h, -1, self.out_channels))
+        geometry = zip(padded.shape[1:3], self.kernel, self.stride, self.dilation)
+        out_h, out_w = (win.output_size(*axis) for axis in geometry)
+        self.out_image = (b, out_h, out_w, self.out_channels)
+        # the bias repeated along a row of out_w pixels: added row by row, NumPy's loop runs over
+        # out_w * out_channels values instead of out_channels (measured 4x faster for 8 channels)
+        rows = z.reshape(-1, out_w // phases[1] * self.out_channels)
+        rows += xp.tile(self.biases.data, out_w // phases[1])
+        if phases != (1, 1):
+            return z.reshape(*phases, b, out_h // phases[0], out_w // phases[1], self.out_channels)
+        return self._from_image(z.reshape(self.out_image))
 
     def _span_text(self, hw) -> str:
         return f"{hw[0]}x{hw[1]}"
 
     def backward_linear(self, dz, input_grad: bool = True):
-        b, out_h, out_w, _ = self._to_image(dz).shape
-        dz2 = dz.reshape(-1, self.out_channels)
+        b, out_h, out_w, _ = self.out_image
+        dz2 = dz.reshape(-1, self.out_channels)  # rows in the order of self.cols, whatever the phases
         self.weights.accumulate_matmul(self.cols.T, dz2)
-        # sums over image rows first, as the forward adds the bias (measured 2x faster for 8 channels)
-        self.biases.grad += column_sums(dz.reshape(b * out_h, -1)).reshape(out_w, -1).sum(axis=0)
+        # sums along rows of pixels first, as the forward adds the bias (measured 2x faster for 8 channels)
+        row = out_w // self.phases[1]
+        self.biases.grad += column_sums(dz.reshape(-1, row * self.out_channels)).reshape(row, -1).sum(axis=0)
         if not input_grad:
             return None
+        if self.phases != (1, 1):  # col2im below adds blocks laid out as the image: put the pixels back in place
+            image = xp.empty(self.out_image, dtype=dz.dtype)
+            win.phase_major(image, self.phases)[...] = dz
+            dz2 = image.reshape(-1, self.out_channels)
         # dcols = dz @ W.T holds, for each kernel offset, a block (b, out_h, out_w, c_in) that col2im adds up
         # with 16+ input channels, one matrix product; each block is a strided view with runs of c_in values
         # (1.4x faster than the batched product for 64 channels on 2 BLAS threads, level on one)

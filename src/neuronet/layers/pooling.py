@@ -68,6 +68,24 @@ class Pool2D(win.ImageAxes, Layer):
             grad = dx
         return self._from_image(grad)
 
+    def tiles(self, input_shape) -> bool:
+        """Whether the windows tile an input of ``input_shape`` exactly (stride = pool, sizes divisible)."""
+        sizes = self._image_sizes(input_shape)
+        return self.stride == self.pool and all(n is not None and n % p == 0 for n, p in zip(sizes, self.pool))
+
+    def forward_elements(self, elements):
+        """Pool windows handed over as arrays of their elements: ``elements[k]`` holds element k of every window.
+
+        ``fusion.ConvPool`` hands them over from a convolution that computed
+        them so; :meth:`backward_elements` gives each array's gradient.
+        """
+        self.elements = elements
+        self.pooled = self._reduce(elements)
+        return self.pooled
+
+    def backward_elements(self, grad) -> list:
+        return list(self._shares(self.elements, self.pooled, grad))
+
     def _reduce(self, elements):
         """One value per window from the arrays of its elements."""
         raise NotImplementedError

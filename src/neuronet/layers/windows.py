@@ -77,20 +77,35 @@ def windows(x, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple
     )
 
 
-def im2col(x, kernel, stride, dilation):
-    """Rows of window contents, (batch * out_h * out_w, k_h * k_w * channels): one copy of the windows."""
-    win = windows(x, kernel, stride, dilation)
-    b, oh, ow, kh, kw, c = win.shape
+def phase_major(a, phases: tuple[int, int]):
+    """A view of output pixels (batch, out_h, out_w, ...) grouped by phase: (P, Q, batch, out_h / P, out_w / Q, ...).
+
+    Pixel (i * P + p, j * Q + q) lands at [p, q, :, i, j]: for P x Q windows
+    that tile the image, block [p, q] holds element (p, q) of every window
+    (``fusion.ConvPool`` pools such blocks). (1, 1) changes nothing but the rank.
+    """
+    b, h, w = a.shape[:3]
+    split = a.reshape(b, h // phases[0], phases[0], w // phases[1], phases[1], *a.shape[3:])
+    return split.transpose(2, 4, 0, 1, 3, *range(5, split.ndim))
+
+
+def im2col(x, kernel, stride, dilation, phases: tuple[int, int] = (1, 1)):
+    """Rows of window contents, (batch * out_h * out_w, k_h * k_w * channels): one copy of the windows.
+
+    The rows come in image order, or grouped by ``phases`` (see :func:`phase_major`).
+    """
+    win = phase_major(windows(x, kernel, stride, dilation), phases)
+    kh, kw, c = win.shape[-3:]
     if c >= 4:  # copying the window view reads runs of k_w * c contiguous values: fast enough
-        return win.reshape(b * oh * ow, kh * kw * c)
+        return win.reshape(-1, kh * kw * c)
     # few channels (an input image): runs of c values are too short to copy well. Fill the transposed
     # matrix instead, one (kernel offset, channel) row at a time from whole image rows, and return its
     # transpose, which a matrix product reads as fast (measured 2.3x faster for c = 1)
-    cols_t = xp.empty((kh, kw, c, b, oh, ow), dtype=x.dtype)
+    cols_t = xp.empty((kh, kw, c, *win.shape[:5]), dtype=x.dtype)
     for u in range(kh):
         for v in range(kw):
-            cols_t[u, v] = offset_slice(x, u, v, (oh, ow), stride, dilation).transpose(3, 0, 1, 2)
-    return cols_t.reshape(kh * kw * c, b * oh * ow).T
+            cols_t[u, v] = xp.moveaxis(win[..., u, v, :], -1, 0)
+    return cols_t.reshape(kh * kw * c, -1).T
 
 
 def offset_slice(x, u: int, v: int, out_hw: tuple[int, int], stride, dilation):

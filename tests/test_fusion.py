@@ -1,0 +1,113 @@
+"""A convolution and its pooling layer run as one step (fusion.py): the same numbers as one after the other."""
+
+import numpy as np
+import pytest
+
+import neuronet as nn
+from neuronet import fusion
+from neuronet.gradcheck import numerical_gradient, relative_error
+
+L = nn.layers
+ACTIVATIONS = [None, "relu", "tanh", "sigmoid", "softmax", L.LeakyReLU(0.1), L.LeakyReLU(-0.5)]
+PAIRS = [  # (conv, pool, input shape, whether the pool's windows tile the conv's output)
+    (lambda a: L.Conv2D(2, 3, 3, padding="same", activation=a), lambda: L.MaxPool2D(2), (2, 6, 8, 2), True),
+    (
+        lambda a: L.Conv2D(5, 4, (2, 3), stride=(1, 2), padding=1, dilation=(2, 1), activation=a),
+        lambda: L.MaxPool2D((2, 3)),
+        (2, 6, 11, 5),  # conv output 6 x 6
+        True,
+    ),
+    (lambda a: L.Conv2D(1, 2, 3, padding="same", activation=a), lambda: L.AvgPool2D(2), (3, 4, 6, 1), True),
+    (lambda a: L.Conv1D(3, 4, 3, padding="same", activation=a), lambda: L.MaxPool1D(2), (2, 8, 3), True),
+    (lambda a: L.Conv1D(4, 2, 2, activation=a), lambda: L.AvgPool1D(3), (2, 10, 4), True),  # output 9
+    (lambda a: L.Conv2D(2, 3, 3, padding="same", activation=a), lambda: L.MaxPool2D(2), (2, 7, 7, 2), False),
+]
+
+
+def passes(steps, x, r):
+    """Forward on x, backward from dL/dy = r: the output, dL/dx and the conv's parameter gradients."""
+    conv = steps[0].conv if isinstance(steps[0], fusion.ConvPool) else steps[0]
+    conv.zero_grad()
+    y = x
+    for step in steps:
+        y = step.forward(y, training=True)
+    d = r
+    for step in reversed(steps):
+        d = step.backward(d)
+    return y.copy(), d, conv.weights.grad.copy(), conv.biases.grad.copy()
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=str)
+@pytest.mark.parametrize("make_conv, make_pool, shape, tiles", PAIRS)
+def test_a_fused_pair_computes_what_the_two_layers_compute(float64, make_conv, make_pool, shape, tiles, activation):
+    rng = np.random.default_rng(3)
+    conv, pool = make_conv(activation), make_pool()
+    conv.biases.data[:] = rng.standard_normal(conv.biases.data.shape)
+    x = rng.standard_normal(shape)
+    steps = fusion.steps([conv, pool])
+    assert len(steps) == 1 and isinstance(steps[0], fusion.ConvPool)
+    fused = passes(steps, x, r := rng.standard_normal(pool.output_shape(conv.output_shape(shape))))
+    assert (conv.phases != (1, 1)) == tiles  # phase-ordered only where the windows tile the output
+    separate = passes([conv, pool], x, r)
+    for a, b in zip(fused, separate):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("make_pool", [L.MaxPool2D, lambda: L.MaxPool2D((2, 3))])
+def test_on_ties_the_same_window_element_gets_the_gradient(float64, activation, make_pool):
+    """Integer inputs and weights make many equal maxima; fused and separate must route them alike."""
+    rng = np.random.default_rng(4)
+    conv, pool = L.Conv2D(2, 3, 2, padding="same", activation=activation), make_pool()
+    conv.weights.data[...] = rng.integers(-1, 2, conv.weights.data.shape)
+    x = rng.integers(0, 2, (3, 6, 6, 2)).astype(np.float64)
+    r = rng.integers(1, 5, pool.output_shape(conv.output_shape(x.shape))).astype(np.float64)
+    fused = passes(fusion.steps([conv, pool]), x, r)
+    assert conv.phases != (1, 1)
+    separate = passes([conv, pool], x, r)
+    for a, b in zip(fused, separate):
+        np.testing.assert_array_equal(a, b)  # integers: exact whatever the order of the sums
+
+
+def test_a_model_with_fused_pairs_against_finite_differences(float64):
+    rng = np.random.default_rng(5)
+    model = nn.Sequential(
+        [
+            L.Conv2D(1, 3, 3, padding="same", activation="relu"),
+            L.MaxPool2D(2),
+            L.Conv2D(3, 2, 3, padding="same", activation="tanh"),
+            L.AvgPool2D(2),
+            L.Flatten(),
+            L.Dense(8, 3),
+        ]
+    )
+    model.compile(loss="mse", optimizer="sgd")
+    assert len(fusion.steps(model.layers)) == 4
+    for p in model.parameters():
+        p.data[...] = rng.standard_normal(p.data.shape) * 0.5
+    x, y = rng.standard_normal((3, 8, 8, 1)), rng.standard_normal((3, 3))
+    model.compute_gradients(x, y)
+    for p in model.parameters():
+        numeric = numerical_gradient(lambda: model.loss(model.forward(x), y), p.data)
+        assert relative_error(p.grad, numeric) < 1e-6
+    r = rng.standard_normal((3, 3))
+    model.forward(x)
+    dx = model.backward(r)
+    assert relative_error(dx, numerical_gradient(lambda: np.sum(model.forward(x) * r), x)) < 1e-6
+
+
+def test_only_a_convolution_then_a_pool_of_its_rank_with_stride_equal_to_pool_is_fused():
+    conv2d, conv1d = L.Conv2D(1, 2, 3), L.Conv1D(1, 2, 3)
+    fused = [[conv2d, L.MaxPool2D(2)], [conv2d, L.AvgPool2D((2, 3))], [conv1d, L.MaxPool1D(3)]]
+    not_fused = [
+        [conv2d, L.MaxPool2D(3, stride=2)],  # overlapping windows
+        [conv2d, L.MaxPool2D(1)],  # nothing to pool
+        [conv1d, L.MaxPool2D(2)],  # a 2-D pool after a 1-D conv (refused later, clearly, by its shape check)
+        [conv2d, L.ReLU(), L.MaxPool2D(2)],
+        [conv2d, L.GlobalMaxPool2D()],
+        [L.MaxPool2D(2), conv2d],
+    ]
+    for layers in fused:
+        assert [type(s) for s in fusion.steps(layers)] == [fusion.ConvPool]
+    for layers in not_fused:
+        assert fusion.steps(layers) == layers
