@@ -26,7 +26,7 @@ PAIRS = [  # (conv, pool, input shape, whether the pool's windows tile the conv'
 
 def passes(steps, x, r):
     """Forward on x, backward from dL/dy = r: the output, dL/dx and the conv's parameter gradients."""
-    conv = steps[0].conv if isinstance(steps[0], fusion.ConvPool) else steps[0]
+    conv = steps[0].conv if isinstance(steps[0], fusion.FusedPair) else steps[0]
     conv.zero_grad()
     y = x
     for step in steps:
@@ -53,8 +53,30 @@ def test_a_fused_pair_computes_what_the_two_layers_compute(float64, make_conv, m
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=str)
+@pytest.mark.parametrize(
+    "conv, pool, shape",
+    [
+        (lambda a: L.Conv1D(3, 4, 3, activation=a), L.GlobalMaxPool1D, (3, 9, 3)),
+        (lambda a: L.Conv2D(2, 3, 2, stride=(1, 2), padding="same", activation=a), L.GlobalMaxPool2D, (2, 5, 6, 2)),
+    ],
+)
+def test_a_convolution_then_a_global_max_pool(float64, conv, pool, shape, activation):
+    """Fused unless the activation can decrease (its gradient would not stay at the maxima)."""
+    rng = np.random.default_rng(6)
+    conv, pool = conv(activation), pool()
+    conv.biases.data[:] = rng.standard_normal(conv.biases.data.shape)
+    x = rng.standard_normal(shape)
+    steps = fusion.steps([conv, pool])
+    monotone = conv.activation is None or conv.activation.monotone
+    assert [type(s) for s in steps] == ([fusion.ConvGlobalMaxPool] if monotone else [type(conv), type(pool)])
+    r = rng.standard_normal((shape[0], conv.out_channels))
+    for a, b in zip(passes(steps, x, r), passes([conv, pool], x, r)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("activation", [None, "relu"])
-@pytest.mark.parametrize("make_pool", [L.MaxPool2D, lambda: L.MaxPool2D((2, 3))])
+@pytest.mark.parametrize("make_pool", [L.MaxPool2D, lambda: L.MaxPool2D((2, 3)), L.GlobalMaxPool2D])
 def test_on_ties_the_same_window_element_gets_the_gradient(float64, activation, make_pool):
     """Integer inputs and weights make many equal maxima; fused and separate must route them alike."""
     rng = np.random.default_rng(4)
@@ -62,8 +84,9 @@ def test_on_ties_the_same_window_element_gets_the_gradient(float64, activation, 
     conv.weights.data[...] = rng.integers(-1, 2, conv.weights.data.shape)
     x = rng.integers(0, 2, (3, 6, 6, 2)).astype(np.float64)
     r = rng.integers(1, 5, pool.output_shape(conv.output_shape(x.shape))).astype(np.float64)
-    fused = passes(fusion.steps([conv, pool]), x, r)
-    assert conv.phases != (1, 1)
+    steps = fusion.steps([conv, pool])
+    fused = passes(steps, x, r)
+    assert len(steps) == 1 and (conv.phases != (1, 1) or isinstance(pool, L.GlobalMaxPool2D))
     separate = passes([conv, pool], x, r)
     for a, b in zip(fused, separate):
         np.testing.assert_array_equal(a, b)  # integers: exact whatever the order of the sums
@@ -96,18 +119,40 @@ def test_a_model_with_fused_pairs_against_finite_differences(float64):
     assert relative_error(dx, numerical_gradient(lambda: np.sum(model.forward(x) * r), x)) < 1e-6
 
 
-def test_only_a_convolution_then_a_pool_of_its_rank_with_stride_equal_to_pool_is_fused():
+def test_only_a_convolution_then_a_pool_of_its_rank_is_fused():
     conv2d, conv1d = L.Conv2D(1, 2, 3), L.Conv1D(1, 2, 3)
-    fused = [[conv2d, L.MaxPool2D(2)], [conv2d, L.AvgPool2D((2, 3))], [conv1d, L.MaxPool1D(3)]]
+    fused = [
+        ([conv2d, L.MaxPool2D(2)], fusion.ConvPool),
+        ([conv2d, L.AvgPool2D((2, 3))], fusion.ConvPool),
+        ([conv1d, L.MaxPool1D(3)], fusion.ConvPool),
+        ([conv1d, L.GlobalMaxPool1D()], fusion.ConvGlobalMaxPool),
+        ([conv2d, L.GlobalMaxPool2D()], fusion.ConvGlobalMaxPool),
+    ]
     not_fused = [
         [conv2d, L.MaxPool2D(3, stride=2)],  # overlapping windows
         [conv2d, L.MaxPool2D(1)],  # nothing to pool
         [conv1d, L.MaxPool2D(2)],  # a 2-D pool after a 1-D conv (refused later, clearly, by its shape check)
         [conv2d, L.ReLU(), L.MaxPool2D(2)],
-        [conv2d, L.GlobalMaxPool2D()],
+        [conv2d, L.GlobalAvgPool2D()],
+        [conv1d, L.GlobalMaxPool2D()],
+        [L.Conv1D(1, 2, 3, activation="softmax"), L.GlobalMaxPool1D()],  # its gradient spreads over positions
         [L.MaxPool2D(2), conv2d],
     ]
-    for layers in fused:
-        assert [type(s) for s in fusion.steps(layers)] == [fusion.ConvPool]
+    for layers, kind in fused:
+        assert [type(s) for s in fusion.steps(layers)] == [kind]
     for layers in not_fused:
         assert fusion.steps(layers) == layers
+
+
+def test_a_text_model_with_a_fused_global_max_pool_against_finite_differences(float64):
+    rng = np.random.default_rng(7)
+    model = nn.Sequential(
+        [L.Embedding(12, 4), L.Conv1D(4, 5, 3, activation="relu"), L.GlobalMaxPool1D(), L.Dense(5, 2)]
+    )
+    model.compile(loss="mse", optimizer="sgd")
+    assert isinstance(fusion.steps(model.layers)[1], fusion.ConvGlobalMaxPool)
+    ids, y = rng.integers(0, 12, (4, 9)), rng.standard_normal((4, 2))
+    model.compute_gradients(ids, y)
+    for p in model.parameters():
+        numeric = numerical_gradient(lambda: model.loss(model.forward(ids), y), p.data)
+        assert relative_error(p.grad, numeric) < 1e-6

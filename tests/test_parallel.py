@@ -93,3 +93,35 @@ def test_only_exact_and_worthwhile_models_are_split():
 def test_set_threads_rejects_what_is_not_a_positive_int(bad):
     with pytest.raises(ValueError, match="threads"):
         nn.set_threads(bad)
+
+
+def test_an_error_in_one_part_is_the_error_raised(float64):
+    """The part that fails stops the others; the caller sees its error, not theirs."""
+    model = nn.Sequential(
+        [L.Embedding(10, 4), L.Conv1D(4, 3, 2, activation="relu"), L.GlobalMaxPool1D(), L.Dense(3, 2)]
+    )
+    model.compile(loss="mse", optimizer="sgd")
+    ids, y = np.random.default_rng(2).integers(0, 10, (32, 6)), np.zeros((32, 2))
+    ids[-1, 0] = 10  # only in the second part
+    nn.set_threads(2)
+    with pytest.raises(ValueError, match="token ids must be in 0..9"):
+        model.compute_gradients(ids, y)
+    ids[-1, 0] = 9
+    loss, _ = model.compute_gradients(ids, y)  # and the next step runs
+    assert np.isfinite(loss)
+
+
+def test_a_split_text_model_gives_the_same_gradients(float64):
+    """Embedding and a convolution fused with its global max pool (fusion.py), split in two parts."""
+    model = nn.Sequential(
+        [L.Embedding(20, 4), L.Conv1D(4, 3, 2, activation="relu"), L.GlobalMaxPool1D(), L.Dense(3, 2)]
+    )
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    rng = np.random.default_rng(4)
+    ids, y = rng.integers(0, 20, (40, 7)), np.eye(2)[rng.integers(0, 2, 40)]
+    loss1, out1, grads1 = gradients(model, ids, y, 1)
+    loss2, out2, grads2 = gradients(model, ids, y, 2)
+    assert loss2 == pytest.approx(loss1, rel=1e-12)
+    np.testing.assert_allclose(out2, out1, rtol=1e-12)
+    for a, b in zip(grads2, grads1):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)

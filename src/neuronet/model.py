@@ -179,32 +179,43 @@ class Sequential:
         flat = self._step_parameters() if n > 1 else []  # the parts' gradients are summed into this buffer
         if not flat:  # not split, or no parameters to learn
             return self.compute_gradients_here(x, y)
-        if self._replicas is None or not self._replicas.match(self, n):
-            self._replicas = parallel.Replicas(self, n)
+        if self._replicas is None or not self._replicas.match(self, n, flat[0].grad):
+            self._replicas = parallel.Replicas(self, n, flat[0].grad)
         for p in self.parameters():
-            p.settle_grad()  # the parts' sum is written into the flat buffer behind these
-        return self._replicas.compute_gradients(x, y, flat[0].grad)
+            p.settle_grad()  # the first part writes its gradients straight into the flat buffer behind these
+        loss, out = self._replicas.compute_gradients(x, y)
+        self.add_regularization_gradients()  # once for the batch, not once per part
+        return loss + self.regularization_loss(), out
 
     def compute_gradients_here(self, x, y) -> tuple[float, np.ndarray]:
         """:meth:`compute_gradients` in this thread, on the whole batch."""
+        loss, out = self.data_gradients(x, y)
+        self.add_regularization_gradients()
+        return loss + self.regularization_loss(), out
+
+    def data_gradients(self, x, y, share: float = 1.0) -> tuple[float, np.ndarray]:
+        """Fill every ``.grad`` with the gradient of the data loss (no regularisation) times ``share``.
+
+        ``share`` < 1 is for one part of a batch split across threads (``parallel.py``): the part's
+        fraction of the batch, so that the parts' gradients add up to the batch's. Returns the data
+        loss on ``x`` and the outputs.
+        """
         out = self.forward(x, training=True)
-        loss = self.loss.forward(out, y) + self.regularization_loss()
-        params = self.parameters()
-        for p in params:
+        loss = self.loss.forward(out, y)
+        for p in self.parameters():
             p.zero_grad()
         fused = self._fused_activation()
         if fused is None:
-            self.backward(self.loss.backward(out, y), input_grad=False)
+            self.backward(self.loss.backward(out, y) * share, input_grad=False)
         else:
-            dz = self.loss.backward_through_activation(out, y)
+            dz = self.loss.backward_through_activation(out, y) * share
             if isinstance(fused, Activation):  # a separate Softmax/Sigmoid layer: skip it
                 self._backward_from(len(self.layers) - 2, dz, input_grad=False)
             else:  # Dense(..., activation="softmax"): go through its linear part only
                 dx = fused.backward_linear(dz, input_grad=len(self.layers) > 1)
                 self._backward_from(len(self.layers) - 2, dx, input_grad=False)
-        self.add_regularization_gradients()
-        for p in params:
-            p.settle_grad()  # the optimizer reads the flat buffer, not each parameter
+        for p in self.parameters():
+            p.settle_grad()  # the optimizer (or the sum of a split batch's parts) reads the flat buffer
         return loss, out
 
     def train_step(self, x, y) -> tuple[float, np.ndarray]:

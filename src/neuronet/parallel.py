@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -67,18 +68,23 @@ def _one_blas_thread():
 
 
 class Replicas:
-    """Copies of a model's layers that share its weights; each copy has its own flat gradient buffer."""
+    """Copies of a model's layers that share its weights, each writing its gradients to a flat buffer.
 
-    def __init__(self, model, n: int) -> None:
+    The first copy's buffer is the model's own flat gradient (its part's gradient lands where the
+    optimizer reads it); the others have one each, added to it at the end of a step.
+    """
+
+    def __init__(self, model, n: int, flat_grad: np.ndarray) -> None:
         self.layers = list(model.layers)  # what these copies were made from
         self.weights = [p.data for p in model.parameters()]
+        self.flat_grad = flat_grad
         shared = {id(a): a for a in self.weights + [s for layer in self.layers for s in layer.states()]}
         self.models, self.grads = [], []
-        for _ in range(n):
+        for i in range(n):
             replica = copy.copy(model)  # shares the loss; the layers below are its own
             replica.layers = copy.deepcopy(self.layers, dict(shared))  # the weights and states stay shared
             params = replica.parameters()
-            grad = np.zeros(sum(p.data.size for p in params), dtype=self.weights[0].dtype)
+            grad = flat_grad if i == 0 else np.zeros(flat_grad.size, dtype=flat_grad.dtype)
             offset = 0
             for p in params:
                 p.grad = grad[offset : offset + p.data.size].reshape(p.data.shape)
@@ -86,31 +92,52 @@ class Replicas:
             self.models.append(replica)
             self.grads.append(grad)
 
-    def match(self, model, n: int) -> bool:
-        """Whether these copies still mirror ``model`` (same layers, same weight arrays) n times."""
+    def match(self, model, n: int, flat_grad: np.ndarray) -> bool:
+        """Whether these copies still mirror ``model`` (same layers, same weight and gradient arrays) n times."""
         params = model.parameters()
         return (
             len(self.models) == n
+            and self.flat_grad is flat_grad
             and len(model.layers) == len(self.layers)
             and all(a is b for a, b in zip(model.layers, self.layers))
             and len(params) == len(self.weights)
             and all(p.data is w for p, w in zip(params, self.weights))
         )
 
-    def compute_gradients(self, x, y, flat_grad) -> tuple[float, np.ndarray]:
-        """Each part of the batch in its own thread; the size-weighted sum of their gradients into ``flat_grad``."""
+    def compute_gradients(self, x, y) -> tuple[float, np.ndarray]:
+        """Each part of the batch in its own thread, its gradient scaled by its share of the batch; their
+        sum lands in the model's flat gradient. Returns the data loss (no regularisation) and the outputs."""
         global _pool, _pool_size
-        if _pool_size < len(self.models):  # (re)started for more threads; the old one's idle threads end
+        n = len(self.models)
+        if _pool_size < n:  # (re)started for more threads; the old one's idle threads end
             if _pool is not None:
                 _pool.shutdown(wait=False)
-            _pool, _pool_size = ThreadPoolExecutor(len(self.models), thread_name_prefix="neuronet"), len(self.models)
-        bounds = np.linspace(0, len(x), len(self.models) + 1).astype(int)
-        jobs = [(replica, x[a:b], y[a:b]) for replica, a, b in zip(self.models, bounds[:-1], bounds[1:])]
+            _pool, _pool_size = ThreadPoolExecutor(n, thread_name_prefix="neuronet"), n
+        bounds = np.linspace(0, len(x), n + 1).astype(int)
+        shares = [(b - a) / len(x) for a, b in zip(bounds[:-1], bounds[1:])]
+        cuts = np.linspace(0, self.flat_grad.size, n + 1).astype(int)
+        ready = threading.Barrier(n)
+
+        def part(i: int):
+            try:
+                part_x, part_y = x[bounds[i] : bounds[i + 1]], y[bounds[i] : bounds[i + 1]]
+                result = self.models[i].data_gradients(part_x, part_y, shares[i])
+            except BaseException:
+                ready.abort()  # the other parts stop waiting for this one
+                raise
+            ready.wait()
+            # every part's gradient is ready: each thread adds its slice of the others' to the first's
+            # (done in the main thread alone, the sum took 1.4 ms of a 20 ms textcnn step)
+            mine = slice(cuts[i], cuts[i + 1])
+            for grad in self.grads[1:]:
+                self.flat_grad[mine] += grad[mine]
+            return result
+
         with _one_blas_thread():
-            results = list(_pool.map(lambda job: job[0].compute_gradients_here(job[1], job[2]), jobs))
-        weights = [(b - a) / len(x) for a, b in zip(bounds[:-1], bounds[1:])]
-        np.multiply(self.grads[0], weights[0], out=flat_grad)
-        for grad, weight in zip(self.grads[1:], weights[1:]):
-            flat_grad += grad * weight
-        loss = float(sum(weight * part_loss for weight, (part_loss, _) in zip(weights, results)))
+            futures = [_pool.submit(part, i) for i in range(n)]
+            errors = [f.exception() for f in futures]
+        if any(errors):  # the part that failed, rather than the others it stopped
+            raise next((e for e in errors if e and not isinstance(e, threading.BrokenBarrierError)), errors[0])
+        results = [f.result() for f in futures]
+        loss = float(sum(share * part_loss for share, (part_loss, _) in zip(shares, results)))
         return loss, np.concatenate([out for _, out in results])

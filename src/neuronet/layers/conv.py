@@ -103,13 +103,24 @@ class Conv2D(win.ImageAxes, WeightedLayer):
     def _span_text(self, hw) -> str:
         return f"{hw[0]}x{hw[1]}"
 
-    def backward_linear(self, dz, input_grad: bool = True):
+    def backward_linear(self, dz, input_grad: bool = True, at=None):
+        """Backward through z = linear(x). ``at`` (batch, out_channels), if given, says that dz is zero
+        except at one output position per sample and channel (flat over out_h x out_w), as behind a
+        global max pool: dW then sums just those windows, dW[:, f] = sum_b cols[b, at[b, f]] * dz[b, at[b, f], f].
+        """
         b, out_h, out_w, _ = self.out_image
         dz2 = dz.reshape(-1, self.out_channels)  # rows in the order of self.cols, whatever the phases
-        self.weights.accumulate_matmul(self.cols.T, dz2)
-        # sums along rows of pixels first, as the forward adds the bias (measured 2x faster for 8 channels)
-        row = out_w // self.phases[1]
-        self.biases.grad += column_sums(dz.reshape(-1, row * self.out_channels)).reshape(row, -1).sum(axis=0)
+        if at is None:
+            self.weights.accumulate_matmul(self.cols.T, dz2)
+            # sums along rows of pixels first, as the forward adds the bias (measured 2x faster for 8 channels)
+            row = out_w // self.phases[1]
+            self.biases.grad += column_sums(dz.reshape(-1, row * self.out_channels)).reshape(row, -1).sum(axis=0)
+        else:  # b x out_channels windows instead of all of them (textcnn: 0.4 ms against 4.7 ms)
+            values = xp.take_along_axis(dz.reshape(b, -1, self.out_channels), at[:, None, :], axis=1)[:, 0]
+            rows = (xp.arange(b)[:, None] * (out_h * out_w) + at).T  # (out_channels, batch): rows of cols
+            windows = self.cols[rows.reshape(-1)].reshape(self.out_channels, b, -1)
+            self.weights.grad += (values.T[:, None, :] @ windows)[:, 0].T.reshape(self.weights.data.shape)
+            self.biases.grad += values.sum(axis=0)
         if not input_grad:
             return None
         if self.phases != (1, 1):  # col2im below adds blocks laid out as the image: put the pixels back in place
