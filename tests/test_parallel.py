@@ -125,3 +125,20 @@ def test_a_split_text_model_gives_the_same_gradients(float64):
     np.testing.assert_allclose(out2, out1, rtol=1e-12)
     for a, b in zip(grads2, grads1):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_split_float32_training_stays_in_float32(monkeypatch):
+    """A part's share of the batch scales its gradient without promoting it (a NumPy float64 share would)."""
+    seen = []
+    backward_linear = L.Dense.backward_linear
+
+    def spy(self, dz, input_grad=True):
+        seen.append(dz.dtype)
+        return backward_linear(self, dz, input_grad)
+
+    monkeypatch.setattr(L.Dense, "backward_linear", spy)
+    model = small_cnn()
+    x, y = data(64)
+    nn.set_threads(2)
+    model.compute_gradients(x.astype(np.float32), y)
+    assert seen == [np.float32, np.float32]

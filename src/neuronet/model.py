@@ -205,10 +205,12 @@ class Sequential:
         for p in self.parameters():
             p.zero_grad()
         fused = self._fused_activation()
+        dz = self.loss.backward(out, y) if fused is None else self.loss.backward_through_activation(out, y)
+        if share != 1.0:
+            dz *= share  # in place: a NumPy float64 share must not turn a float32 model's gradients to float64
         if fused is None:
-            self.backward(self.loss.backward(out, y) * share, input_grad=False)
+            self.backward(dz, input_grad=False)
         else:
-            dz = self.loss.backward_through_activation(out, y) * share
             if isinstance(fused, Activation):  # a separate Softmax/Sigmoid layer: skip it
                 self._backward_from(len(self.layers) - 2, dz, input_grad=False)
             else:  # Dense(..., activation="softmax"): go through its linear part only

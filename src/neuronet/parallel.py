@@ -114,7 +114,7 @@ class Replicas:
                 _pool.shutdown(wait=False)
             _pool, _pool_size = ThreadPoolExecutor(n, thread_name_prefix="neuronet"), n
         bounds = np.linspace(0, len(x), n + 1).astype(int)
-        shares = [(b - a) / len(x) for a, b in zip(bounds[:-1], bounds[1:])]
+        shares = [float(b - a) / len(x) for a, b in zip(bounds[:-1], bounds[1:])]
         cuts = np.linspace(0, self.flat_grad.size, n + 1).astype(int)
         ready = threading.Barrier(n)
 
