@@ -82,10 +82,7 @@ class ConvPool(FusedPair):
             grad = self.act_after.backward(grad)
         P, Q = conv.phases
         dz = xp.empty((P, Q, *grad.shape), dtype=grad.dtype)
-        shares = iter(pool.backward_elements(grad))
-        for q in range(Q):
-            for p in range(P):
-                dz[p, q] = next(shares)
+        pool.backward_elements(grad, into=[dz[p, q] for q in range(Q) for p in range(P)])  # the forward's order
         if self.act_before is not None:
             dz = self.act_before.backward(dz)
         return conv.backward_linear(dz, input_grad)

@@ -60,11 +60,11 @@ class Pool2D(win.ImageAxes, Layer):
             exact = pool == stride and in_shape[axis] % pool == 0
             dx = (xp.empty if exact else xp.zeros)(in_shape, dtype=grad.dtype)
             targets = _window_elements(dx, axis, pool, stride)
-            for target, share in zip(targets, self._shares(elements, out, grad)):
+            for target, weight in zip(targets, self._weights(elements, out)):
                 if stride < pool:  # overlapping windows: a pixel collects shares from several
-                    target += share
-                else:
-                    target[...] = share
+                    target += grad * weight
+                else:  # computed contiguous, then copied: multiplying straight into the strided view is slower
+                    target[...] = grad * weight
             grad = dx
         return self._from_image(grad)
 
@@ -77,21 +77,23 @@ class Pool2D(win.ImageAxes, Layer):
         """Pool windows handed over as arrays of their elements: ``elements[k]`` holds element k of every window.
 
         ``fusion.ConvPool`` hands them over from a convolution that computed
-        them so; :meth:`backward_elements` gives each array's gradient.
+        them so; :meth:`backward_elements` writes each array's gradient.
         """
         self.elements = elements
         self.pooled = self._reduce(elements)
         return self.pooled
 
-    def backward_elements(self, grad) -> list:
-        return list(self._shares(self.elements, self.pooled, grad))
+    def backward_elements(self, grad, into: list) -> None:
+        """Write the gradient of each array of elements into the matching array of ``into``."""
+        for target, weight in zip(into, self._weights(self.elements, self.pooled)):
+            xp.multiply(grad, weight, out=target)
 
     def _reduce(self, elements):
         """One value per window from the arrays of its elements."""
         raise NotImplementedError
 
-    def _shares(self, elements, out, grad):
-        """Each window element's share of the gradient ``grad`` of the output ``out``, element by element."""
+    def _weights(self, elements, out):
+        """Element by element, the factor by which each window element gets the gradient of the output ``out``."""
         raise NotImplementedError
 
     def output_shape(self, input_shape):
@@ -131,16 +133,19 @@ class MaxPool2D(Pool2D):
             xp.maximum(y, candidate, out=y)
         return y
 
-    def _shares(self, elements, out, grad):
-        # pass the gradient along the window until an element equal to the maximum takes it all:
-        # share_k = remaining * [x_k == max], remaining -= share_k, and the last element gets what remains.
-        # Exact (each share is all of dy or nothing), and the first maximum wins.
-        remaining = grad
+    def _weights(self, elements, out):
+        # [x_k is the window's first maximum]: x_k == max in a window whose maximum has not come yet
+        # (a mask of the windows still waiting); the last element takes the windows that remain
+        waiting = None
         for element in elements[:-1]:
-            share = remaining * (element == out)
-            remaining = remaining - share
-            yield share
-        yield remaining
+            first = element == out
+            if waiting is None:
+                waiting = ~first
+            else:
+                first &= waiting
+                waiting ^= first  # first holds only waiting windows
+            yield first
+        yield True if waiting is None else waiting  # a window of one element
 
 
 class AvgPool2D(Pool2D):
@@ -155,10 +160,9 @@ class AvgPool2D(Pool2D):
         total *= 1.0 / len(elements)
         return total
 
-    def _shares(self, elements, out, grad):
-        share = grad * (1.0 / len(elements))
+    def _weights(self, elements, out):
         for _ in elements:
-            yield share
+            yield 1.0 / len(elements)
 
 
 class MaxPool1D(win.SequenceAxes, MaxPool2D):
