@@ -132,6 +132,7 @@ class Sequential:
 
     # -- the passes -------------------------------------------------------------
     def forward(self, x, training: bool = False):
+        backend.keep_freed_memory()  # each batch reuses the last one's memory (once per process; see backend)
         x = backend.xp.asarray(x)
         dtype = self._dtype()
         if x.dtype != dtype and x.dtype.kind in "fiub" and not self._takes_ids():
@@ -296,7 +297,6 @@ class Sequential:
         if epochs < 0 or batch_size < 1:
             raise ValueError(f"epochs must be >= 0 and batch_size >= 1, got {epochs} and {batch_size}")
         x, y = self._check_xy(x, y)
-        backend.keep_freed_memory()  # each step reuses the last one's memory (measured 10-15% faster)
         if validation_data is None and validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"validation_split must be between 0 and 1, got {validation_split}")
@@ -386,7 +386,6 @@ class Sequential:
     def predict(self, x, batch_size: int = 256):
         """Outputs for ``x``, computed ``batch_size`` samples at a time to bound memory."""
         x = self._check_x(x, check_finite=False)  # NaN/inf inputs show in the outputs: check those, far fewer
-        backend.keep_freed_memory()
         result = None
         with np.errstate(over="ignore", invalid="ignore"):  # reported below, once and clearly
             for lo in range(0, len(x), batch_size):
