@@ -99,12 +99,10 @@ def im2col(x, kernel, stride, dilation, phases: tuple[int, int] = (1, 1)):
     if c >= 4:  # copying the window view reads runs of k_w * c contiguous values: fast enough
         return win.reshape(-1, kh * kw * c)
     # few channels (an input image): runs of c values are too short to copy well. Fill the transposed
-    # matrix instead, one (kernel offset, channel) row at a time from whole image rows, and return its
-    # transpose, which a matrix product reads as fast (measured 2.3x faster for c = 1)
+    # matrix instead, whose rows (one per kernel offset and channel) are read from whole image rows, and
+    # return its transpose, which a matrix product reads as fast (measured 2.3x faster for c = 1)
     cols_t = xp.empty((kh, kw, c, *win.shape[:5]), dtype=x.dtype)
-    for u in range(kh):
-        for v in range(kw):
-            cols_t[u, v] = xp.moveaxis(win[..., u, v, :], -1, 0)
+    cols_t[...] = win.transpose(5, 6, 7, 0, 1, 2, 3, 4)
     return cols_t.reshape(kh * kw * c, -1).T
 
 
