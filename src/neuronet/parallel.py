@@ -4,9 +4,10 @@ NumPy runs its element-wise loops (im2col copies, pooling, activations) on
 one core. The gradient of a batch's mean loss is the size-weighted mean of the
 gradients of its parts, so a batch can be split in as many parts as there are
 threads, each part's forward and backward pass run in its own thread on its
-own copy of the layers (sharing the weights, with gradients of its own), and
-the parts' gradients added up: the same step, as PyTorch's
-DistributedDataParallel takes it across processes. NumPy lets go of Python's
+own copy of the layers (sharing the weights, with gradients of its own), its
+gradient scaled by its share of the batch, and the parts' gradients added up
+(the first part's lands straight in the model's flat gradient): the same
+step, as PyTorch's DistributedDataParallel takes it across processes. NumPy lets go of Python's
 lock inside its loops and matrix products, so the threads really run at the
 same time; each thread's matrix products use one BLAS thread, so the cores
 are not oversubscribed.
