@@ -137,8 +137,9 @@ class Replicas:
         with _one_blas_thread():
             futures = [_pool.submit(part, i) for i in range(n)]
             errors = [f.exception() for f in futures]
-        if any(errors):  # the part that failed, rather than the others it stopped
-            raise next((e for e in errors if e and not isinstance(e, threading.BrokenBarrierError)), errors[0])
+        failed = [e for e in errors if e is not None]
+        if failed:  # the part that failed, rather than the others it stopped
+            raise next((e for e in failed if not isinstance(e, threading.BrokenBarrierError)), failed[0])
         results = [f.result() for f in futures]
         loss = float(sum(share * part_loss for share, (part_loss, _) in zip(shares, results)))
         return loss, np.concatenate([out for _, out in results])

@@ -105,8 +105,9 @@ class Conv2D(win.ImageAxes, WeightedLayer):
 
     def backward_linear(self, dz, input_grad: bool = True, at=None):
         """Backward through z = linear(x). ``at`` (batch, out_channels), if given, says that dz is zero
-        except at one output position per sample and channel (flat over out_h x out_w), as behind a
-        global max pool: dW then sums just those windows, dW[:, f] = sum_b cols[b, at[b, f]] * dz[b, at[b, f], f].
+        except at one output position per sample and channel (flat over out_h x out_w, the forward pass
+        in image order), as behind a global max pool: dW then sums just those windows,
+        dW[:, f] = sum_b cols[b, at[b, f]] * dz[b, at[b, f], f].
         """
         b, out_h, out_w, _ = self.out_image
         dz2 = dz.reshape(-1, self.out_channels)  # rows in the order of self.cols, whatever the phases
