@@ -96,14 +96,15 @@ class ConvGlobalMaxPool(FusedPair):
     """
 
     def forward(self, x, training: bool = False):
-        y = self.pool.forward(self.conv.linear(x), training)
+        # max(z + bias) = max(z) + bias: the bias is added to the maxima alone
+        y = self.pool.forward(self.conv.linear(x, bias=False), training) + self.conv.biases.data
         return self.act_after.forward(y, training) if self.act_after is not None else y
 
     def _backward(self, dy, input_grad: bool):
         if self.act_after is not None:
             dy = self.act_after.backward(dy)
         dz = self.pool.backward(dy)  # zero but at the maxima, which the pool keeps in .first
-        return self.conv.backward_linear(dz, input_grad, at=self.pool.first)
+        return self.conv.backward_linear(dz, input_grad, at=(self.pool.first, dy))
 
 
 def steps(layers: list[Layer]) -> list:
