@@ -59,6 +59,12 @@ def test_a_fused_pair_computes_what_the_two_layers_compute(float64, make_conv, m
     [
         (lambda a: L.Conv1D(3, 4, 3, activation=a), L.GlobalMaxPool1D, (3, 9, 3)),
         (lambda a: L.Conv2D(2, 3, 2, stride=(1, 2), padding="same", activation=a), L.GlobalMaxPool2D, (2, 5, 6, 2)),
+        (
+            lambda a: L.Conv2D(3, 4, (3, 2), stride=2, padding=1, dilation=(1, 2), activation=a),
+            L.GlobalMaxPool2D,
+            (3, 7, 8, 3),
+        ),
+        (lambda a: L.Conv1D(2, 16, 3, dilation=2, padding="same", activation=a), L.GlobalMaxPool1D, (2, 4, 2)),
     ],
 )
 def test_a_convolution_then_a_global_max_pool(float64, conv, pool, shape, activation):

@@ -106,29 +106,13 @@ class Conv2D(win.ImageAxes, WeightedLayer):
     def _span_text(self, hw) -> str:
         return f"{hw[0]}x{hw[1]}"
 
-    def backward_linear(self, dz, input_grad: bool = True, at=None):
-        """Backward through z = linear(x).
-
-        ``at`` = (positions, values), each (batch, out_channels), if given, says that dz is zero except
-        at one output position per sample and channel (flat over out_h x out_w, the forward pass in
-        image order), where it holds ``values``, as behind a global max pool: dW then sums just those
-        windows, dW[:, f] = sum_b window(b, positions[b, f]) * values[b, f].
-        """
+    def backward_linear(self, dz, input_grad: bool = True):
         b, out_h, out_w, _ = self.out_image
         dz2 = dz.reshape(-1, self.out_channels)  # rows in the order of self.cols, whatever the phases
-        if at is None:
-            self.weights.accumulate_matmul(self.cols.T, dz2)
-            # sums along rows of pixels first, as the forward adds the bias (measured 2x faster for 8 channels)
-            row = out_w // self.phases[1]
-            self.biases.grad += column_sums(dz.reshape(-1, row * self.out_channels)).reshape(row, -1).sum(axis=0)
-        else:  # b x out_channels windows instead of all of them (textcnn: 0.4 ms against 4.7 ms)
-            positions, values = at
-            # gathered from the padded input (a fifth the size of cols for a 5-wide kernel: more often in cache)
-            every = win.windows(self.padded, self.kernel, self.stride, self.dilation)
-            rows, cols = xp.divmod(positions.T, out_w)  # (out_channels, batch)
-            windows = every[xp.arange(b), rows, cols].reshape(self.out_channels, b, -1)
-            self.weights.grad += (values.T[:, None, :] @ windows)[:, 0].T.reshape(self.weights.data.shape)
-            self.biases.grad += values.sum(axis=0)
+        self.weights.accumulate_matmul(self.cols.T, dz2)
+        # sums along rows of pixels first, as the forward adds the bias (measured 2x faster for 8 channels)
+        row = out_w // self.phases[1]
+        self.biases.grad += column_sums(dz.reshape(-1, row * self.out_channels)).reshape(row, -1).sum(axis=0)
         if not input_grad:
             return None
         if self.phases != (1, 1):  # col2im below adds blocks laid out as the image: put the pixels back in place
@@ -145,6 +129,39 @@ class Conv2D(win.ImageAxes, WeightedLayer):
             w_by_offset = self.weights.data.reshape(-1, self.in_channels, self.out_channels).transpose(0, 2, 1)
             blocks = xp.matmul(dz2, w_by_offset).reshape(-1, b, out_h, out_w, self.in_channels)
         dx = win.col2im(blocks, self.padded.shape, self.kernel, self.stride, self.dilation)
+        return self._from_image(win.unpad(dx, self.pads))
+
+    def backward_at(self, positions, values, input_grad: bool = True):
+        """``backward_linear`` where dz is zero but at one output pixel per sample and channel, as behind a
+        global max pool: dz[b, positions[b, f], f] = values[b, f], positions flat over out_h x out_w
+        (after a forward pass in image order).
+
+        dW[:, f] = sum_b window(b, positions[b, f]) * values[b, f]: batch x out_channels windows rather
+        than a product with all of cols (textcnn: ~1 ms against 4.7 ms). dx comes from the output pixels
+        holding some maximum only (in textcnn, a quarter hold none), each pixel's dcols row added back
+        offset by offset.
+        """
+        b, out_h, out_w, channels = self.out_image
+        every = win.windows(self.padded, self.kernel, self.stride, self.dilation)  # the padded input: in cache
+        i, j = xp.divmod(positions.T, out_w)  # (out_channels, batch)
+        windows = every[xp.arange(b), i, j].reshape(channels, b, -1)
+        self.weights.grad += (values.T[:, None, :] @ windows)[:, 0].T.reshape(self.weights.data.shape)
+        self.biases.grad += values.sum(axis=0)
+        if not input_grad:
+            return None
+        pixels = xp.arange(b)[:, None] * (out_h * out_w) + positions  # (batch, out_channels)
+        held, which = xp.unique(pixels, return_inverse=True)
+        dz = xp.zeros((held.size, channels), dtype=values.dtype)
+        dz[which.reshape(b, channels), xp.arange(channels)] = values  # one value per (pixel, channel)
+        dcols = dz @ self.weights.data.reshape(-1, channels).T  # (held pixels, k_h * k_w * in_channels)
+        dx = xp.zeros(self.padded.shape, dtype=values.dtype)
+        _, h, w, c = dx.shape
+        n, rest = xp.divmod(held, out_h * out_w)
+        i, j = xp.divmod(rest, out_w)
+        for k in range(self.kernel[0] * self.kernel[1]):
+            u, v = divmod(k, self.kernel[1])
+            source = (n * h + i * self.stride[0] + u * self.dilation[0]) * w + j * self.stride[1] + v * self.dilation[1]
+            dx.reshape(-1, c)[source] += dcols[:, k * c : (k + 1) * c]  # distinct pixels for one offset: no add.at
         return self._from_image(win.unpad(dx, self.pads))
 
     def output_shape(self, input_shape):
