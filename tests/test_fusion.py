@@ -67,8 +67,10 @@ def test_a_fused_pair_computes_what_the_two_layers_compute(float64, make_conv, m
         (lambda a: L.Conv1D(2, 16, 3, dilation=2, padding="same", activation=a), L.GlobalMaxPool1D, (2, 4, 2)),
     ],
 )
-def test_a_convolution_then_a_global_max_pool(float64, conv, pool, shape, activation):
+@pytest.mark.parametrize("slice_bytes", [fusion.SLICE_BYTES, 1])  # 1: the maxima found one sample at a time
+def test_a_convolution_then_a_global_max_pool(float64, monkeypatch, conv, pool, shape, activation, slice_bytes):
     """Fused unless the activation can decrease (its gradient would not stay at the maxima)."""
+    monkeypatch.setattr(fusion, "SLICE_BYTES", slice_bytes)
     rng = np.random.default_rng(6)
     conv, pool = conv(activation), pool()
     conv.biases.data[:] = rng.standard_normal(conv.biases.data.shape)
@@ -83,8 +85,9 @@ def test_a_convolution_then_a_global_max_pool(float64, conv, pool, shape, activa
 
 @pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("make_pool", [L.MaxPool2D, lambda: L.MaxPool2D((2, 3)), L.GlobalMaxPool2D])
-def test_on_ties_the_same_window_element_gets_the_gradient(float64, activation, make_pool):
+def test_on_ties_the_same_window_element_gets_the_gradient(float64, monkeypatch, activation, make_pool):
     """Integer inputs and weights make many equal maxima; fused and separate must route them alike."""
+    monkeypatch.setattr(fusion, "SLICE_BYTES", 1)  # global max: the maxima of each sample found apart
     rng = np.random.default_rng(4)
     conv, pool = L.Conv2D(2, 3, 2, padding="same", activation=activation), make_pool()
     conv.weights.data[...] = rng.integers(-1, 2, conv.weights.data.shape)

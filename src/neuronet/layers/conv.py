@@ -66,16 +66,8 @@ class Conv2D(win.ImageAxes, WeightedLayer):
             for size, k, s, d in zip((h, w), self.kernel, self.stride, self.dilation)
         )
 
-    def linear(self, x, phases: tuple[int, int] = (1, 1), bias: bool = True):
-        """z = im2col(x_pad) @ W + bias, shaped as the input (images or sequences).
-
-        With ``phases`` (P, Q) other than (1, 1), the output pixels come grouped
-        by phase instead, z of shape (P, Q, batch, out_h / P, out_w / Q, out_channels)
-        (``windows.phase_major``; ``fusion.ConvPool`` pools such blocks), and
-        ``backward_linear`` takes its gradient in that shape. ``bias=False``
-        leaves the bias to the caller (``fusion.ConvGlobalMaxPool`` adds it
-        after the max, to far fewer values).
-        """
+    def pad_input(self, x):
+        """Check ``x`` and zero-pad it; keep what the backward pass needs. Returns the padded input as images."""
         if x.ndim != self.rank or x.shape[-1] != self.in_channels:
             raise self.shape_error(self._expected(), x)
         image = self._to_image(x)
@@ -87,18 +79,28 @@ class Conv2D(win.ImageAxes, WeightedLayer):
                 f"layer '{self.name}' ({type(self).__name__}): the kernel spans {self._span_text(spans)} but the "
                 f"padded input is only {self._span_text(padded.shape[1:3])}; use a smaller kernel or more padding"
             )
-        self.padded, self.phases = padded, phases
-        self.cols = win.im2col(padded, self.kernel, self.stride, self.dilation, phases)
-        z = self.cols @ self.weights.data.reshape(-1, self.out_channels)
-        b = image.shape[0]
         geometry = zip(padded.shape[1:3], self.kernel, self.stride, self.dilation)
         out_h, out_w = (win.output_size(*axis) for axis in geometry)
-        self.out_image = (b, out_h, out_w, self.out_channels)
+        self.padded, self.out_image, self.phases = padded, (image.shape[0], out_h, out_w, self.out_channels), (1, 1)
+        return padded
+
+    def linear(self, x, phases: tuple[int, int] = (1, 1)):
+        """z = im2col(x_pad) @ W + bias, shaped as the input (images or sequences).
+
+        With ``phases`` (P, Q) other than (1, 1), the output pixels come grouped
+        by phase instead, z of shape (P, Q, batch, out_h / P, out_w / Q, out_channels)
+        (``windows.phase_major``; ``fusion.ConvPool`` pools such blocks), and
+        ``backward_linear`` takes its gradient in that shape.
+        """
+        padded = self.pad_input(x)
+        self.phases = phases
+        self.cols = win.im2col(padded, self.kernel, self.stride, self.dilation, phases)
+        z = self.cols @ self.weights.data.reshape(-1, self.out_channels)
+        b, out_h, out_w, _ = self.out_image
         # the bias repeated along a row of out_w pixels: added row by row, NumPy's loop runs over
         # out_w * out_channels values instead of out_channels (measured 4x faster for 8 channels)
-        if bias:
-            rows = z.reshape(-1, out_w // phases[1] * self.out_channels)
-            rows += xp.tile(self.biases.data, out_w // phases[1])
+        rows = z.reshape(-1, out_w // phases[1] * self.out_channels)
+        rows += xp.tile(self.biases.data, out_w // phases[1])
         if phases != (1, 1):
             return z.reshape(*phases, b, out_h // phases[0], out_w // phases[1], self.out_channels)
         return self._from_image(z.reshape(self.out_image))
