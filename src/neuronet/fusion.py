@@ -14,7 +14,9 @@ measured 17% faster: 3.36 ms against 4.05 ms for 64 images on one core).
 A global max pool keeps one position per sample and channel, so only those
 positions of the convolution's output get a gradient: dW needs only the
 windows under the maxima, batch x channels rows of the im2col matrix, rather
-than a product with all of it (``Conv2D.backward_at``).
+than a product with all of it, and dx only the pixels holding a maximum
+(``Conv2D.backward_at``); the forward pass need keep nothing but where the
+maxima are.
 
 Max pooling also commutes with any activation that never decreases (ReLU,
 leaky ReLU, sigmoid, tanh): max(relu(z)) = relu(max(z)), and so do their
@@ -94,8 +96,9 @@ class ConvPool(FusedPair):
 class ConvGlobalMaxPool(FusedPair):
     """Conv2D (or Conv1D), without activation or with one that never decreases, and the GlobalMaxPool after it.
 
-    dW comes from the windows under the maxima only: the activation runs after the pool, so the gradient of
-    the convolution's output is zero but at the maxima.
+    The maxima are found a slice of samples at a time, and nothing else of the convolution's output is
+    kept; the bias is added to the maxima alone. The activation runs after the pool, so the gradient of
+    the convolution's output is zero but at the maxima (``Conv2D.backward_at``).
     """
 
     def forward(self, x, training: bool = False):
