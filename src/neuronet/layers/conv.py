@@ -162,8 +162,9 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         i, j = xp.divmod(rest, out_w)
         for k in range(self.kernel[0] * self.kernel[1]):
             u, v = divmod(k, self.kernel[1])
-            source = (n * h + i * self.stride[0] + u * self.dilation[0]) * w + j * self.stride[1] + v * self.dilation[1]
-            dx.reshape(-1, c)[source] += dcols[:, k * c : (k + 1) * c]  # distinct pixels for one offset: no add.at
+            # the input pixel that element (u, v) of each held pixel's window came from
+            pixel = (n * h + i * self.stride[0] + u * self.dilation[0]) * w + j * self.stride[1] + v * self.dilation[1]
+            dx.reshape(-1, c)[pixel] += dcols[:, k * c : (k + 1) * c]  # distinct pixels for one offset: no add.at
         return self._from_image(win.unpad(dx, self.pads))
 
     def output_shape(self, input_shape):
