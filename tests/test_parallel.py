@@ -142,3 +142,23 @@ def test_split_float32_training_stays_in_float32(monkeypatch):
     nn.set_threads(2)
     model.compute_gradients(x.astype(np.float32), y)
     assert seen == [np.float32, np.float32]
+
+
+def test_two_models_training_at_once_from_two_threads_both_finish():
+    """Split steps from two user threads share the pool; their parts' barriers must not wait on each other."""
+    import threading
+
+    nn.set_threads(2)
+    models = [small_cnn(), small_cnn()]
+    x, y = data(256)
+    losses = []
+
+    def train(model):  # 24 split steps each, so that their parts interleave
+        losses.append(model.fit(x, y, epochs=3, batch_size=32, verbose=0).history["loss"][-1])
+
+    threads = [threading.Thread(target=train, args=(m,)) for m in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads) and len(losses) == 2 and all(np.isfinite(losses))

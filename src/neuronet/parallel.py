@@ -7,10 +7,10 @@ threads, each part's forward and backward pass run in its own thread on its
 own copy of the layers (sharing the weights, with gradients of its own), its
 gradient scaled by its share of the batch, and the parts' gradients added up
 (the first part's lands straight in the model's flat gradient): the same
-step, as PyTorch's DistributedDataParallel takes it across processes. NumPy lets go of Python's
-lock inside its loops and matrix products, so the threads really run at the
-same time; each thread's matrix products use one BLAS thread, so the cores
-are not oversubscribed.
+step, as PyTorch's DistributedDataParallel takes it across processes. NumPy
+lets go of Python's lock inside its loops and matrix products, so the threads
+really run at the same time; each thread's matrix products use one BLAS
+thread, so the cores are not oversubscribed.
 
 A model is split only where that is exact and pays: every layer must treat
 samples independently and draw no random numbers (not BatchNormalization,
@@ -33,6 +33,8 @@ MIN_PART = 16  # samples per thread: smaller parts spend more time starting thre
 _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+# one split step at a time: its parts meet at a barrier, so all of them must hold a thread of the pool at once
+_split_step = threading.Lock()
 _blas = None
 
 
@@ -56,6 +58,16 @@ def parts(n_samples: int, layers) -> int:
     if not all(layer.independent_samples for layer in layers) or not any(layer.numpy_bound for layer in layers):
         return 1
     return max(1, min(get_threads(), n_samples // MIN_PART))
+
+
+def _thread_pool(n: int) -> ThreadPoolExecutor:
+    """The shared pool of threads, with at least ``n`` of them."""
+    global _pool, _pool_size
+    if _pool_size < n:  # (re)started for more threads; the old one's idle threads end
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _pool, _pool_size = ThreadPoolExecutor(n, thread_name_prefix="neuronet"), n
+    return _pool
 
 
 def _one_blas_thread():
@@ -108,12 +120,7 @@ class Replicas:
     def compute_gradients(self, x, y) -> tuple[float, np.ndarray]:
         """Each part of the batch in its own thread, its gradient scaled by its share of the batch; their
         sum lands in the model's flat gradient. Returns the data loss (no regularisation) and the outputs."""
-        global _pool, _pool_size
         n = len(self.models)
-        if _pool_size < n:  # (re)started for more threads; the old one's idle threads end
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool, _pool_size = ThreadPoolExecutor(n, thread_name_prefix="neuronet"), n
         bounds = np.linspace(0, len(x), n + 1).astype(int)
         shares = [float(b - a) / len(x) for a, b in zip(bounds[:-1], bounds[1:])]
         cuts = np.linspace(0, self.flat_grad.size, n + 1).astype(int)
@@ -134,8 +141,9 @@ class Replicas:
                 self.flat_grad[mine] += grad[mine]
             return result
 
-        with _one_blas_thread():
-            futures = [_pool.submit(part, i) for i in range(n)]
+        with _split_step, _one_blas_thread():
+            pool = _thread_pool(n)
+            futures = [pool.submit(part, i) for i in range(n)]
             errors = [f.exception() for f in futures]
         failed = [e for e in errors if e is not None]
         if failed:  # the part that failed, rather than the others it stopped
