@@ -2,15 +2,21 @@
 
 NumPy runs its element-wise loops (im2col copies, pooling, activations) on
 one core. The gradient of a batch's mean loss is the size-weighted mean of the
-gradients of its parts, so a batch can be split in as many parts as there are
-threads, each part's forward and backward pass run in its own thread on its
-own copy of the layers (sharing the weights, with gradients of its own), its
-gradient scaled by its share of the batch, and the parts' gradients added up
-(the first part's lands straight in the model's flat gradient): the same
-step, as PyTorch's DistributedDataParallel takes it across processes. NumPy
-lets go of Python's lock inside its loops and matrix products, so the threads
-really run at the same time; each thread's matrix products use one BLAS
-thread, so the cores are not oversubscribed.
+gradients of its parts, so a batch can be cut into parts, each part's forward
+and backward pass run in a thread on its own copy of the layers (sharing the
+weights, with gradients of its own), its gradient scaled by its share of the
+batch, and the parts' gradients added up (the first part's lands straight in
+the model's flat gradient): the same step, as PyTorch's
+DistributedDataParallel takes it across processes. NumPy lets go of Python's
+lock inside its loops and matrix products, so the threads really run at the
+same time; each part's matrix products use one BLAS thread, so the cores are
+not oversubscribed.
+
+How a batch is cut depends on its size alone (parts of about ``PART``
+samples), never on the number of threads, and the parts' gradients are added
+in one fixed order: a seeded run gives the same numbers on one core as on
+sixteen. The threads (:func:`set_threads`) only decide how many parts run at
+once; with one thread they run one after another.
 
 A model is split only where that is exact and pays: every layer must treat
 samples independently and draw no random numbers (not BatchNormalization,
@@ -28,7 +34,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-MIN_PART = 16  # samples per thread: smaller parts spend more time starting threads than they save
+# samples per part: a batch of 128 in two parts keeps two cores busy, and smaller parts cost more than they
+# save there (bench/RESULTS.md); larger batches use more cores
+PART = 64
 
 _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
@@ -39,7 +47,8 @@ _blas = None
 
 
 def set_threads(n: int | None) -> None:
-    """How many threads training may split a batch across; 1 turns splitting off, None uses every core."""
+    """How many threads run the parts of a split batch at once; 1 runs them one after another, None uses
+    every core. The results do not depend on it."""
     global _threads
     if n is not None and (not isinstance(n, int) or n < 1):
         raise ValueError(f"threads must be a positive int or None, got {n!r}")
@@ -47,17 +56,18 @@ def set_threads(n: int | None) -> None:
 
 
 def get_threads() -> int:
-    """The number of threads training splits a batch across (see :func:`set_threads`)."""
+    """The number of threads that run the parts of a split batch (see :func:`set_threads`)."""
     if _threads is not None:
         return _threads
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def parts(n_samples: int, layers) -> int:
-    """Into how many parts a training batch of ``n_samples`` is split for ``layers`` (1: not split)."""
+    """Into how many parts a training batch of ``n_samples`` is cut for ``layers`` (1: not cut): about
+    ``PART`` samples each, whatever the number of threads."""
     if not all(layer.independent_samples for layer in layers) or not any(layer.numpy_bound for layer in layers):
         return 1
-    return max(1, min(get_threads(), n_samples // MIN_PART))
+    return max(1, (n_samples + PART // 2) // PART)
 
 
 def _thread_pool(n: int) -> ThreadPoolExecutor:
@@ -118,36 +128,44 @@ class Replicas:
         )
 
     def compute_gradients(self, x, y) -> tuple[float, np.ndarray]:
-        """Each part of the batch in its own thread, its gradient scaled by its share of the batch; their
-        sum lands in the model's flat gradient. Returns the data loss (no regularisation) and the outputs."""
+        """Each part of the batch on its copy of the layers, its gradient scaled by its share of the batch;
+        their sum lands in the model's flat gradient. Returns the data loss (no regularisation) and the outputs.
+
+        Worker ``w`` of the ``threads`` takes parts w, w + threads, ...; then each adds its slice of the
+        others' gradients to the first's, in part order, so the sum never depends on the thread count.
+        """
         n = len(self.models)
         bounds = np.linspace(0, len(x), n + 1).astype(int)
         shares = [float(b - a) / len(x) for a, b in zip(bounds[:-1], bounds[1:])]
-        cuts = np.linspace(0, self.flat_grad.size, n + 1).astype(int)
-        ready = threading.Barrier(n)
+        threads = min(get_threads(), n)
+        cuts = np.linspace(0, self.flat_grad.size, threads + 1).astype(int)
+        ready = threading.Barrier(threads)
+        results = [None] * n
 
-        def part(i: int):
+        def work(w: int) -> None:
             try:
-                part_x, part_y = x[bounds[i] : bounds[i + 1]], y[bounds[i] : bounds[i + 1]]
-                result = self.models[i].data_gradients(part_x, part_y, shares[i])
+                for i in range(w, n, threads):
+                    part_x, part_y = x[bounds[i] : bounds[i + 1]], y[bounds[i] : bounds[i + 1]]
+                    results[i] = self.models[i].data_gradients(part_x, part_y, shares[i])
             except BaseException:
-                ready.abort()  # the other parts stop waiting for this one
+                ready.abort()  # the other workers stop waiting for this one
                 raise
             ready.wait()
-            # every part's gradient is ready: each thread adds its slice of the others' to the first's
+            # every part's gradient is ready: each worker adds its slice of the others' to the first's
             # (done in the main thread alone, the sum took 1.4 ms of a 20 ms textcnn step)
-            mine = slice(cuts[i], cuts[i + 1])
+            mine = slice(cuts[w], cuts[w + 1])
             for grad in self.grads[1:]:
                 self.flat_grad[mine] += grad[mine]
-            return result
 
         with _split_step, _one_blas_thread():
-            pool = _thread_pool(n)
-            futures = [pool.submit(part, i) for i in range(n)]
-            errors = [f.exception() for f in futures]
-        failed = [e for e in errors if e is not None]
-        if failed:  # the part that failed, rather than the others it stopped
-            raise next((e for e in failed if not isinstance(e, threading.BrokenBarrierError)), failed[0])
-        results = [f.result() for f in futures]
+            if threads == 1:
+                work(0)
+            else:
+                pool = _thread_pool(threads)
+                futures = [pool.submit(work, w) for w in range(threads)]
+                errors = [f.exception() for f in futures]
+                failed = [e for e in errors if e is not None]
+                if failed:  # the worker that failed, rather than the others it stopped
+                    raise next((e for e in failed if not isinstance(e, threading.BrokenBarrierError)), failed[0])
         loss = float(sum(share * part_loss for share, (part_loss, _) in zip(shares, results)))
         return loss, np.concatenate([out for _, out in results])
