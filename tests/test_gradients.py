@@ -175,3 +175,26 @@ def test_model_input_gradient(float64):
     model.forward(x)
     dx = model.backward(r)
     assert relative_error(dx, numerical_gradient(lambda: float(np.sum(model.forward(x) * r)), x)) < TOL
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("targets", ["labels", "onehot"])
+def test_categorical_crossentropy_over_rows_of_a_sequence(float64, from_logits, targets):
+    """Predictions (batch, time, classes): one label per row, the mean over every row."""
+    loss = nn.losses.CategoricalCrossentropy(from_logits=from_logits)
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((3, 5, 4))
+    if not from_logits:
+        z = nn.layers.activations.softmax(z)
+    labels = rng.integers(0, 4, (3, 5))
+    y = labels if targets == "labels" else np.eye(4)[labels]
+    numeric = numerical_gradient(lambda: loss(z, y), z)
+    assert relative_error(loss.backward(z, y), numeric) < TOL
+    # each row scored as if alone: the mean of the 15 rows' losses
+    rows = np.mean([loss(z[b, s][None], y[b, s][None]) for b in range(3) for s in range(5)])
+    assert loss(z, y) == pytest.approx(rows, rel=1e-12)
+    if not from_logits:  # the fused gradient with respect to the scores is the gradient through the softmax
+        act = nn.layers.Softmax()
+        p = act.forward(rng.standard_normal((3, 5, 4)))
+        through = act.backward(loss.backward(p, y))
+        assert relative_error(loss.backward_through_activation(p, loss.prepare_targets(y, p)), through) < TOL

@@ -123,7 +123,9 @@ def test_shuffle_false_keeps_batches_in_order():
     assert sorted(np.concatenate(seen)) == list(range(10)) and not np.array_equal(np.concatenate(seen), np.arange(10))
 
 
-def test_progress_bar_shows_live_loss_and_metrics(capsys):
+def test_progress_bar_shows_live_loss_and_metrics(capsys, monkeypatch):
+    monkeypatch.setattr(nn.model, "interactive", lambda: True)  # as on a terminal
+
     class Slow(nn.callbacks.Callback):  # slow batches, so the bar redraws while the epoch runs
         def on_batch_end(self, batch, logs=None):
             time.sleep(0.2)

@@ -456,3 +456,18 @@ def test_small_cnn_20_adam_steps(float64):
         close(ours.weights.data, conv.weight.permute(2, 3, 1, 0), tol=1e-6)
         close(ours.biases.data, conv.bias, tol=1e-6)
     close(model.layers[4].weights.data, lin.weight.T, tol=1e-6)
+
+
+@pytest.mark.parametrize("targets", ["labels", "onehot"])
+def test_cross_entropy_over_a_sequence_of_rows(float64, targets):
+    """(batch, time, classes) with one label per step: torch's cross_entropy on (batch, classes, time)."""
+    rng = np.random.default_rng(9)
+    z, labels = rng.standard_normal((4, 6, 3)), rng.integers(0, 3, (4, 6))
+    y = labels if targets == "labels" else np.eye(3)[labels]
+    ours = nn.losses.CategoricalCrossentropy(from_logits=True)
+    zt = t(z, True)
+    target = torch.tensor(labels) if targets == "labels" else t(y).permute(0, 2, 1)
+    loss_t = F.cross_entropy(zt.permute(0, 2, 1), target)
+    loss_t.backward()
+    assert ours(z, y) == pytest.approx(loss_t.item(), rel=TOL)
+    close(ours.backward(z, y), zt.grad)

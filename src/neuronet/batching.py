@@ -6,20 +6,32 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from . import backend
+from . import backend, checks
 
 
-def batches(x, y=None, batch_size: int = 32, shuffle: bool = True, rng: np.random.Generator | None = None) -> Iterator:
+def batch_bounds(n: int, batch_size: int, min_last: int = 1) -> list[tuple[int, int]]:
+    """Where each batch of ``n`` samples starts and ends: ``batch_size`` samples each, the last one what is
+    left, unless that is fewer than ``min_last`` samples, which then join the batch before it."""
+    bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < min_last:
+        _, end = bounds.pop()
+        bounds[-1] = (bounds[-1][0], end)
+    return bounds
+
+
+def batches(
+    x, y=None, batch_size: int = 32, shuffle: bool = True, rng: np.random.Generator | None = None, min_last: int = 1
+) -> Iterator:
     """Yield ``(x_batch, y_batch)`` (or ``x_batch`` when ``y`` is None) covering the data once.
 
     Unshuffled batches are views (no copy); shuffled ones are one gather each.
     The order comes from ``rng``, by default the library's seeded generator.
+    A last batch of fewer than ``min_last`` samples is folded into the one before.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = checks.integer(batch_size, "batch_size", low=1)
     n = len(x)
     order = (rng or backend.rng()).permutation(n) if shuffle else None
-    for lo in range(0, n, batch_size):
+    for lo, hi in batch_bounds(n, batch_size, min_last):
         # a slice gives a view; shuffled, one fancy-index gather per batch (np.take with out= measured 3x slower)
-        part = slice(lo, lo + batch_size) if order is None else order[lo : lo + batch_size]
+        part = slice(lo, hi) if order is None else order[lo:hi]
         yield x[part] if y is None else (x[part], y[part])

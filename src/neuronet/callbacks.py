@@ -13,30 +13,32 @@ import os
 
 import numpy as np
 
+from . import checks
 from .model import Callback, History
 
 
 def _improved_mode(monitor: str, mode: str) -> str:
-    if mode in ("min", "max"):
+    checks.text(monitor, "monitor")
+    if checks.choice(mode, "mode", ("auto", "min", "max")) != "auto":
         return mode
-    if mode != "auto":
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     return "min" if "loss" in monitor or "error" in monitor else "max"
 
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
-    With ``restore_best_weights`` the model ends with the weights of its best epoch.
+    With ``restore_best_weights`` the model ends with the weights of its best epoch, however training
+    ends: stopped by this callback, stopped because the loss diverged, or run to its last epoch (so that
+    a saved model is the one a plot of the training marks best).
     The direction (lower or higher is better) is inferred from the name unless
     ``mode`` says it: losses and errors go down, accuracies go up.
     """
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best_weights=True, mode="auto"):
         self.monitor = monitor
-        self.patience = int(patience)
-        self.min_delta = abs(float(min_delta))
-        self.restore_best_weights = restore_best_weights
+        self.patience = checks.integer(patience, "patience", low=0)
+        self.min_delta = abs(checks.number(min_delta, "min_delta"))
+        self.restore_best_weights = checks.flag(restore_best_weights, "restore_best_weights")
         self.mode = _improved_mode(monitor, mode)
 
     def on_train_begin(self, logs=None):
@@ -64,7 +66,7 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.stopped_epoch is not None and self.restore_best_weights and self.best_weights is not None:
+        if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
 
@@ -74,20 +76,22 @@ class ModelCheckpoint(Callback):
     ``path`` may name the epoch and any logged value: ``"ckpt-{epoch:02d}-{val_loss:.3f}.nnet"``.
 
     Saving is atomic (see :mod:`neuronet.saving`), so an interrupted save leaves
-    the last checkpoint intact.
+    the last checkpoint intact. An epoch whose loss diverged is never saved.
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=True, mode="auto"):
-        self.path = path
+        self.path = os.fspath(path)
         self.monitor = monitor
-        self.save_best_only = save_best_only
+        self.save_best_only = checks.flag(save_best_only, "save_best_only")
         self.mode = _improved_mode(monitor, mode)
 
     def on_train_begin(self, logs=None):
         self.best = np.inf if self.mode == "min" else -np.inf
 
     def on_epoch_end(self, epoch, logs=None):
-        path = str(self.path).format(epoch=epoch + 1, **(logs or {}))
+        if not math.isfinite((logs or {}).get("loss", 0.0)):
+            return  # the weights are NaN: nothing worth keeping
+        path = self.path.format(epoch=epoch + 1, **(logs or {}))
         if not self.save_best_only:
             self.model.save(path)
             return
@@ -107,16 +111,16 @@ class LearningRateScheduler(Callback):
     """
 
     def __init__(self, schedule, verbose: int = 0) -> None:
+        if not callable(schedule):
+            raise checks.ArgumentError(f"schedule must be a function of the epoch, got {schedule!r}")
         self.schedule = schedule
         self.verbose = verbose
         self.takes_lr = len(inspect.signature(schedule).parameters) >= 2
 
     def on_epoch_begin(self, epoch, logs=None):
         opt = self.model.optimizer
-        lr = float(self.schedule(epoch, opt.learning_rate) if self.takes_lr else self.schedule(epoch))
-        if not lr >= 0:
-            raise ValueError(f"the learning-rate schedule gave {lr} for epoch {epoch}; it must be >= 0")
-        opt.learning_rate = lr
+        lr = self.schedule(epoch, opt.learning_rate) if self.takes_lr else self.schedule(epoch)
+        opt.learning_rate = checks.number(lr, f"the learning rate the schedule gave for epoch {epoch}", low=0.0)
         if self.verbose:
             print(f"epoch {epoch + 1}: learning rate {lr:.6g}")
 
@@ -143,10 +147,12 @@ class ReduceLROnPlateau(Callback):
         mode="auto",
         verbose: int = 0,
     ):
-        if not 0.0 < factor < 1.0:
-            raise ValueError(f"factor must be in (0, 1), got {factor}")
-        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), float(min_lr)
+        self.monitor = monitor
+        self.factor = checks.number(factor, "factor", low=0.0, high=1.0, low_open=True, high_open=True)
+        self.patience = checks.integer(patience, "patience", low=0)
+        self.min_delta = abs(checks.number(min_delta, "min_delta"))
+        self.cooldown = checks.integer(cooldown, "cooldown", low=0)
+        self.min_lr = checks.number(min_lr, "min_lr", low=0.0)
         self.mode = _improved_mode(monitor, mode)
         self.verbose = verbose
 

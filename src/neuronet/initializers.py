@@ -35,6 +35,6 @@ INITIALIZERS = {f.__name__: f for f in (glorot_uniform, he_normal, small_normal,
 
 def get(name: str):
     """Look an initialiser up by name."""
-    if name not in INITIALIZERS:
+    if not isinstance(name, str) or name not in INITIALIZERS:
         raise ValueError(f"unknown initializer {name!r}; choose one of {sorted(INITIALIZERS)}")
     return INITIALIZERS[name]

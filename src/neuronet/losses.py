@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend, checks
 from .backend import xp
 from .layers.activations import sigmoid, softmax
 
@@ -30,7 +31,8 @@ class Loss:
         LOSSES[cls.__name__] = cls
 
     def __call__(self, y_pred, y_true) -> float:
-        return self.forward(y_pred, self.prepare_targets(y_true, y_pred))
+        y_pred = backend.as_array(y_pred, "y_pred")
+        return self.forward(y_pred, self.prepare_targets(backend.as_array(y_true, "y_true"), y_pred))
 
     def prepare_targets(self, y_true, y_pred):
         """Check ``y_true`` against ``y_pred`` and convert it once to the form the loss uses."""
@@ -88,7 +90,7 @@ class BinaryCrossentropy(Loss):
     fuses_with = "sigmoid"
 
     def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = bool(from_logits)
+        self.from_logits = checks.flag(from_logits, "from_logits")
 
     def prepare_targets(self, y_true, y_pred):
         y = super().prepare_targets(y_true, y_pred)
@@ -118,78 +120,95 @@ class BinaryCrossentropy(Loss):
 
 
 class CategoricalCrossentropy(Loss):
-    """L = -mean_batch(sum_k y_k log p_k); integer labels or one-hot targets.
+    """L = -mean over rows of sum_k y_k log p_k, a row being one prediction (classes on the last axis).
 
-    Backward: dL/dp = -y / (p n).  With ``from_logits=True``, p = softmax(z) and
+    Backward: dL/dp = -y / (p n), n rows.  With ``from_logits=True``, p = softmax(z) and
     L = mean(logsumexp(z) - z_label),  dL/dz = (p - y) / n.
+    Shapes: predictions (batch, ..., classes); targets integer labels (batch, ...), one per row, or
+    one-hot (or soft) rows of the predictions' shape. Most models have one row per sample, (batch, classes).
     """
 
     fuses_with = "softmax"
 
     def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = bool(from_logits)
+        self.from_logits = checks.flag(from_logits, "from_logits")
 
     def prepare_targets(self, y_true, y_pred):
-        """Integer labels stay integer ``(batch,)``; one-hot targets become floats."""
+        """Integer labels stay integer, shaped as the rows ``y_pred.shape[:-1]``; one-hot targets become floats."""
         y = xp.asarray(y_true)
-        n, k = y_pred.shape[0], y_pred.shape[-1]
-        if y.ndim == 1:
-            if y.shape[0] != n:
-                raise ValueError(f"CategoricalCrossentropy: {y.shape[0]} labels for {n} predictions")
-            if y.dtype.kind == "f":
-                if not xp.all(y == xp.round(y)):
-                    raise ValueError("CategoricalCrossentropy: integer class labels expected, found fractions")
-                y = y.astype(np.int64)
-            elif y.dtype.kind not in "iub":
-                raise ValueError(f"CategoricalCrossentropy: labels must be integers, got dtype {y.dtype}")
-            if y.size and (y.min() < 0 or y.max() >= k):
-                raise ValueError(
-                    f"CategoricalCrossentropy: labels must be in 0..{k - 1} for {k} outputs, "
-                    f"found {int(y.min())}..{int(y.max())}; does the last layer have one neuron per class?"
-                )
-            return y
-        return super().prepare_targets(y, y_pred)
+        if y.dtype == bool:
+            y = y.astype(np.int64)  # True and False are the labels 1 and 0
+        if y.shape == y_pred.shape:
+            return super().prepare_targets(y, y_pred)
+        rows, k = y_pred.shape[:-1], y_pred.shape[-1]
+        if y.shape == (*rows, 1):
+            y = y.reshape(rows)  # a column of labels
+        if y.shape != rows:
+            raise ValueError(
+                f"CategoricalCrossentropy: targets of shape {y.shape} do not fit predictions of shape "
+                f"{y_pred.shape}: give one integer label per prediction, shape {rows}, or one-hot targets of "
+                f"shape {y_pred.shape}"
+            )
+        if y.dtype.kind == "f":
+            if not xp.all(y == xp.round(y)):
+                raise ValueError("CategoricalCrossentropy: integer class labels expected, found fractions")
+            y = y.astype(np.int64)
+        elif y.dtype.kind not in "iu":
+            raise ValueError(f"CategoricalCrossentropy: labels must be integers, got dtype {y.dtype}")
+        if y.size and (y.min() < 0 or y.max() >= k):
+            raise ValueError(
+                f"CategoricalCrossentropy: labels must be in 0..{k - 1} for {k} outputs, "
+                f"found {int(y.min())}..{int(y.max())}; does the last layer have one neuron per class?"
+            )
+        return y
 
-    def _probabilities(self, y_pred):
-        return softmax(y_pred) if self.from_logits else y_pred
+    @staticmethod
+    def _rows(y_pred, y_true):
+        """The predictions as rows (n, classes), and the targets as n labels or n one-hot rows."""
+        k = y_pred.shape[-1]
+        return y_pred.reshape(-1, k), y_true.reshape(-1) if y_true.ndim < y_pred.ndim else y_true.reshape(-1, k)
 
     def forward(self, y_pred, y_true):
-        n = y_pred.shape[0]
+        z, t = self._rows(y_pred, y_true)
+        labels = t.ndim == 1
         if self.from_logits:
-            m = y_pred.max(axis=1, keepdims=True)
-            lse = xp.log(xp.exp(y_pred - m).sum(axis=1)) + m[:, 0]
-            picked = y_pred[xp.arange(n), y_true] if y_true.ndim == 1 else (y_pred * y_true).sum(axis=1)
-            norm = 1.0 if y_true.ndim == 1 else y_true.sum(axis=1)
+            m = z.max(axis=1, keepdims=True)
+            lse = xp.log(xp.exp(z - m).sum(axis=1)) + m[:, 0]
+            picked = z[xp.arange(len(z)), t] if labels else (z * t).sum(axis=1)
+            norm = 1.0 if labels else t.sum(axis=1)
             return float((lse * norm - picked).mean())
-        p = xp.clip(y_pred, EPS, 1 - EPS)
-        if y_true.ndim == 1:
-            return float(-xp.log(p[xp.arange(n), y_true]).mean())
-        return float(-(y_true * xp.log(p)).sum(axis=1).mean())
+        p = xp.clip(z, EPS, 1 - EPS)
+        if labels:
+            return float(-xp.log(p[xp.arange(len(z)), t]).mean())
+        return float(-(t * xp.log(p)).sum(axis=1).mean())
 
     def backward(self, y_pred, y_true):
         y_true = self.prepare_targets(y_true, y_pred)
         if self.from_logits:
             return self.backward_through_activation(softmax(y_pred), y_true)
-        n = y_pred.shape[0]
-        p = xp.clip(y_pred, EPS, 1 - EPS)
-        if y_true.ndim == 1:
-            grad = xp.zeros_like(y_pred)
+        z, t = self._rows(y_pred, y_true)
+        n = len(z)
+        p = xp.clip(z, EPS, 1 - EPS)
+        if t.ndim == 1:
+            grad = xp.zeros_like(z)
             rows = xp.arange(n)
-            grad[rows, y_true] = -1.0 / (p[rows, y_true] * n)
-            return grad
-        return -y_true / (p * n)
+            grad[rows, t] = -1.0 / (p[rows, t] * n)
+        else:
+            grad = -t / (p * n)
+        return grad.reshape(y_pred.shape)
 
     def backward_through_activation(self, y_act, y_true):
         """(p * sum(y) - y) / n, which is (p - y) / n for labels and one-hot targets."""
-        n = y_act.shape[0]
-        grad = y_act.copy()
-        if y_true.ndim == 1:
-            grad[xp.arange(n), y_true] -= 1
+        p, t = self._rows(y_act, y_true)
+        grad = p.copy()
+        n = len(grad)
+        if t.ndim == 1:
+            grad[xp.arange(n), t] -= 1
         else:
-            grad *= y_true.sum(axis=1, keepdims=True)  # soft targets need not sum to 1
-            grad -= y_true
+            grad *= t.sum(axis=1, keepdims=True)  # soft targets need not sum to 1
+            grad -= t
         grad *= 1.0 / n
-        return grad
+        return grad.reshape(y_act.shape)
 
     def get_config(self):
         return {"from_logits": self.from_logits}

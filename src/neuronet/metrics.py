@@ -18,17 +18,21 @@ AVERAGES = ("binary", "macro", "micro", "weighted")
 
 
 def to_labels(y) -> np.ndarray:
-    """Class labels from labels, one-hot rows, class scores or binary probabilities."""
+    """Class labels from labels, one-hot rows, class scores or binary probabilities (classes on the last
+    axis, as a model outputs them: (batch, classes), or (batch, ..., classes) for a label per position)."""
     y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
-        return y.argmax(axis=1)
-    y = y.reshape(len(y))
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        return y.argmax(axis=-1).reshape(-1)
+    y = y.reshape(-1)
     if y.dtype.kind == "f" and y.size and ((y != 0) & (y != 1)).any():
         return (y > 0.5).astype(np.int64)
     return y.astype(np.int64)
 
 
 def _labels_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_pred.ndim >= 2 and y_true.shape == y_pred.shape[:-1]:  # a label per row of scores: labels already
+        return y_true.reshape(-1).astype(np.int64), to_labels(y_pred)
     t, p = to_labels(y_true), to_labels(y_pred)
     if t.shape != p.shape:
         raise ValueError(f"{t.shape[0]} true labels but {p.shape[0]} predictions; they must match")
@@ -160,6 +164,9 @@ ALIASES = {"acc": "accuracy", "f1_score": "f1", "mean_squared_error": "mse", "me
 def get(metric):
     """A metric from a name or a callable; returns (name, function of (y_true, y_pred)).
 
+    The name is the one given (``"f1_score"`` is logged as ``"f1_score"``, as in Keras), or a function's
+    ``__name__``.
+
     ``"precision"``, ``"recall"`` and ``"f1"`` average as ``"binary"`` for one
     or two classes and ``"macro"`` for more; a suffix picks the average:
     ``"f1_macro"``, ``"precision_weighted"``, ``"recall_micro"``.
@@ -168,13 +175,13 @@ def get(metric):
         return metric.__name__, metric
     if not isinstance(metric, str):
         raise ValueError(f"a metric is a name or a function (y_true, y_pred), got {metric!r}")
-    name = ALIASES.get(metric.lower(), metric.lower())
+    name = _canonical(metric)
     base, _, average = name.rpartition("_")
     if name in ("precision", "recall", "f1"):
         base, average = name, None
     elif base not in ("precision", "recall", "f1") or average not in AVERAGES:
         if name in METRICS:
-            return name, METRICS[name]
+            return metric, METRICS[name]
         choices = [*sorted(METRICS), "f1_macro", "precision_weighted", "recall_micro", "..."]
         raise ValueError(f"unknown metric {metric!r}; use one of {choices} or a function (y_true, y_pred)")
     score = METRICS[base]
@@ -184,8 +191,13 @@ def get(metric):
         return score(y_true, y_pred, average=chosen)
 
     averaged.__name__ = name
-    return name, averaged
+    return metric, averaged
+
+
+def _canonical(name: str) -> str:
+    """The metric's own name for a name or an alias ("acc" -> "accuracy")."""
+    return ALIASES.get(name.lower(), name.lower())
 
 
 def is_classification(name: str) -> bool:
-    return name.split("_")[0] in CLASSIFICATION
+    return _canonical(name).split("_")[0] in CLASSIFICATION

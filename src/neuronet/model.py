@@ -12,6 +12,7 @@ Training one mini-batch is four steps, the heart of deep learning:
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import warnings
@@ -19,14 +20,14 @@ import warnings
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import backend, fusion, losses, optimizers, parallel
+from . import backend, checks, fusion, losses, optimizers, parallel
 from . import metrics as metrics_lib
-from .batching import batches
+from .batching import batch_bounds, batches
 from .layers.activations import Activation, sigmoid
 from .layers.base import LAYERS, Layer
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
-from .parameter import Parameter, flatten_parameters
+from .parameter import Parameter, flatten_parameters, shapes_on_file
 from .saving import ModelFileError, read_model_file, write_model_file
 
 
@@ -67,11 +68,13 @@ class Sequential:
         self.loss: losses.Loss | None = None
         self.optimizer: optimizers.Optimizer | None = None
         self.metrics: list[tuple[str, callable]] = []
+        self._metric_specs: list = []  # as given to compile: the names among them are saved
         self.metadata: dict = {}  # JSON-able extras saved with the model (the CLI keeps its scaling here)
         self.stop_training = False
         self._flat: Parameter | None = None
         self._flat_params: list[Parameter] = []
         self._replicas: parallel.Replicas | None = None  # copies of the layers for threads (see parallel.py)
+        self._seen_shape: tuple | None = None  # the shape of the last input, batch as None (for summary)
         for layer in layers or []:
             self.add(layer)
 
@@ -92,7 +95,10 @@ class Sequential:
         """Choose the loss, the optimizer and the metrics reported during training."""
         self.loss = losses.get(loss)
         self.optimizer = optimizers.get(optimizer)
-        self.metrics = [metrics_lib.get(m) for m in (metrics or [])]
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise checks.ArgumentError(f"metrics must be a list of names or functions, got {metrics!r}")
+        self._metric_specs = list(metrics or [])
+        self.metrics = [metrics_lib.get(m) for m in self._metric_specs]  # (the name it is logged under, function)
         regression = isinstance(self.loss, (losses.MeanSquaredError, losses.MeanAbsoluteError))
         wrong = [name for name, _ in self.metrics if regression and metrics_lib.is_classification(name)]
         if wrong:
@@ -134,6 +140,7 @@ class Sequential:
     def forward(self, x, training: bool = False):
         backend.keep_freed_memory()  # each batch reuses the last one's memory (once per process; see backend)
         x = backend.xp.asarray(x)
+        self._seen_shape = (None, *x.shape[1:])
         dtype = self._dtype()
         if x.dtype != dtype and x.dtype.kind in "fiub" and not self._takes_ids():
             x = x.astype(dtype)  # lists, float64, ints: compute in the model's float type
@@ -252,30 +259,34 @@ class Sequential:
     def _takes_ids(self) -> bool:
         return bool(self.layers) and self.layers[0].takes_ids
 
-    def _check_x(self, x, name="X", check_finite=True):
-        if self._takes_ids():  # integer token ids: the Embedding layer checks their range
-            x = np.asarray(x)
+    def _check_x(self, x, name="X"):
+        if self._takes_ids():  # integer token ids: the Embedding layer checks them
+            x = backend.as_array(x, name)
             if x.size == 0:
-                raise ValueError(f"{name} is empty (shape {x.shape}); give at least one sample")
-            return x
-        x = backend.as_float(x, name, check_finite)
-        if x.dtype != self._dtype():
-            x = x.astype(self._dtype())
-        if x.ndim < 2:
-            raise ValueError(f"{name} must have a batch axis first, e.g. shape (samples, features); got {x.shape}")
+                raise checks.ArgumentError(f"{name} is empty (shape {x.shape}); give at least one sample")
+        else:
+            x = backend.as_float(x, name)
+            if x.dtype != self._dtype():
+                x = x.astype(self._dtype())
+        if x.ndim < 1 or (x.ndim < 2 and not self._takes_ids()):
+            raise checks.ArgumentError(
+                f"{name} must have a batch axis first, e.g. shape (samples, features); got {x.shape}"
+            )
         return x
 
-    def _check_xy(self, x, y, name="X"):
+    def _check_xy(self, x, y, name="X", y_name="y"):
         if self.loss is None:
             raise RuntimeError("call model.compile(loss=..., optimizer=...) before fit or evaluate")
         x = self._check_x(x, name)
-        y = np.asarray(y)
-        if len(y) != len(x):
-            raise ValueError(f"{name} has {len(x)} samples but its targets have {len(y)}; they must match")
-        if y.dtype.kind == "f" and not np.isfinite(y).all():
-            raise ValueError("targets contain NaN or infinite values; clean them before training")
-        if y.dtype.kind not in "fiub":
-            raise ValueError(f"targets must be numeric, got dtype {y.dtype}")
+        if y is None:
+            raise checks.ArgumentError(f"{y_name} is None; pass the targets (labels or values) for {name}")
+        y = backend.as_array(y, y_name)
+        if y.ndim == 0 or len(y) != len(x):
+            raise checks.ArgumentError(
+                f"{name} has {len(x)} samples but {y_name} has {len(y) if y.ndim else 'a single value'}; "
+                "give one target per sample"
+            )
+        backend.require_finite(y, y_name)
         out = self.forward(x[:1])  # checks every layer's input shape on one sample
         y = self.loss.prepare_targets(y, np.broadcast_to(out, (len(x), *out.shape[1:])))
         return x, y
@@ -293,22 +304,39 @@ class Sequential:
         callbacks: list[Callback] | None = None,
         verbose: int = 1,
     ) -> History:
-        """Train for ``epochs`` passes over the data in mini-batches; return the History."""
-        if epochs < 0 or batch_size < 1:
-            raise ValueError(f"epochs must be >= 0 and batch_size >= 1, got {epochs} and {batch_size}")
+        """Train for ``epochs`` passes over the data in mini-batches; return the History.
+
+        ``verbose``: 0 silent, 1 a progress bar (on a terminal) and a line per epoch, 2 the lines only.
+        If the loss turns NaN or infinite, training stops after that epoch with a warning; the History
+        records the epoch (its loss as it came, every other value NaN). A last batch too small for some
+        layer (a single sample, for BatchNormalization) is folded into the batch before it.
+        """
+        epochs = checks.integer(epochs, "epochs", low=0)
+        batch_size = checks.integer(batch_size, "batch_size", low=1)
+        validation_split = checks.number(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
+        shuffle = checks.flag(shuffle, "shuffle")
+        verbose = _verbosity(verbose)
+        callbacks = _callback_list(callbacks)
+        _check_pair(validation_data)
         x, y = self._check_xy(x, y)
         if validation_data is None and validation_split:
-            if not 0.0 < validation_split < 1.0:
-                raise ValueError(f"validation_split must be between 0 and 1, got {validation_split}")
             cut = int(round(len(x) * (1.0 - validation_split)))
             if cut < 1 or cut >= len(x):
-                raise ValueError(f"validation_split={validation_split} leaves no training or validation samples")
+                raise checks.ArgumentError(
+                    f"validation_split={validation_split} leaves no training or validation samples of {len(x)}"
+                )
             x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
         if validation_data is not None:
-            validation_data = self._check_xy(*validation_data, name="validation X")
+            validation_data = self._check_xy(*validation_data, name="validation X", y_name="validation y")
+        min_batch = max((layer.min_batch for layer in self.layers), default=1)
+        if len(x) < min_batch:
+            raise checks.ArgumentError(
+                f"a training batch needs at least {min_batch} samples here (BatchNormalization normalises over "
+                f"the batch), but there are only {len(x)} to train on"
+            )
 
         history = History()
-        hooks = [*(callbacks or []), history]  # last, so it records what other callbacks add to the logs
+        hooks = [*callbacks, history]  # last, so it records what other callbacks add to the logs
         for cb in hooks:
             cb.set_model(self)
         self.stop_training = False
@@ -318,29 +346,32 @@ class Sequential:
             for cb in hooks:
                 cb.on_epoch_begin(epoch)
             desc = f"Epoch {epoch + 1}/{epochs}"
-            logs = self._train_epoch(x, y, batch_size, shuffle, desc, hooks, verbose)
-            if logs is None:  # the loss diverged: fit stops here
-                break
+            logs = self._train_epoch(x, y, batch_size, min_batch, shuffle, desc, hooks, verbose)
+            diverged = not math.isfinite(logs["loss"])
             if validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=max(batch_size, 256))
+                if diverged:  # nothing to measure with weights gone NaN
+                    val = dict.fromkeys(["loss", *(name for name, _ in self.metrics)], math.nan)
+                else:
+                    val = self._scores(*validation_data, batch_size=max(batch_size, 256))
                 logs.update({f"val_{k}": v for k, v in val.items()})
             if verbose:
                 print(f"{desc} - {' - '.join(f'{k}: {v:.4f}' for k, v in logs.items())}", file=sys.stderr)
             for cb in hooks:
                 cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
+            if diverged or self.stop_training:
+                self.stop_training = True
                 break
         for cb in hooks:
             cb.on_train_end()
         return history
 
-    def _train_epoch(self, x, y, batch_size, shuffle, desc, hooks, verbose) -> dict | None:
-        """One pass over the data in mini-batches; the epoch's logs, or None if the loss diverged."""
-        n_batches = math.ceil(len(x) / batch_size)
+    def _train_epoch(self, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose) -> dict:
+        """One pass over the data in mini-batches; the epoch's logs (a non-finite loss if it diverged)."""
+        bounds = batch_bounds(len(x), batch_size, min_batch)
         total_loss, seen, kept_y, kept_out = 0.0, 0, [], []
         live, scored_at = {}, time.monotonic()
-        bar = tqdm(total=n_batches, desc=desc, unit="batch", disable=not verbose, leave=False)
-        for b, (xb, yb) in enumerate(batches(x, y, batch_size, shuffle)):
+        bar = tqdm(total=len(bounds), desc=desc, unit="batch", disable=verbose != 1 or not interactive(), leave=False)
+        for b, (xb, yb) in enumerate(batches(x, y, batch_size, shuffle, min_last=min_batch)):
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
                 loss, out = self.train_step(xb, yb)
             if not math.isfinite(loss):
@@ -352,8 +383,7 @@ class Sequential:
                     RuntimeWarning,
                     stacklevel=3,
                 )
-                self.stop_training = True
-                return None
+                return {"loss": loss, **{name: math.nan for name, _ in self.metrics}}
             total_loss += loss * len(xb)
             seen += len(xb)
             if self.metrics:  # metrics such as F1 are not batch averages: score the whole epoch at its end
@@ -361,7 +391,7 @@ class Sequential:
                 kept_out.append(self._metric_outputs(out))
             for cb in hooks:
                 cb.on_batch_end(b, {"loss": loss})
-            if verbose and (b % 10 == 0 or b == n_batches - 1):
+            if not bar.disable and (b % 10 == 0 or b == len(bounds) - 1):
                 if self.metrics and time.monotonic() - scored_at > 0.5:  # scoring all so far: not every batch
                     live = self._metric_values(np.concatenate(kept_y), np.concatenate(kept_out))
                     scored_at = time.monotonic()
@@ -385,7 +415,11 @@ class Sequential:
     # -- using a trained model ----------------------------------------------------------
     def predict(self, x, batch_size: int = 256):
         """Outputs for ``x``, computed ``batch_size`` samples at a time to bound memory."""
-        x = self._check_x(x, check_finite=False)  # NaN/inf inputs show in the outputs: check those, far fewer
+        batch_size = checks.integer(batch_size, "batch_size", low=1)
+        return self._outputs(self._check_x(x), batch_size)
+
+    def _outputs(self, x, batch_size: int):
+        """:meth:`predict` on checked data."""
         result = None
         with np.errstate(over="ignore", invalid="ignore"):  # reported below, once and clearly
             for lo in range(0, len(x), batch_size):
@@ -393,8 +427,7 @@ class Sequential:
                 if result is None:
                     result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
                 result[lo : lo + len(out)] = out
-        if not np.isfinite(result).all():
-            backend.require_finite(x, "X")
+        if not backend.all_finite(result):
             raise ValueError(
                 "the model's outputs hold NaN or infinite values although X is finite: its weights have "
                 "diverged (retrain with a lower learning rate) or X holds extreme values (scale it)"
@@ -403,22 +436,32 @@ class Sequential:
 
     def evaluate(self, x, y, batch_size: int = 256, verbose: int = 0) -> dict[str, float]:
         """Loss (with regularisation, as in training) and metrics on ``x``, ``y``."""
-        x, y = self._check_xy(x, y)
-        out = self.predict(x, batch_size=batch_size)
+        batch_size = checks.integer(batch_size, "batch_size", low=1)
+        result = self._scores(*self._check_xy(x, y), batch_size)
+        if _verbosity(verbose):
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
+        return result
+
+    def _scores(self, x, y, batch_size: int) -> dict[str, float]:
+        """:meth:`evaluate` on checked data."""
+        out = self._outputs(x, batch_size)
         result = {"loss": self.loss.forward(out, y) + self.regularization_loss()}
         result.update(self._metric_values(y, self._metric_outputs(out)))
-        if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         return result
 
     # -- description ------------------------------------------------------------------
     def _input_shape(self) -> tuple | None:
         if self.input_shape is not None:
             return self.input_shape
-        return self.layers[0].input_shape() if self.layers else None
+        fixed = self.layers[0].input_shape() if self.layers else None
+        return fixed or self._seen_shape
 
     def summary(self, print_fn=print) -> str:
-        """Print (and return) a table of layers, output shapes and parameter counts."""
+        """Print (and return) a table of layers, output shapes and parameter counts.
+
+        Shapes follow from ``input_shape=``, from a first layer that fixes its input (Dense), or else from
+        the data the model last saw; before any of these, they show as "?".
+        """
         rows, shape = [], self._input_shape()
         for layer in self.layers:
             shape = layer.output_shape(shape) if shape is not None else None
@@ -445,49 +488,126 @@ class Sequential:
         if self.loss is not None:
             config["loss"] = {"class": type(self.loss).__name__, "config": self.loss.get_config()}
             config["optimizer"] = {"class": type(self.optimizer).__name__, "config": self.optimizer.get_config()}
-            config["metrics"] = [name for name, _ in self.metrics]
+            config["metrics"] = [m for m in self._metric_specs if isinstance(m, str)]
         return config
 
     def save(self, path) -> None:
-        """Save architecture, weights, compile settings and metadata (not optimizer state) to ``path``."""
-        write_model_file(path, {"model": self.get_config(), "metadata": self.metadata}, self._named_arrays())
+        """Save architecture, weights, compile settings and metadata (not optimizer state) to ``path``.
+
+        Metrics given as functions are not saved (a file holds no code): a loaded model reports the
+        named ones only. Weights that are NaN or infinite are refused: such a model predicts nothing.
+        """
+        arrays = self._named_arrays()
+        diverged = [key for key, array in arrays.items() if not backend.all_finite(array)]
+        if diverged:
+            raise ValueError(
+                f"not saved to {os.fspath(path)}: {', '.join(diverged[:3])} hold NaN or infinite values "
+                "(training diverged); retrain with a lower learning rate"
+            )
+        write_model_file(path, {"model": self.get_config(), "metadata": self.metadata}, arrays)
 
 
 def load_model(path) -> Sequential:
     """Load a model saved by :meth:`Sequential.save` (arrays take the current dtype).
 
-    A corrupt or foreign file raises ModelFileError.
+    A damaged, foreign or hostile file raises ModelFileError, before any layer allocates more than the
+    file's tensors hold (see ``parameter.shapes_on_file``).
     """
     description, tensors = read_model_file(path)
     try:
-        config = description["model"]
-        input_shape = config.get("input_shape")
-        model = Sequential(input_shape=tuple(input_shape) if input_shape else None)
-        for spec in config["layers"]:
-            if spec["class"] not in LAYERS:
-                raise ModelFileError(f"{path!r} uses an unknown layer type {spec['class']!r}")
-            layer = LAYERS[spec["class"]](**spec["config"])
-            model.add(layer)
-            layer.name = spec["name"]
-        if "loss" in config:
-            model.compile(
-                loss=LOSSES[config["loss"]["class"]](**config["loss"]["config"]),
-                optimizer=OPTIMIZERS[config["optimizer"]["class"]](**config["optimizer"]["config"]),
-                metrics=config["metrics"],
-            )
-        model.metadata = description.get("metadata", {})
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
-        raise ModelFileError(f"{path!r} has a model description this neuronet cannot build: {exc!r}") from None
+        model = _build(description, {key: tensor.shape for key, tensor in tensors.items()})
+    except _DESCRIPTION_ERRORS as exc:
+        raise ModelFileError(f"{os.fspath(path)!r} has a model description this neuronet cannot build: {exc}") from None
     expected = model._named_arrays()
     if set(expected) != set(tensors):
         raise ModelFileError(
-            f"{path!r}: weights do not match the architecture "
+            f"{os.fspath(path)!r}: weights do not match the architecture "
             f"(missing {sorted(set(expected) - set(tensors))}, unexpected {sorted(set(tensors) - set(expected))})"
         )
     for key, target in expected.items():
-        if tensors[key].shape != target.shape:
-            raise ModelFileError(f"{path!r}: weight {key} has shape {tensors[key].shape}, expected {target.shape}")
-        target[...] = tensors[key]
+        target[...] = tensors[key]  # the shapes were checked as each layer was built
     return model
+
+
+# what building from a description can raise: a bad value or type, a missing key, an absurd number
+_DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, OverflowError, RecursionError, AttributeError)
+
+
+def _field(spec, key: str, kind: type, where: str):
+    """``spec[key]``, which must be of ``kind`` (a JSON object, list or string)."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where} must be a JSON object, got {type(spec).__name__}")
+    value = spec.get(key)
+    if not isinstance(value, kind):
+        raise ValueError(f"{where}: {key!r} must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _from_spec(registry: dict, spec, where: str):
+    """An instance of the class ``spec["class"]`` from ``registry``, built with ``spec["config"]``."""
+    name = _field(spec, "class", str, where)
+    if name not in registry:
+        raise ValueError(f"{where}: unknown class {name!r}")
+    return registry[name](**_field(spec, "config", dict, where))
+
+
+def _build(description, shapes: dict[str, tuple]) -> Sequential:
+    """The model a file's description describes, each layer checked against the file's tensor ``shapes``."""
+    config = _field(description, "model", dict, "the description")
+    input_shape = config.get("input_shape")
+    if input_shape is not None:
+        if not isinstance(input_shape, list):
+            raise ValueError(f"input_shape must be a list of sizes, got {input_shape!r}")
+        input_shape = tuple(checks.integer(d, "a size in input_shape", low=1) for d in input_shape)
+    model = Sequential(input_shape=input_shape)
+    for i, spec in enumerate(_field(config, "layers", list, "the model")):
+        name = _field(spec, "name", str, f"layer {i}")
+        prefix = f"{i}.{name}."
+        on_file = {key[len(prefix) :]: shape for key, shape in shapes.items() if key.startswith(prefix)}
+        try:
+            with shapes_on_file(on_file):
+                layer = _from_spec(LAYERS, spec, f"layer {i}")
+        except _DESCRIPTION_ERRORS as exc:
+            raise ValueError(f"layer {i} ({spec.get('class')!r}, {name!r}): {exc}") from None
+        model.add(layer)
+        layer.name = name
+    if "loss" in config:
+        metrics = _field(config, "metrics", list, "the model")
+        model.compile(
+            loss=_from_spec(LOSSES, config["loss"], "the loss"),
+            optimizer=_from_spec(OPTIMIZERS, config["optimizer"], "the optimizer"),
+            metrics=[checks.text(m, "a metric name") for m in metrics],
+        )
+    metadata = description.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ValueError(f"the metadata must be a JSON object, got {type(metadata).__name__}")
+    model.metadata = metadata
+    return model
+
+
+def _check_pair(validation_data) -> None:
+    """validation_data is None or a pair (X_val, y_val)."""
+    if validation_data is None or (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        return
+    got = f"a {type(validation_data).__name__}"
+    if isinstance(validation_data, (tuple, list)):
+        got += f" of {len(validation_data)}"
+    raise checks.ArgumentError(f"validation_data must be a pair (X_val, y_val), got {got}")
+
+
+def _verbosity(verbose) -> int:
+    """``verbose`` as 0, 1 or 2 (True and False count as 1 and 0)."""
+    return checks.integer(int(verbose) if isinstance(verbose, bool) else verbose, "verbose", low=0, high=2)
+
+
+def _callback_list(callbacks) -> list[Callback]:
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)) or not all(isinstance(cb, Callback) for cb in callbacks):
+        raise checks.ArgumentError(f"callbacks must be a list of Callback objects, got {callbacks!r}")
+    return list(callbacks)
+
+
+def interactive() -> bool:
+    """Whether progress bars can redraw: standard error is a terminal, or a notebook shows the output."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules

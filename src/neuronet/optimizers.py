@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from . import checks
 from .backend import xp
 from .parameter import Parameter
 
@@ -35,17 +36,10 @@ class Optimizer:
     def __init__(
         self, learning_rate: float, decay: float = 0.0, clipnorm: float | None = None, clipvalue: float | None = None
     ) -> None:
-        if learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-        if decay < 0:
-            raise ValueError(f"decay must be >= 0, got {decay}")
-        for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be > 0 (or None for no clipping), got {value}")
-        self.learning_rate = float(learning_rate)
-        self.decay = float(decay)
-        self.clipnorm = clipnorm
-        self.clipvalue = clipvalue
+        self.learning_rate = checks.number(learning_rate, "learning_rate", low=0.0, low_open=True)
+        self.decay = checks.number(decay, "decay", low=0.0)
+        self.clipnorm = checks.optional_number(clipnorm, "clipnorm", low=0.0, low_open=True)
+        self.clipvalue = checks.optional_number(clipvalue, "clipvalue", low=0.0, low_open=True)
         self.iterations = 0
         self.state: dict[Parameter, dict] = {}
 
@@ -101,12 +95,10 @@ class SGD(Optimizer):
         self, learning_rate=0.01, momentum=0.0, nesterov=False, decay=0.0, clipnorm=None, clipvalue=None
     ) -> None:
         super().__init__(learning_rate, decay, clipnorm=clipnorm, clipvalue=clipvalue)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        if nesterov and momentum == 0:
-            raise ValueError("Nesterov momentum needs momentum > 0")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
+        self.momentum = checks.number(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.nesterov = checks.flag(nesterov, "nesterov")
+        if self.nesterov and self.momentum == 0:
+            raise checks.ArgumentError("Nesterov momentum needs momentum > 0")
 
     def update(self, p, state, lr):
         g, tmp = p.grad, state["scratch"]
@@ -140,8 +132,8 @@ class Adagrad(Optimizer):
         self, learning_rate=0.01, epsilon=1e-7, decay=0.0, initial_accumulator_value=0.0, clipnorm=None, clipvalue=None
     ) -> None:
         super().__init__(learning_rate, decay, clipnorm=clipnorm, clipvalue=clipvalue)
-        self.epsilon = float(epsilon)
-        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = _epsilon(epsilon)
+        self.initial_accumulator_value = checks.number(initial_accumulator_value, "initial_accumulator_value", low=0.0)
 
     def update(self, p, state, lr):
         g, tmp = p.grad, state["scratch"]
@@ -172,8 +164,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, decay=0.0, clipnorm=None, clipvalue=None) -> None:
         super().__init__(learning_rate, decay, clipnorm=clipnorm, clipvalue=clipvalue)
-        self.rho = float(rho)
-        self.epsilon = float(epsilon)
+        self.rho = checks.number(rho, "rho", low=0.0, high=1.0, high_open=True)
+        self.epsilon = _epsilon(epsilon)
 
     def update(self, p, state, lr):
         g, tmp = p.grad, state["scratch"]
@@ -205,9 +197,9 @@ class Adam(Optimizer):
         self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, decay=0.0, clipnorm=None, clipvalue=None
     ) -> None:
         super().__init__(learning_rate, decay, clipnorm=clipnorm, clipvalue=clipvalue)
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.beta_1 = checks.number(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
+        self.beta_2 = checks.number(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
+        self.epsilon = _epsilon(epsilon)
 
     def update(self, p, state, lr):
         g, tmp = p.grad, state["scratch"]
@@ -260,9 +252,7 @@ class AdamW(Adam):
         clipvalue=None,
     ) -> None:
         super().__init__(learning_rate, beta_1, beta_2, epsilon, decay, clipnorm, clipvalue)
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = checks.number(weight_decay, "weight_decay", low=0.0)
 
     def update(self, p, state, lr):
         p.data *= 1.0 - lr * self.weight_decay
@@ -270,6 +260,11 @@ class AdamW(Adam):
 
     def get_config(self):
         return {**super().get_config(), "weight_decay": self.weight_decay}
+
+
+def _epsilon(value) -> float:
+    """The epsilon added to a denominator: > 0, so that a weight whose gradients were all zero gets 0/eps, not 0/0."""
+    return checks.number(value, "epsilon", low=0.0, low_open=True)
 
 
 def get(optimizer) -> Optimizer:

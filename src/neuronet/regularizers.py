@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks
+
 
 class L1L2:
     """Combined L1/L2 penalty with strengths ``l1`` and ``l2``."""
 
-    def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
-        if l1 < 0 or l2 < 0:
-            raise ValueError(f"regularisation strengths must be >= 0, got l1={l1}, l2={l2}")
-        self.l1 = float(l1)
-        self.l2 = float(l2)
+    def __init__(self, l1: float = 0.0, l2: float = 0.0, name: str = "regularizer") -> None:
+        self.l1 = checks.number(l1, f"{name}_l1", low=0.0)
+        self.l2 = checks.number(l2, f"{name}_l2", low=0.0)
 
     def penalty(self, w: np.ndarray) -> float:
         value = 0.0

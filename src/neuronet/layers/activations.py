@@ -5,11 +5,12 @@ Each caches its output ``y`` (or input) from forward, which backward needs.
 
 from __future__ import annotations
 
+from .. import checks
 from ..backend import xp, zeros_view
 from .base import Layer
 
 
-class Activation(Layer):
+class Activation(Layer, abstract=True):
     """Base class for element-wise (or row-wise) activations."""
 
     default_name = "activation"
@@ -54,7 +55,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = checks.number(alpha, "alpha")
         self.monotone = self.alpha >= 0
 
     def forward(self, x, training=False):
@@ -156,7 +157,10 @@ def get(activation) -> Activation | None:
         return activation
     if isinstance(activation, dict):
         by_class = {cls.__name__: cls for cls in ACTIVATIONS.values()}
-        return by_class[activation["class"]](**activation["config"])
+        name, config = activation.get("class"), activation.get("config", {})
+        if not isinstance(name, str) or name not in by_class or not isinstance(config, dict):
+            raise ValueError(f"unknown activation {activation!r}; use one of {sorted(by_class)}")
+        return by_class[name](**config)
     if isinstance(activation, str) and activation.lower() in ACTIVATIONS:
         return ACTIVATIONS[activation.lower()]()
     raise ValueError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}, None, or a layer")

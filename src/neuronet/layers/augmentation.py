@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, checks
 from ..backend import xp
 from .base import Layer
 
 
-class Augmentation(Layer):
+class Augmentation(Layer, abstract=True):
     """Base class: checks the image rank and skips the work at inference."""
 
     independent_samples = False  # draws random transforms
@@ -50,9 +50,7 @@ class RandomFlip(Augmentation):
 
     def __init__(self, mode: str = "horizontal") -> None:
         super().__init__()
-        if mode not in self.AXES:
-            raise ValueError(f"RandomFlip mode must be one of {sorted(self.AXES)}, got {mode!r}")
-        self.mode = mode
+        self.mode = checks.choice(mode, "RandomFlip mode", self.AXES)
 
     def augment(self, x):
         self.flips = [backend.rng().random(len(x)) < 0.5 for _ in self.AXES[self.mode]]
@@ -77,9 +75,7 @@ class GaussianNoise(Augmentation):
 
     def __init__(self, stddev: float) -> None:
         super().__init__()
-        if stddev < 0:
-            raise ValueError(f"stddev must be >= 0, got {stddev}")
-        self.stddev = float(stddev)
+        self.stddev = checks.number(stddev, "stddev", low=0.0)
 
     def forward(self, x, training=False):  # any shape, not only images
         self.active = training
@@ -94,7 +90,7 @@ class GaussianNoise(Augmentation):
         return {"stddev": self.stddev}
 
 
-class AffineAugmentation(Augmentation):
+class AffineAugmentation(Augmentation, abstract=True):
     """Resample each image through a random affine map of its pixel grid, with bilinear interpolation.
 
     Forward:  y[b, i, j] = sum over the 4 pixels around the source point s = A_b (i, j) + t_b
@@ -154,7 +150,7 @@ class RandomRotation(AffineAugmentation):
 
     def __init__(self, factor: float) -> None:
         super().__init__()
-        self.factor = float(factor)
+        self.factor = checks.number(factor, "RandomRotation factor", low=0.0, high=1.0)
 
     def transforms(self, n, height, width):
         theta = _uniform(n, self.factor * 2 * np.pi)
@@ -172,9 +168,7 @@ class RandomZoom(AffineAugmentation):
 
     def __init__(self, factor: float) -> None:
         super().__init__()
-        if not 0 <= factor < 1:
-            raise ValueError(f"RandomZoom factor must be in [0, 1), got {factor}")
-        self.factor = float(factor)
+        self.factor = checks.number(factor, "RandomZoom factor", low=0.0, high=1.0, high_open=True)
 
     def transforms(self, n, height, width):
         inverse_scale = 1.0 / (1.0 + _uniform(n, self.factor))
@@ -191,8 +185,9 @@ class RandomTranslation(AffineAugmentation):
 
     def __init__(self, height_factor: float, width_factor: float | None = None) -> None:
         super().__init__()
-        self.height_factor = float(height_factor)
-        self.width_factor = float(height_factor if width_factor is None else width_factor)
+        self.height_factor = checks.number(height_factor, "height_factor", low=0.0, high=1.0)
+        width_factor = self.height_factor if width_factor is None else width_factor
+        self.width_factor = checks.number(width_factor, "width_factor", low=0.0, high=1.0)
 
     def transforms(self, n, height, width):
         shift = np.stack([_uniform(n, self.height_factor * height), _uniform(n, self.width_factor * width)], -1)

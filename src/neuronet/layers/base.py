@@ -9,7 +9,8 @@ needs (their input, their output) from the last forward pass.
 
 from __future__ import annotations
 
-from ..parameter import Parameter
+from .. import backend
+from ..parameter import Parameter, declare
 
 LAYERS: dict[str, type] = {}  # class name -> class, for loading saved models
 
@@ -25,10 +26,13 @@ class Layer:
     # that sample alone, with no random draw; and it pays only if some layer's work is mostly NumPy loops
     independent_samples: bool = True
     numpy_bound: bool = False
+    min_batch: int = 1  # the fewest samples a training batch may hold (BatchNormalization needs 2)
 
-    def __init_subclass__(cls, **kwargs) -> None:
+    def __init_subclass__(cls, abstract: bool = False, **kwargs) -> None:
+        """Register the class for loading saved models; ``abstract=True`` (a base class) keeps it out."""
         super().__init_subclass__(**kwargs)
-        LAYERS[cls.__name__] = cls
+        if not abstract:
+            LAYERS[cls.__name__] = cls
 
     def __init__(self) -> None:
         self.name = self.default_name  # a model renames it (dense, dense_1, ...)
@@ -45,6 +49,16 @@ class Layer:
 
     def __call__(self, x, training: bool = False):
         return self.forward(x, training)
+
+    def new_parameter(self, name: str, shape: tuple, initializer, regularizer=None) -> Parameter:
+        """The learned array ``name`` of ``shape``, drawn by ``initializer(shape)``: every layer makes its
+        parameters here, declaring each shape before it allocates (see ``parameter.declare``)."""
+        return Parameter(initializer(declare(name, shape)), regularizer)
+
+    def new_state(self, name: str, shape: tuple, value: float):
+        """A non-learned array ``name`` of ``shape`` filled with ``value`` (running statistics), in the model's
+        float type."""
+        return backend.xp.full(declare(name, shape), value, dtype=backend.get_dtype())
 
     def parameters(self) -> list[Parameter]:
         return [getattr(self, n) for n in self.param_names]

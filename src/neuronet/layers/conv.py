@@ -7,6 +7,7 @@ with far fewer weights than a dense layer.
 
 from __future__ import annotations
 
+from .. import checks
 from ..backend import column_sums, xp
 from . import windows as win
 from .weighted import WeightedLayer
@@ -39,13 +40,12 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         activation=None,
         **kwargs,
     ) -> None:
-        if int(in_channels) < 1 or int(out_channels) < 1:
-            raise ValueError(f"{type(self).__name__} needs channels >= 1, got {in_channels} and {out_channels}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.in_channels = checks.integer(in_channels, "in_channels", low=1)
+        self.out_channels = checks.integer(out_channels, "out_channels", low=1)
         self.kernel = self._pair(kernel_size, "kernel_size")
         self.stride = self._pair(stride, "stride")
         self.dilation = self._pair(dilation, "dilation")
-        win.padding_amounts(padding, 1, 1, 1, 1)  # validates the padding argument now
+        win.check_padding(padding, [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)])
         self.padding = padding
         kh, kw = self.kernel
         super().__init__(

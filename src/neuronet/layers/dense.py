@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import checks
 from ..backend import column_sums
 from .weighted import WeightedLayer
 
@@ -18,9 +19,8 @@ class Dense(WeightedLayer):
     default_name = "dense"
 
     def __init__(self, n_inputs: int, n_neurons: int, activation=None, **kwargs) -> None:
-        if int(n_inputs) < 1 or int(n_neurons) < 1:
-            raise ValueError(f"Dense needs n_inputs >= 1 and n_neurons >= 1, got {n_inputs} and {n_neurons}")
-        self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
+        self.n_inputs = checks.integer(n_inputs, "n_inputs", low=1)
+        self.n_neurons = checks.integer(n_neurons, "n_neurons", low=1)
         super().__init__((self.n_inputs, self.n_neurons), self.n_inputs, self.n_neurons, activation, **kwargs)
 
     def linear(self, x):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, checks
 from .base import Layer
 
 
@@ -22,9 +22,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float) -> None:
         super().__init__()
-        if not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = checks.number(rate, "Dropout rate", low=0.0, high=1.0, high_open=True)
         self.mask = None
 
     def forward(self, x, training=False):

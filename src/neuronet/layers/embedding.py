@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, checks
 from ..backend import xp
-from ..parameter import Parameter
 from .base import Layer
 
 
@@ -28,21 +27,26 @@ class Embedding(Layer):
 
     def __init__(self, vocab_size: int, embedding_dim: int, padding_id: int | None = None) -> None:
         super().__init__()
-        if int(vocab_size) < 1 or int(embedding_dim) < 1:
-            raise ValueError(
-                f"Embedding needs vocab_size >= 1 and embedding_dim >= 1, got {vocab_size}, {embedding_dim}"
-            )
-        if padding_id is not None and not 0 <= padding_id < vocab_size:
-            raise ValueError(f"padding_id must be in 0..{vocab_size - 1}, got {padding_id}")
-        self.vocab_size, self.embedding_dim, self.padding_id = int(vocab_size), int(embedding_dim), padding_id
-        table = backend.rng().uniform(-0.05, 0.05, (self.vocab_size, self.embedding_dim))  # as Keras
+        self.vocab_size = checks.integer(vocab_size, "vocab_size", low=1)
+        self.embedding_dim = checks.integer(embedding_dim, "embedding_dim", low=1)
         if padding_id is not None:
-            table[padding_id] = 0.0
-        self.weights = Parameter(table)
+            checks.integer(padding_id, "padding_id", low=0, high=self.vocab_size - 1)
+        self.padding_id = padding_id
+
+        def uniform(shape):  # as Keras, with the padding row at zero
+            table = backend.rng().uniform(-0.05, 0.05, shape)
+            if padding_id is not None:
+                table[padding_id] = 0.0
+            return table
+
+        self.weights = self.new_parameter("weights", (self.vocab_size, self.embedding_dim), uniform)
 
     def forward(self, x, training=False):
-        ids = xp.asarray(x)
-        if ids.dtype.kind == "f" and ids.size and (ids == xp.round(ids)).all():
+        ids = backend.as_array(x, f"the input of layer '{self.name}' (Embedding)")
+        if ids.dtype.kind == "f":  # ids that came as floats: whole numbers only
+            whole = xp.isfinite(ids) & (ids == xp.round(ids))
+            if not whole.all():
+                raise ValueError(f"layer '{self.name}' (Embedding) expects integer token ids, found {ids[~whole][0]}")
             ids = ids.astype(np.int64)
         if ids.dtype.kind not in "iu":
             raise ValueError(f"layer '{self.name}' (Embedding) expects integer token ids, got dtype {ids.dtype}")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .. import backend
+from .. import checks
 from ..backend import xp
-from ..parameter import Parameter
 from .base import Layer
 
 
@@ -21,9 +20,15 @@ class BatchNormalization(Layer):
     As in PyTorch, the running variance uses the unbiased batch variance (m / (m - 1) var).
     ``momentum`` follows Keras: 0.99 keeps 99% of the running value each step
     (PyTorch's ``momentum=0.01``).
+
+    A training batch needs two samples or more: one sample has no variance to
+    normalise by. ``fit`` therefore folds a last batch of a single sample into
+    the batch before it (33 samples at ``batch_size=32`` train as one batch of
+    33), rather than take a step on a variance of zero, as PyTorch refuses to.
     """
 
     independent_samples = False  # statistics over the whole batch
+    min_batch = 2
 
     param_names = ("gamma", "beta")
     state_names = ("running_mean", "running_var")
@@ -31,17 +36,13 @@ class BatchNormalization(Layer):
 
     def __init__(self, n_features: int, momentum: float = 0.99, epsilon: float = 1e-3) -> None:
         super().__init__()
-        if int(n_features) < 1:
-            raise ValueError(f"BatchNormalization needs n_features >= 1, got {n_features}")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        self.n_features = int(n_features)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.gamma = Parameter(xp.ones(self.n_features))
-        self.beta = Parameter(xp.zeros(self.n_features))
-        self.running_mean = backend.zeros(self.n_features)
-        self.running_var = xp.ones(self.n_features, dtype=backend.get_dtype())
+        self.n_features = checks.integer(n_features, "n_features", low=1)
+        self.momentum = checks.number(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
+        self.gamma = self.new_parameter("gamma", (self.n_features,), xp.ones)
+        self.beta = self.new_parameter("beta", (self.n_features,), xp.zeros)
+        self.running_mean = self.new_state("running_mean", (self.n_features,), 0.0)
+        self.running_var = self.new_state("running_var", (self.n_features,), 1.0)
 
     def forward(self, x, training=False):
         if x.ndim < 2 or x.shape[-1] != self.n_features:

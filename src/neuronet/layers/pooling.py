@@ -12,7 +12,7 @@ from . import windows as win
 from .base import Layer
 
 
-class Pool2D(win.ImageAxes, Layer):
+class Pool2D(win.ImageAxes, Layer, abstract=True):
     """Base class: one value per (pool_h x pool_w) window, stride defaulting to the pool size.
 
     A max or a mean over a 2-D window is a max or mean over its rows of a max or
@@ -177,7 +177,7 @@ class AvgPool1D(win.SequenceAxes, AvgPool2D):
     default_name = "average_pooling1d"
 
 
-class GlobalPool(win.ImageAxes, Layer):
+class GlobalPool(win.ImageAxes, Layer, abstract=True):
     """Base class: one value per channel over all positions (all axes between batch and channels)."""
 
     numpy_bound = True

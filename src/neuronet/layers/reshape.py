@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from .. import checks
 from .base import Layer
 
 
@@ -17,9 +18,11 @@ class Reshape(Layer):
 
     def __init__(self, target_shape) -> None:
         super().__init__()
-        self.target_shape = tuple(int(d) for d in target_shape)
-        if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
-            raise ValueError(f"target_shape takes positive sizes and at most one -1, got {target_shape}")
+        if not isinstance(target_shape, (list, tuple)):
+            raise checks.ArgumentError(f"target_shape must be a tuple of sizes, got {target_shape!r}")
+        self.target_shape = tuple(checks.integer(d, "a size in target_shape", low=-1) for d in target_shape)
+        if sum(d == -1 for d in self.target_shape) > 1 or 0 in self.target_shape:
+            raise checks.ArgumentError(f"target_shape takes positive sizes and at most one -1, got {target_shape}")
 
     def forward(self, x, training=False):
         known = math.prod(d for d in self.target_shape if d != -1)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, checks
+from ..parameter import declare
 from .dense import Dense
 
 
@@ -27,10 +28,9 @@ class SparseDense(Dense):
 
     def __init__(self, n_inputs: int, n_neurons: int, density: float = 0.1, mask=None, **dense_kwargs) -> None:
         super().__init__(n_inputs, n_neurons, **dense_kwargs)
-        shape = (self.n_inputs, self.n_neurons)
+        shape = declare("mask", (self.n_inputs, self.n_neurons))
         if mask is None:
-            if not 0.0 < density <= 1.0:
-                raise ValueError(f"density must be in (0, 1], got {density}")
+            density = checks.number(density, "density", low=0.0, high=1.0, low_open=True)
             keep = max(1, int(round(density * self.n_inputs * self.n_neurons)))
             flat = np.zeros(self.n_inputs * self.n_neurons, dtype=bool)
             flat[backend.rng().choice(flat.size, keep, replace=False)] = True

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from .. import initializers
-from ..parameter import Parameter
 from ..regularizers import L1L2
 from . import activations
 from .base import Layer
 
 
-class WeightedLayer(Layer):
+class WeightedLayer(Layer, abstract=True):
     """A layer computing z = linear(x; weights, biases) and then y = activation(z).
 
     Subclasses implement ``linear(x)`` and ``backward_linear(dz, input_grad)``;
@@ -35,11 +34,17 @@ class WeightedLayer(Layer):
         self.activation = activations.get(activation)
         self.weight_initializer = weight_initializer
         init = initializers.get(weight_initializer)
-        self.weights = Parameter(
-            init(weight_shape, fan_in, fan_out), L1L2(weight_regularizer_l1, weight_regularizer_l2) or None
+        self.weights = self.new_parameter(
+            "weights",
+            weight_shape,
+            lambda shape: init(shape, fan_in, fan_out),
+            L1L2(weight_regularizer_l1, weight_regularizer_l2, "weight_regularizer") or None,
         )
-        self.biases = Parameter(
-            initializers.zeros((weight_shape[-1],)), L1L2(bias_regularizer_l1, bias_regularizer_l2) or None
+        self.biases = self.new_parameter(
+            "biases",
+            (weight_shape[-1],),
+            initializers.zeros,
+            L1L2(bias_regularizer_l1, bias_regularizer_l2, "bias_regularizer") or None,
         )
 
     def forward(self, x, training=False):

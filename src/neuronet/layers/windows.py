@@ -21,18 +21,37 @@ Python loop over pixels, and no scatter with ``np.add.at``.
 from __future__ import annotations
 
 import math
+import numbers
 
 from numpy.lib.stride_tricks import as_strided
 
+from .. import checks
 from ..backend import xp
 
 
 def as_pair(value, name: str) -> tuple[int, int]:
-    """An int or a pair of ints as a pair, checked positive."""
-    pair = (value, value) if isinstance(value, int) else tuple(int(v) for v in value)
-    if len(pair) != 2 or min(pair) < 1:
-        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
-    return pair
+    """An int or a pair of ints as a pair, each checked positive."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise checks.ArgumentError(f"{name} must be a positive int or a pair of them, got {value!r}")
+        return tuple(checks.integer(v, name, low=1) for v in value)
+    size = checks.integer(value, name, low=1)
+    return size, size
+
+
+def check_padding(padding, spans) -> None:
+    """Refuse a padding that is not "valid", "same" or an int from 0 to the kernel's span.
+
+    More padding than the span would only add rows and columns of outputs whose
+    windows see nothing but zeros (and, from a hostile model file, images of any
+    size to allocate).
+    """
+    if isinstance(padding, str) and padding in ("valid", "same"):
+        return
+    if isinstance(padding, bool) or not isinstance(padding, numbers.Integral) or not 0 <= padding <= max(spans):
+        raise checks.ArgumentError(
+            f'padding must be "valid", "same" or an int from 0 to {max(spans)} (the kernel\'s span), got {padding!r}'
+        )
 
 
 def padding_amounts(padding, size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -43,9 +62,7 @@ def padding_amounts(padding, size: int, kernel: int, stride: int, dilation: int)
     if padding == "same":  # as TensorFlow: output size ceil(size / stride), extra padding after
         total = max((math.ceil(size / stride) - 1) * stride + span - size, 0)
         return total // 2, total - total // 2
-    if isinstance(padding, int) and padding >= 0:
-        return padding, padding
-    raise ValueError(f'padding must be "valid", "same" or an int >= 0, got {padding!r}')
+    return padding, padding  # an int (check_padding)
 
 
 def output_size(padded: int, kernel: int, stride: int, dilation: int) -> int:
@@ -177,9 +194,7 @@ class SequenceAxes(ImageAxes):
     layout = "(batch, length, channels)"
 
     def _pair(self, value, name: str) -> tuple[int, int]:
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-        return (1, value)
+        return (1, checks.integer(value, name, low=1))
 
     def _unpair(self, pair):
         return pair[1]

@@ -1,0 +1,93 @@
+"""Checking arguments: a bad setting is refused where it is given, with a message that says how to fix it.
+
+Every public function and constructor checks its numbers here, so that a
+mistake such as ``batch_size="8"``, ``Adam(float("nan"))`` or
+``Dense(4.5, 3)`` is reported at once, naming the argument, what was expected
+and what came, rather than failing later deep inside NumPy (or, worse, not at
+all). The same checks guard model files: a description is rebuilt through the
+constructors, so an absurd setting in a file is refused by the code that
+would refuse it from a user.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+# sizes, strides and counts above this are absurd, and NumPy's strides and shapes would overflow on them
+LARGEST_INT = 2**31 - 1
+
+
+class ArgumentError(ValueError, TypeError):
+    """An argument of the wrong type or value. It is both a ValueError and a TypeError (as scikit-learn's
+    InvalidParameterError is), so code that catches either sees it."""
+
+
+def _shown(value) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def integer(value, name: str, low: int | None = None, high: int = LARGEST_INT) -> int:
+    """``value`` as an int, checked to lie in [low, high]; True/False, floats and strings are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentError(f"{name} must be an int, got {_shown(value)}")
+    value = int(value)
+    if low is not None and value < low:
+        raise ArgumentError(f"{name} must be >= {low}, got {value}")
+    if value > high:
+        raise ArgumentError(f"{name} must be <= {high:,}, got {value:,}")
+    return value
+
+
+def number(
+    value,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a finite float, checked to lie between ``low`` and ``high`` (open ends on request)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ArgumentError(f"{name} must be a number, got {_shown(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ArgumentError(f"{name} must be a finite number, got {value}")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        if low is not None and high is not None:
+            allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        elif low is not None:
+            allowed = f"{'>' if low_open else '>='} {low:g}"
+        else:
+            allowed = f"{'<' if high_open else '<='} {high:g}"
+        raise ArgumentError(f"{name} must be {allowed}, got {value:g}")
+    return value
+
+
+def optional_number(value, name: str, **limits) -> float | None:
+    """None, or a number checked as :func:`number` checks it."""
+    return None if value is None else number(value, name, **limits)
+
+
+def flag(value, name: str) -> bool:
+    """``value`` as a bool: True, False (NumPy's too), 0 or 1."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1)):
+        return bool(value)
+    raise ArgumentError(f"{name} must be True or False, got {_shown(value)}")
+
+
+def choice(value, name: str, choices) -> str:
+    """``value``, which must be one of ``choices`` (strings)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ArgumentError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def text(value, name: str) -> str:
+    if not isinstance(value, str):
+        raise ArgumentError(f"{name} must be a string, got {_shown(value)}")
+    return value
