@@ -1,7 +1,15 @@
 """Nothing is lost: exact round trips, atomic saves, clear errors for bad files."""
 
+import hashlib
 import json
 import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -113,3 +121,230 @@ def test_interrupted_save_leaves_the_old_file(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.nnet"]  # no temporary file left behind
     nn.load_model(path).predict(X)
+
+
+# -- checksums ------------------------------------------------------------------------------------
+def saved(tmp_path):
+    model, X, _ = trained_model()
+    path = tmp_path / "m.nnet"
+    model.save(path)
+    return model, path
+
+
+def tensor_offset(path, key):
+    """Where the bytes of tensor ``key`` start in the file."""
+    data = path.read_bytes()
+    header_len = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_len])
+    return 8 + header_len + header[key]["data_offsets"][0]
+
+
+def test_a_flipped_bit_in_a_tensor_names_the_tensor(tmp_path):
+    _, path = saved(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[tensor_offset(path, "2.dense_1.weights") + 5] ^= 0x10
+    path.write_bytes(bytes(data))
+    with pytest.raises(nn.ModelFileError, match="tensor 2.dense_1.weights is damaged"):
+        nn.load_model(path)
+
+
+def test_a_flipped_bit_in_the_description_is_caught(tmp_path):
+    """Dropout 0.1 -> 0.3 would load and train differently: the description's own checksum catches it."""
+    _, path = saved(tmp_path)
+    data = path.read_bytes()
+    at = data.index(b'\\"rate\\": 0.1') + len(b'\\"rate\\": 0.')
+    flipped = data[:at] + bytes([data[at] ^ 0x02]) + data[at + 1 :]  # "1" -> "3"
+    path.write_bytes(flipped)
+    with pytest.raises(nn.ModelFileError, match="description is damaged"):
+        nn.load_model(path)
+
+
+def test_every_single_bit_flip_fails_cleanly_or_changes_nothing(tmp_path):
+    model, path = saved(tmp_path)
+    original = path.read_bytes()
+    rng = np.random.default_rng(0)
+    outcomes = {"refused": 0, "unchanged": 0}
+    for bit in rng.choice(len(original) * 8, 300, replace=False):
+        data = bytearray(original)
+        data[bit // 8] ^= 1 << (bit % 8)
+        path.write_bytes(bytes(data))
+        try:
+            loaded = nn.load_model(path)
+        except nn.ModelFileError:
+            outcomes["refused"] += 1
+            continue
+        assert loaded.get_config() == model.get_config() and loaded.metadata == model.metadata
+        for a, b in zip(loaded.get_weights(), model.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        outcomes["unchanged"] += 1  # a flip in the header's padding, say
+    assert outcomes["refused"] > 250
+
+
+def test_files_of_format_version_1_still_load(tmp_path):
+    """As neuronet 0.1 wrote them: no checksums."""
+    model, X, _ = trained_model()
+    description = {"format": "neuronet", "format_version": 1, "model": model.get_config(), "metadata": {"a": 1}}
+    tensors = {k: np.ascontiguousarray(v) for k, v in model._named_arrays().items()}
+    path = tmp_path / "old.nnet"
+    path.write_bytes(safetensors.numpy.save(tensors, metadata={"neuronet": json.dumps(description)}))
+    loaded = nn.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.metadata == {"a": 1}
+
+
+# -- hostile descriptions -------------------------------------------------------------------------
+def write_raw(path, text, tensors=None):
+    """A file whose description is ``text``, with a matching checksum: only its content can be refused."""
+    metadata = {"neuronet": text, "neuronet.sha256": hashlib.sha256(text.encode()).hexdigest()}
+    path.write_bytes(safetensors.numpy.save(tensors or {"w": np.zeros(1, np.float32)}, metadata=metadata))
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"model"', "3", "null", "[" * 100000 + "]" * 100000])
+def test_descriptions_that_are_not_objects(tmp_path, text):
+    write_raw(tmp_path / "m.nnet", text)
+    with pytest.raises(nn.ModelFileError):
+        nn.load_model(tmp_path / "m.nnet")
+
+
+def dense_file(path, config=None, layer="Dense", optimizer=None, tensors=None, extra=None):
+    """A one-layer model file with a consistent checksum and the given (possibly absurd) settings."""
+    config = config if config is not None else {"n_inputs": 2, "n_neurons": 3}
+    model = {
+        "input_shape": None,
+        "layers": [{"class": layer, "name": "dense", "config": config}],
+        "loss": {"class": "MeanSquaredError", "config": {}},
+        "optimizer": optimizer or {"class": "Adam", "config": {"learning_rate": 0.001}},
+        "metrics": [],
+    }
+    model.update(extra or {})
+    if tensors is None:
+        tensors = {"0.dense.weights": np.ones((2, 3), np.float32), "0.dense.biases": np.zeros(3, np.float32)}
+    write_model_file(path, {"model": model, "metadata": {}}, tensors)
+    return path
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"config": {"n_inputs": 1e308, "n_neurons": 3}}, "n_inputs must be an int"),
+        ({"config": {"n_inputs": 2, "n_neurons": 3, "activation": {"class": "Swish", "config": {}}}}, "unknown"),
+        ({"config": {}, "layer": "Activation"}, "unknown class 'Activation'"),
+        ({"config": {"vocab_size": 2, "embedding_dim": 3, "padding_id": 2.5}, "layer": "Embedding"}, "padding_id"),
+        (
+            {"config": {"in_channels": 2, "out_channels": 3, "kernel_size": 1, "stride": 1e30}, "layer": "Conv1D"},
+            "stride",
+        ),
+        ({"config": {"n_features": 3, "epsilon": -1.0}, "layer": "BatchNormalization"}, "epsilon must be > 0"),
+        ({"optimizer": {"class": "Adam", "config": {"learning_rate": float("nan")}}}, "learning_rate"),
+        ({"optimizer": {"class": "Adam", "config": {"beta_1": 5}}}, "beta_1"),
+        ({"optimizer": {"class": "Optimizer", "config": {}}}, "unknown class"),
+        ({"config": {"n_inputs": 2, "n_neurons": 3, "bogus": 1}}, "bogus"),
+        ({"extra": {"metrics": [["accuracy"]]}}, "metric name must be a string"),
+        ({"extra": {"input_shape": [0]}}, "input_shape must be >= 1"),
+    ],
+)
+def test_absurd_settings_in_a_file_are_refused_at_load(tmp_path, kwargs, match):
+    path = dense_file(tmp_path / "m.nnet", **kwargs)
+    with pytest.raises(nn.ModelFileError, match=match):
+        nn.load_model(path)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float16, np.bool_])
+def test_tensors_of_other_dtypes_are_refused(tmp_path, dtype):
+    tensors = {"0.dense.weights": np.ones((2, 3), dtype), "0.dense.biases": np.zeros(3, np.float32)}
+    with pytest.raises(nn.ModelFileError, match=f"0.dense.weights has dtype {np.dtype(dtype)}"):
+        nn.load_model(dense_file(tmp_path / "m.nnet", tensors=tensors))
+
+
+def test_nan_weights_are_refused_at_load_and_never_saved(tmp_path):
+    tensors = {"0.dense.weights": np.full((2, 3), np.nan, np.float32), "0.dense.biases": np.zeros(3, np.float32)}
+    with pytest.raises(nn.ModelFileError, match="0.dense.weights holds NaN"):
+        nn.load_model(dense_file(tmp_path / "m.nnet", tensors=tensors))
+    model = nn.Sequential([nn.layers.Dense(2, 3)])
+    model.layers[0].weights.data[0, 0] = np.inf
+    with pytest.raises(ValueError, match="0.dense.weights hold NaN or infinite values"):
+        model.save(tmp_path / "diverged.nnet")
+    assert not (tmp_path / "diverged.nnet").exists()
+
+
+def test_a_small_file_declaring_a_huge_layer_allocates_nothing_big(tmp_path):
+    """Dense(20000, 20000) would be 1.6 GB of weights: the shapes are checked before any allocation."""
+    path = dense_file(tmp_path / "m.nnet", config={"n_inputs": 20000, "n_neurons": 20000})
+    assert path.stat().st_size < 4096
+    tracemalloc.start()
+    try:
+        with pytest.raises(nn.ModelFileError, match=r"weights of shape \(20000, 20000\), but the file holds \(2, 3\)"):
+            nn.load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20
+
+
+def test_a_description_of_arrays_the_file_lacks(tmp_path):
+    path = dense_file(tmp_path / "m.nnet", tensors={"0.dense.weights": np.ones((2, 3), np.float32)})
+    with pytest.raises(nn.ModelFileError, match="'biases' that the file does not hold"):
+        nn.load_model(path)
+
+
+# -- where saves write ----------------------------------------------------------------------------
+def test_errors_name_the_users_path_not_a_temporary_file(tmp_path):
+    model, _ = saved(tmp_path)
+    for target in (tmp_path / "nodir" / "m.nnet", tmp_path):
+        with pytest.raises(OSError) as caught:
+            model.save(target)
+        assert str(target) in str(caught.value) and ".tmp" not in str(caught.value)
+    assert sorted(os.listdir(tmp_path)) == ["m.nnet"]
+
+
+def test_new_files_follow_the_umask_and_overwrites_keep_their_mode(tmp_path):
+    model, _ = saved(tmp_path)
+    old = os.umask(0o027)
+    try:
+        model.save(tmp_path / "new.nnet")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.nnet").stat().st_mode) == 0o640
+    os.chmod(tmp_path / "new.nnet", 0o604)
+    model.save(tmp_path / "new.nnet")
+    assert stat.S_IMODE((tmp_path / "new.nnet").stat().st_mode) == 0o604
+
+
+def dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_save_removes_what_a_killed_save_of_the_same_path_left(tmp_path):
+    model, path = saved(tmp_path)
+    host = socket.gethostname()
+    stale = tmp_path / f".m.nnet.{host}-{dead_pid()}-0123abcd.tmp"
+    running = tmp_path / f".m.nnet.{host}-{os.getppid()}-0123abcd.tmp"  # a process that is alive
+    other = tmp_path / f".other.nnet.{host}-{dead_pid()}-0123abcd.tmp"  # another file's
+    for f in (stale, running, other):
+        f.write_bytes(b"half a model")
+    model.save(path)
+    assert not stale.exists() and running.exists() and other.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 is POSIX")
+def test_kill_9_during_saves_never_loses_the_file(tmp_path):
+    path = tmp_path / "m.nnet"
+    script = (  # 8 MB of weights, so that a kill often lands mid-write
+        "import sys, neuronet as nn\n"
+        "m = nn.Sequential([nn.layers.Dense(1000, 2000)])\n"
+        "m.save(sys.argv[1])\n"
+        "print('ready', flush=True)\n"
+        "while True: m.save(sys.argv[1])\n"
+    )
+    for delay in (0.05, 0.1, 0.2, 0.3, 0.5):
+        child = subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE)
+        child.stdout.readline()
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        nn.load_model(path)  # intact: the old bytes or the new, never half
+    model = nn.load_model(path)
+    model.save(path)
+    assert os.listdir(tmp_path) == ["m.nnet"]  # the next save removed what the killed ones left

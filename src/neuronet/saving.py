@@ -1,59 +1,155 @@
-"""The model file format: safetensors weights with a JSON description, written atomically.
+"""The model file format: safetensors weights with a JSON description, checksummed and written atomically.
 
 A ``.nnet`` file is one safetensors file. Its tensors are the parameters
 (named ``"<layer index>.<layer name>.<parameter name>"``); its header metadata
 holds, under the key ``"neuronet"``, a JSON description of the architecture.
 Nothing is ever unpickled, so loading a file cannot run code.
 
+Since format version 2 the description records a SHA-256 checksum of every
+tensor, and the header a checksum of the description itself
+(``"neuronet.sha256"``): a flipped bit anywhere in the weights or the
+description is a :class:`ModelFileError` naming what changed, never a model
+that loads with other numbers. Version 1 files (no checksums) still load.
+
 Saving writes to a temporary file beside the target, flushes it to disk and
 renames it over the target: a crash mid-save leaves the previous file intact.
+The temporary file's name says which process wrote it, so a later save of the
+same path removes what a killed one left behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
+import socket
+import stat
 
 import numpy as np
 import safetensors
 import safetensors.numpy
 
 FORMAT = "neuronet"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+CHECKSUM_KEY = "neuronet.sha256"
+DTYPES = ("float32", "float64")  # what neuronet writes: every tensor is a model's float type
 
 
 class ModelFileError(ValueError):
     """A file that is not a readable neuronet model."""
 
 
+# -- writing ------------------------------------------------------------------------------
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` holds either the old or the new bytes, never half."""
+    """Write ``data`` to ``path`` so that ``path`` holds either the old or the new bytes, never half.
+
+    The new file gets the permissions of the file it replaces, or else the
+    usual ones for a new file (0666 less the umask), as any program's output.
+    An OSError names ``path``, never the temporary file.
+    """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    folder, name = os.path.split(os.path.abspath(path))
+    _remove_stale_temporaries(folder, name)
+    tmp = os.path.join(folder, f".{name}.{_writer()}-{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)  # umask applies
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                if os.path.isfile(path) and hasattr(os, "fchmod"):  # an overwrite keeps the file's mode
+                    os.fchmod(f.fileno(), stat.S_IMODE(os.stat(path).st_mode))
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+    _sync_folder(folder)
+
+
+def _writer() -> str:
+    """Who writes a temporary file: this host and process."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _remove_stale_temporaries(folder: str, name: str) -> None:
+    """Delete temporary files that earlier saves of ``name`` on this host left when they were killed.
+
+    Only those of processes that are gone: a save running now in another process keeps its file.
+    """
+    if os.name != "posix":  # os.kill(pid, 0) tests a process only on POSIX
+        return
+    pattern = re.compile(re.escape(f".{name}.{socket.gethostname()}-") + r"(\d+)-[0-9a-f]{8}\.tmp")
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return  # the write that follows reports the folder's problem
+    for entry in entries:
+        match = pattern.fullmatch(entry)
+        if match and not _process_alive(int(match.group(1))):
+            with contextlib.suppress(OSError):  # another save removed it first, or the folder is not ours to clean
+                os.unlink(os.path.join(folder, entry))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _sync_folder(folder: str) -> None:
+    """Flush the folder's entry for the renamed file to disk (POSIX); a crash then keeps the new file."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the rename itself is still atomic
+    finally:
+        os.close(fd)
+
+
+def checksum(array: np.ndarray) -> str:
+    """The SHA-256 of an array's bytes as stored in the file (little-endian, C order)."""
+    stored = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    return hashlib.sha256(stored.data).hexdigest()
 
 
 def write_model_file(path, description: dict, tensors: dict[str, np.ndarray]) -> None:
-    """Save ``tensors`` and the JSON ``description`` to ``path`` atomically."""
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, **description}
+    """Save ``tensors`` and the JSON ``description`` to ``path`` atomically, with their checksums."""
     contiguous = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    data = safetensors.numpy.save(contiguous, metadata={FORMAT: json.dumps(header)})
-    atomic_write_bytes(path, data)
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        **description,
+        "checksums": {k: checksum(v) for k, v in contiguous.items()},
+    }
+    text = json.dumps(header)
+    metadata = {FORMAT: text, CHECKSUM_KEY: hashlib.sha256(text.encode()).hexdigest()}
+    atomic_write_bytes(path, safetensors.numpy.save(contiguous, metadata=metadata))
 
 
+# -- reading ------------------------------------------------------------------------------
 def read_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read a model file; raise :class:`ModelFileError` if it is corrupt or not ours."""
+    """Read a model file: its description and its tensors, each checked.
+
+    Raises :class:`ModelFileError` for a file that is corrupt, not ours, of an
+    unknown version, whose checksums do not match, or whose tensors are not
+    finite float32/float64 arrays.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
@@ -65,13 +161,35 @@ def read_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
         raise ModelFileError(f"{path!r} is not a valid model file (corrupt or not safetensors): {exc}") from None
     if FORMAT not in metadata:
         raise ModelFileError(f"{path!r} is a safetensors file but not a neuronet model (no neuronet description)")
+    text = metadata[FORMAT]
     try:
-        description = json.loads(metadata[FORMAT])
-    except json.JSONDecodeError as exc:
+        description = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path!r} has a damaged model description: {exc}") from None
-    if description.get("format") != FORMAT or description.get("format_version") != FORMAT_VERSION:
+    if not isinstance(description, dict):
+        raise ModelFileError(f"{path!r}: the model description is a JSON {type(description).__name__}, not an object")
+    version = description.get("format_version")
+    if description.get("format") != FORMAT or version not in READABLE_VERSIONS or isinstance(version, bool):
         raise ModelFileError(
-            f"{path!r} has format {description.get('format')!r} version {description.get('format_version')!r}; "
-            f"this neuronet reads {FORMAT!r} version {FORMAT_VERSION}"
+            f"{path!r} has format {description.get('format')!r} version {version!r}; "
+            f"this neuronet reads {FORMAT!r} versions {', '.join(map(str, READABLE_VERSIONS))}"
         )
+    if version >= 2:
+        _verify_checksums(path, text, metadata.get(CHECKSUM_KEY), description, tensors)
+    for key, tensor in tensors.items():
+        if tensor.dtype.name not in DTYPES:
+            raise ModelFileError(f"{path!r}: tensor {key} has dtype {tensor.dtype}; a model file holds {DTYPES}")
+        if not np.isfinite(tensor).all():
+            raise ModelFileError(f"{path!r}: tensor {key} holds NaN or infinite values; the model cannot predict")
     return description, tensors
+
+
+def _verify_checksums(path: str, text: str, described: str | None, description: dict, tensors: dict) -> None:
+    if described != hashlib.sha256(text.encode()).hexdigest():
+        raise ModelFileError(f"{path!r}: the model description is damaged (its checksum does not match)")
+    sums = description.get("checksums")
+    if not isinstance(sums, dict) or set(sums) != set(tensors):
+        raise ModelFileError(f"{path!r}: the checksums do not list the file's tensors")
+    for key, tensor in tensors.items():
+        if sums[key] != checksum(tensor):
+            raise ModelFileError(f"{path!r}: tensor {key} is damaged (its checksum does not match)")
