@@ -198,3 +198,15 @@ def test_categorical_crossentropy_over_rows_of_a_sequence(float64, from_logits, 
         p = act.forward(rng.standard_normal((3, 5, 4)))
         through = act.backward(loss.backward(p, y))
         assert relative_error(loss.backward_through_activation(p, loss.prepare_targets(y, p)), through) < TOL
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_crossentropy_of_saturated_probabilities_is_the_clipped_value(dtype):
+    """A saturated float32 sigmoid gives exactly 0.0 and 1.0: the loss clips both ends to [eps, 1 - eps]."""
+    loss = nn.losses.BinaryCrossentropy()
+    p = np.array([[0.0], [1.0], [0.0], [1.0]], dtype=dtype)
+    y = np.array([[1.0], [0.0], [0.0], [1.0]])
+    clipped = np.clip(p, nn.losses.EPS, 1 - nn.losses.EPS)  # in p's own precision, as the loss computes
+    expected = -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))
+    assert np.isfinite(loss(p, y)) and loss(p, y) == pytest.approx(float(expected), rel=1e-6)
+    assert np.isfinite(loss.backward(p, y)).all()

@@ -243,3 +243,161 @@ def test_keep_freed_memory_leaves_user_malloc_settings_alone(monkeypatch):
     monkeypatch.setenv("MALLOC_ARENA_MAX", "2")  # not a glibc tunable name (no trailing _): ignored
     monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
     assert nn.backend.keep_freed_memory() is False
+
+
+class OrderSpy(nn.layers.Layer):
+    """Records the first feature of every training batch it sees, epoch by epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def forward(self, x, training=False):
+        if training:
+            self.epochs[-1].append(x[:, 0].copy())
+        return x
+
+    def backward(self, dy):
+        return dy
+
+
+def shuffled_orders(seed, epochs=3):
+    nn.set_seed(seed)
+    spy = OrderSpy()
+    model = nn.Sequential([spy, nn.layers.Dense(1, 1)])
+    model.compile(loss="mse", optimizer="sgd")
+
+    class NewEpoch(nn.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            spy.epochs.append([])
+
+    X = np.arange(20, dtype=np.float32).reshape(20, 1)
+    model.fit(X, np.zeros(20), epochs=epochs, batch_size=8, shuffle=True, callbacks=[NewEpoch()], verbose=0)
+    return [np.concatenate(batches) for batches in spy.epochs]
+
+
+def test_each_epoch_is_shuffled_afresh_from_the_seeded_generator():
+    orders = shuffled_orders(1)
+    for order in orders:
+        assert sorted(order) == list(range(20))
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
+    for a, b in zip(orders, shuffled_orders(1)):  # the same seed, the same orders
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(orders[0], shuffled_orders(2)[0])  # another seed, another order
+
+
+def test_a_diverging_loss_is_recorded_and_stops_training():
+    X = np.random.default_rng(0).standard_normal((64, 4)) * 1e3
+    model = nn.Sequential([nn.layers.Dense(4, 16, activation="relu"), nn.layers.Dense(16, 1)])
+    model.compile(loss="mse", optimizer=nn.optimizers.SGD(learning_rate=10.0), metrics=["mae"])
+    with pytest.warns(RuntimeWarning, match="loss became"):
+        history = model.fit(X, X @ np.ones(4), epochs=20, batch_size=8, validation_split=0.25, verbose=0)
+    loss = history.history["loss"]
+    assert 1 <= len(loss) < 20 and not np.isfinite(loss[-1]) and np.isfinite(loss[:-1]).all()
+    assert history.epoch == list(range(len(loss)))
+    for key in ("mae", "val_loss", "val_mae"):  # every list as long as the loss's, NaN at the diverged epoch
+        assert len(history.history[key]) == len(loss) and np.isnan(history.history[key][-1])
+
+
+def test_early_stopping_restores_the_best_weights_when_the_loss_diverges():
+    X = np.random.default_rng(0).standard_normal((64, 4))
+    y = X @ np.ones(4)
+    model = nn.Sequential([nn.layers.Dense(4, 16, activation="relu"), nn.layers.Dense(16, 1)])
+    model.compile(loss="mse", optimizer=nn.optimizers.SGD(learning_rate=0.01))
+    kept = []
+
+    class Blowup(nn.callbacks.Callback):  # after two good epochs, a learning rate that diverges
+        def on_epoch_end(self, epoch, logs=None):
+            kept.append(self.model.get_weights())
+            if epoch == 1:
+                self.model.optimizer.learning_rate = 1e6
+
+    stop = nn.callbacks.EarlyStopping(monitor="loss", patience=10)
+    with pytest.warns(RuntimeWarning, match="loss became"):
+        history = model.fit(X, y, epochs=20, batch_size=8, callbacks=[Blowup(), stop], verbose=0)
+    assert not np.isfinite(history.history["loss"][-1])
+    best = int(np.argmin(history.history["loss"][:-1]))
+    for a, b in zip(model.get_weights(), kept[best]):
+        np.testing.assert_array_equal(a, b)
+    assert np.isfinite(model.predict(X)).all()
+
+
+def test_early_stopping_restores_the_best_epoch_also_when_training_runs_to_the_end():
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    y = np.random.default_rng(1).integers(0, 3, 40)
+    kept = []
+
+    class Record(nn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_loss"] = [0.9, 0.5, 0.7, 0.8][epoch]  # best at epoch 1, patience never runs out
+            kept.append(self.model.get_weights())
+
+    stop = nn.callbacks.EarlyStopping(patience=10)
+    model = build()
+    model.fit(X, y, epochs=4, callbacks=[Record(), stop], verbose=0)
+    assert stop.stopped_epoch is None and stop.best_epoch == 1
+    for a, b in zip(model.get_weights(), kept[1]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["f1_score", "acc", "precision_macro", "mean_absolute_error"])
+def test_metrics_are_logged_under_the_name_given(name):
+    model = nn.Sequential([nn.layers.Dense(4, 3, activation="softmax")])
+    regression = name == "mean_absolute_error"
+    model = nn.Sequential([nn.layers.Dense(4, 1 if regression else 3, activation=None if regression else "softmax")])
+    model.compile(loss="mse" if regression else "categorical_crossentropy", optimizer="adam", metrics=[name])
+    X = np.random.default_rng(0).standard_normal((30, 4))
+    y = np.random.default_rng(1).integers(0, 3, 30)
+    history = model.fit(X, y, epochs=2, validation_split=0.2, verbose=0)
+    assert len(history.history[name]) == 2 and len(history.history[f"val_{name}"]) == 2
+    assert name in model.evaluate(X, y)
+
+
+def test_a_last_batch_of_one_sample_joins_the_one_before_for_batchnorm():
+    """33 samples, batch_size 32: one batch of 33 (one sample has no variance to normalise by)."""
+    sizes = []
+
+    class Sizes(nn.layers.Layer):
+        def forward(self, x, training=False):
+            if training:
+                sizes.append(len(x))
+            return x
+
+        def backward(self, dy):
+            return dy
+
+    model = nn.Sequential([Sizes(), nn.layers.Dense(4, 8), nn.layers.BatchNormalization(8), nn.layers.Dense(8, 1)])
+    model.compile(loss="mse", optimizer="adam")
+    X = np.random.default_rng(0).standard_normal((33, 4))
+    history = model.fit(X, X.sum(axis=1), epochs=2, batch_size=32, verbose=0)
+    assert sizes == [33, 33] and np.isfinite(history.history["loss"]).all()
+    sizes.clear()
+    plain = nn.Sequential([Sizes(), nn.layers.Dense(4, 1)])
+    plain.compile(loss="mse", optimizer="adam")
+    plain.fit(X, X.sum(axis=1), epochs=1, batch_size=32, verbose=0)
+    assert sizes == [32, 1]  # only where a layer needs it
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        model.fit(X[:1], [1.0], verbose=0)
+
+
+def test_summary_of_a_text_model_shows_shapes_once_it_has_seen_data():
+    model = nn.Sequential([nn.layers.Embedding(50, 8), nn.layers.GlobalAvgPool1D(), nn.layers.Dense(8, 2)])
+    assert "(None, 12, 8)" not in model.summary(print_fn=lambda s: None)
+    model.predict(np.zeros((3, 12), int))
+    text = model.summary(print_fn=lambda s: None)
+    assert "(None, 12, 8)" in text and "(None, 8)" in text and "(None, 2)" in text and "?" not in text
+
+
+def test_piped_output_has_epoch_lines_and_no_bar_fragments():
+    script = (
+        "import numpy as np, neuronet as nn\n"
+        "m = nn.Sequential([nn.layers.Dense(4, 3, activation='softmax')])\n"
+        "m.compile(metrics=['accuracy'])\n"
+        "m.fit(np.zeros((64, 4)), np.zeros(64, int), epochs=3, batch_size=8)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        line for line in result.stderr.splitlines() if line.startswith("Epoch ") and " - loss: " in line
+    ]
+    assert len(result.stderr.splitlines()) == 3 and "\r" not in result.stderr and "it/s" not in result.stderr
