@@ -1,16 +1,18 @@
-"""The ``neuronet`` command line: a demo, and training on your own CSV data.
+"""The ``neuronet`` command line: demos, and training on your own CSV data.
 
     neuronet demo [dense|cnn|text]
     neuronet predict-text sentiment.nnet "the plot was not boring"
-    neuronet train data.csv --target label --hidden 64,32 --epochs 30 --out model.nnet
+    neuronet train data.csv --target label --hidden 64,32 --out model.nnet
     neuronet evaluate model.nnet test.csv
-    neuronet predict model.nnet new.csv --out predictions.csv
+    neuronet predict model.nnet new.csv --out predictions.csv --proba --keep id
     neuronet summary model.nnet
 
 Features are standardised with the mean and standard deviation of the
 training part only; those statistics, the feature names and the class names
 are saved in the model file, so ``evaluate`` and ``predict`` apply the same
-transformation. Every error is one line and a non-zero exit code.
+transformation. Every mistake (in the command, the data or a model file) is
+one line and a non-zero exit code, found before training starts where it can
+be.
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ import io
 import math
 import os
 import sys
+import warnings
 
 import numpy as np
 
-from . import __version__, datasets, layers, losses, optimizers, plot
+from . import __version__, callbacks, checks, datasets, layers, losses, optimizers, plot
 from .backend import set_seed
 from .data import StandardScaler, Table, read_csv, train_val_test_split
+from .data.csv import CellError, is_number
 from .metrics import (
     accuracy,
     classification_report,
+    confusion_matrix,
     f1_score,
     mean_absolute_error,
     mean_squared_error,
@@ -39,23 +44,76 @@ from .metrics import (
 )
 from .model import Sequential, load_model
 from .saving import ModelFileError, atomic_write_bytes
-from .text import PAD, Tokenizer, pad_sequences
+from .text import OOV, PAD, Tokenizer, pad_sequences
 
 MAX_CLASSES_GUESSED = 20  # an integer target with at most this many values is taken as class labels
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
+OPTIMIZERS = {"adam": optimizers.Adam, "adamw": optimizers.AdamW, "sgd": optimizers.SGD}
+OPTIMIZERS |= {"rmsprop": optimizers.RMSprop, "adagrad": optimizers.Adagrad}
+BYTES_PER_PARAMETER = 28  # float32 weights, gradients, Adam's two moments and scratch, plus a float64 draw at init
 
 
 class CLIError(ValueError):
     """A mistake in the command or the data: printed as one line."""
 
 
-def build_model(n_inputs: int, hidden: list[int], n_outputs: int, classification: bool) -> Sequential:
+def build_model(
+    n_inputs: int,
+    hidden: list[int],
+    n_outputs: int,
+    classification: bool,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    l2: float = 0.0,
+) -> Sequential:
+    """Dense layers of the ``hidden`` sizes (each followed by dropout, if asked), then the output layer."""
     sizes = [n_inputs, *hidden]
-    model = Sequential([layers.Dense(a, b, activation="relu") for a, b in zip(sizes[:-1], sizes[1:])])
-    model.add(layers.Dense(sizes[-1], n_outputs, activation="softmax" if classification else None))
+    model = Sequential()
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        model.add(layers.Dense(a, b, activation=activation, weight_regularizer_l2=l2))
+        if dropout:
+            model.add(layers.Dropout(dropout))
+    output = "softmax" if classification else None
+    model.add(layers.Dense(sizes[-1], n_outputs, activation=output, weight_regularizer_l2=l2))
     return model
 
 
-# -- demos -------------------------------------------------------------------------------
+# -- checks made before any work -----------------------------------------------------------
+def _check_writable(path: str, flag: str) -> None:
+    """Fail now, not after training, if ``path`` cannot be written."""
+    if os.path.isdir(path):
+        raise CLIError(f"{flag} {path} is a folder; give a file name, e.g. {os.path.join(path, 'model.nnet')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{flag} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"{flag} {path}: the folder {folder} is not writable")
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory this machine can still give (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_memory(sizes: list[int]) -> None:
+    """Refuse a network that cannot fit in memory before allocating it (MemoryError would come after)."""
+    count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    need, have = count * BYTES_PER_PARAMETER, _available_memory()
+    if have is not None and need > have:
+        raise CLIError(
+            f"--hidden {','.join(map(str, sizes[1:-1]))} makes a network of {count:,} parameters, which needs about "
+            f"{need / 2**30:.1f} GiB to train; this machine has {have / 2**30:.1f} GiB free: use smaller layers"
+        )
+
+
+# -- demos ---------------------------------------------------------------------------------
 def _digits_split(seed: int, images: bool):
     X, y = datasets.load_digits()
     X = X / 16.0  # pixels 0..16 -> 0..1
@@ -137,15 +195,19 @@ def _demo_text(args):
 
 
 DEMOS = {"dense": _demo_dense, "cnn": _demo_cnn, "text": _demo_text}
+TEXT_EXAMPLES = ["the movie was good , not bad", "the movie was bad , not good", "great film", "i hated it"]
 
 
 def cmd_demo(args) -> None:
     if args.plot:
         plot.require_matplotlib()  # before training, not after it
+        _check_writable(args.plot, "--plot")
+    if args.out:
+        _check_writable(args.out, "--out")
     set_seed(args.seed)
     model, (xt, yt), (xv, yv), (xs, ys), what = DEMOS[args.kind](args)
     model.summary()
-    history = model.fit(xt, yt, epochs=args.epochs or 30, batch_size=32, validation_data=(xv, yv), verbose=1)
+    history = model.fit(xt, yt, epochs=args.epochs, batch_size=32, validation_data=(xv, yv), verbose=1)
     _report_classifier(model, xs, ys, what)
     if args.plot:
         plot.training_curves(history, args.plot)
@@ -154,22 +216,14 @@ def cmd_demo(args) -> None:
         model.save(args.out)
         print(f"model saved to {args.out}")
     if args.kind == "text":
-        examples = ["the movie was good , not bad", "the movie was bad , not good", "i did not think it was dull"]
-        _print_text_predictions(model, examples)
+        _print_text_predictions(model, TEXT_EXAMPLES)
         print(f'try your own: neuronet predict-text {args.out or "MODEL"} "the plot was not boring"')
 
 
-# -- train ------------------------------------------------------------------------------
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
-
-
+# -- train ---------------------------------------------------------------------------------
 def guess_task(values: list[str]) -> str:
     """Classification for text labels or few integer values; regression otherwise."""
-    if not all(_is_number(v) for v in values):
+    if not all(is_number(v) for v in values):
         return "classification"
     numbers = np.array([float(v) for v in values])
     few = len(np.unique(numbers)) <= MAX_CLASSES_GUESSED
@@ -177,31 +231,105 @@ def guess_task(values: list[str]) -> str:
 
 
 def _class_order(labels: set[str]) -> list[str]:
-    if all(_is_number(v) for v in labels):
+    if all(is_number(v) for v in labels):
         return sorted(labels, key=float)
     return sorted(labels)
 
 
-def _parse_hidden(text: str) -> list[int]:
+def _feature_columns(table: Table, args) -> list[str]:
+    """The columns to learn from: --features, or every column but the target and --drop."""
+    named = [*(args.features or []), *(args.drop or [])]
+    unknown = [c for c in [args.target, *named] if c not in table.columns]
+    if unknown:
+        raise CLIError(f"{table.path} has no column(s) {unknown}; its columns are {table.columns}")
+    if args.features:
+        if args.target in args.features:
+            raise CLIError(f"--features names the target {args.target!r}; a model cannot learn it from itself")
+        return list(args.features)
+    features = [c for c in table.columns if c != args.target and c not in (args.drop or [])]
+    if not features:
+        raise CLIError(f"{table.path} has no feature columns besides the target {args.target!r}")
+    return features
+
+
+def _lines(table: Table, rows) -> str:
+    """Rows named by their line in the file: 'lines 4, 9 and 12' (the first five, then a count)."""
+    numbers = [str(table.lines[r]) for r in sorted(rows)]
+    shown = ", ".join(numbers[:5]) + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+    return f"line{'s' if len(numbers) > 1 else ''} {shown}"
+
+
+def _handle_missing(table: Table, columns: list[str], drop: bool, target: str | None) -> Table:
+    """The table without rows that miss a value in ``columns``, if --drop-missing; otherwise an error."""
+    gaps = table.missing_rows(columns)
+    if not gaps:
+        return table
+    in_target = [r for r, names in gaps.items() if target in names]
+    if not drop:
+        what = (
+            f"the target {target!r} is missing on {_lines(table, in_target)}"
+            if in_target
+            else f"{len(gaps)} row(s) miss feature values ({_lines(table, gaps)})"
+        )
+        raise CLIError(f"{table.path}: {what}; fill them in, or leave those rows out with --drop-missing")
+    kept = table.without_rows(gaps)
+    if not kept.rows:
+        raise CLIError(f"{table.path}: every row misses a value; nothing is left to use")
+    print(f"dropped {len(gaps)} row(s) with missing values ({_lines(table, gaps)})")
+    return kept
+
+
+def _numeric(table: Table, columns: list[str]) -> np.ndarray:
+    """The columns as numbers; a cell that is not one is an error that says how to get past it."""
     try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise CLIError(f"--hidden takes layer sizes separated by commas, e.g. 64,32; got {text!r}") from None
-    if any(s < 1 for s in sizes):
-        raise CLIError(f"--hidden sizes must be positive, got {text!r}")
-    return sizes
+        return table.numeric(columns)
+    except CellError as exc:
+        if exc.missing:
+            raise CLIError(f"{exc}; fill it in, or leave such rows out with --drop-missing") from None
+        raise CLIError(f"{exc}; features must be numeric: leave the column out with --drop {exc.column}") from None
+
+
+def _in_target_units(name: str, scale: float, squared: bool):
+    """A metric on the standardised target, reported in the target's units."""
+
+    def metric(y_true, y_pred) -> float:
+        if squared:  # root mean squared error
+            return math.sqrt(mean_squared_error(y_true, y_pred)) * scale
+        return mean_absolute_error(y_true, y_pred) * scale
+
+    metric.__name__ = name
+    return metric
+
+
+def _fit_or_fail(model: Sequential, args, *fit_args, **fit_kwargs):
+    """``model.fit``; a diverged loss is an error (nothing is saved) with fit's advice in the flags' terms."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="training stopped: the")  # said below, in one line
+        history = model.fit(*fit_args, **fit_kwargs)
+    last = {key: values[-1] for key, values in history.history.items() if key in ("loss", "val_loss")}
+    broken = [f"the {key.replace('_', ' ')} became {value}" for key, value in last.items() if not math.isfinite(value)]
+    if broken:
+        raise CLIError(
+            f"training diverged: {' and '.join(broken)} in epoch {len(history.epoch)}; lower --learning-rate "
+            f"(it was {args.learning_rate:g}), or check the data for extreme values; nothing was saved to {args.out}"
+        )
+    return history
 
 
 def cmd_train(args) -> None:
+    curves = os.path.splitext(args.out)[0] + "_curves.png"
+    _check_writable(args.out, "--out")
     if args.plot:
         plot.require_matplotlib()  # before training, not after it
+        _check_writable(curves, "--plot")
+    if args.features and args.drop:
+        raise CLIError("give --features (the columns to use) or --drop (the columns to leave out), not both")
     set_seed(args.seed)
-    table = read_csv(args.data)
+    table = read_csv(args.data, args.delimiter)
+    features = _feature_columns(table, args)
+    table = _handle_missing(table, [*features, args.target], args.drop_missing, args.target)
     target = table.column(args.target)
-    features = [c for c in table.columns if c != args.target]
-    if not features:
-        raise CLIError(f"{args.data} has no feature columns besides the target {args.target!r}")
-    X = table.numeric(features)
+    X = _numeric(table, features)
     task = args.task or guess_task(target)
     classification = task == "classification"
     if classification:
@@ -211,17 +339,23 @@ def cmd_train(args) -> None:
         index = {c: i for i, c in enumerate(classes)}
         y = np.array([index[v] for v in target])
     else:
-        y = table.numeric([args.target])[:, 0]
+        y = _numeric(table, [args.target])[:, 0]
 
     n = len(X)
-    n_val = int(round(n * args.validation_split))
-    if n - n_val < 1:
+    (train, _), (val, _), _ = train_val_test_split(
+        np.arange(n), y, val_size=args.validation_split, test_size=0.0, stratify=classification, seed=args.seed
+    )
+    if len(train) < 1:
         raise CLIError(f"{n} rows leave nothing to train on with --validation-split {args.validation_split}")
-    order = np.random.default_rng(args.seed).permutation(n)
-    train, val = order[: n - n_val], order[n - n_val :]
+    patience = args.early_stopping if args.early_stopping is not None else 10
+    if patience and not len(val):
+        if args.early_stopping:
+            raise CLIError("--early-stopping watches the validation loss: it needs --validation-split above 0")
+        patience = 0
     scaler = StandardScaler().fit(X[train])
     Xs = scaler.transform(X)
     metadata = {"task": task, "target": args.target, "features": features, "scaler": scaler.get_config()}
+    metrics = ["accuracy"]
     if classification:
         metadata["classes"] = classes
         ys = y
@@ -229,44 +363,97 @@ def cmd_train(args) -> None:
         y_scaler = StandardScaler().fit(y[train, None])
         ys = y_scaler.transform(y[:, None])
         metadata["target_scaler"] = y_scaler.get_config()
+        std = float(y_scaler.scale[0])
+        metrics = [_in_target_units("mae", std, squared=False), _in_target_units("rmse", std, squared=True)]
 
-    hidden = _parse_hidden(args.hidden)
-    model = build_model(len(features), hidden, len(classes) if classification else 1, classification)
+    outputs = len(classes) if classification else 1
+    _check_memory([len(features), *args.hidden, outputs])
+    model = build_model(len(features), args.hidden, outputs, classification, args.activation, args.dropout, args.l2)
     model.compile(
         loss=losses.CategoricalCrossentropy() if classification else losses.MeanSquaredError(),
-        optimizer=optimizers.Adam(args.learning_rate),
-        metrics=["accuracy"] if classification else [],
+        optimizer=OPTIMIZERS[args.optimizer](args.learning_rate),
+        metrics=metrics,
     )
     model.metadata = metadata
     what = f"classification into {len(classes)} classes" if classification else "regression"
     print(f"{args.data}: {n} rows, {len(features)} features, target {args.target!r} ({what})")
-    print(f"training on {len(train)} rows, validating on {len(val)}")
-    history = model.fit(
+    split = "stratified by class" if classification else "at random"
+    print(f"training on {len(train)} rows, validating on {len(val)} ({split})")
+    if not classification:
+        print("the loss is the mean squared error of the standardised target; mae and rmse are in its units")
+    stop = [callbacks.EarlyStopping(patience=patience)] if patience else []
+    history = _fit_or_fail(
+        model,
+        args,
         Xs[train],
         ys[train],
         epochs=args.epochs,
         batch_size=args.batch_size,
         validation_data=(Xs[val], ys[val]) if len(val) else None,
+        callbacks=stop,
         verbose=0 if args.quiet else 1,
     )
+    if stop and stop[0].best_epoch >= 0:
+        print(f"kept the weights of epoch {stop[0].best_epoch + 1} of {len(history.epoch)}, the lowest val_loss")
     model.save(args.out)
     if args.plot:
-        picture = os.path.splitext(args.out)[0] + "_curves.png"
-        plot.training_curves(history, picture)
-        print(f"training curves written to {picture}")
+        plot.training_curves(history, curves)
+        print(f"training curves written to {curves}")
     if len(val):
         report = _report(model, Xs[val], ys[val])
         print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in report.items()))
     print(f"saved to {args.out}")
 
 
-# -- using a saved model ------------------------------------------------------------------
+# -- using a saved model ---------------------------------------------------------------------
+def _damaged(path: str, what: str):
+    return CLIError(f"{path}: its saved settings are damaged or incomplete ({what}); retrain it")
+
+
+def _outputs_for(model: Sequential, path: str, x) -> int:
+    """The number of outputs the model gives for ``x`` (one sample): checks the two fit together."""
+    try:
+        return int(np.prod(model.predict(x).shape[1:]))
+    except ValueError as exc:
+        raise _damaged(path, f"its network does not fit them: {exc}") from None
+
+
+def _scaler(meta: dict, key: str, size: int, path: str) -> StandardScaler:
+    config = meta.get(key)
+    ok = isinstance(config, dict) and all(
+        isinstance(config.get(k), list)
+        and len(config[k]) == size
+        and all(isinstance(v, (int, float)) for v in config[k])
+        for k in ("mean", "std")
+    )
+    if not ok or not all(math.isfinite(v) for v in config["mean"] + config["std"]) or min(config["std"]) <= 0:
+        raise _damaged(path, f"{key!r} must hold {size} means and positive standard deviations")
+    return StandardScaler(**config)
+
+
 def _load_cli_model(path: str) -> Sequential:
+    """A model from `neuronet train`, its saved settings checked: every key there, of the right kind."""
     model = load_model(path)
-    if "features" not in model.metadata:
+    meta = model.metadata
+    if "features" not in meta:
         raise CLIError(
             f"{path} was not trained by `neuronet train`: it lacks the feature names and scaling the CLI needs"
         )
+    features = meta["features"]
+    if not (isinstance(features, list) and features and all(isinstance(f, str) for f in features)):
+        raise _damaged(path, "'features' must be a list of column names")
+    if meta.get("task") not in ("classification", "regression"):
+        raise _damaged(path, "'task' must be 'classification' or 'regression'")
+    if not isinstance(meta.get("target"), str):
+        raise _damaged(path, "'target' must be a column name")
+    _scaler(meta, "scaler", len(features), path)
+    outputs = _outputs_for(model, path, np.zeros((1, len(features))))
+    if meta["task"] == "classification":
+        classes = meta.get("classes")
+        if not (isinstance(classes, list) and len(classes) == outputs and all(isinstance(c, str) for c in classes)):
+            raise _damaged(path, f"'classes' must name the {outputs} classes the network outputs")
+    else:
+        _scaler(meta, "target_scaler", 1, path)
     return model
 
 
@@ -278,7 +465,7 @@ def _features(model: Sequential, table: Table) -> np.ndarray:
             f"{table.path} lacks the feature column(s) {missing} the model was trained on "
             f"(it expects {len(meta['features'])} features: {meta['features']})"
         )
-    return StandardScaler(**meta["scaler"]).transform(table.numeric(meta["features"]))
+    return StandardScaler(**meta["scaler"]).transform(_numeric(table, meta["features"]))
 
 
 def _targets(model: Sequential, table: Table) -> np.ndarray:
@@ -290,47 +477,84 @@ def _targets(model: Sequential, table: Table) -> np.ndarray:
         if unknown:
             raise CLIError(f"{table.path}: labels {unknown[:5]} were not seen in training (known: {meta['classes']})")
         return np.array([index[v] for v in values])
-    return StandardScaler(**meta["target_scaler"]).transform(table.numeric([meta["target"]]))
+    return StandardScaler(**meta["target_scaler"]).transform(_numeric(table, [meta["target"]]))
 
 
 def _report(model: Sequential, Xs: np.ndarray, ys: np.ndarray) -> dict[str, float]:
-    """Accuracy and loss for a classifier; MSE, MAE and R^2 in the target's own units for a regressor."""
+    """Accuracy and loss for a classifier; MSE, RMSE, MAE and R^2 in the target's own units for a regressor."""
     if model.metadata["task"] == "classification":
         out = model.predict(Xs)
         return {"accuracy": accuracy(ys, out), "loss": losses.CategoricalCrossentropy()(out, ys)}
     y_scaler = StandardScaler(**model.metadata["target_scaler"])
     pred = y_scaler.inverse_transform(model.predict(Xs))
     true = y_scaler.inverse_transform(ys)
-    return {"mse": mean_squared_error(true, pred), "mae": mean_absolute_error(true, pred), "r2": r2_score(true, pred)}
+    mse = mean_squared_error(true, pred)
+    return {"mse": mse, "rmse": math.sqrt(mse), "mae": mean_absolute_error(true, pred), "r2": r2_score(true, pred)}
+
+
+def _confusion_table(y_true, y_pred, classes: list[str]) -> str:
+    """The confusion matrix as text: a row per true class, a column per predicted class."""
+    counts = confusion_matrix(y_true, y_pred, num_classes=len(classes))
+    width = max(8, *(len(c) for c in classes)) + 1
+    lines = [
+        "confusion matrix (rows: true class, columns: predicted class)",
+        " " * width + "".join(f"{c:>{width}}" for c in classes),
+    ]
+    lines += [f"{c:>{width}}" + "".join(f"{v:>{width}}" for v in row) for c, row in zip(classes, counts)]
+    return "\n".join(lines)
 
 
 def cmd_evaluate(args) -> None:
     model = _load_cli_model(args.model)
-    table = read_csv(args.data)
-    if model.metadata["target"] not in table.columns:
-        raise CLIError(f"{args.data} has no target column {model.metadata['target']!r} to evaluate against")
-    report = _report(model, _features(model, table), _targets(model, table))
+    meta = model.metadata
+    table = read_csv(args.data, args.delimiter)
+    if meta["target"] not in table.columns:
+        raise CLIError(f"{args.data} has no target column {meta['target']!r} to evaluate against")
+    table = _handle_missing(
+        table, [c for c in meta["features"] if c in table.columns] + [meta["target"]], args.drop_missing, meta["target"]
+    )
+    Xs, ys = _features(model, table), _targets(model, table)
     print(f"{args.data}: {len(table.rows)} rows")
-    for k, v in report.items():
+    for k, v in _report(model, Xs, ys).items():
         print(f"{k}: {v:.4f}")
+    if meta["task"] == "classification":
+        predicted = model.predict(Xs)
+        print()
+        print(classification_report(ys, predicted, class_names=meta["classes"]))
+        print()
+        print(_confusion_table(ys, predicted, meta["classes"]))
 
 
 def cmd_predict(args) -> None:
     model = _load_cli_model(args.model)
-    table = read_csv(args.data)
+    meta = model.metadata
+    classification = meta["task"] == "classification"
+    if args.proba and not classification:
+        raise CLIError(f"--proba gives class probabilities, but {args.model} is a regression model")
+    if args.out:
+        _check_writable(args.out, "--out")
+    table = read_csv(args.data, args.delimiter)
+    unknown = [c for c in args.keep or [] if c not in table.columns]
+    if unknown:
+        raise CLIError(f"--keep: {args.data} has no column(s) {unknown}; its columns are {table.columns}")
+    kept = [table.column(c) for c in args.keep or []]
     out = model.predict(_features(model, table))
+    header = list(args.keep or [])
+    if classification:
+        header += ["prediction", *(meta["classes"] if args.proba else ["probability"])]
+        best = out.argmax(axis=1)
+        rows = [
+            [meta["classes"][k], *(f"{p:.6f}" for p in (row if args.proba else row[k : k + 1]))]
+            for k, row in zip(best, out)
+        ]
+    else:
+        header.append("prediction")
+        values = StandardScaler(**meta["target_scaler"]).inverse_transform(out)[:, 0]
+        rows = [[f"{v:.6g}"] for v in values]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    if model.metadata["task"] == "classification":
-        classes = model.metadata["classes"]
-        writer.writerow(["prediction", "probability"])
-        for row in out:
-            k = int(row.argmax())
-            writer.writerow([classes[k], f"{row[k]:.6f}"])
-    else:
-        values = StandardScaler(**model.metadata["target_scaler"]).inverse_transform(out)[:, 0]
-        writer.writerow(["prediction"])
-        writer.writerows([f"{v:.6g}"] for v in values)
+    writer.writerow(header)
+    writer.writerows([*(column[i] for column in kept), *row] for i, row in enumerate(rows))
     if args.out:
         atomic_write_bytes(args.out, buffer.getvalue().encode())
         print(f"wrote {len(out)} predictions to {args.out}")
@@ -338,20 +562,47 @@ def cmd_predict(args) -> None:
         sys.stdout.write(buffer.getvalue())
 
 
-def _print_text_predictions(model: Sequential, sentences: list[str]) -> None:
+def _text_settings(model: Sequential, path: str) -> tuple[Tokenizer, int, list[str]]:
+    """The tokenizer, padded length and class names a text model was saved with, each checked."""
     meta = model.metadata
-    tokenizer = Tokenizer.from_config(meta["tokenizer"])
-    ids = pad_sequences(tokenizer.texts_to_sequences(sentences), maxlen=meta["maxlen"])
-    for sentence, probs in zip(sentences, model.predict(ids)):
+    if meta.get("task") != "text":
+        raise CLIError(f"{path} is not a text model (train one with `neuronet demo text --out MODEL`)")
+    config, maxlen, classes = meta.get("tokenizer"), meta.get("maxlen"), meta.get("classes")
+    index = config.get("word_index") if isinstance(config, dict) else None
+    if not (isinstance(index, dict) and all(isinstance(i, int) and not isinstance(i, bool) for i in index.values())):
+        raise _damaged(path, "'tokenizer' must hold a word index")
+    if not (isinstance(config.get("lower"), bool) and isinstance(config.get("keep_punctuation"), bool)):
+        raise _damaged(path, "the tokenizer's 'lower' and 'keep_punctuation' must be true or false")
+    if not (isinstance(config.get("num_words"), int) or config.get("num_words") is None):
+        raise _damaged(path, "the tokenizer's 'num_words' must be a whole number or null")
+    if not (isinstance(maxlen, int) and not isinstance(maxlen, bool) and maxlen >= 1):
+        raise _damaged(path, "'maxlen' must be a positive whole number")
+    outputs = _outputs_for(model, path, np.zeros((1, maxlen), np.int64))
+    if not (isinstance(classes, list) and len(classes) == outputs and all(isinstance(c, str) for c in classes)):
+        raise _damaged(path, f"'classes' must name the {outputs} classes the network outputs")
+    return Tokenizer.from_config(config), maxlen, classes
+
+
+def _print_text_predictions(model: Sequential, sentences: list[str], path: str = "the model") -> None:
+    tokenizer, maxlen, classes = _text_settings(model, path)
+    tokens = [tokenizer.tokenize(s) for s in sentences]
+    for i, (sentence, words) in enumerate(zip(sentences, tokens), start=1):
+        if not words:
+            raise CLIError(f"sentence {i} ({sentence!r}) holds no words to classify")
+    ids = tokenizer.texts_to_sequences(sentences)
+    for sentence, words, sequence, probs in zip(sentences, tokens, ids, model.predict(pad_sequences(ids, maxlen))):
         k = int(probs.argmax())
-        print(f"{meta['classes'][k]:>9} ({probs[k]:.1%})  {sentence}")
+        line = f"{classes[k]:>9} ({probs[k]:6.1%})  "
+        print(line + sentence)
+        unknown = sorted({w for w, t in zip(words, sequence) if t == OOV})
+        if unknown:
+            print(" " * len(line) + f"not in the vocabulary, read as unknown: {', '.join(map(repr, unknown))}")
+        if len(words) > maxlen:
+            print(" " * len(line) + f"longer than the {maxlen} words the model reads: only the last {maxlen} were read")
 
 
 def cmd_predict_text(args) -> None:
-    model = load_model(args.model)
-    if model.metadata.get("task") != "text":
-        raise CLIError(f"{args.model} is not a text model (train one with `neuronet demo text --out MODEL`)")
-    _print_text_predictions(model, args.sentences)
+    _print_text_predictions(load_model(args.model), args.sentences, args.model)
 
 
 def cmd_summary(args) -> None:
@@ -362,11 +613,87 @@ def cmd_summary(args) -> None:
             print(f"{key}: {model.metadata[key]}")
 
 
-# -- wiring -----------------------------------------------------------------------------
+# -- wiring ----------------------------------------------------------------------------------
+class Parser(argparse.ArgumentParser):
+    """argparse, with a mistake reported as one line (not the usage block) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int(low: int):
+    """An argparse type: a whole number >= low."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more, got {value}")
+        return value
+
+    return parse
+
+
+def _number(**limits):
+    """An argparse type: a finite number within ``limits`` (as ``checks.number`` takes them)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        try:
+            return checks.number(value, "it", **limits)
+        except checks.ArgumentError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("it ")) from None
+
+    return parse
+
+
+def _sizes(text: str) -> list[int]:
+    """--hidden: sizes separated by commas, or "none" for no hidden layer."""
+    if text.strip().lower() == "none":
+        return []
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"takes layer sizes separated by commas, e.g. 64,32 (or none for no hidden layer); got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be 1 or more, got {text!r}")
+    return sizes
+
+
+def _names(text: str) -> list[str]:
+    """A list of column names separated by commas."""
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"takes column names separated by commas, e.g. id,name; got {text!r}")
+    return names
+
+
+def _delimiter(text: str) -> str:
+    text = {"tab": "\t", "\\t": "\t"}.get(text, text)
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"takes one character (or tab), got {text!r}")
+    return text
+
+
+def _add_delimiter(p) -> None:
+    p.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        help="the CSV's column separator (default: found from the header line: , ; tab or |)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="neuronet", description="Neural networks from scratch on NumPy.")
+    p = Parser(prog="neuronet", description="Neural networks from scratch on NumPy.")
     p.add_argument("--version", action="version", version=f"neuronet {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     d = sub.add_parser("demo", help="train a network on bundled data (no download) and report test scores")
     d.add_argument(
@@ -376,61 +703,127 @@ def build_parser() -> argparse.ArgumentParser:
         default="dense",
         help="dense: digits as pixels (default); cnn: digits as images; text: sentiment of reviews",
     )
-    d.add_argument("--epochs", type=int, help="default 30")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--epochs", type=_int(1), default=30, help="passes over the training data (default 30)")
+    d.add_argument("--seed", type=int, default=0, help="random seed for the split and the weights (default 0)")
     d.add_argument(
         "--plot",
         nargs="?",
         const="demo_curves.png",
         metavar="PNG",
-        help="write the training curves to PNG (default demo_curves.png)",
+        help="write the training curves to PNG (demo_curves.png if no name is given; default: no picture)",
     )
-    d.add_argument("--out", help="save the trained model here (the text demo's works with predict-text)")
+    d.add_argument(
+        "--out", help="save the trained model here (the text demo's works with predict-text; default: not saved)"
+    )
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train on a CSV file with a header row")
-    t.add_argument("data", help="CSV file: numeric feature columns and one target column")
-    t.add_argument("--target", required=True, help="name of the column to predict")
-    t.add_argument("--out", required=True, help="where to save the model (e.g. model.nnet)")
-    t.add_argument("--hidden", default="64", help="hidden layer sizes, e.g. 64,32 (default 64)")
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--learning-rate", type=float, default=0.001)
-    t.add_argument("--validation-split", type=float, default=0.2, help="fraction held out (default 0.2)")
-    t.add_argument("--task", choices=["classification", "regression"], help="default: guessed from the target")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("data", help="CSV file: a header row, numeric feature columns and one target column")
+    t.add_argument("--target", required=True, help="name of the column to predict (required)")
+    t.add_argument("--out", required=True, help="where to save the model, e.g. model.nnet (required)")
+    t.add_argument(
+        "--features",
+        type=_names,
+        action="extend",
+        help="the columns to learn from, e.g. a,b,c (default: all but the target)",
+    )
+    t.add_argument("--drop", type=_names, action="extend", help="columns to leave out, e.g. id,name (default: none)")
+    t.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        help="default: classification for text labels or up to 20 whole-number values, else regression",
+    )
+    t.add_argument(
+        "--hidden",
+        type=_sizes,
+        default="64",
+        help="hidden layer sizes, e.g. 64,32, or none for no hidden layer (default 64)",
+    )
+    t.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="of the hidden layers (default relu)")
+    t.add_argument(
+        "--dropout",
+        type=_number(low=0.0, high=1.0, high_open=True),
+        default=0.0,
+        help="fraction of each hidden layer's outputs dropped while training (default 0: no dropout)",
+    )
+    t.add_argument(
+        "--l2", type=_number(low=0.0), default=0.0, help="L2 penalty on every layer's weights (default 0: none)"
+    )
+    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="(default adam)")
+    t.add_argument(
+        "--learning-rate", type=_number(low=0.0, low_open=True), default=0.001, help="step size (default 0.001)"
+    )
+    t.add_argument("--epochs", type=_int(1), default=200, help="most passes over the training rows (default 200)")
+    t.add_argument("--batch-size", type=_int(1), default=32, help="rows per training step (default 32)")
+    t.add_argument(
+        "--early-stopping",
+        type=_int(0),
+        metavar="PATIENCE",
+        help="stop when the validation loss has not improved for PATIENCE epochs and keep the best epoch's "
+        "weights (default 10; 0 trains every epoch)",
+    )
+    t.add_argument(
+        "--validation-split",
+        type=_number(low=0.0, high=1.0, high_open=True),
+        default=0.2,
+        help="fraction of rows held out to validate on, stratified by class for classification (default 0.2)",
+    )
+    t.add_argument(
+        "--drop-missing",
+        action="store_true",
+        help="leave out rows with a missing value (empty, NA, NaN, null, ?) in a used column; default: stop "
+        "with an error naming them",
+    )
+    _add_delimiter(t)
+    t.add_argument("--seed", type=int, default=0, help="random seed for the split and the weights (default 0)")
+    t.add_argument("--quiet", action="store_true", help="print no line per epoch")
     t.add_argument("--plot", action="store_true", help="write the training curves as PNG next to the model")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a trained model on a labelled CSV file")
-    e.add_argument("model")
-    e.add_argument("data")
+    e.add_argument("model", help="a model file from `neuronet train`")
+    e.add_argument("data", help="CSV file with the model's feature columns and its target column")
+    e.add_argument("--drop-missing", action="store_true", help="leave out rows with a missing value (default: error)")
+    _add_delimiter(e)
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="predict the target for each row of a CSV file")
-    pr.add_argument("model")
-    pr.add_argument("data")
+    pr.add_argument("model", help="a model file from `neuronet train`")
+    pr.add_argument("data", help="CSV file with the model's feature columns")
     pr.add_argument("--out", help="CSV file for the predictions (default: print them)")
+    pr.add_argument("--proba", action="store_true", help="one probability column per class, headed by its name")
+    pr.add_argument(
+        "--keep",
+        type=_names,
+        action="extend",
+        help="columns copied into the predictions first, e.g. an id column (default: none)",
+    )
+    _add_delimiter(pr)
     pr.set_defaults(func=cmd_predict)
 
     pt = sub.add_parser("predict-text", help="classify sentences with a text model (from `demo text --out`)")
-    pt.add_argument("model")
+    pt.add_argument("model", help="a model file from `neuronet demo text --out MODEL`")
     pt.add_argument("sentences", nargs="+", help="one or more sentences, each in quotes")
     pt.set_defaults(func=cmd_predict_text)
 
     s = sub.add_parser("summary", help="show a saved model's layers, shapes and parameter counts")
-    s.add_argument("model")
+    s.add_argument("model", help="a model file")
     s.set_defaults(func=cmd_summary)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a mistake in the command (already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, ModelFileError, OSError, ImportError) as exc:
-        print(f"neuronet: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ImportError, MemoryError, ModelFileError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__  # one line, whatever the message held
+        if isinstance(exc, MemoryError):
+            message = f"not enough memory ({message}); use smaller layers or less data"
+        print(f"neuronet: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("neuronet: interrupted", file=sys.stderr)

@@ -30,6 +30,10 @@ from .optimizers import OPTIMIZERS
 from .parameter import Parameter, flatten_parameters, shapes_on_file
 from .saving import ModelFileError, read_model_file, write_model_file
 
+DIVERGENCE_ADVICE = (
+    "Lower the learning rate, scale the inputs (e.g. standardise them), or check the data for extreme values."
+)
+
 
 class Callback:
     """Hook points called by :meth:`Sequential.fit`; override the ones you need."""
@@ -352,7 +356,15 @@ class Sequential:
                 if diverged:  # nothing to measure with weights gone NaN
                     val = dict.fromkeys(["loss", *(name for name, _ in self.metrics)], math.nan)
                 else:
-                    val = self._scores(*validation_data, batch_size=max(batch_size, 256))
+                    val = self._scores(*validation_data, batch_size=max(batch_size, 256), finite=False)
+                    if not math.isfinite(val["loss"]):  # weights so large that the outputs overflow
+                        diverged = True
+                        warnings.warn(
+                            f"training stopped: the validation loss became {val['loss']} after {desc.lower()}. "
+                            + DIVERGENCE_ADVICE,
+                            RuntimeWarning,
+                            stacklevel=2,
+                        )
                 logs.update({f"val_{k}": v for k, v in val.items()})
             if verbose:
                 print(f"{desc} - {' - '.join(f'{k}: {v:.4f}' for k, v in logs.items())}", file=sys.stderr)
@@ -377,9 +389,7 @@ class Sequential:
             if not math.isfinite(loss):
                 bar.close()
                 warnings.warn(
-                    f"training stopped: the loss became {loss} in {desc.lower()}, batch {b + 1}. "
-                    "Lower the learning rate, scale the inputs (e.g. standardise them), "
-                    "or check the data for extreme values.",
+                    f"training stopped: the loss became {loss} in {desc.lower()}, batch {b + 1}. " + DIVERGENCE_ADVICE,
                     RuntimeWarning,
                     stacklevel=3,
                 )
@@ -398,6 +408,13 @@ class Sequential:
                 bar.set_postfix({"loss": total_loss / seen, **live}, refresh=False)
             bar.update(1)
         bar.close()
+        if self._flat is not None and not backend.all_finite(self._flat.data):  # the last step's update overflowed
+            warnings.warn(
+                f"training stopped: the weights became NaN or infinite in {desc.lower()}. " + DIVERGENCE_ADVICE,
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return {"loss": math.nan, **{name: math.nan for name, _ in self.metrics}}
         logs = {"loss": total_loss / seen}
         if self.metrics:
             logs.update(self._metric_values(np.concatenate(kept_y), np.concatenate(kept_out)))
@@ -418,8 +435,8 @@ class Sequential:
         batch_size = checks.integer(batch_size, "batch_size", low=1)
         return self._outputs(self._check_x(x), batch_size)
 
-    def _outputs(self, x, batch_size: int):
-        """:meth:`predict` on checked data."""
+    def _outputs(self, x, batch_size: int, finite: bool = True):
+        """:meth:`predict` on checked data; with ``finite``, non-finite outputs are an error."""
         result = None
         with np.errstate(over="ignore", invalid="ignore"):  # reported below, once and clearly
             for lo in range(0, len(x), batch_size):
@@ -427,7 +444,7 @@ class Sequential:
                 if result is None:
                     result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
                 result[lo : lo + len(out)] = out
-        if not backend.all_finite(result):
+        if finite and not backend.all_finite(result):
             raise ValueError(
                 "the model's outputs hold NaN or infinite values although X is finite: its weights have "
                 "diverged (retrain with a lower learning rate) or X holds extreme values (scale it)"
@@ -442,9 +459,9 @@ class Sequential:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         return result
 
-    def _scores(self, x, y, batch_size: int) -> dict[str, float]:
+    def _scores(self, x, y, batch_size: int, finite: bool = True) -> dict[str, float]:
         """:meth:`evaluate` on checked data."""
-        out = self._outputs(x, batch_size)
+        out = self._outputs(x, batch_size, finite)
         result = {"loss": self.loss.forward(out, y) + self.regularization_loss()}
         result.update(self._metric_values(y, self._metric_outputs(out)))
         return result

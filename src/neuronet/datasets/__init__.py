@@ -7,7 +7,7 @@ from importlib import resources
 
 import numpy as np
 
-from .. import backend
+from .. import backend, checks
 
 
 def spiral(samples: int = 100, classes: int = 3, noise: float = 0.2, seed: int | None = 0):
@@ -17,8 +17,8 @@ def spiral(samples: int = 100, classes: int = 3, noise: float = 0.2, seed: int |
     A fixed ``seed`` gives the same data every time; ``seed=None`` uses the
     library's generator (see :func:`neuronet.set_seed`).
     """
-    if samples < 1 or classes < 1:
-        raise ValueError(f"spiral needs samples >= 1 and classes >= 1, got {samples} and {classes}")
+    samples, classes = checks.integer(samples, "samples", low=1), checks.integer(classes, "classes", low=1)
+    noise = checks.number(noise, "noise", low=0.0)
     rng = np.random.default_rng(seed) if seed is not None else backend.rng()
     X = np.zeros((samples * classes, 2), dtype=backend.get_dtype())
     y = np.zeros(samples * classes, dtype=np.int64)
@@ -55,42 +55,54 @@ SUBJECTS = [
     "the script",
     "the dialogue",
     "the finale",
+    "it",
 ]
+NOUNS = ["movie", "film", "show", "plot", "story", "cast", "script", "ending", "soundtrack", "performance"]
 POSITIVE = ["good", "great", "excellent", "wonderful", "brilliant", "enjoyable", "fun", "moving", "lovely", "superb"]
 NEGATIVE = ["bad", "awful", "terrible", "boring", "dull", "poor", "weak", "horrible", "bland", "tedious"]
+# verbs as in "i loved it" and as in "i did not love it"
+LIKED = [("loved", "love"), ("liked", "like"), ("enjoyed", "enjoy"), ("adored", "adore")]
+DISLIKED = [("hated", "hate"), ("disliked", "dislike"), ("regretted", "regret")]
 
 
 def sentiment(samples: int = 2000, seed: int | None = 0) -> tuple[list[str], np.ndarray]:
     """Short film reviews labelled 1 (positive) or 0 (negative), generated from templates.
 
-    Half the templates defeat a bag of words: "the plot was good , not bad"
-    and "the plot was bad , not good" hold the same words with opposite
+    Two templates defeat a bag of words: "the plot was good , not bad" and
+    "the plot was bad , not good" hold the same words with opposite
     meanings, and so do "... was not bad but great" and "... was not great
-    but bad"; only word order tells them apart. The others need negation
-    read in context: "it was not good", "i did not think it was good".
+    but bad"; only word order tells them apart. Others need negation read in
+    context ("it was not good", "i did not think it was good", "i did not
+    like it"), and the shortest are what people type to try a model: "great
+    film", "a dull plot", "i loved it", "i hated the ending".
     """
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
+    samples = checks.integer(samples, "samples", low=1)
     rng = np.random.default_rng(seed) if seed is not None else backend.rng()
+
+    def pick(words):
+        return words[rng.integers(len(words))]
+
     texts, labels = [], []
     for _ in range(samples):
-        subject = SUBJECTS[rng.integers(len(SUBJECTS))]
         positive = bool(rng.integers(2))
-        good = POSITIVE[rng.integers(len(POSITIVE))]
-        bad = NEGATIVE[rng.integers(len(NEGATIVE))]
+        subject, noun = pick(SUBJECTS), pick(NOUNS)
+        good, bad = pick(POSITIVE), pick(NEGATIVE)
         same, opposite = (good, bad) if positive else (bad, good)
-        form = rng.integers(5)
-        if form == 0:
-            text = f"{subject} was {same}"
-        elif form == 1:
-            text = f"{subject} was not {opposite}"
-        elif form == 2:
-            text = f"{subject} was {same} , not {opposite}"
-        elif form == 3:
-            text = f"{subject} was not {opposite} but {same}"
-        else:
-            text = f"i did not think it was {opposite}"
-        texts.append(text)
+        (did, _), (_, not_do) = (pick(LIKED), pick(DISLIKED)) if positive else (pick(DISLIKED), pick(LIKED))
+        texts.append(
+            pick(
+                [
+                    f"{subject} was {same}",
+                    f"{subject} was not {opposite}",
+                    f"{subject} was {same} , not {opposite}",
+                    f"{subject} was not {opposite} but {same}",
+                    f"i did not think it was {opposite}",
+                    f"{pick(['', 'a ', 'what a ', 'such a '])}{same} {noun}",
+                    f"i {did} {pick(['it', 'the ' + noun, 'this ' + noun])}",
+                    f"i did not {not_do} {pick(['it', 'the ' + noun])}",
+                ]
+            )
+        )
         labels.append(int(positive))
     return texts, np.array(labels, dtype=np.int64)
 
