@@ -14,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 
+from . import checks
 from .data.csv import read_csv
 
 PAD, OOV = 0, 1
@@ -28,12 +29,17 @@ class Tokenizer:
     """
 
     def __init__(self, num_words: int | None = None, lower: bool = True, keep_punctuation: bool = True) -> None:
-        if num_words is not None and num_words < 3:
-            raise ValueError(f"num_words must be at least 3 (padding, unknown and one word), got {num_words}")
-        self.num_words, self.lower, self.keep_punctuation = num_words, lower, keep_punctuation
+        if num_words is not None:  # room for padding, the unknown word and one word
+            num_words = checks.integer(num_words, "num_words", low=3)
+        self.num_words = num_words
+        self.lower, self.keep_punctuation = (
+            checks.flag(lower, "lower"),
+            checks.flag(keep_punctuation, "keep_punctuation"),
+        )
         self.word_index: dict[str, int] = {}
 
     def tokenize(self, text: str) -> list[str]:
+        text = checks.text(text, "a text")
         text = text.lower() if self.lower else text
         tokens = _WORD.findall(text)
         if not self.keep_punctuation:
@@ -84,10 +90,14 @@ def pad_sequences(
     ("post") the ids; longer ones lose ids from the start ("pre") or the end ("post").
     """
     for name, choice in (("padding", padding), ("truncating", truncating)):
-        if choice not in ("pre", "post"):
-            raise ValueError(f'{name} must be "pre" or "post", got {choice!r}')
+        checks.choice(choice, name, ("pre", "post"))
+    value = checks.integer(value, "value", low=0)
+    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__iter__"):
+        raise checks.ArgumentError(f"sequences must be a list of lists of ids, got {type(sequences).__name__}")
     sequences = [list(s) for s in sequences]
-    if maxlen is None:
+    if maxlen is not None:
+        maxlen = checks.integer(maxlen, "maxlen", low=1)
+    else:
         maxlen = max((len(s) for s in sequences), default=0)
     out = np.full((len(sequences), maxlen), value, dtype=np.int64)
     for i, seq in enumerate(sequences):

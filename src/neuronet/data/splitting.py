@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .. import backend
+from .. import backend, checks
 
 
 def _rng(seed: int | None) -> np.random.Generator:
@@ -42,10 +42,15 @@ def train_val_test_split(
 
     With ``stratify=True`` each part keeps the class proportions of ``y``.
     """
-    x, y = np.asarray(x), np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
-    if val_size < 0 or test_size < 0 or val_size + test_size >= 1:
+    if x is None or y is None:
+        raise checks.ArgumentError("train_val_test_split needs x and y (None was given)")
+    x, y = np.asarray(x), np.asarray(y)  # any values: labels may be text here
+    if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
+        raise checks.ArgumentError(f"x and y must hold one entry per sample, got shapes {x.shape} and {y.shape}")
+    val_size = checks.number(val_size, "val_size", low=0.0, high=1.0, high_open=True)
+    test_size = checks.number(test_size, "test_size", low=0.0, high=1.0, high_open=True)
+    stratify = checks.flag(stratify, "stratify")
+    if val_size + test_size >= 1:
         raise ValueError(f"val_size and test_size must be >= 0 and sum below 1, got {val_size} and {test_size}")
     fractions = [1 - val_size - test_size, val_size, test_size]
     rng = _rng(seed)
@@ -64,9 +69,9 @@ class KFold:
     """``split(x)`` yields ``k`` pairs (train indices, validation indices); each sample is validated once."""
 
     def __init__(self, n_splits: int = 5, shuffle: bool = True, seed: int | None = None) -> None:
-        if n_splits < 2:
-            raise ValueError(f"n_splits must be >= 2, got {n_splits}")
-        self.n_splits, self.shuffle, self.seed = n_splits, shuffle, seed
+        self.n_splits = checks.integer(n_splits, "n_splits", low=2)
+        self.shuffle = checks.flag(shuffle, "shuffle")
+        self.seed = seed if seed is None else checks.integer(seed, "seed", low=0)
 
     def _folds(self, x, y) -> list[np.ndarray]:
         n = len(x)
