@@ -108,7 +108,7 @@ def test_accuracy_rejected_for_regression():
     [
         (lambda: nn.layers.Dense(0, 3), "n_inputs must be >= 1, got 0"),
         (lambda: nn.layers.Dense(3, 2, activation="swish"), "unknown activation"),
-        (lambda: nn.layers.Dense(3, 2, weight_initializer="ones"), "unknown initializer"),
+        (lambda: nn.layers.Dense(3, 2, weight_initializer="ones"), "weight_initializer must be one of"),
         (lambda: nn.layers.Dropout(1.0), r"rate must be in \[0, 1\), got 1"),
         (lambda: nn.optimizers.Adam(learning_rate=-1), "learning_rate must be > 0"),
         (lambda: nn.optimizers.SGD(nesterov=True), "Nesterov"),

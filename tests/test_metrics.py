@@ -98,3 +98,11 @@ def test_regression_metrics_in_compile():
 def test_classification_metrics_rejected_for_regression():
     with pytest.raises(ValueError, match="classification metrics"):
         nn.Sequential([nn.layers.Dense(2, 1)]).compile(loss="mse", optimizer="sgd", metrics=["f1"])
+
+
+def test_classification_report_names_every_class_even_one_absent_from_the_data():
+    report = nn.metrics.classification_report([0], [[0.9, 0.05, 0.05]], class_names=["a", "b", "c"])
+    rows = {line.split()[0]: line.split() for line in report.splitlines() if line.split()}
+    assert rows["a"][-1] == "1" and rows["b"][-1] == "0" and rows["c"][-1] == "0"
+    with pytest.raises(ValueError, match="labels must be in 0..1 for 2 classes, found 2"):
+        nn.metrics.confusion_matrix([0, 2], [0, 1], num_classes=2)

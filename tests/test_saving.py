@@ -348,3 +348,25 @@ def test_kill_9_during_saves_never_loses_the_file(tmp_path):
     model = nn.load_model(path)
     model.save(path)
     assert os.listdir(tmp_path) == ["m.nnet"]  # the next save removed what the killed ones left
+
+
+def test_layers_whose_shapes_do_not_chain_are_refused_at_load(tmp_path):
+    """Conv2D's stride rewritten from 1 to 2 keeps every tensor's shape, but no longer feeds Dense(8, 2)."""
+    model = nn.Sequential(
+        [nn.layers.Conv2D(1, 2, 3, padding="same"), nn.layers.MaxPool2D(2), nn.layers.Flatten(), nn.layers.Dense(8, 2)],
+        input_shape=(4, 4, 1),
+    )
+    path = tmp_path / "m.nnet"
+    model.save(path)
+    description, tensors = read_model_file(path)
+    description["model"]["layers"][0]["config"]["stride"] = 2
+    write_model_file(path, {"model": description["model"], "metadata": {}}, tensors)
+    with pytest.raises(nn.ModelFileError, match="layers do not fit together.*'dense'"):
+        nn.load_model(path)
+
+
+def test_the_input_shape_seen_in_training_is_saved(tmp_path):
+    model = nn.Sequential([nn.layers.Embedding(9, 2), nn.layers.GlobalAvgPool1D(), nn.layers.Dense(2, 2)])
+    model.predict(np.zeros((3, 7), int))
+    model.save(tmp_path / "m.nnet")
+    assert nn.load_model(tmp_path / "m.nnet").input_shape == (None, 7)

@@ -81,6 +81,8 @@ def build_model(
 # -- checks made before any work -----------------------------------------------------------
 def _check_writable(path: str, flag: str) -> None:
     """Fail now, not after training, if ``path`` cannot be written."""
+    if not path.strip():
+        raise CLIError(f"{flag} needs a file name, e.g. {flag} model.nnet")
     if os.path.isdir(path):
         raise CLIError(f"{flag} {path} is a folder; give a file name, e.g. {os.path.join(path, 'model.nnet')}")
     folder = os.path.dirname(os.path.abspath(path))

@@ -50,13 +50,16 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
     t, p = _labels_pair(y_true, y_pred)
     if t.size and min(t.min(), p.min()) < 0:
         raise ValueError("class labels must be non-negative integers")
-    k = num_classes or int(max(t.max(initial=0), p.max(initial=0))) + 1
+    largest = int(max(t.max(initial=0), p.max(initial=0)))
+    k = num_classes or largest + 1
+    if largest >= k:
+        raise ValueError(f"labels must be in 0..{k - 1} for {k} classes, found {largest}")
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
 
 
-def _per_class(y_true, y_pred):
+def _per_class(y_true, y_pred, num_classes: int | None = None):
     """True positives, predicted positives and actual positives per class."""
-    cm = confusion_matrix(y_true, y_pred)
+    cm = confusion_matrix(y_true, y_pred, num_classes)
     return np.diag(cm).astype(np.float64), cm.sum(axis=0).astype(np.float64), cm.sum(axis=1).astype(np.float64)
 
 
@@ -106,7 +109,7 @@ def f1_score(y_true, y_pred, average: str = "binary") -> float:
 
 def classification_report(y_true, y_pred, class_names: list[str] | None = None) -> str:
     """A table of precision, recall, F1 and support per class, with accuracy and averages."""
-    tp, pred_pos, true_pos = _per_class(y_true, y_pred)
+    tp, pred_pos, true_pos = _per_class(y_true, y_pred, len(class_names) if class_names else None)
     p, r = _ratio(tp, pred_pos), _ratio(tp, true_pos)
     f = _ratio(2 * p * r, p + r)
     names = class_names or [str(i) for i in range(len(tp))]

@@ -498,8 +498,9 @@ class Sequential:
 
     # -- saving -----------------------------------------------------------------------
     def get_config(self) -> dict:
+        shape = self._input_shape()  # saved as known (also from the data seen), so a load can check the layers fit
         config = {
-            "input_shape": list(self.input_shape[1:]) if self.input_shape else None,
+            "input_shape": list(shape[1:]) if shape and None not in shape[1:] else None,
             "layers": [{"class": type(ly).__name__, "name": ly.name, "config": ly.get_config()} for ly in self.layers],
         }
         if self.loss is not None:
@@ -543,7 +544,22 @@ def load_model(path) -> Sequential:
         )
     for key, target in expected.items():
         target[...] = tensors[key]  # the shapes were checked as each layer was built
+    _check_layers_fit(model, os.fspath(path))
     return model
+
+
+def _check_layers_fit(model: Sequential, path: str) -> None:
+    """One sample of the saved input shape through every layer, so that layers whose shapes do not chain
+    are a ModelFileError now rather than an error at the first predict."""
+    shape = model._input_shape()
+    if not shape or None in shape[1:]:
+        return
+    sample = np.zeros((1, *shape[1:]), dtype=np.int64 if model._takes_ids() else model._dtype())
+    try:
+        with np.errstate(all="ignore"):
+            model.forward(sample)
+    except _DESCRIPTION_ERRORS as exc:
+        raise ModelFileError(f"{path!r}: its layers do not fit together: {exc}") from None
 
 
 # what building from a description can raise: a bad value or type, a missing key, an absurd number

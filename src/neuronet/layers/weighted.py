@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import initializers
+from .. import checks, initializers
 from ..regularizers import L1L2
 from . import activations
 from .base import Layer
@@ -32,7 +32,7 @@ class WeightedLayer(Layer, abstract=True):
     ) -> None:
         super().__init__()
         self.activation = activations.get(activation)
-        self.weight_initializer = weight_initializer
+        self.weight_initializer = checks.choice(weight_initializer, "weight_initializer", initializers.INITIALIZERS)
         init = initializers.get(weight_initializer)
         self.weights = self.new_parameter(
             "weights",
