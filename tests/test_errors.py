@@ -43,11 +43,12 @@ def test_negative_and_fractional_labels():
         classifier().fit(np.zeros((3, 4)), [0.5, 1.0, 2.0], verbose=0)
 
 
-def test_binary_targets_must_be_zero_or_one():
+def test_binary_targets_must_be_in_zero_one():
     model = nn.Sequential([nn.layers.Dense(2, 1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy", optimizer="adam")
-    with pytest.raises(ValueError, match="must be 0 or 1"):
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\]"):
         model.fit(np.zeros((3, 2)), [0, 1, 2], verbose=0)
+    model.fit(np.zeros((3, 2)), [0, 0.3, 1], verbose=0)  # soft targets train
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

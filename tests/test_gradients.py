@@ -79,6 +79,10 @@ LOSSES = [
     nn.losses.BinaryCrossentropy(from_logits=True),
     nn.losses.CategoricalCrossentropy(),
     nn.losses.CategoricalCrossentropy(from_logits=True),
+    nn.losses.BinaryCrossentropy(label_smoothing=0.1),
+    nn.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.2),
+    nn.losses.CategoricalCrossentropy(label_smoothing=0.1),
+    nn.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2),
 ]
 
 
@@ -108,7 +112,15 @@ def test_categorical_crossentropy_one_hot_and_soft_targets(float64, from_logits)
         assert relative_error(loss.backward(z, y), numeric) < TOL
 
 
-@pytest.mark.parametrize("loss", [nn.losses.CategoricalCrossentropy(), nn.losses.BinaryCrossentropy()])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        nn.losses.CategoricalCrossentropy(),
+        nn.losses.BinaryCrossentropy(),
+        nn.losses.CategoricalCrossentropy(label_smoothing=0.2),
+        nn.losses.BinaryCrossentropy(label_smoothing=0.2),
+    ],
+)
 def test_fused_gradient_equals_gradient_through_activation(float64, loss):
     """(p - y) / n must be what backward through softmax/sigmoid would give."""
     rng = np.random.default_rng(6)

@@ -85,6 +85,36 @@ LOSS_CASES = {
         "scores",
         "binary",
     ),
+    "bce_smoothed": (
+        nn.losses.BinaryCrossentropy(label_smoothing=0.2),
+        lambda p, y: F.binary_cross_entropy(p, t(y) * 0.8 + 0.1),
+        "sigmoid",
+        "binary",
+    ),
+    "bce_logits_smoothed": (
+        nn.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+        lambda p, y: F.binary_cross_entropy_with_logits(p, t(y) * 0.9 + 0.05),
+        "scores",
+        "binary",
+    ),
+    "cce_logits_smoothed": (
+        nn.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+        lambda p, y: F.cross_entropy(p, torch.tensor(y), label_smoothing=0.1),
+        "scores",
+        "labels",
+    ),
+    "cce_logits_onehot_smoothed": (
+        nn.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.3),
+        lambda p, y: F.cross_entropy(p, t(y), label_smoothing=0.3),
+        "scores",
+        "onehot",
+    ),
+    "cce_smoothed": (
+        nn.losses.CategoricalCrossentropy(label_smoothing=0.1),
+        lambda p, y: -((t(_onehot(y)) * 0.9 + 0.1 / 4) * torch.log(p)).sum(dim=1).mean(),
+        "softmax",
+        "labels",
+    ),
     "cce": (
         nn.losses.CategoricalCrossentropy(),
         lambda p, y: F.nll_loss(torch.log(p), torch.tensor(y)),

@@ -85,20 +85,27 @@ class BinaryCrossentropy(Loss):
 
     With ``from_logits=True`` the predictions are scores z, p = sigmoid(z), and
     L = mean(max(z, 0) - z y + log(1 + exp(-|z|))),  dL/dz = (p - y) / N.
+    Targets are 0/1 labels or soft targets in [0, 1]; ``label_smoothing`` e moves
+    them towards 1/2 first: y <- y (1 - e) + e / 2.
     """
 
     fuses_with = "sigmoid"
 
-    def __init__(self, from_logits: bool = False) -> None:
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0) -> None:
         self.from_logits = checks.flag(from_logits, "from_logits")
+        self.label_smoothing = checks.number(label_smoothing, "label_smoothing", low=0.0, high=1.0)
 
     def prepare_targets(self, y_true, y_pred):
         y = super().prepare_targets(y_true, y_pred)
-        if ((y != 0) & (y != 1)).any():
-            raise ValueError("BinaryCrossentropy: targets must be 0 or 1; found other values")
+        if ((y < 0) | (y > 1)).any():
+            raise ValueError("BinaryCrossentropy: targets must be in [0, 1] (labels 0 or 1, or soft targets)")
         return y
 
+    def _smooth(self, y):
+        return y * (1.0 - self.label_smoothing) + self.label_smoothing / 2 if self.label_smoothing else y
+
     def forward(self, y_pred, y_true):
+        y_true = self._smooth(y_true)
         if self.from_logits:
             z = y_pred
             return float((xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z)))).mean())
@@ -106,17 +113,17 @@ class BinaryCrossentropy(Loss):
         return float(-(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)).mean())
 
     def backward(self, y_pred, y_true):
-        y_true = self.prepare_targets(y_true, y_pred)
+        y_true = self._smooth(self.prepare_targets(y_true, y_pred))
         if self.from_logits:
             return (sigmoid(y_pred) - y_true) * (1.0 / y_pred.size)
         p = xp.clip(y_pred, EPS, 1 - EPS)
         return (p - y_true) / (p * (1 - p)) * (1.0 / y_pred.size)
 
     def backward_through_activation(self, y_act, y_true):
-        return (y_act - y_true) * (1.0 / y_act.size)
+        return (y_act - self._smooth(y_true)) * (1.0 / y_act.size)
 
     def get_config(self):
-        return {"from_logits": self.from_logits}
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
 class CategoricalCrossentropy(Loss):
@@ -126,12 +133,15 @@ class CategoricalCrossentropy(Loss):
     L = mean(logsumexp(z) - z_label),  dL/dz = (p - y) / n.
     Shapes: predictions (batch, ..., classes); targets integer labels (batch, ...), one per row, or
     one-hot (or soft) rows of the predictions' shape. Most models have one row per sample, (batch, classes).
+    ``label_smoothing`` e moves the targets towards the uniform distribution first,
+    y <- y (1 - e) + e / classes, as Keras and PyTorch do.
     """
 
     fuses_with = "softmax"
 
-    def __init__(self, from_logits: bool = False) -> None:
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0) -> None:
         self.from_logits = checks.flag(from_logits, "from_logits")
+        self.label_smoothing = checks.number(label_smoothing, "label_smoothing", low=0.0, high=1.0)
 
     def prepare_targets(self, y_true, y_pred):
         """Integer labels stay integer, shaped as the rows ``y_pred.shape[:-1]``; one-hot targets become floats."""
@@ -162,11 +172,15 @@ class CategoricalCrossentropy(Loss):
             )
         return y
 
-    @staticmethod
-    def _rows(y_pred, y_true):
-        """The predictions as rows (n, classes), and the targets as n labels or n one-hot rows."""
+    def _rows(self, y_pred, y_true):
+        """The predictions as rows (n, classes), and the targets as n labels or n one-hot rows (smoothed, if
+        asked: then always rows)."""
         k = y_pred.shape[-1]
-        return y_pred.reshape(-1, k), y_true.reshape(-1) if y_true.ndim < y_pred.ndim else y_true.reshape(-1, k)
+        z, t = y_pred.reshape(-1, k), y_true.reshape(-1) if y_true.ndim < y_pred.ndim else y_true.reshape(-1, k)
+        if self.label_smoothing:
+            rows = xp.eye(k, dtype=z.dtype)[t] if t.ndim == 1 else t
+            t = rows * (1.0 - self.label_smoothing) + self.label_smoothing / k
+        return z, t
 
     def forward(self, y_pred, y_true):
         z, t = self._rows(y_pred, y_true)
@@ -211,7 +225,7 @@ class CategoricalCrossentropy(Loss):
         return grad.reshape(y_act.shape)
 
     def get_config(self):
-        return {"from_logits": self.from_logits}
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
 def get(loss) -> Loss:
