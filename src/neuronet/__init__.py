@@ -8,6 +8,7 @@ model = nn.Sequential([nn.layers.Dense(4, 5, activation="relu"), nn.layers.Dense
 
 from . import (
     callbacks,
+    checks,
     data,
     datasets,
     initializers,
@@ -34,6 +35,7 @@ __all__ = [
     "Parameter",
     "Sequential",
     "callbacks",
+    "checks",
     "data",
     "datasets",
     "get_dtype",
