@@ -517,3 +517,19 @@ def test_predict_text_names_unknown_words_and_refuses_empty_text(tmp_path, capsy
     for empty in ("", "   "):
         err = one_line_error(*run(capsys, "predict-text", model, "good", empty))
         assert "sentence 2" in err and "no words" in err
+
+
+@pytest.mark.parametrize("value", ["missing", None, {"mean": [1.0], "std": [0.0]}])
+def test_a_damaged_target_scaler_in_a_regression_model_is_one_line(tmp_path, capsys, value):
+    rows = [[str(i), str(i % 7), str(3.5 * i)] for i in range(40)]
+    data = write_csv(tmp_path / "r.csv", ["a", "b", "price"], rows)
+    assert train(capsys, data, "--epochs", "2", target="price")[0] == 0
+    model = nn.load_model(tmp_path / "m.nnet")
+    if value == "missing":
+        del model.metadata["target_scaler"]
+    else:
+        model.metadata["target_scaler"] = value
+    model.save(tmp_path / "bad.nnet")
+    for command in ("evaluate", "predict"):
+        err = one_line_error(*run(capsys, command, tmp_path / "bad.nnet", data))
+        assert "'target_scaler'" in err and "retrain it" in err
