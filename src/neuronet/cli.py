@@ -751,7 +751,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--l2", type=_number(low=0.0), default=0.0, help="L2 penalty on every layer's weights (default 0: none)"
     )
-    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="(default adam)")
+    t.add_argument(
+        "--optimizer",
+        choices=sorted(OPTIMIZERS),
+        default="adam",
+        help="the rule that turns gradients into steps (default adam)",
+    )
     t.add_argument(
         "--learning-rate", type=_number(low=0.0, low_open=True), default=0.001, help="step size (default 0.001)"
     )

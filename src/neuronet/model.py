@@ -311,9 +311,9 @@ class Sequential:
         """Train for ``epochs`` passes over the data in mini-batches; return the History.
 
         ``verbose``: 0 silent, 1 a progress bar (on a terminal) and a line per epoch, 2 the lines only.
-        If the loss turns NaN or infinite, training stops after that epoch with a warning; the History
-        records the epoch (its loss as it came, every other value NaN). A last batch too small for some
-        layer (a single sample, for BatchNormalization) is folded into the batch before it.
+        If the loss, the weights or the validation loss turn NaN or infinite, training stops after that
+        epoch with a warning; the History records the epoch (its loss as it came, the rest NaN). A last
+        batch too small for some layer (a single sample, for BatchNormalization) joins the batch before it.
         """
         epochs = checks.integer(epochs, "epochs", low=0)
         batch_size = checks.integer(batch_size, "batch_size", low=1)
@@ -543,7 +543,11 @@ def load_model(path) -> Sequential:
             f"(missing {sorted(set(expected) - set(tensors))}, unexpected {sorted(set(tensors) - set(expected))})"
         )
     for key, target in expected.items():
-        target[...] = tensors[key]  # the shapes were checked as each layer was built
+        if tensors[key].shape != target.shape:  # each layer declared its shapes; this catches one that did not
+            raise ModelFileError(
+                f"{os.fspath(path)!r}: weight {key} has shape {tensors[key].shape}, expected {target.shape}"
+            )
+        target[...] = tensors[key]
     _check_layers_fit(model, os.fspath(path))
     return model
 
