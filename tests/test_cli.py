@@ -344,11 +344,14 @@ def test_the_options_a_keras_user_reaches_for(flowers, capsys):
 
 def test_early_stopping_keeps_the_epoch_the_plot_marks_best(flowers, capsys):
     train_csv, _, tmp = flowers
-    code, out, err = train(capsys, train_csv, "--epochs", "60", "--early-stopping", "3", "--learning-rate", "0.05")
+    code, out, err = run(
+        capsys, "train", train_csv, "--target", "species", "--out", tmp / "m.nnet", "--epochs", "60",
+        "--early-stopping", "3", "--learning-rate", "0.05",
+    )  # fmt: skip
     assert code == 0, err
-    kept = int(out.split("kept the weights of epoch ")[1].split()[0])
-    ran = int(out.split("kept the weights of epoch ")[1].split()[2].rstrip(","))
-    assert kept <= ran < 60
+    val_loss = [float(line.split("val_loss: ")[1].split()[0]) for line in err.splitlines() if "val_loss" in line]
+    kept, ran = out.split("kept the weights of epoch ")[1].split()[0::2][:2]
+    assert val_loss[int(kept) - 1] == min(val_loss) and int(ran.rstrip(",")) == len(val_loss)  # (as printed)
 
 
 def test_id_and_text_columns_are_left_out_with_drop_or_features(flowers, capsys):

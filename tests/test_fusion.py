@@ -26,7 +26,7 @@ PAIRS = [  # (conv, pool, input shape, whether the pool's windows tile the conv'
 
 def passes(steps, x, r):
     """Forward on x, backward from dL/dy = r: the output, dL/dx and the conv's parameter gradients."""
-    conv = steps[0].conv if isinstance(steps[0], fusion.FusedPair) else steps[0]
+    conv = steps[0].conv if isinstance(steps[0], fusion.FusedStep) else steps[0]
     conv.zero_grad()
     y = x
     for step in steps:
@@ -44,10 +44,10 @@ def test_a_fused_pair_computes_what_the_two_layers_compute(float64, make_conv, m
     conv, pool = make_conv(activation), make_pool()
     conv.biases.data[:] = rng.standard_normal(conv.biases.data.shape)
     x = rng.standard_normal(shape)
-    steps = fusion.steps([conv, pool])
+    steps = fusion.plan([conv, pool])
     assert len(steps) == 1 and isinstance(steps[0], fusion.ConvPool)
     fused = passes(steps, x, r := rng.standard_normal(pool.output_shape(conv.output_shape(shape))))
-    assert (conv.phases != (1, 1)) == tiles  # phase-ordered only where the windows tile the output
+    assert steps[0].tiled == tiles  # phase-ordered only where the windows tile the output
     separate = passes([conv, pool], x, r)
     for a, b in zip(fused, separate):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
@@ -75,7 +75,7 @@ def test_a_convolution_then_a_global_max_pool(float64, monkeypatch, conv, pool, 
     conv, pool = conv(activation), pool()
     conv.biases.data[:] = rng.standard_normal(conv.biases.data.shape)
     x = rng.standard_normal(shape)
-    steps = fusion.steps([conv, pool])
+    steps = fusion.plan([conv, pool])
     monotone = conv.activation is None or conv.activation.monotone
     assert [type(s) for s in steps] == ([fusion.ConvGlobalMaxPool] if monotone else [type(conv), type(pool)])
     r = rng.standard_normal((shape[0], conv.out_channels))
@@ -93,9 +93,9 @@ def test_on_ties_the_same_window_element_gets_the_gradient(float64, monkeypatch,
     conv.weights.data[...] = rng.integers(-1, 2, conv.weights.data.shape)
     x = rng.integers(0, 2, (3, 6, 6, 2)).astype(np.float64)
     r = rng.integers(1, 5, pool.output_shape(conv.output_shape(x.shape))).astype(np.float64)
-    steps = fusion.steps([conv, pool])
+    steps = fusion.plan([conv, pool])
     fused = passes(steps, x, r)
-    assert len(steps) == 1 and (conv.phases != (1, 1) or isinstance(pool, L.GlobalMaxPool2D))
+    assert len(steps) == 1 and (isinstance(pool, L.GlobalMaxPool2D) or steps[0].tiled)
     separate = passes([conv, pool], x, r)
     for a, b in zip(fused, separate):
         np.testing.assert_array_equal(a, b)  # integers: exact whatever the order of the sums
@@ -114,7 +114,7 @@ def test_a_model_with_fused_pairs_against_finite_differences(float64):
         ]
     )
     model.compile(loss="mse", optimizer="sgd")
-    assert len(fusion.steps(model.layers)) == 4
+    assert len(fusion.plan(model.layers)) == 4
     for p in model.parameters():
         p.data[...] = rng.standard_normal(p.data.shape) * 0.5
     x, y = rng.standard_normal((3, 8, 8, 1)), rng.standard_normal((3, 3))
@@ -136,21 +136,26 @@ def test_only_a_convolution_then_a_pool_of_its_rank_is_fused():
         ([conv1d, L.MaxPool1D(3)], fusion.ConvPool),
         ([conv1d, L.GlobalMaxPool1D()], fusion.ConvGlobalMaxPool),
         ([conv2d, L.GlobalMaxPool2D()], fusion.ConvGlobalMaxPool),
+        ([conv2d, L.ReLU(), L.MaxPool2D(2)], fusion.ConvPool),  # the activation as a layer of its own
+        ([conv1d, L.Tanh(), L.AvgPool1D(2)], fusion.ConvPool),
+        ([conv1d, L.ReLU(), L.GlobalMaxPool1D()], fusion.ConvGlobalMaxPool),
     ]
     not_fused = [
         [conv2d, L.MaxPool2D(3, stride=2)],  # overlapping windows
         [conv2d, L.MaxPool2D(1)],  # nothing to pool
         [conv1d, L.MaxPool2D(2)],  # a 2-D pool after a 1-D conv (refused later, clearly, by its shape check)
-        [conv2d, L.ReLU(), L.MaxPool2D(2)],
         [conv2d, L.GlobalAvgPool2D()],
         [conv1d, L.GlobalMaxPool2D()],
         [L.Conv1D(1, 2, 3, activation="softmax"), L.GlobalMaxPool1D()],  # its gradient spreads over positions
         [L.MaxPool2D(2), conv2d],
+        [L.Conv2D(1, 2, 3, activation="relu"), L.ReLU(), L.MaxPool2D(2)],  # two activations: not one step
+        [conv1d, L.Softmax(), L.GlobalMaxPool1D()],
     ]
     for layers, kind in fused:
-        assert [type(s) for s in fusion.steps(layers)] == [kind]
+        steps = fusion.plan(layers)
+        assert [type(s) for s in steps] == [kind] and steps[0].layers == layers
     for layers in not_fused:
-        assert fusion.steps(layers) == layers
+        assert fusion.plan(layers) == layers
 
 
 def test_a_text_model_with_a_fused_global_max_pool_against_finite_differences(float64):
@@ -159,9 +164,35 @@ def test_a_text_model_with_a_fused_global_max_pool_against_finite_differences(fl
         [L.Embedding(12, 4), L.Conv1D(4, 5, 3, activation="relu"), L.GlobalMaxPool1D(), L.Dense(5, 2)]
     )
     model.compile(loss="mse", optimizer="sgd")
-    assert isinstance(fusion.steps(model.layers)[1], fusion.ConvGlobalMaxPool)
+    assert isinstance(fusion.plan(model.layers)[1], fusion.ConvGlobalMaxPool)
     ids, y = rng.integers(0, 12, (4, 9)), rng.standard_normal((4, 2))
     model.compute_gradients(ids, y)
     for p in model.parameters():
         numeric = numerical_gradient(lambda: model.loss(model.forward(ids), y), p.data)
         assert relative_error(p.grad, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", L.LeakyReLU(0.2)], ids=str)
+@pytest.mark.parametrize(
+    "make_conv, make_pool, shape",
+    [
+        (lambda a: L.Conv2D(2, 3, 3, padding="same", activation=a), lambda: L.MaxPool2D(2), (2, 6, 8, 2)),
+        (lambda a: L.Conv2D(1, 2, 3, padding="same", activation=a), lambda: L.AvgPool2D(2), (3, 4, 6, 1)),
+        (lambda a: L.Conv1D(3, 4, 2, activation=a), L.GlobalMaxPool1D, (2, 9, 3)),
+    ],
+)
+def test_an_activation_layer_between_is_fused_as_the_inline_one(float64, make_conv, make_pool, shape, activation):
+    """Conv2D, ReLU, MaxPool2D (as PyTorch users write it) runs as Conv2D(activation="relu"), MaxPool2D does."""
+    rng = np.random.default_rng(8)
+    inline, pool = make_conv(activation), make_pool()
+    separate = make_conv(None)
+    for a, b in zip(separate.parameters(), inline.parameters()):
+        b.data[...] = rng.standard_normal(b.data.shape)
+        a.data[...] = b.data
+    act = nn.layers.activations.get(activation) if isinstance(activation, str) else L.LeakyReLU(0.2)
+    x = rng.standard_normal(shape)
+    r = rng.standard_normal(pool.output_shape(inline.output_shape(shape)))
+    three = fusion.plan([separate, act, pool])
+    assert len(three) == 1 and three[0].layers == [separate, act, pool]
+    for a, b in zip(passes(three, x, r), passes(fusion.plan([inline, pool]), x, r)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -124,7 +124,7 @@ def test_shuffle_false_keeps_batches_in_order():
 
 
 def test_progress_bar_shows_live_loss_and_metrics(capsys, monkeypatch):
-    monkeypatch.setattr(nn.model, "interactive", lambda: True)  # as on a terminal
+    monkeypatch.setattr(nn.training, "interactive", lambda: True)  # as on a terminal
 
     class Slow(nn.callbacks.Callback):  # slow batches, so the bar redraws while the epoch runs
         def on_batch_end(self, batch, logs=None):
@@ -222,7 +222,7 @@ def test_freed_memory_is_reused_rather_than_faulted_in_again():
     """After keep_freed_memory(), a step's big arrays reuse the last step's pages (few page faults)."""
     script = """
 import resource, numpy as np, neuronet as nn
-kept = nn.backend.keep_freed_memory()
+kept = nn.ops.keep_freed_memory()
 a = np.ones(4 << 20, np.float32)  # 16 MiB, as big as a convolution's im2col matrix
 del a
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -239,10 +239,10 @@ print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def test_keep_freed_memory_leaves_user_malloc_settings_alone(monkeypatch):
-    monkeypatch.setattr(nn.backend, "_memory_kept", None)
+    monkeypatch.setattr(nn.ops, "_memory_kept", None)
     monkeypatch.setenv("MALLOC_ARENA_MAX", "2")  # not a glibc tunable name (no trailing _): ignored
     monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
-    assert nn.backend.keep_freed_memory() is False
+    assert nn.ops.keep_freed_memory() is False
 
 
 class OrderSpy(nn.layers.Layer):

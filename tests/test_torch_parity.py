@@ -240,7 +240,7 @@ def test_three_layer_network_50_adam_steps(float64):
     y = rng.integers(0, 3, 50)
     for step in range(50):
         batch = slice((step % 5) * 10, (step % 5 + 1) * 10)
-        loss, _ = model.train_step(x[batch], y[batch])
+        loss = model.train_step(x[batch], y[batch])["loss"]
         opt.zero_grad()
         loss_t = F.cross_entropy(net(t(x[batch])), torch.tensor(y[batch]))
         loss_t.backward()
@@ -476,7 +476,7 @@ def test_small_cnn_20_adam_steps(float64):
     y = rng.integers(0, 3, 40)
     for step in range(20):
         batch = slice((step % 4) * 10, (step % 4 + 1) * 10)
-        loss, _ = model.train_step(x[batch], y[batch])
+        loss = model.train_step(x[batch], y[batch])["loss"]
         opt.zero_grad()
         loss_t = F.cross_entropy(net(nhwc_to_nchw(t(x[batch]))), torch.tensor(y[batch]))
         loss_t.backward()

@@ -15,6 +15,7 @@ from . import (
     layers,
     losses,
     metrics,
+    ops,
     optimizers,
     plot,
     regularizers,
@@ -22,7 +23,8 @@ from . import (
     text,
 )
 from .backend import get_dtype, set_dtype, set_seed
-from .model import History, Sequential, load_model
+from .callbacks import History
+from .model import Sequential, load_model
 from .parallel import get_threads, set_threads
 from .parameter import Parameter
 from .saving import ModelFileError
@@ -45,6 +47,7 @@ __all__ = [
     "load_model",
     "losses",
     "metrics",
+    "ops",
     "optimizers",
     "plot",
     "regularizers",

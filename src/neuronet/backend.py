@@ -1,28 +1,28 @@
-"""The array backend: which array module, which float type, which random generator.
+"""The library's settings: the float type, the seeded generator, the ops new layers and models use.
 
-Every array the library creates goes through this module, so that a GPU
-backend (CuPy) can later be swapped in here without touching the layers, as
-Chainer does with its ``xp`` module. Layers write ``xp.exp(x)`` rather than
-``np.exp(x)``.
+Arrays themselves come from an ops object (``ops.py``): a model and its
+layers reach them through ``self.ops``, and code that only receives arrays
+(losses, optimizers, regularisers) asks :func:`array_module` which module
+they belong to, as Chainer's ``get_array_module`` does. This module also
+checks what users hand in (``as_array``, ``as_float``): host-side NumPy,
+before anything reaches a device.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import contextlib
+import contextvars
 import math
-import os
-import sys
 
 import numpy as np
 
-from .checks import ArgumentError
-
-xp = np  # the array module; CuPy would replace it here
+from .checks import ArgumentError, integer
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 _dtype: type = np.float32
 _rng: np.random.Generator = np.random.default_rng()
+_ops = contextvars.ContextVar("ops", default=None)  # None: a NumpyOps, made on first use
+_default_ops = None
 
 
 def set_dtype(name: str) -> None:
@@ -39,8 +39,10 @@ def get_dtype() -> type:
 
 
 def set_seed(seed: int | None) -> None:
-    """Seed the one generator behind initialisation, shuffling, dropout and augmentation."""
+    """Seed the one generator behind initialisation, and behind the generators models draw from it."""
     global _rng
+    if seed is not None:
+        seed = integer(seed, "seed", low=0, high=2**63 - 1)
     _rng = np.random.default_rng(seed)
 
 
@@ -49,81 +51,35 @@ def rng() -> np.random.Generator:
     return _rng
 
 
-def zeros(shape, dtype=None) -> np.ndarray:
-    return xp.zeros(shape, dtype=dtype or _dtype)
+def get_ops():
+    """The ops new layers and models are made with: a NumpyOps unless :func:`use_ops` says otherwise."""
+    global _default_ops
+    ops = _ops.get()
+    if ops is None:
+        if _default_ops is None:
+            from .ops import NumpyOps
+
+            _default_ops = NumpyOps()
+        ops = _default_ops
+    return ops
 
 
-def empty(shape, dtype=None) -> np.ndarray:
-    return xp.empty(shape, dtype=dtype or _dtype)
+@contextlib.contextmanager
+def use_ops(ops):
+    """Make the layers and models built inside this block with ``ops`` (another device, another kind)."""
+    token = _ops.set(ops)
+    try:
+        yield ops
+    finally:
+        _ops.reset(token)
 
 
-_ones_cache: dict = {}
-_zero_buffers: dict = {}
-
-
-def zeros_view(shape, dtype) -> np.ndarray:
-    """A read-only array of zeros: a view of one cached buffer per dtype, grown as needed, so it costs nothing.
-
-    NumPy's element-wise ``maximum(x, 0)`` is not vectorised for a scalar
-    operand; against an array of zeros it runs about 3x faster (ReLU uses this).
-    """
-    size = math.prod(shape)
-    buffer = _zero_buffers.get(np.dtype(dtype))
-    if buffer is None or buffer.size < size:
-        buffer = _zero_buffers[np.dtype(dtype)] = xp.zeros(size, dtype=dtype)
-        buffer.flags.writeable = False
-    return buffer[:size].reshape(shape)
-
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
-_memory_kept: bool | None = None  # None: not tried yet
-
-
-def keep_freed_memory() -> bool:
-    """Have the C allocator (glibc) keep freed memory for the next training step; True if it now does.
-
-    Every step allocates and frees the same large arrays. By default glibc hands
-    big freed blocks back to the operating system, so the next step's arrays
-    start on fresh pages, each zero-filled by the kernel on first touch: in the
-    cnn benchmark, 400-600 page faults and about 1.3 ms of system time a step
-    (out of 6-9 ms). Fixing the mmap threshold at 32 MiB and the trim threshold
-    at 128 MiB lets freed blocks be reused instead, as PyTorch's caching
-    allocator reuses GPU memory: measured 10-15% faster steps (and a max-pool
-    backward pass alone 0.45 ms instead of 2.7 ms on this virtual machine,
-    where a page fault is dear). Peak memory is unchanged; up to 128 MiB of
-    freed memory is kept per arena rather than returned. Does nothing off
-    glibc, or where the user set glibc's malloc tunables (``MALLOC_*_`` or
-    ``GLIBC_TUNABLES``) themselves. A model's forward pass calls this (it acts
-    once per process).
-    """
-    global _memory_kept
-    if _memory_kept is None:
-        _memory_kept = False
-        user_set = any(k.startswith("MALLOC_") and k.endswith("_") for k in os.environ)
-        if (
-            sys.platform.startswith("linux")
-            and not user_set
-            and "glibc.malloc" not in os.environ.get("GLIBC_TUNABLES", "")
-        ):
-            try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-                # both at once: setting either one turns off glibc's own adjustment of the other
-                _memory_kept = bool(
-                    libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(_M_TRIM_THRESHOLD, 128 << 20)
-                )
-            except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-                pass
-    return _memory_kept
-
-
-def column_sums(a):
-    """a.sum(axis=0) of a 2-D array as a matrix-vector product: several times faster for tall, narrow arrays."""
-    key = (a.shape[0], a.dtype)
-    ones = _ones_cache.get(key)
-    if ones is None:
-        _ones_cache.clear()  # keep one vector: batch sizes rarely change within a run
-        ones = _ones_cache[key] = xp.ones(a.shape[0], dtype=a.dtype)
-    return ones @ a
+def array_module(a):
+    """The module of array ``a``: NumPy for NumPy arrays, else the one its ``__array_namespace__`` names."""
+    if isinstance(a, np.ndarray):
+        return np
+    namespace = getattr(a, "__array_namespace__", None)
+    return namespace() if namespace is not None else np
 
 
 def as_array(x, name: str = "input") -> np.ndarray:
@@ -202,8 +158,9 @@ def all_finite(a) -> bool:
     """
     if a.dtype.kind != "f":
         return True
+    xp = array_module(a)
     flat = a.reshape(-1)
-    return math.isfinite(float(np.vdot(flat, flat))) or bool(np.isfinite(a).all())
+    return math.isfinite(float(xp.vdot(flat, flat))) or bool(xp.isfinite(a).all())
 
 
 def require_finite(arr, name: str = "input") -> None:

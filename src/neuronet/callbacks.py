@@ -11,52 +11,93 @@ import inspect
 import math
 import os
 
-import numpy as np
-
 from . import checks
-from .model import Callback, History
 
 
-def _improved_mode(monitor: str, mode: str) -> str:
-    checks.text(monitor, "monitor")
-    if checks.choice(mode, "mode", ("auto", "min", "max")) != "auto":
-        return mode
-    return "min" if "loss" in monitor or "error" in monitor else "max"
+class Callback:
+    """Hook points called by the training loop (``training.fit``); override the ones you need."""
+
+    model = None  # the model being trained, set before training starts
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None: ...
 
 
-class EarlyStopping(Callback):
+class History(Callback):
+    """Records every epoch's logs: ``history.history["loss"]`` is a list, one value per epoch."""
+
+    def on_train_begin(self, logs=None):
+        self.epoch: list[int] = []
+        self.history: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+class MonitorCallback(Callback):
+    """A callback that watches one logged value for improvement (EarlyStopping, ModelCheckpoint and
+    ReduceLROnPlateau share this one test).
+
+    Better means lower for losses and errors and higher otherwise, unless ``mode``
+    says which; only a change of more than ``min_delta`` counts.
+    """
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "auto", min_delta: float = 0.0) -> None:
+        self.monitor = checks.text(monitor, "monitor")
+        if checks.choice(mode, "mode", ("auto", "min", "max")) == "auto":
+            mode = "min" if "loss" in monitor or "error" in monitor else "max"
+        self.mode = mode
+        self.min_delta = abs(checks.number(min_delta, "min_delta"))
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def improved(self, logs) -> bool:
+        """Whether the monitored value beats the best so far (which it then becomes)."""
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise KeyError(
+                f"{type(self).__name__} monitors {self.monitor!r}, but the logs hold {sorted(logs)}; "
+                "for val_* values pass validation_data or validation_split to fit"
+            )
+        value = logs[self.monitor]
+        better = value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+        if better:
+            self.best = value
+        return better
+
+
+class EarlyStopping(MonitorCallback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
     With ``restore_best_weights`` the model ends with the weights of its best epoch, however training
     ends: stopped by this callback, stopped because the loss diverged, or run to its last epoch (so that
     a saved model is the one a plot of the training marks best).
-    The direction (lower or higher is better) is inferred from the name unless
-    ``mode`` says it: losses and errors go down, accuracies go up.
     """
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best_weights=True, mode="auto"):
-        self.monitor = monitor
+        super().__init__(monitor, mode, min_delta)
         self.patience = checks.integer(patience, "patience", low=0)
-        self.min_delta = abs(checks.number(min_delta, "min_delta"))
         self.restore_best_weights = checks.flag(restore_best_weights, "restore_best_weights")
-        self.mode = _improved_mode(monitor, mode)
 
     def on_train_begin(self, logs=None):
-        self.best = math.inf if self.mode == "min" else -math.inf
+        super().on_train_begin(logs)
         self.best_epoch = -1
         self.best_weights = None
         self.wait = 0
         self.stopped_epoch = None
 
-    def _is_improvement(self, value: float) -> bool:
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
     def on_epoch_end(self, epoch, logs=None):
-        value = _monitored(self, logs)
-        if self._is_improvement(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+        if self.improved(logs):
+            self.best_epoch, self.wait = epoch, 0
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
             return
@@ -70,7 +111,7 @@ class EarlyStopping(Callback):
             self.model.set_weights(self.best_weights)
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorCallback):
     """Save the model to ``path`` after each epoch, or only when ``monitor`` improves.
 
     ``path`` may name the epoch and any logged value: ``"ckpt-{epoch:02d}-{val_loss:.3f}.nnet"``.
@@ -80,26 +121,15 @@ class ModelCheckpoint(Callback):
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=True, mode="auto"):
+        super().__init__(monitor, mode)
         self.path = os.fspath(path)
-        self.monitor = monitor
         self.save_best_only = checks.flag(save_best_only, "save_best_only")
-        self.mode = _improved_mode(monitor, mode)
-
-    def on_train_begin(self, logs=None):
-        self.best = np.inf if self.mode == "min" else -np.inf
 
     def on_epoch_end(self, epoch, logs=None):
         if not math.isfinite((logs or {}).get("loss", 0.0)):
             return  # the weights are NaN: nothing worth keeping
-        path = self.path.format(epoch=epoch + 1, **(logs or {}))
-        if not self.save_best_only:
-            self.model.save(path)
-            return
-        value = _monitored(self, logs)
-        better = value < self.best if self.mode == "min" else value > self.best
-        if better:
-            self.best = value
-            self.model.save(path)
+        if not self.save_best_only or self.improved(logs):
+            self.model.save(self.path.format(epoch=epoch + 1, **(logs or {})))
 
 
 class LearningRateScheduler(Callback):
@@ -129,7 +159,7 @@ class LearningRateScheduler(Callback):
             logs["learning_rate"] = self.model.optimizer.learning_rate
 
 
-class ReduceLROnPlateau(Callback):
+class ReduceLROnPlateau(MonitorCallback):
     """Multiply the learning rate by ``factor`` when ``monitor`` has not improved for ``patience`` epochs.
 
     After a reduction it waits ``cooldown`` epochs before counting again, and
@@ -147,28 +177,25 @@ class ReduceLROnPlateau(Callback):
         mode="auto",
         verbose: int = 0,
     ):
-        self.monitor = monitor
+        super().__init__(monitor, mode, min_delta)
         self.factor = checks.number(factor, "factor", low=0.0, high=1.0, low_open=True, high_open=True)
         self.patience = checks.integer(patience, "patience", low=0)
-        self.min_delta = abs(checks.number(min_delta, "min_delta"))
         self.cooldown = checks.integer(cooldown, "cooldown", low=0)
         self.min_lr = checks.number(min_lr, "min_lr", low=0.0)
-        self.mode = _improved_mode(monitor, mode)
         self.verbose = verbose
 
     def on_train_begin(self, logs=None):
-        self.best = math.inf if self.mode == "min" else -math.inf
+        super().on_train_begin(logs)
         self.wait = 0
         self.cooldown_left = 0
 
     def on_epoch_end(self, epoch, logs=None):
-        value = _monitored(self, logs)
-        better = value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+        better = self.improved(logs)
         if self.cooldown_left > 0:
             self.cooldown_left -= 1
             self.wait = 0
         if better:
-            self.best, self.wait = value, 0
+            self.wait = 0
             return
         if self.cooldown_left > 0:
             return
@@ -208,16 +235,6 @@ class CSVLogger(Callback):
         self.file.close()
 
 
-def _monitored(callback, logs) -> float:
-    logs = logs or {}
-    if callback.monitor not in logs:
-        raise KeyError(
-            f"{type(callback).__name__} monitors {callback.monitor!r}, but the logs hold {sorted(logs)}; "
-            "for val_* values pass validation_data or validation_split to fit"
-        )
-    return logs[callback.monitor]
-
-
 __all__ = [
     "CSVLogger",
     "Callback",
@@ -225,5 +242,6 @@ __all__ = [
     "History",
     "LearningRateScheduler",
     "ModelCheckpoint",
+    "MonitorCallback",
     "ReduceLROnPlateau",
 ]

@@ -1,66 +1,42 @@
 """The Sequential model: layers in a row, trained by backpropagation.
 
-Training one mini-batch is four steps, the heart of deep learning:
+Training one mini-batch is four steps, the heart of deep learning
+(:meth:`Sequential.train_step`):
 
 1. forward:  out = layer_n(... layer_1(x))
 2. loss:     L = loss(out, y) + sum of regularisation penalties
 3. backward: each layer, last to first, turns dL/d(output) into dL/d(input)
    and adds dL/d(its parameters) into their ``.grad``
 4. update:   the optimizer moves every parameter against its gradient
+
+The loop around it, epochs of mini-batches with validation and callbacks,
+is ``training.py``. The model owns an ops (``ops.py``) that its layers
+compute with, and a plan of its layers decided once until they change: the
+steps its passes run (a convolution and its pooling fused on a CPU) and
+whether the loss absorbs the last activation's backward pass (softmax with
+cross-entropy).
+
+Each layer keeps what its backward pass needs from its last forward pass
+only (a one-slot cache, as the book's layers do), so ``model.backward`` must
+follow the forward pass it differentiates: a second forward pass in between
+is an error, not the other batch's gradient.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import sys
-import time
-import warnings
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from . import backend, checks, fusion, losses, optimizers, parallel
+from . import backend, checks, losses, optimizers, training
 from . import metrics as metrics_lib
-from .batching import batch_bounds, batches
+from .callbacks import Callback, History
 from .layers.activations import Activation, sigmoid
-from .layers.base import LAYERS, Layer
+from .layers.base import Layer, deserialize, serialize
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 from .parameter import Parameter, flatten_parameters, shapes_on_file
 from .saving import ModelFileError, read_model_file, write_model_file
-
-DIVERGENCE_ADVICE = (
-    "Lower the learning rate, scale the inputs (e.g. standardise them), or check the data for extreme values."
-)
-
-
-class Callback:
-    """Hook points called by :meth:`Sequential.fit`; override the ones you need."""
-
-    model: Sequential | None = None
-
-    def set_model(self, model: Sequential) -> None:
-        self.model = model
-
-    def on_train_begin(self, logs: dict | None = None) -> None: ...
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
-    def on_train_end(self, logs: dict | None = None) -> None: ...
-
-
-class History(Callback):
-    """Records every epoch's logs: ``history.history["loss"]`` is a list, one value per epoch."""
-
-    def on_train_begin(self, logs=None):
-        self.epoch: list[int] = []
-        self.history: dict[str, list[float]] = {}
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(value)
 
 
 class Sequential:
@@ -69,6 +45,7 @@ class Sequential:
     def __init__(self, layers: list[Layer] | None = None, input_shape: tuple | None = None) -> None:
         self.layers: list[Layer] = []
         self.input_shape = (None, *input_shape) if input_shape is not None else None
+        self.ops = backend.get_ops().spawn()  # the model's own: its generator is drawn from nn.set_seed's
         self.loss: losses.Loss | None = None
         self.optimizer: optimizers.Optimizer | None = None
         self.metrics: list[tuple[str, callable]] = []
@@ -76,8 +53,12 @@ class Sequential:
         self.metadata: dict = {}  # JSON-able extras saved with the model (the CLI keeps its scaling here)
         self.stop_training = False
         self._flat: Parameter | None = None
-        self._flat_params: list[Parameter] = []
-        self._replicas: parallel.Replicas | None = None  # copies of the layers for threads (see parallel.py)
+        self._flat_paths: dict[str, tuple[Parameter, slice]] = {}  # what the flat buffer holds, by path
+        self._plan_key: tuple | None = None  # the layers (by identity) the plan below was made for
+        self._steps: list = []
+        self._head: Layer | None = None
+        self._training_passes = 0  # training forward passes since the last backward (see the module's docstring)
+        self._metric_batches: list = []
         self._seen_shape: tuple | None = None  # the shape of the last input, batch as None (for summary)
         for layer in layers or []:
             self.add(layer)
@@ -107,6 +88,27 @@ class Sequential:
         wrong = [name for name, _ in self.metrics if regression and metrics_lib.is_classification(name)]
         if wrong:
             raise ValueError(f"{wrong} are classification metrics; a regression model (MSE/MAE loss) has none")
+        self._plan_key = None  # the loss decides the head
+
+    def _plan(self) -> list:
+        """The steps the passes run, made once for the current layers (and again only when they change)."""
+        key = (tuple(map(id, self.layers)), id(self.loss))
+        if key != self._plan_key:
+            for layer in self.layers:
+                if layer.ops is not self.ops:  # added, or put in place of another (pruning)
+                    layer.use_ops(self.ops)
+            self._steps, self._head, self._plan_key = self.ops.plan(self.layers), self._find_head(), key
+        return self._steps
+
+    def _find_head(self) -> Layer | None:
+        """The last layer, if the loss absorbs its activation's backward pass (softmax + cross-entropy)."""
+        if not self.layers or self.loss is None or self.loss.fuses_with is None:
+            return None
+        if getattr(self.loss, "from_logits", False):
+            return None
+        last = self.layers[-1]
+        act = last if isinstance(last, Activation) else getattr(last, "activation", None)
+        return last if act is not None and act.default_name == self.loss.fuses_with else None
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]
@@ -116,8 +118,8 @@ class Sequential:
             p.zero_grad()
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of every parameter and every layer state (running statistics, masks), in order."""
-        return [a.copy() for a in self._weight_arrays()]
+        """NumPy copies of every parameter and every layer state (running statistics, masks), in order."""
+        return [np.array(self.ops.to_numpy(a), copy=True) for a in self._weight_arrays()]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Overwrite, in place, what :meth:`get_weights` returned."""
@@ -129,75 +131,58 @@ class Sequential:
                 raise ValueError(f"set_weights: shape {np.shape(value)} does not fit an array of shape {target.shape}")
             target[...] = value
 
-    def _weight_arrays(self) -> list[np.ndarray]:
+    def _weight_arrays(self) -> list:
         return [p.data for p in self.parameters()] + [s for layer in self.layers for s in layer.states()]
 
-    def _named_arrays(self) -> dict[str, np.ndarray]:
-        """Every saved array under the name "<index>.<layer name>.<attribute>"."""
+    def _named_arrays(self) -> dict:
+        """Every saved array under the name "<index>.<layer name>.<path in the layer>"."""
         return {
-            f"{i}.{layer.name}.{attr}": getattr(layer, attr).data if attr in layer.param_names else getattr(layer, attr)
+            f"{i}.{layer.name}.{path}": array
             for i, layer in enumerate(self.layers)
-            for attr in (*layer.param_names, *layer.state_names)
+            for path, array in layer.named_arrays().items()
         }
 
     # -- the passes -------------------------------------------------------------
     def forward(self, x, training: bool = False):
-        backend.keep_freed_memory()  # each batch reuses the last one's memory (once per process; see backend)
-        x = backend.xp.asarray(x)
+        """The outputs for a batch ``x``; the layers keep what a backward pass needs."""
+        self._training_passes += bool(training)
+        return self._run(x, training)
+
+    def _run(self, x, training: bool):
+        self.ops.prepare()
+        x = self.ops.asarray(x)
         self._seen_shape = (None, *x.shape[1:])
         dtype = self._dtype()
         if x.dtype != dtype and x.dtype.kind in "fiub" and not self._takes_ids():
             x = x.astype(dtype)  # lists, float64, ints: compute in the model's float type
-        for step in fusion.steps(self.layers):  # layers, a convolution and its pooling as one (fusion.py)
+        for step in self._plan():
             x = step.forward(x, training)
         return x
 
     def backward(self, dy, input_grad: bool = True):
-        """Backpropagate ``dy`` (dL/d output) through every layer; return dL/d input."""
-        return self._backward_from(len(self.layers) - 1, dy, input_grad)
+        """Backpropagate ``dy`` (dL/d output) through every layer; return dL/d input.
 
-    def _backward_from(self, last: int, dy, input_grad: bool):
-        """Backpropagate from layer index ``last`` down to the first layer."""
-        if last < 0:
-            return dy
-        steps = fusion.steps(self.layers[: last + 1])
-        for step in steps[:0:-1]:
-            dy = step.backward(dy)
-        if input_grad:
-            return steps[0].backward(dy)
-        steps[0].backward_params_only(dy)  # training needs no gradient for the data itself
-        return None
-
-    def _fused_activation(self):
-        """The last layer, if its activation's backward is absorbed by the loss (softmax + cross-entropy)."""
-        if not self.layers or self.loss is None or self.loss.fuses_with is None:
-            return None
-        if getattr(self.loss, "from_logits", False):
-            return None
-        last = self.layers[-1]
-        act = last if isinstance(last, Activation) else getattr(last, "activation", None)
-        if act is not None and act.default_name == self.loss.fuses_with:
-            return last
-        return None
+        It differentiates the last forward pass: after two training passes (``training=True``) without a
+        backward pass between them, it is an error rather than the second batch's gradient.
+        """
+        if self._training_passes > 1:
+            passes, self._training_passes = self._training_passes, 0
+            raise RuntimeError(
+                f"model.backward after {passes} training forward passes: each layer keeps only its last "
+                "pass's inputs, so this could only be the last batch's gradient. Call backward after each "
+                "forward: forward(a, training=True), backward(da), forward(b, training=True), backward(db)"
+            )
+        self._training_passes = 0
+        return _backward(self._plan(), dy, input_grad)
 
     def compute_gradients(self, x, y) -> tuple[float, np.ndarray]:
         """Forward, loss and backward on a batch: fill every ``.grad``; return (loss, outputs).
 
-        ``y`` must already be in the loss's form (see ``Loss.prepare_targets``).
-        Where it pays, the batch is split across threads (``parallel.py``):
-        the same gradients, up to the order of float additions.
+        ``y`` must already be in the loss's form (see ``Loss.prepare_targets``). The ops decides how:
+        on a CPU, a batch may be split across threads (``parallel.py``): the same gradients, up to the
+        order of float additions.
         """
-        n = parallel.parts(len(x), self.layers)
-        flat = self._step_parameters() if n > 1 else []  # the parts' gradients are summed into this buffer
-        if not flat:  # not split, or no parameters to learn
-            return self.compute_gradients_here(x, y)
-        if self._replicas is None or not self._replicas.match(self, n, flat[0].grad):
-            self._replicas = parallel.Replicas(self, n, flat[0].grad)
-        for p in self.parameters():
-            p.settle_grad()  # the first part writes its gradients straight into the flat buffer behind these
-        loss, out = self._replicas.compute_gradients(x, y)
-        self.add_regularization_gradients()  # once for the batch, not once per part
-        return loss + self.regularization_loss(), out
+        return self.ops.gradients(self, x, y)
 
     def compute_gradients_here(self, x, y) -> tuple[float, np.ndarray]:
         """:meth:`compute_gradients` in this thread, on the whole batch."""
@@ -212,31 +197,50 @@ class Sequential:
         fraction of the batch, so that the parts' gradients add up to the batch's. Returns the data
         loss on ``x`` and the outputs.
         """
-        out = self.forward(x, training=True)
+        out = self._run(x, training=True)
         loss = self.loss.forward(out, y)
         for p in self.parameters():
             p.zero_grad()
-        fused = self._fused_activation()
-        dz = self.loss.backward(out, y) if fused is None else self.loss.backward_through_activation(out, y)
+        steps, head = self._steps, self._head
+        # with a head, the loss's gradient with respect to the scores before the activation
+        dz = self.loss.backward(out, y) if head is None else self.loss.backward_through_activation(out, y)
         if share != 1.0:
             dz *= share  # in place: a NumPy float64 share must not turn a float32 model's gradients to float64
-        if fused is None:
-            self.backward(dz, input_grad=False)
-        else:
-            if isinstance(fused, Activation):  # a separate Softmax/Sigmoid layer: skip it
-                self._backward_from(len(self.layers) - 2, dz, input_grad=False)
-            else:  # Dense(..., activation="softmax"): go through its linear part only
-                dx = fused.backward_linear(dz, input_grad=len(self.layers) > 1)
-                self._backward_from(len(self.layers) - 2, dx, input_grad=False)
+        if head is not None:
+            steps = steps[:-1]  # a separate Softmax/Sigmoid layer is skipped; Dense(softmax) runs its linear part
+            if not isinstance(head, Activation):
+                dz = head.backward_linear(dz, input_grad=bool(steps))
+        _backward(steps, dz, input_grad=False)
         for p in self.parameters():
             p.settle_grad()  # the optimizer (or the sum of a split batch's parts) reads the flat buffer
         return loss, out
 
-    def train_step(self, x, y) -> tuple[float, np.ndarray]:
-        """One step of gradient descent on a batch; returns (loss, outputs)."""
+    def train_step(self, x, y) -> dict[str, float]:
+        """One step of gradient descent on a batch (the four steps above); returns the batch's logs.
+
+        A model that trains differently overrides this (a GAN); the loop in ``training.py`` only needs
+        the logs back, and the batch recorded for the metrics (:meth:`record`).
+        """
         loss, out = self.compute_gradients(x, y)
-        self.optimizer.step(self._step_parameters())
-        return loss, out
+        self.apply_gradients()
+        self.record(y, out)
+        return {"loss": loss}
+
+    def apply_gradients(self) -> None:
+        """The optimizer's step on every parameter, then each parameter's constraint (SparseDense's mask)."""
+        flat = self.flat_parameter()
+        if flat is None:
+            return
+        self.optimizer.step([flat])
+        for p, _ in self._flat_paths.values():
+            if p.constraint is not None:
+                p.constraint(p.data)
+
+    def test_step(self, x, y) -> dict[str, float]:
+        """The loss (with regularisation, as in training) on a batch, recorded for the metrics too."""
+        out = self._run(x, training=False)
+        self.record(y, out)
+        return {"loss": self.loss.forward(out, y) + self.regularization_loss()}
 
     def regularization_loss(self) -> float:
         return sum((p.regularizer.penalty(p.data) for p in self.parameters() if p.regularizer), 0.0)
@@ -246,24 +250,78 @@ class Sequential:
             if p.regularizer:
                 p.regularizer.add_gradient(p.data, p.grad)
 
-    def _step_parameters(self) -> list[Parameter]:
-        """All parameters as one flat Parameter, so the optimizer runs a few long vector ops."""
-        params = self.parameters()
-        same = len(params) == len(self._flat_params) and all(a is b for a, b in zip(params, self._flat_params))
+    def finite(self) -> bool:
+        """Whether every learned value is finite (after a step that diverged, some are not)."""
+        flat = self.flat_parameter()
+        return flat is None or backend.all_finite(flat.data)
+
+    def flat_parameter(self) -> Parameter | None:
+        """All parameters as one flat Parameter, so the optimizer runs a few long vector ops (None if
+        there are none). When the layers change, the optimizer's state of the parameters kept is carried
+        over to the new buffer (``Optimizer.carry_state``)."""
+        params = {path: getattr(layer, attr) for path, layer, attr in self._parameter_paths()}
+        same = len(params) == len(self._flat_paths) and all(
+            self._flat_paths.get(path, (None,))[0] is p for path, p in params.items()
+        )
         if not same:  # first step, or layers were added or replaced (pruning)
-            self._flat = flatten_parameters(params) if params else None
-            self._flat_params = params  # held, so a new parameter can never be mistaken for an old one
-        return [self._flat] if self._flat is not None else []
+            old, old_paths = self._flat, self._flat_paths
+            self._flat = flatten_parameters(list(params.values()), self.ops) if params else None
+            self._flat_paths, offset = {}, 0
+            for path, p in params.items():
+                self._flat_paths[path] = (p, slice(offset, offset + p.data.size))
+                offset += p.data.size
+            if old is not None and self._flat is not None and self.optimizer is not None:
+                pieces = [
+                    (old_paths[path][1], now)
+                    for path, (p, now) in self._flat_paths.items()
+                    if path in old_paths and old_paths[path][0].data.shape == p.data.shape
+                ]
+                self.optimizer.carry_state(old, self._flat, pieces)
+        return self._flat
+
+    def _parameter_paths(self):
+        """(path, holder, attribute) of every parameter, in order, the path as saved ("0.dense.weights")."""
+        for i, layer in enumerate(self.layers):
+            for path, holder, attr in _parameters_of(layer):
+                yield f"{i}.{layer.name}.{path}", holder, attr
+
+    # -- metrics over an epoch ---------------------------------------------------------
+    def reset_metrics(self) -> None:
+        self._metric_batches = []
+
+    def record(self, y, out) -> None:
+        """Keep a batch's targets and outputs for :meth:`metric_results` (metrics such as F1 are no batch means)."""
+        if self.metrics:
+            self._metric_batches.append((y, self._metric_outputs(out)))
+
+    def metric_results(self) -> dict[str, float]:
+        """Each metric over every batch recorded since :meth:`reset_metrics`."""
+        if not self.metrics or not self._metric_batches:
+            return {name: float("nan") for name, _ in self.metrics} if self.metrics else {}
+        y = np.concatenate([self.ops.to_numpy(t) for t, _ in self._metric_batches])
+        out = np.concatenate([self.ops.to_numpy(o) for _, o in self._metric_batches])
+        return {name: fn(y, out) for name, fn in self.metrics}
+
+    def _metric_outputs(self, out):
+        """Probabilities for the metrics: a model trained from logits outputs scores."""
+        if isinstance(self.loss, losses.BinaryCrossentropy) and self.loss.from_logits:
+            return sigmoid(out)
+        return out
 
     # -- checking data ------------------------------------------------------------
     def _dtype(self):
         params = self.parameters()
-        return params[0].data.dtype if params else backend.get_dtype()
+        return params[0].data.dtype if params else self.ops.dtype
 
     def _takes_ids(self) -> bool:
         return bool(self.layers) and self.layers[0].takes_ids
 
-    def _check_x(self, x, name="X"):
+    def min_batch(self) -> int:
+        """The fewest samples a training batch may hold (BatchNormalization needs two)."""
+        return max((layer.min_batch for layer in self.layers), default=1)
+
+    def check_x(self, x, name="X"):
+        """``x`` checked (see ``backend.as_float``) and as an array of the model's ops, in its float type."""
         if self._takes_ids():  # integer token ids: the Embedding layer checks them
             x = backend.as_array(x, name)
             if x.size == 0:
@@ -276,12 +334,13 @@ class Sequential:
             raise checks.ArgumentError(
                 f"{name} must have a batch axis first, e.g. shape (samples, features); got {x.shape}"
             )
-        return x
+        return self.ops.asarray(x)
 
-    def _check_xy(self, x, y, name="X", y_name="y"):
+    def check_data(self, x, y, name="X", y_name="y"):
+        """``x`` and its targets checked and in the loss's form (``Loss.prepare_targets``), on the model's ops."""
         if self.loss is None:
             raise RuntimeError("call model.compile(loss=..., optimizer=...) before fit or evaluate")
-        x = self._check_x(x, name)
+        x = self.check_x(x, name)
         if y is None:
             raise checks.ArgumentError(f"{y_name} is None; pass the targets (labels or values) for {name}")
         y = backend.as_array(y, y_name)
@@ -291,11 +350,11 @@ class Sequential:
                 "give one target per sample"
             )
         backend.require_finite(y, y_name)
-        out = self.forward(x[:1])  # checks every layer's input shape on one sample
-        y = self.loss.prepare_targets(y, np.broadcast_to(out, (len(x), *out.shape[1:])))
+        out = self._run(x[:1], training=False)  # checks every layer's input shape on one sample
+        y = self.loss.prepare_targets(y, self.ops.xp.broadcast_to(out, (len(x), *out.shape[1:])))
         return x, y
 
-    # -- training loop -------------------------------------------------------------
+    # -- training and using the model (training.py) ---------------------------------------
     def fit(
         self,
         x,
@@ -308,162 +367,27 @@ class Sequential:
         callbacks: list[Callback] | None = None,
         verbose: int = 1,
     ) -> History:
-        """Train for ``epochs`` passes over the data in mini-batches; return the History.
+        """Train for ``epochs`` passes over the data in mini-batches; return the History (``training.fit``)."""
+        return training.fit(
+            self, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose
+        )
 
-        ``verbose``: 0 silent, 1 a progress bar (on a terminal) and a line per epoch, 2 the lines only.
-        If the loss, the weights or the validation loss turn NaN or infinite, training stops after that
-        epoch with a warning; the History records the epoch (its loss as it came, the rest NaN). A last
-        batch too small for some layer (a single sample, for BatchNormalization) joins the batch before it.
-        """
-        epochs = checks.integer(epochs, "epochs", low=0)
+    def predict(self, x, batch_size: int = 256) -> np.ndarray:
+        """Outputs for ``x`` as a NumPy array, computed ``batch_size`` samples at a time to bound memory."""
         batch_size = checks.integer(batch_size, "batch_size", low=1)
-        validation_split = checks.number(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
-        shuffle = checks.flag(shuffle, "shuffle")
-        verbose = _verbosity(verbose)
-        callbacks = _callback_list(callbacks)
-        _check_pair(validation_data)
-        x, y = self._check_xy(x, y)
-        if validation_data is None and validation_split:
-            cut = int(round(len(x) * (1.0 - validation_split)))
-            if cut < 1 or cut >= len(x):
-                raise checks.ArgumentError(
-                    f"validation_split={validation_split} leaves no training or validation samples of {len(x)}"
-                )
-            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
-        if validation_data is not None:
-            validation_data = self._check_xy(*validation_data, name="validation X", y_name="validation y")
-        min_batch = max((layer.min_batch for layer in self.layers), default=1)
-        if len(x) < min_batch:
-            raise checks.ArgumentError(
-                f"a training batch needs at least {min_batch} samples here (BatchNormalization normalises over "
-                f"the batch), but there are only {len(x)} to train on"
-            )
-
-        history = History()
-        hooks = [*callbacks, history]  # last, so it records what other callbacks add to the logs
-        for cb in hooks:
-            cb.set_model(self)
-        self.stop_training = False
-        for cb in hooks:
-            cb.on_train_begin()
-        for epoch in range(epochs):
-            for cb in hooks:
-                cb.on_epoch_begin(epoch)
-            desc = f"Epoch {epoch + 1}/{epochs}"
-            logs = self._train_epoch(x, y, batch_size, min_batch, shuffle, desc, hooks, verbose)
-            diverged = not math.isfinite(logs["loss"])
-            if validation_data is not None:
-                if diverged:  # nothing to measure with weights gone NaN
-                    val = dict.fromkeys(["loss", *(name for name, _ in self.metrics)], math.nan)
-                else:
-                    val = self._scores(*validation_data, batch_size=max(batch_size, 256), finite=False)
-                    if not math.isfinite(val["loss"]):  # weights so large that the outputs overflow
-                        diverged = True
-                        warnings.warn(
-                            f"training stopped: the validation loss became {val['loss']} after {desc.lower()}. "
-                            + DIVERGENCE_ADVICE,
-                            RuntimeWarning,
-                            stacklevel=2,
-                        )
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            if verbose:
-                print(f"{desc} - {' - '.join(f'{k}: {v:.4f}' for k, v in logs.items())}", file=sys.stderr)
-            for cb in hooks:
-                cb.on_epoch_end(epoch, logs)
-            if diverged or self.stop_training:
-                self.stop_training = True
-                break
-        for cb in hooks:
-            cb.on_train_end()
-        return history
-
-    def _train_epoch(self, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose) -> dict:
-        """One pass over the data in mini-batches; the epoch's logs (a non-finite loss if it diverged)."""
-        bounds = batch_bounds(len(x), batch_size, min_batch)
-        total_loss, seen, kept_y, kept_out = 0.0, 0, [], []
-        live, scored_at = {}, time.monotonic()
-        bar = tqdm(total=len(bounds), desc=desc, unit="batch", disable=verbose != 1 or not interactive(), leave=False)
-        for b, (xb, yb) in enumerate(batches(x, y, batch_size, shuffle, min_last=min_batch)):
-            with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
-                loss, out = self.train_step(xb, yb)
-            if not math.isfinite(loss):
-                bar.close()
-                warnings.warn(
-                    f"training stopped: the loss became {loss} in {desc.lower()}, batch {b + 1}. " + DIVERGENCE_ADVICE,
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                return {"loss": loss, **{name: math.nan for name, _ in self.metrics}}
-            total_loss += loss * len(xb)
-            seen += len(xb)
-            if self.metrics:  # metrics such as F1 are not batch averages: score the whole epoch at its end
-                kept_y.append(yb)
-                kept_out.append(self._metric_outputs(out))
-            for cb in hooks:
-                cb.on_batch_end(b, {"loss": loss})
-            if not bar.disable and (b % 10 == 0 or b == len(bounds) - 1):
-                if self.metrics and time.monotonic() - scored_at > 0.5:  # scoring all so far: not every batch
-                    live = self._metric_values(np.concatenate(kept_y), np.concatenate(kept_out))
-                    scored_at = time.monotonic()
-                bar.set_postfix({"loss": total_loss / seen, **live}, refresh=False)
-            bar.update(1)
-        bar.close()
-        if self._flat is not None and not backend.all_finite(self._flat.data):  # the last step's update overflowed
-            warnings.warn(
-                f"training stopped: the weights became NaN or infinite in {desc.lower()}. " + DIVERGENCE_ADVICE,
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return {"loss": math.nan, **{name: math.nan for name, _ in self.metrics}}
-        logs = {"loss": total_loss / seen}
-        if self.metrics:
-            logs.update(self._metric_values(np.concatenate(kept_y), np.concatenate(kept_out)))
-        return logs
-
-    def _metric_values(self, y, out) -> dict[str, float]:
-        return {name: fn(y, out) for name, fn in self.metrics}
-
-    def _metric_outputs(self, out):
-        """Probabilities for the metrics: a model trained from logits outputs scores."""
-        if isinstance(self.loss, losses.BinaryCrossentropy) and self.loss.from_logits:
-            return sigmoid(out)
-        return out
-
-    # -- using a trained model ----------------------------------------------------------
-    def predict(self, x, batch_size: int = 256):
-        """Outputs for ``x``, computed ``batch_size`` samples at a time to bound memory."""
-        batch_size = checks.integer(batch_size, "batch_size", low=1)
-        return self._outputs(self._check_x(x), batch_size)
-
-    def _outputs(self, x, batch_size: int, finite: bool = True):
-        """:meth:`predict` on checked data; with ``finite``, non-finite outputs are an error."""
-        result = None
-        with np.errstate(over="ignore", invalid="ignore"):  # reported below, once and clearly
-            for lo in range(0, len(x), batch_size):
-                out = self.forward(x[lo : lo + batch_size], training=False)
-                if result is None:
-                    result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
-                result[lo : lo + len(out)] = out
-        if finite and not backend.all_finite(result):
-            raise ValueError(
-                "the model's outputs hold NaN or infinite values although X is finite: its weights have "
-                "diverged (retrain with a lower learning rate) or X holds extreme values (scale it)"
-            )
+        result = training.predict(self, self.check_x(x), batch_size)
+        if not backend.all_finite(result):
+            raise ValueError(DIVERGED_OUTPUTS)
         return result
 
     def evaluate(self, x, y, batch_size: int = 256, verbose: int = 0) -> dict[str, float]:
         """Loss (with regularisation, as in training) and metrics on ``x``, ``y``."""
         batch_size = checks.integer(batch_size, "batch_size", low=1)
-        result = self._scores(*self._check_xy(x, y), batch_size)
-        if _verbosity(verbose):
+        result = training.scores(self, *self.check_data(x, y), batch_size)
+        if not np.isfinite(result["loss"]):
+            raise ValueError(DIVERGED_OUTPUTS)
+        if training.verbosity(verbose):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
-        return result
-
-    def _scores(self, x, y, batch_size: int, finite: bool = True) -> dict[str, float]:
-        """:meth:`evaluate` on checked data."""
-        out = self._outputs(x, batch_size, finite)
-        result = {"loss": self.loss.forward(out, y) + self.regularization_loss()}
-        result.update(self._metric_values(y, self._metric_outputs(out)))
         return result
 
     # -- description ------------------------------------------------------------------
@@ -501,7 +425,7 @@ class Sequential:
         shape = self._input_shape()  # saved as known (also from the data seen), so a load can check the layers fit
         config = {
             "input_shape": list(shape[1:]) if shape and None not in shape[1:] else None,
-            "layers": [{"class": type(ly).__name__, "name": ly.name, "config": ly.get_config()} for ly in self.layers],
+            "layers": [serialize(layer) for layer in self.layers],
         }
         if self.loss is not None:
             config["loss"] = {"class": type(self.loss).__name__, "config": self.loss.get_config()}
@@ -515,7 +439,7 @@ class Sequential:
         Metrics given as functions are not saved (a file holds no code): a loaded model reports the
         named ones only. Weights that are NaN or infinite are refused: such a model predicts nothing.
         """
-        arrays = self._named_arrays()
+        arrays = {key: self.ops.to_numpy(array) for key, array in self._named_arrays().items()}
         diverged = [key for key, array in arrays.items() if not backend.all_finite(array)]
         if diverged:
             raise ValueError(
@@ -561,7 +485,7 @@ def _check_layers_fit(model: Sequential, path: str) -> None:
     sample = np.zeros((1, *shape[1:]), dtype=np.int64 if model._takes_ids() else model._dtype())
     try:
         with np.errstate(all="ignore"):
-            model.forward(sample)
+            model._run(sample, training=False)
     except _DESCRIPTION_ERRORS as exc:
         raise ModelFileError(f"{path!r}: its layers do not fit together: {exc}") from None
 
@@ -603,7 +527,7 @@ def _build(description, shapes: dict[str, tuple]) -> Sequential:
         on_file = {key[len(prefix) :]: shape for key, shape in shapes.items() if key.startswith(prefix)}
         try:
             with shapes_on_file(on_file):
-                layer = _from_spec(LAYERS, spec, f"layer {i}")
+                layer = deserialize(spec, f"layer {i}")
         except _DESCRIPTION_ERRORS as exc:
             raise ValueError(f"layer {i} ({spec.get('class')!r}, {name!r}): {exc}") from None
         model.add(layer)
@@ -622,29 +546,27 @@ def _build(description, shapes: dict[str, tuple]) -> Sequential:
     return model
 
 
-def _check_pair(validation_data) -> None:
-    """validation_data is None or a pair (X_val, y_val)."""
-    if validation_data is None or (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-        return
-    got = f"a {type(validation_data).__name__}"
-    if isinstance(validation_data, (tuple, list)):
-        got += f" of {len(validation_data)}"
-    raise checks.ArgumentError(f"validation_data must be a pair (X_val, y_val), got {got}")
+DIVERGED_OUTPUTS = (
+    "the model's outputs hold NaN or infinite values although X is finite: its weights have diverged "
+    "(retrain with a lower learning rate) or X holds extreme values (scale it)"
+)
 
 
-def _verbosity(verbose) -> int:
-    """``verbose`` as 0, 1 or 2 (True and False count as 1 and 0)."""
-    return checks.integer(int(verbose) if isinstance(verbose, bool) else verbose, "verbose", low=0, high=2)
+def _backward(steps: list, dy, input_grad: bool):
+    """Backpropagate ``dy`` through ``steps``, last to first; dL/d input, or None without ``input_grad``."""
+    if not steps:
+        return dy
+    for step in steps[:0:-1]:
+        dy = step.backward(dy)
+    if input_grad:
+        return steps[0].backward(dy)
+    steps[0].backward_params_only(dy)  # training needs no gradient for the data itself
+    return None
 
 
-def _callback_list(callbacks) -> list[Callback]:
-    if callbacks is None:
-        return []
-    if not isinstance(callbacks, (list, tuple)) or not all(isinstance(cb, Callback) for cb in callbacks):
-        raise checks.ArgumentError(f"callbacks must be a list of Callback objects, got {callbacks!r}")
-    return list(callbacks)
-
-
-def interactive() -> bool:
-    """Whether progress bars can redraw: standard error is a terminal, or a notebook shows the output."""
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
+def _parameters_of(layer: Layer, prefix: str = ""):
+    """(path in the layer, holder, attribute) of each of its parameters, those of held layers included."""
+    for attr in layer.param_names:
+        yield prefix + attr, layer, attr
+    for name, sub in layer.sublayers().items():
+        yield from _parameters_of(sub, f"{prefix}{name}.")

@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import math
 
-from . import checks
-from .backend import xp
+from . import backend, checks
 from .parameter import Parameter
 
 OPTIMIZERS: dict[str, type] = {}
 
 
 class Optimizer:
-    """Base class: subclasses implement ``update(param, state, lr)``."""
+    """Base class: subclasses implement ``update(param, state, lr)``.
+
+    ``state[p]`` holds arrays shaped as ``p`` (momenta, running averages) under
+    names; each starts at ``initial_state(name)`` (0 but for Adagrad's sum).
+    """
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -55,12 +58,15 @@ class Optimizer:
         for p in params:
             state = self.state.get(p)
             if state is None:
-                state = self.state[p] = {"scratch": xp.empty_like(p.data)}
+                state = self.state[p] = {"scratch": backend.array_module(p.data).empty_like(p.data)}
             self.update(p, state, lr)
         self.iterations += 1
 
     def clip_gradients(self, params: list[Parameter]) -> None:
         """Clip in place: each element to +-clipvalue, then the global norm to clipnorm."""
+        if not params:
+            return
+        xp = backend.array_module(params[0].grad)
         if self.clipvalue is not None:
             for p in params:
                 xp.clip(p.grad, -self.clipvalue, self.clipvalue, out=p.grad)
@@ -73,6 +79,30 @@ class Optimizer:
 
     def update(self, p: Parameter, state: dict, lr: float) -> None:
         raise NotImplementedError
+
+    def initial_state(self, name: str) -> float:
+        """The value a state array named ``name`` starts from."""
+        return 0.0
+
+    def carry_state(self, old: Parameter, new: Parameter, pieces: list[tuple[slice, slice]]) -> None:
+        """Move the state kept for ``old`` to ``new``, which holds some of the same values elsewhere.
+
+        A model re-flattens its parameters when its layers change (pruning, a layer added after
+        training); ``pieces`` pairs each kept parameter's slice in the old flat buffer with its slice in
+        the new one. The rest of ``new`` starts as at a first step.
+        """
+        xp = backend.array_module(new.data)
+        state = self.state.pop(old, None)
+        if state is None:
+            return
+        carried = {"scratch": xp.empty_like(new.data)}
+        for name, values in state.items():
+            if name == "scratch":
+                continue
+            fresh = carried[name] = xp.full_like(new.data, self.initial_state(name))
+            for was, now in pieces:
+                fresh[now] = values[was]
+        self.state[new] = carried
 
     def get_config(self) -> dict:
         return {
@@ -101,6 +131,7 @@ class SGD(Optimizer):
             raise checks.ArgumentError("Nesterov momentum needs momentum > 0")
 
     def update(self, p, state, lr):
+        xp = backend.array_module(p.data)
         g, tmp = p.grad, state["scratch"]
         if self.momentum:
             v = state.get("velocity")
@@ -135,18 +166,18 @@ class Adagrad(Optimizer):
         self.epsilon = _epsilon(epsilon)
         self.initial_accumulator_value = checks.number(initial_accumulator_value, "initial_accumulator_value", low=0.0)
 
+    def initial_state(self, name):
+        return self.initial_accumulator_value if name == "sum" else 0.0
+
     def update(self, p, state, lr):
+        xp = backend.array_module(p.data)
         g, tmp = p.grad, state["scratch"]
         s = state.get("sum")
         if s is None:
-            s = state["sum"] = xp.full_like(p.data, self.initial_accumulator_value)
+            s = state["sum"] = xp.full_like(p.data, self.initial_state("sum"))
         xp.multiply(g, g, out=tmp)
         s += tmp
-        xp.sqrt(s, out=tmp)
-        tmp += self.epsilon
-        xp.divide(g, tmp, out=tmp)
-        tmp *= lr
-        p.data -= tmp
+        _step_by_root(p, g, s, tmp, lr, self.epsilon)
 
     def get_config(self):
         return {
@@ -168,6 +199,7 @@ class RMSprop(Optimizer):
         self.epsilon = _epsilon(epsilon)
 
     def update(self, p, state, lr):
+        xp = backend.array_module(p.data)
         g, tmp = p.grad, state["scratch"]
         s = state.get("square_avg")
         if s is None:
@@ -176,11 +208,7 @@ class RMSprop(Optimizer):
         xp.multiply(g, g, out=tmp)
         tmp *= 1.0 - self.rho
         s += tmp
-        xp.sqrt(s, out=tmp)
-        tmp += self.epsilon
-        xp.divide(g, tmp, out=tmp)
-        tmp *= lr
-        p.data -= tmp
+        _step_by_root(p, g, s, tmp, lr, self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -202,6 +230,7 @@ class Adam(Optimizer):
         self.epsilon = _epsilon(epsilon)
 
     def update(self, p, state, lr):
+        xp = backend.array_module(p.data)
         g, tmp = p.grad, state["scratch"]
         if "m" not in state:
             state["m"] = xp.zeros_like(p.data)
@@ -260,6 +289,16 @@ class AdamW(Adam):
 
     def get_config(self):
         return {**super().get_config(), "weight_decay": self.weight_decay}
+
+
+def _step_by_root(p: Parameter, g, s, tmp, lr: float, epsilon: float) -> None:
+    """w -= lr * g / (sqrt(s) + epsilon), through the scratch buffer ``tmp``: Adagrad's and RMSprop's step."""
+    xp = backend.array_module(p.data)
+    xp.sqrt(s, out=tmp)
+    tmp += epsilon
+    xp.divide(g, tmp, out=tmp)
+    tmp *= lr
+    p.data -= tmp
 
 
 def _epsilon(value) -> float:

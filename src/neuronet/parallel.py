@@ -70,6 +70,24 @@ def parts(n_samples: int, layers) -> int:
     return max(1, (n_samples + PART // 2) // PART)
 
 
+def gradients(model, x, y, ops) -> tuple[float, np.ndarray]:
+    """``model.compute_gradients`` on a batch, cut into parts where that is exact and pays (see above).
+
+    The copies of the layers the parts run on are kept on the model's ``ops`` between steps.
+    """
+    n = parts(len(x), model.layers)
+    flat = model.flat_parameter() if n > 1 else None  # the parts' gradients are summed into its buffer
+    if flat is None:  # not split, or no parameters to learn
+        return model.compute_gradients_here(x, y)
+    if ops.replicas is None or not ops.replicas.match(model, n, flat.grad):
+        ops.replicas = Replicas(model, n, flat.grad)
+    for p in model.parameters():
+        p.settle_grad()  # the first part writes its gradients straight into the flat buffer behind these
+    loss, out = ops.replicas.compute_gradients(x, y)
+    model.add_regularization_gradients()  # once for the batch, not once per part
+    return loss + model.regularization_loss(), out
+
+
 def _thread_pool(n: int) -> ThreadPoolExecutor:
     """The shared pool of threads, with at least ``n`` of them."""
     global _pool, _pool_size
@@ -102,6 +120,7 @@ class Replicas:
         self.weights = [p.data for p in model.parameters()]
         self.flat_grad = flat_grad
         shared = {id(a): a for a in self.weights + [s for layer in self.layers for s in layer.states()]}
+        shared[id(model.ops)] = model.ops
         self.models, self.grads = [], []
         for i in range(n):
             replica = copy.copy(model)  # shares the loss; the layers below are its own

@@ -24,11 +24,15 @@ class Parameter:
     and a temporary the size of the weights on every training step.
     """
 
-    def __init__(self, data, regularizer=None) -> None:
-        self.data = backend.xp.asarray(data, dtype=backend.get_dtype())
-        self._grad = backend.xp.zeros_like(self.data)
+    def __init__(self, data, regularizer=None, ops=None, constraint=None, dtype=None) -> None:
+        ops = ops or backend.get_ops()
+        self.data = ops.asarray(data, dtype=dtype or ops.dtype)
+        self._grad = ops.xp.zeros_like(self.data)
         self._grad_pending_zero = False
         self.regularizer = regularizer  # a regularizers.L1L2 or None
+        # applied to the values in place after every optimizer step (as Keras's constraints): SparseDense keeps
+        # its absent connections at zero with one
+        self.constraint = constraint
 
     @property
     def grad(self):
@@ -56,16 +60,20 @@ class Parameter:
     def accumulate_matmul(self, a, b) -> None:
         """grad += (a @ b) reshaped to grad's shape, written straight into grad when it was just zeroed."""
         if self._grad_pending_zero:
-            backend.xp.matmul(a, b, out=self._grad.reshape(a.shape[0], b.shape[1]))
+            backend.array_module(a).matmul(a, b, out=self._grad.reshape(a.shape[0], b.shape[1]))
             self._grad_pending_zero = False
         else:
             self._grad += (a @ b).reshape(self._grad.shape)
 
+    def move(self, ops) -> None:
+        """Hold the values (and the gradient) as arrays of ``ops``; no copy where they already are."""
+        self.settle_grad()
+        self.data, self._grad = ops.asarray(self.data), ops.asarray(self._grad)
+
     def assign(self, value) -> None:
         """Overwrite the values in place (views into a flat buffer stay valid)."""
-        value = np.asarray(value)
-        if value.shape != self.data.shape:
-            raise ValueError(f"cannot assign shape {value.shape} to a parameter of shape {self.data.shape}")
+        if np.shape(value) != self.data.shape:
+            raise ValueError(f"cannot assign shape {np.shape(value)} to a parameter of shape {self.data.shape}")
         self.data[...] = value
 
     def __repr__(self) -> str:
@@ -92,6 +100,22 @@ def shapes_on_file(shapes: dict[str, tuple]):
         _shapes_on_file.reset(token)
 
 
+@contextlib.contextmanager
+def within(prefix: str):
+    """Inside :func:`shapes_on_file`, build a layer held under ``prefix`` (a wrapper's): its arrays are the
+    file's "prefix.name"."""
+    on_file = _shapes_on_file.get()
+    if on_file is None:
+        yield
+        return
+    inner = {name[len(prefix) + 1 :]: shape for name, shape in on_file.items() if name.startswith(prefix + ".")}
+    token = _shapes_on_file.set(inner)
+    try:
+        yield
+    finally:
+        _shapes_on_file.reset(token)
+
+
 def declare(name: str, shape: tuple) -> tuple:
     """Announce that an array ``name`` of ``shape`` is about to be allocated; returns the shape.
 
@@ -108,7 +132,7 @@ def declare(name: str, shape: tuple) -> tuple:
     return shape
 
 
-def flatten_parameters(params: list[Parameter]) -> Parameter:
+def flatten_parameters(params: list[Parameter], ops=None) -> Parameter:
     """Move every parameter into one contiguous buffer and return it as a Parameter.
 
     Each parameter's ``data`` and ``grad`` become views into the flat ``data``
@@ -117,9 +141,9 @@ def flatten_parameters(params: list[Parameter]) -> Parameter:
     """
     if not params:
         raise ValueError("there are no parameters to flatten")
-    dtype = params[0].data.dtype
+    first = params[0].data
     total = sum(p.data.size for p in params)
-    flat = Parameter(backend.xp.empty(total, dtype=dtype))
+    flat = Parameter(backend.array_module(first).empty(total, dtype=first.dtype), ops=ops, dtype=first.dtype)
     offset = 0
     for p in params:
         n = p.data.size

@@ -5,8 +5,7 @@ Each caches its output ``y`` (or input) from forward, which backward needs.
 
 from __future__ import annotations
 
-from .. import checks
-from ..backend import xp, zeros_view
+from .. import backend, checks
 from .base import Layer
 
 
@@ -33,11 +32,11 @@ class ReLU(Activation):
     monotone = True
 
     def forward(self, x, training=False):
-        self.y = xp.maximum(x, zeros_view(x.shape, x.dtype))  # an array of zeros, not 0: see zeros_view
+        self.y = self.ops.relu(x)
         return self.y
 
     def forward_inplace(self, x, training=False):
-        self.y = xp.maximum(x, zeros_view(x.shape, x.dtype), out=x)
+        self.y = self.ops.relu(x, out=x)
         return self.y
 
     def backward(self, dy):
@@ -60,10 +59,10 @@ class LeakyReLU(Activation):
 
     def forward(self, x, training=False):
         self.positive = x > 0
-        return xp.where(self.positive, x, self.alpha * x)
+        return self.ops.xp.where(self.positive, x, self.alpha * x)
 
     def backward(self, dy):
-        return xp.where(self.positive, dy, self.alpha * dy)
+        return self.ops.xp.where(self.positive, dy, self.alpha * dy)
 
     def get_config(self):
         return {"alpha": self.alpha}
@@ -80,7 +79,7 @@ class Sigmoid(Activation):
     monotone = True
 
     def forward(self, x, training=False):
-        self.y = xp.tanh(x * 0.5)
+        self.y = self.ops.xp.tanh(x * 0.5)
         self.y += 1
         self.y *= 0.5
         return self.y
@@ -100,7 +99,7 @@ class Tanh(Activation):
     monotone = True
 
     def forward(self, x, training=False):
-        self.y = xp.tanh(x)
+        self.y = self.ops.xp.tanh(x)
         return self.y
 
     def backward(self, dy):
@@ -130,14 +129,14 @@ class Softmax(Activation):
 def softmax(x):
     """Numerically stable softmax over the last axis (one temporary array)."""
     e = x - x.max(axis=-1, keepdims=True)
-    xp.exp(e, out=e)
+    backend.array_module(x).exp(e, out=e)
     e /= e.sum(axis=-1, keepdims=True)
     return e
 
 
 def sigmoid(x):
     """Overflow-free logistic sigmoid."""
-    return 0.5 * (1 + xp.tanh(0.5 * x))
+    return 0.5 * (1 + backend.array_module(x).tanh(0.5 * x))
 
 
 def spec(activation: Activation | None):

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, checks
-from ..backend import xp
+from .. import checks
 from .base import Layer
 
 
@@ -53,7 +52,7 @@ class RandomFlip(Augmentation):
         self.mode = checks.choice(mode, "RandomFlip mode", self.AXES)
 
     def augment(self, x):
-        self.flips = [backend.rng().random(len(x)) < 0.5 for _ in self.AXES[self.mode]]
+        self.flips = [self.ops.random(len(x)) < 0.5 for _ in self.AXES[self.mode]]
         return self._apply(x)
 
     def augment_backward(self, dy):
@@ -61,7 +60,7 @@ class RandomFlip(Augmentation):
 
     def _apply(self, x):
         for axis, chosen in zip(self.AXES[self.mode], self.flips):
-            x = xp.where(chosen[:, None, None, None], xp.flip(x, axis=axis), x)
+            x = self.ops.xp.where(chosen[:, None, None, None], self.ops.xp.flip(x, axis=axis), x)
         return x
 
     def get_config(self):
@@ -81,7 +80,7 @@ class GaussianNoise(Augmentation):
         self.active = training
         if not training:
             return x
-        return x + backend.rng().standard_normal(x.shape, dtype=x.dtype) * x.dtype.type(self.stddev)
+        return x + self.ops.normal(x.shape, dtype=x.dtype) * x.dtype.type(self.stddev)
 
     def augment_backward(self, dy):
         return dy
@@ -104,25 +103,29 @@ class AffineAugmentation(Augmentation, abstract=True):
         raise NotImplementedError
 
     def augment(self, x):
-        n, h, w, _ = x.shape
+        # the geometry is small and drawn on the host; the pixels it moves stay where x is
+        n, h, w, ch = x.shape
         matrices, offsets = self.transforms(n, h, w)
         centre = np.array([(h - 1) / 2, (w - 1) / 2])
         grid = np.stack(np.meshgrid(np.arange(h), np.arange(w), indexing="ij"), axis=-1) - centre  # (h, w, 2)
         source = np.einsum("bkl,hwl->bhwk", matrices, grid) + (centre + offsets)[:, None, None, :]
-        self.corners = _bilinear_corners(source, h, w)  # the backward pass reuses the same corners and weights
-        self.in_shape = x.shape
         b = np.arange(n)[:, None, None]
-        return sum(wt[..., None] * x[b, r, c] for r, c, wt in self.corners).astype(x.dtype, copy=False)
+        # each corner as (the flat pixel it reads, its weight), reused by the backward pass
+        self.corners = [
+            (self.ops.asarray(((b * h + r) * w + c).ravel()), self.ops.asarray(wt.reshape(-1, 1), x.dtype))
+            for r, c, wt in _bilinear_corners(source, h, w)
+        ]
+        self.in_shape = x.shape
+        pixels = x.reshape(-1, ch)
+        return sum(wt * pixels[flat] for flat, wt in self.corners).reshape(x.shape)
 
     def augment_backward(self, dy):
-        dx = xp.zeros(self.in_shape, dtype=dy.dtype)
-        n, h, w, ch = self.in_shape
-        b = np.arange(n)[:, None, None]
-        for r, c, wt in self.corners:
-            flat = ((b * h + r) * w + c).ravel()
-            contrib = (wt[..., None] * dy).reshape(-1, ch)
-            for k in range(ch):  # one bincount per channel: a vectorised scatter-add over all pixels
-                dx[..., k] += np.bincount(flat, weights=contrib[:, k], minlength=n * h * w).reshape(n, h, w)
+        dx = self.ops.zeros(self.in_shape, dtype=dy.dtype)
+        ch = self.in_shape[-1]
+        channel = self.ops.xp.arange(ch)
+        for flat, wt in self.corners:  # each output pixel's gradient back to the pixels it read: a scatter-add
+            index = (flat[:, None] * ch + channel).ravel()
+            self.ops.scatter_add(dx.reshape(-1), index, (wt * dy.reshape(-1, ch)).ravel())
         return dx
 
 
@@ -139,8 +142,8 @@ def _bilinear_corners(source, h, w):
     return corners
 
 
-def _uniform(n: int, limit: float) -> np.ndarray:
-    return backend.rng().uniform(-limit, limit, n)
+def _uniform(rng: np.random.Generator, n: int, limit: float) -> np.ndarray:
+    return rng.uniform(-limit, limit, n)
 
 
 class RandomRotation(AffineAugmentation):
@@ -153,7 +156,7 @@ class RandomRotation(AffineAugmentation):
         self.factor = checks.number(factor, "RandomRotation factor", low=0.0, high=1.0)
 
     def transforms(self, n, height, width):
-        theta = _uniform(n, self.factor * 2 * np.pi)
+        theta = _uniform(self.ops.rng, n, self.factor * 2 * np.pi)
         cos, sin = np.cos(theta), np.sin(theta)
         return np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], 1), np.zeros((n, 2))
 
@@ -171,7 +174,7 @@ class RandomZoom(AffineAugmentation):
         self.factor = checks.number(factor, "RandomZoom factor", low=0.0, high=1.0, high_open=True)
 
     def transforms(self, n, height, width):
-        inverse_scale = 1.0 / (1.0 + _uniform(n, self.factor))
+        inverse_scale = 1.0 / (1.0 + _uniform(self.ops.rng, n, self.factor))
         return inverse_scale[:, None, None] * np.eye(2), np.zeros((n, 2))
 
     def get_config(self):
@@ -190,7 +193,10 @@ class RandomTranslation(AffineAugmentation):
         self.width_factor = checks.number(width_factor, "width_factor", low=0.0, high=1.0)
 
     def transforms(self, n, height, width):
-        shift = np.stack([_uniform(n, self.height_factor * height), _uniform(n, self.width_factor * width)], -1)
+        rng = self.ops.rng
+        shift = np.stack(
+            [_uniform(rng, n, self.height_factor * height), _uniform(rng, n, self.width_factor * width)], -1
+        )
         return np.broadcast_to(np.eye(2), (n, 2, 2)), -shift
 
     def get_config(self):

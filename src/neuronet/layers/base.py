@@ -5,12 +5,17 @@ gradient of the loss with respect to ``y``, returns the gradient with respect
 to ``x`` from ``layer.backward(dy)``, after *adding* the gradients of its own
 parameters into their ``.grad``. Layers remember what their backward pass
 needs (their input, their output) from the last forward pass.
+
+A layer makes its arrays through its ``ops`` (``ops.py``), the one a model
+gives it. A layer may hold layers (a wrapper such as ``TimeDistributed``):
+``sublayers`` names them, and parameters, states, saving and loading walk
+them, each array saved under its path ("layer.weights").
 """
 
 from __future__ import annotations
 
 from .. import backend
-from ..parameter import Parameter, declare
+from ..parameter import Parameter, declare, within
 
 LAYERS: dict[str, type] = {}  # class name -> class, for loading saved models
 
@@ -36,6 +41,7 @@ class Layer:
 
     def __init__(self) -> None:
         self.name = self.default_name  # a model renames it (dense, dense_1, ...)
+        self.ops = backend.get_ops()  # a model gives its layers its own (see use_ops)
 
     def forward(self, x, training: bool = False):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
@@ -53,19 +59,44 @@ class Layer:
     def new_parameter(self, name: str, shape: tuple, initializer, regularizer=None) -> Parameter:
         """The learned array ``name`` of ``shape``, drawn by ``initializer(shape)``: every layer makes its
         parameters here, declaring each shape before it allocates (see ``parameter.declare``)."""
-        return Parameter(initializer(declare(name, shape)), regularizer)
+        return Parameter(initializer(declare(name, shape)), regularizer, ops=self.ops)
 
     def new_state(self, name: str, shape: tuple, value: float):
         """A non-learned array ``name`` of ``shape`` filled with ``value`` (running statistics), in the model's
         float type."""
-        return backend.xp.full(declare(name, shape), value, dtype=backend.get_dtype())
+        return self.ops.full(declare(name, shape), value)
+
+    def sublayers(self) -> dict[str, Layer]:
+        """The layers this layer holds, by name (none; a wrapper holds one)."""
+        return {}
 
     def parameters(self) -> list[Parameter]:
-        return [getattr(self, n) for n in self.param_names]
+        """This layer's Parameters, then those of the layers it holds, in a stable order."""
+        own = [getattr(self, n) for n in self.param_names]
+        return own + [p for sub in self.sublayers().values() for p in sub.parameters()]
 
     def states(self) -> list:
-        """The layer's non-trainable arrays, saved with the model."""
-        return [getattr(self, n) for n in self.state_names]
+        """The non-trainable arrays saved with the model, this layer's and those of the layers it holds."""
+        own = [getattr(self, n) for n in self.state_names]
+        return own + [s for sub in self.sublayers().values() for s in sub.states()]
+
+    def named_arrays(self) -> dict:
+        """Every array saved with the model, by path: "weights", or "layer.weights" in a held layer."""
+        arrays = {n: getattr(self, n).data for n in self.param_names}
+        arrays.update({n: getattr(self, n) for n in self.state_names})
+        for name, sub in self.sublayers().items():
+            arrays.update({f"{name}.{path}": a for path, a in sub.named_arrays().items()})
+        return arrays
+
+    def use_ops(self, ops) -> None:
+        """Compute with ``ops`` from now on (a model's own), moving this layer's arrays and its layers' there."""
+        for n in self.param_names:
+            getattr(self, n).move(ops)
+        for n in self.state_names:
+            setattr(self, n, ops.asarray(getattr(self, n)))
+        for sub in self.sublayers().values():
+            sub.use_ops(ops)
+        self.ops = ops
 
     def zero_grad(self) -> None:
         for p in self.parameters():
@@ -83,6 +114,11 @@ class Layer:
         """Constructor arguments that rebuild this layer (saved as JSON)."""
         return {}
 
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        """The layer :meth:`get_config` describes (a wrapper rebuilds the layer it holds first)."""
+        return cls(**config)
+
     def shape_error(self, expected: str, x) -> ValueError:
         """A clear error naming this layer, the expected and the received shape."""
         return ValueError(
@@ -93,3 +129,28 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def serialize(layer: Layer) -> dict:
+    """How a layer is written in a model file: its class, name and constructor arguments."""
+    return {"class": type(layer).__name__, "name": layer.name, "config": layer.get_config()}
+
+
+def deserialize(spec, where: str = "a layer") -> Layer:
+    """The layer a :func:`serialize` spec describes; a ValueError that says where, for anything else."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where} must be a JSON object, got {type(spec).__name__}")
+    name, config, label = spec.get("class"), spec.get("config"), spec.get("name", None)
+    if not isinstance(name, str) or name not in LAYERS:
+        raise ValueError(f"{where}: unknown class {name!r}")
+    if not isinstance(config, dict) or not isinstance(label, str):
+        raise ValueError(f"{where} needs a 'config' object and a 'name' string")
+    layer = LAYERS[name].from_config(config)
+    layer.name = label
+    return layer
+
+
+def held(spec, name: str) -> Layer:
+    """The layer ``name`` a wrapper holds, built from ``spec`` with its arrays' shapes checked under "name."."""
+    with within(name):
+        return deserialize(spec, f"the layer {name!r} it holds")

@@ -8,8 +8,7 @@ with far fewer weights than a dense layer.
 from __future__ import annotations
 
 from .. import checks
-from ..backend import column_sums, xp
-from . import windows as win
+from .. import windows as win
 from .weighted import WeightedLayer
 
 
@@ -66,13 +65,13 @@ class Conv2D(win.ImageAxes, WeightedLayer):
             for size, k, s, d in zip((h, w), self.kernel, self.stride, self.dilation)
         )
 
-    def pad_input(self, x):
+    def prepare_input(self, x):
         """Check ``x`` and zero-pad it; keep what the backward pass needs. Returns the padded input as images."""
         if x.ndim != self.rank or x.shape[-1] != self.in_channels:
             raise self.shape_error(self._expected(), x)
-        image = self._to_image(x)
+        image = self.to_image(x)
         self.pads = self._pads(image.shape[1], image.shape[2])
-        padded = win.pad(image, self.pads)
+        padded = self.ops.pad(image, self.pads)
         spans = [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)]
         if padded.shape[1] < spans[0] or padded.shape[2] < spans[1]:
             raise ValueError(
@@ -92,18 +91,15 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         (``windows.phase_major``; ``fusion.ConvPool`` pools such blocks), and
         ``backward_linear`` takes its gradient in that shape.
         """
-        padded = self.pad_input(x)
+        padded = self.prepare_input(x)
         self.phases = phases
-        self.cols = win.im2col(padded, self.kernel, self.stride, self.dilation, phases)
+        self.cols = self.ops.im2col(padded, self.kernel, self.stride, self.dilation, phases)
         z = self.cols @ self.weights.data.reshape(-1, self.out_channels)
         b, out_h, out_w, _ = self.out_image
-        # the bias repeated along a row of out_w pixels: added row by row, NumPy's loop runs over
-        # out_w * out_channels values instead of out_channels (measured 4x faster for 8 channels)
-        rows = z.reshape(-1, out_w // phases[1] * self.out_channels)
-        rows += xp.tile(self.biases.data, out_w // phases[1])
+        self.ops.add_bias(z, self.biases.data, row=out_w // phases[1])
         if phases != (1, 1):
             return z.reshape(*phases, b, out_h // phases[0], out_w // phases[1], self.out_channels)
-        return self._from_image(z.reshape(self.out_image))
+        return self.from_image(z.reshape(self.out_image))
 
     def _span_text(self, hw) -> str:
         return f"{hw[0]}x{hw[1]}"
@@ -112,26 +108,18 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         b, out_h, out_w, _ = self.out_image
         dz2 = dz.reshape(-1, self.out_channels)  # rows in the order of self.cols, whatever the phases
         self.weights.accumulate_matmul(self.cols.T, dz2)
-        # sums along rows of pixels first, as the forward adds the bias (measured 2x faster for 8 channels)
-        row = out_w // self.phases[1]
-        self.biases.grad += column_sums(dz.reshape(-1, row * self.out_channels)).reshape(row, -1).sum(axis=0)
+        self.biases.grad += self.ops.bias_gradient(dz, self.out_channels, row=out_w // self.phases[1])
         if not input_grad:
             return None
         if self.phases != (1, 1):  # col2im below adds blocks laid out as the image: put the pixels back in place
-            image = xp.empty(self.out_image, dtype=dz.dtype)
+            image = self.ops.empty(self.out_image, dtype=dz.dtype)
             win.phase_major(image, self.phases)[...] = dz
             dz2 = image.reshape(-1, self.out_channels)
         # dcols = dz @ W.T holds, for each kernel offset, a block (b, out_h, out_w, c_in) that col2im adds up
-        # with 16+ input channels, one matrix product; each block is a strided view with runs of c_in values
-        # (1.4x faster than the batched product for 64 channels on 2 BLAS threads, level on one)
-        if self.in_channels >= 16:
-            dcols = dz2 @ self.weights.data.reshape(-1, self.out_channels).T
-            blocks = dcols.reshape(b, out_h, out_w, -1, self.in_channels).transpose(3, 0, 1, 2, 4)
-        else:  # runs of so few values add slowly: one contiguous block per offset, from a batched product
-            w_by_offset = self.weights.data.reshape(-1, self.in_channels, self.out_channels).transpose(0, 2, 1)
-            blocks = xp.matmul(dz2, w_by_offset).reshape(-1, b, out_h, out_w, self.in_channels)
-        dx = win.col2im(blocks, self.padded.shape, self.kernel, self.stride, self.dilation)
-        return self._from_image(win.unpad(dx, self.pads))
+        weights = self.weights.data.reshape(-1, self.out_channels)
+        blocks = self.ops.input_gradient_blocks(dz2, weights, self.in_channels, self.out_image)
+        dx = self.ops.col2im(blocks, self.padded.shape, self.kernel, self.stride, self.dilation)
+        return self.from_image(win.unpad(dx, self.pads))
 
     def backward_at(self, positions, values, input_grad: bool = True):
         """``backward_linear`` where dz is zero but at one output pixel per sample and channel, as behind a
@@ -144,7 +132,8 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         offset by offset.
         """
         b, out_h, out_w, channels = self.out_image
-        every = win.windows(self.padded, self.kernel, self.stride, self.dilation)  # the padded input: in cache
+        xp = self.ops.xp
+        every = self.ops.windows(self.padded, self.kernel, self.stride, self.dilation)  # the padded input: in cache
         i, j = xp.divmod(positions.T, out_w)  # (out_channels, batch)
         windows = every[xp.arange(b), i, j].reshape(channels, b, -1)
         self.weights.grad += (values.T[:, None, :] @ windows)[:, 0].T.reshape(self.weights.data.shape)
@@ -165,7 +154,7 @@ class Conv2D(win.ImageAxes, WeightedLayer):
             # the input pixel that element (u, v) of each held pixel's window came from
             pixel = (n * h + i * self.stride[0] + u * self.dilation[0]) * w + j * self.stride[1] + v * self.dilation[1]
             dx.reshape(-1, c)[pixel] += dcols[:, k * c : (k + 1) * c]  # distinct pixels for one offset: no add.at
-        return self._from_image(win.unpad(dx, self.pads))
+        return self.from_image(win.unpad(dx, self.pads))
 
     def output_shape(self, input_shape):
         out = []

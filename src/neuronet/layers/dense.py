@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .. import checks
-from ..backend import column_sums
 from .weighted import WeightedLayer
 
 
@@ -36,7 +35,7 @@ class Dense(WeightedLayer):
         x2 = self.x.reshape(-1, self.n_inputs)
         dz2 = dz.reshape(-1, self.n_neurons)
         self.weights.accumulate_matmul(x2.T, dz2)
-        self.biases.grad += column_sums(dz2)
+        self.biases.grad += self.ops.column_sums(dz2)
         return dz @ self.w.T if input_grad else None
 
     def effective_weights(self):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import backend, checks
+from .. import checks
 from .base import Layer
 
 
@@ -29,7 +29,7 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             self.mask = None
             return x
-        keep = backend.rng().random(x.shape, dtype=x.dtype) >= self.rate
+        keep = self.ops.random(x.shape, dtype=x.dtype) >= self.rate
         self.mask = keep * x.dtype.type(1.0 / (1.0 - self.rate))
         return x * self.mask
 

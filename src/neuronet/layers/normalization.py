@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import checks
-from ..backend import xp
 from .base import Layer
 
 
@@ -39,8 +40,8 @@ class BatchNormalization(Layer):
         self.n_features = checks.integer(n_features, "n_features", low=1)
         self.momentum = checks.number(momentum, "momentum", low=0.0, high=1.0, high_open=True)
         self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
-        self.gamma = self.new_parameter("gamma", (self.n_features,), xp.ones)
-        self.beta = self.new_parameter("beta", (self.n_features,), xp.zeros)
+        self.gamma = self.new_parameter("gamma", (self.n_features,), np.ones)
+        self.beta = self.new_parameter("beta", (self.n_features,), np.zeros)
         self.running_mean = self.new_state("running_mean", (self.n_features,), 0.0)
         self.running_var = self.new_state("running_var", (self.n_features,), 1.0)
 
@@ -65,7 +66,7 @@ class BatchNormalization(Layer):
         else:
             mean, var = self.running_mean, self.running_var
         self.training = training
-        self.inv_std = 1.0 / xp.sqrt(var + self.epsilon)
+        self.inv_std = 1.0 / self.ops.xp.sqrt(var + self.epsilon)
         self.x_hat = (x - mean) * self.inv_std
         return self.x_hat * self.gamma.data + self.beta.data
 

@@ -7,8 +7,7 @@ Keras by default.
 
 from __future__ import annotations
 
-from ..backend import xp
-from . import windows as win
+from .. import windows as win
 from .base import Layer
 
 
@@ -22,6 +21,10 @@ class Pool2D(win.ImageAxes, Layer, abstract=True):
     width, it computes on copies of them: NumPy's arithmetic on such views of
     channels-last images, whose contiguous runs are one pixel's few channels,
     measured 8x slower than on contiguous arrays, while copying them is fast.
+
+    ``reduce`` and ``shares`` are the kernel on arrays of window elements: the
+    two passes here use them, and so does ``fusion.ConvPool``, which gets the
+    elements from a convolution that computed them so.
     """
 
     numpy_bound = True
@@ -34,7 +37,7 @@ class Pool2D(win.ImageAxes, Layer, abstract=True):
     def forward(self, x, training=False):
         if x.ndim != self.rank:
             raise self.shape_error(self.layout, x)
-        image = self._to_image(x)
+        image = self.to_image(x)
         if image.shape[1] < self.pool[0] or image.shape[2] < self.pool[1]:
             raise ValueError(
                 f"layer '{self.name}' ({type(self).__name__}): pool {self._unpair(self.pool)} is larger than the "
@@ -46,53 +49,38 @@ class Pool2D(win.ImageAxes, Layer, abstract=True):
                 continue  # nothing to pool along this axis (1-D layers: the height of 1)
             elements = _window_elements(image, axis, pool, stride)
             if axis == 2:  # runs of one pixel's channels: copy them (along the height, views are whole rows)
-                elements = [xp.ascontiguousarray(view) for view in elements]
-            pooled = self._reduce(elements)
+                elements = [self.ops.xp.ascontiguousarray(view) for view in elements]
+            pooled = self.reduce(elements)
             self.stages.append((axis, image.shape, elements, pooled))
             image = pooled
-        return self._from_image(image)
+        return self.from_image(image)
 
     def backward(self, dy):
-        grad = self._to_image(dy)
+        grad = self.to_image(dy)
         for axis, in_shape, elements, out in reversed(self.stages):
             pool, stride = self.pool[axis - 1], self.stride[axis - 1]
             # windows that tile the input exactly leave no pixel unwritten: skip clearing the array first
             exact = pool == stride and in_shape[axis] % pool == 0
-            dx = (xp.empty if exact else xp.zeros)(in_shape, dtype=grad.dtype)
+            dx = (self.ops.empty if exact else self.ops.zeros)(in_shape, dtype=grad.dtype)
             targets = _window_elements(dx, axis, pool, stride)
-            for target, weight in zip(targets, self._weights(elements, out)):
+            for target, weight in zip(targets, self.shares(elements, out)):
                 if stride < pool:  # overlapping windows: a pixel collects shares from several
                     target += grad * weight
                 else:  # straight into its place in dx (measured 5-15% faster than through a temporary)
-                    xp.multiply(grad, weight, out=target)
+                    self.ops.xp.multiply(grad, weight, out=target)
             grad = dx
-        return self._from_image(grad)
+        return self.from_image(grad)
 
     def tiles(self, input_shape) -> bool:
         """Whether the windows tile an input of ``input_shape`` exactly (stride = pool, sizes divisible)."""
         sizes = self._image_sizes(input_shape)
         return self.stride == self.pool and all(n is not None and n % p == 0 for n, p in zip(sizes, self.pool))
 
-    def forward_elements(self, elements):
-        """Pool windows handed over as arrays of their elements: ``elements[k]`` holds element k of every window.
-
-        ``fusion.ConvPool`` hands them over from a convolution that computed
-        them so; :meth:`backward_elements` writes each array's gradient.
-        """
-        self.elements = elements
-        self.pooled = self._reduce(elements)
-        return self.pooled
-
-    def backward_elements(self, grad, into: list) -> None:
-        """Write the gradient of each array of elements into the matching array of ``into``."""
-        for target, weight in zip(into, self._weights(self.elements, self.pooled)):
-            xp.multiply(grad, weight, out=target)
-
-    def _reduce(self, elements):
-        """One value per window from the arrays of its elements."""
+    def reduce(self, elements):
+        """One value per window from arrays of its elements: ``elements[k]`` holds element k of every window."""
         raise NotImplementedError
 
-    def _weights(self, elements, out):
+    def shares(self, elements, out):
         """Element by element, the factor by which each window element gets the gradient of the output ``out``."""
         raise NotImplementedError
 
@@ -127,13 +115,14 @@ class MaxPool2D(Pool2D):
 
     default_name = "max_pooling2d"
 
-    def _reduce(self, elements):
+    def reduce(self, elements):
+        xp = self.ops.xp
         y = xp.maximum(elements[0], elements[1]) if len(elements) > 1 else elements[0].copy()
         for candidate in elements[2:]:
             xp.maximum(y, candidate, out=y)
         return y
 
-    def _weights(self, elements, out):
+    def shares(self, elements, out):
         # [x_k is the window's first maximum]: x_k == max in a window whose maximum has not come yet
         # (a mask of the windows still waiting); the last element takes the windows that remain
         waiting = None
@@ -153,14 +142,14 @@ class AvgPool2D(Pool2D):
 
     default_name = "average_pooling2d"
 
-    def _reduce(self, elements):
+    def reduce(self, elements):
         total = elements[0].copy()
         for element in elements[1:]:
             total += element
         total *= 1.0 / len(elements)
         return total
 
-    def _weights(self, elements, out):
+    def shares(self, elements, out):
         for _ in elements:
             yield 1.0 / len(elements)
 
@@ -206,8 +195,10 @@ class GlobalMaxPool2D(GlobalPool):
         return self.y
 
     def backward(self, dy):
-        dx = xp.zeros((dy.shape[0], self.positions, dy.shape[1]), dtype=dy.dtype)
-        xp.put_along_axis(dx, self.maxima()[:, None, :], dy[:, None, :], axis=1)
+        xp = self.ops.xp
+        dx = self.ops.zeros((dy.shape[0], self.positions, dy.shape[1]), dtype=dy.dtype)
+        b, c = dy.shape
+        dx[xp.arange(b)[:, None], self.maxima(), xp.arange(c)] = dy  # one value per sample and channel
         return dx.reshape(self.in_shape)
 
     def maxima(self):
@@ -216,10 +207,6 @@ class GlobalMaxPool2D(GlobalPool):
             # argmax over a boolean mask measured 2x faster than argmax over the values along this middle axis
             self.first = (self.flat == self.y[:, None, :]).argmax(axis=1)
         return self.first
-
-    def found(self, first) -> None:
-        """Where the maxima are, found by ``fusion.ConvGlobalMaxPool`` (which keeps no input to search)."""
-        self.first = first
 
 
 class GlobalAvgPool2D(GlobalPool):
@@ -232,7 +219,7 @@ class GlobalAvgPool2D(GlobalPool):
 
     def backward(self, dy):
         share = (dy * (1.0 / self.positions))[:, None, :]
-        return xp.broadcast_to(share, (dy.shape[0], self.positions, dy.shape[1])).reshape(self.in_shape)
+        return self.ops.xp.broadcast_to(share, (dy.shape[0], self.positions, dy.shape[1])).reshape(self.in_shape)
 
 
 class GlobalMaxPool1D(win.SequenceAxes, GlobalMaxPool2D):

@@ -33,14 +33,18 @@ class SparseDense(Dense):
             density = checks.number(density, "density", low=0.0, high=1.0, low_open=True)
             keep = max(1, int(round(density * self.n_inputs * self.n_neurons)))
             flat = np.zeros(self.n_inputs * self.n_neurons, dtype=bool)
-            flat[backend.rng().choice(flat.size, keep, replace=False)] = True
+            flat[backend.rng().choice(flat.size, keep, replace=False)] = True  # at construction: the library's
             mask = flat.reshape(shape)
-        mask = np.asarray(mask)
-        if mask.shape != shape:
-            raise ValueError(f"SparseDense mask must have shape {shape}, got {mask.shape}")
-        self.mask = (mask != 0).astype(self.weights.data.dtype)
+        if np.shape(mask) != shape:
+            raise ValueError(f"SparseDense mask must have shape {shape}, got {np.shape(mask)}")
+        self.mask = self.ops.asarray(mask != 0, dtype=self.weights.data.dtype)
         self.density = float(self.mask.mean())
         self.weights.data *= self.mask
+        self.weights.constraint = self.keep_absent_at_zero  # after every optimizer step, whatever its momenta
+
+    def keep_absent_at_zero(self, weights) -> None:
+        """The weights' constraint: absent connections stay exactly zero."""
+        weights *= self.mask
 
     def effective_weights(self):
         return self.weights.data * self.mask
@@ -56,15 +60,14 @@ class SparseDense(Dense):
 
 def prune_dense(layer: Dense, sparsity: float) -> SparseDense:
     """A SparseDense copy of ``layer`` without its ``sparsity`` fraction of smallest-magnitude weights."""
-    if not 0.0 <= sparsity < 1.0:
-        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
-    w = layer.weights.data
+    sparsity = checks.number(sparsity, "sparsity", low=0.0, high=1.0, high_open=True)
+    w = layer.ops.to_numpy(layer.weights.data)
     n_drop = int(round(sparsity * w.size))
     mask = np.ones(w.size, dtype=bool)
     mask[np.argsort(np.abs(w), axis=None, kind="stable")[:n_drop]] = False
     config = {k: v for k, v in layer.get_config().items() if k != "density"}
     sparse = SparseDense(**config, mask=mask.reshape(w.shape))
-    sparse.weights.assign(w * sparse.mask)
+    sparse.weights.assign(w * mask.reshape(w.shape))
     sparse.biases.assign(layer.biases.data)
     return sparse
 

@@ -47,6 +47,9 @@ class WeightedLayer(Layer, abstract=True):
             L1L2(bias_regularizer_l1, bias_regularizer_l2, "bias_regularizer") or None,
         )
 
+    def sublayers(self) -> dict:
+        return {"activation": self.activation} if self.activation is not None else {}
+
     def forward(self, x, training=False):
         z = self.linear(x)
         return self.activation.forward_inplace(z, training) if self.activation else z  # z is ours to overwrite

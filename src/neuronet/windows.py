@@ -1,4 +1,4 @@
-"""Sliding windows over images: the one im2col / col2im that every convolution and pooling layer uses.
+"""Sliding windows over images: the geometry every convolution and pooling layer shares.
 
 A convolution slides a kernel over the (padded) image. Rather than loop over
 output pixels, take a strided *view* of all windows at once,
@@ -7,7 +7,9 @@ output pixels, take a strided *view* of all windows at once,
 
 (shape (batch, out_h, out_w, k_h, k_w, channels); no data is copied), and
 flatten it into rows, one row per output pixel (im2col): then the whole
-convolution is one matrix product.
+convolution is one matrix product. ``ops.im2col`` and ``ops.col2im`` do
+this (``NumpyOps`` with a strided view, ``Ops`` with one slice per kernel
+offset); this module holds the geometry they share.
 
 Going back, the gradient of every window element must be added to the pixel
 it came from (col2im). Gathered by kernel offset (u, v), those elements form
@@ -23,10 +25,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from numpy.lib.stride_tricks import as_strided
-
-from .. import checks
-from ..backend import xp
+from . import checks
 
 
 def as_pair(value, name: str) -> tuple[int, int]:
@@ -69,31 +68,6 @@ def output_size(padded: int, kernel: int, stride: int, dilation: int) -> int:
     return (padded - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def pad(x, pads: tuple[tuple[int, int], tuple[int, int]]):
-    """Zero-pad height and width of (batch, h, w, c); no copy when there is nothing to pad."""
-    (top, bottom), (left, right) = pads
-    if top == bottom == left == right == 0:
-        return x
-    b, h, w, c = x.shape
-    padded = xp.zeros((b, h + top + bottom, w + left + right, c), dtype=x.dtype)  # np.pad measured 3x slower
-    padded[:, top : top + h, left : left + w] = x
-    return padded
-
-
-def windows(x, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]):
-    """A read-only strided view (batch, out_h, out_w, k_h, k_w, channels) of every window of ``x``."""
-    b, h, w, c = x.shape
-    out_h = output_size(h, kernel[0], stride[0], dilation[0])
-    out_w = output_size(w, kernel[1], stride[1], dilation[1])
-    sb, sh, sw, sc = x.strides
-    return as_strided(
-        x,
-        shape=(b, out_h, out_w, kernel[0], kernel[1], c),
-        strides=(sb, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], sc),
-        writeable=False,
-    )
-
-
 def phase_major(a, phases: tuple[int, int]):
     """A view of output pixels (batch, out_h, out_w, ...) grouped by phase: (P, Q, batch, out_h / P, out_w / Q, ...).
 
@@ -106,23 +80,6 @@ def phase_major(a, phases: tuple[int, int]):
     return split.transpose(2, 4, 0, 1, 3, *range(5, split.ndim))
 
 
-def im2col(x, kernel, stride, dilation, phases: tuple[int, int] = (1, 1)):
-    """Rows of window contents, (batch * out_h * out_w, k_h * k_w * channels): one copy of the windows.
-
-    The rows come in image order, or grouped by ``phases`` (see :func:`phase_major`).
-    """
-    win = phase_major(windows(x, kernel, stride, dilation), phases)
-    kh, kw, c = win.shape[-3:]
-    if c >= 4:  # copying the window view reads runs of k_w * c contiguous values: fast enough
-        return win.reshape(-1, kh * kw * c)
-    # few channels (an input image): runs of c values are too short to copy well. Fill the transposed
-    # matrix instead, whose rows (one per kernel offset and channel) are read from whole image rows, and
-    # return its transpose, which a matrix product reads as fast (measured 2.3x faster for c = 1)
-    cols_t = xp.empty((kh, kw, c, *win.shape[:5]), dtype=x.dtype)
-    cols_t[...] = win.transpose(5, 6, 7, 0, 1, 2, 3, 4)
-    return cols_t.reshape(kh * kw * c, -1).T
-
-
 def offset_slice(x, u: int, v: int, out_hw: tuple[int, int], stride, dilation):
     """The view x[:, u*d + i*s, v*d + j*s] over all output pixels (i, j): what kernel offset (u, v) sees."""
     top, left = u * dilation[0], v * dilation[1]
@@ -131,28 +88,6 @@ def offset_slice(x, u: int, v: int, out_hw: tuple[int, int], stride, dilation):
         top : top + stride[0] * (out_hw[0] - 1) + 1 : stride[0],
         left : left + stride[1] * (out_hw[1] - 1) + 1 : stride[1],
     ]
-
-
-def col2im(blocks, padded_shape: tuple, kernel, stride, dilation):
-    """Sum gradient blocks back onto an image of ``padded_shape``.
-
-    ``blocks[u * k_w + v]`` (batch, out_h, out_w, channels) holds the gradients
-    of every window's element at kernel offset (u, v); ``blocks`` may be an
-    array or a sequence of arrays.
-    """
-    out_hw = blocks[0].shape[1:3]
-    dx = xp.zeros(padded_shape, dtype=blocks[0].dtype)
-    # windows that do not overlap (stride >= kernel span) give each pixel at most one
-    # value: assigning it skips reading dx back (measured 2x faster than adding)
-    disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
-    for k in range(kernel[0] * kernel[1]):
-        u, v = divmod(k, kernel[1])
-        target = offset_slice(dx, u, v, out_hw, stride, dilation)
-        if disjoint:
-            target[...] = blocks[k]
-        else:
-            target += blocks[k]
-    return dx
 
 
 def unpad(dx, pads):
@@ -173,10 +108,12 @@ class ImageAxes:
     def _unpair(self, pair):
         return list(pair)
 
-    def _to_image(self, x):
+    def to_image(self, x):
+        """The input as images (batch, height, width, channels)."""
         return x
 
-    def _from_image(self, y):
+    def from_image(self, y):
+        """Images back in the layer's own layout."""
         return y
 
     def _image_sizes(self, input_shape) -> list:
@@ -199,10 +136,10 @@ class SequenceAxes(ImageAxes):
     def _unpair(self, pair):
         return pair[1]
 
-    def _to_image(self, x):
+    def to_image(self, x):
         return x[:, None]
 
-    def _from_image(self, y):
+    def from_image(self, y):
         return y[:, 0]
 
     def _image_sizes(self, input_shape) -> list:

@@ -1,0 +1,206 @@
+"""The training loop: epochs of shuffled mini-batches around a model's ``train_step``, with callbacks.
+
+The loop knows nothing of layers or losses. It asks the model to check its
+data (``model.check_data``), to take one step on a batch (``train_step``,
+which returns the batch's logs), to score a batch (``test_step``) and to say
+what its metrics came to over the epoch (``metric_results``). A subclass that
+trains differently (a GAN: two models, two losses) overrides ``train_step``;
+a wrapper that trains across processes extends it (the gradient reduced
+between backward and update); the loop stays as it is.
+
+Each epoch: reset the metrics, take a step on every batch, score the
+validation data, hand the logs to the callbacks. The loop stops early when a
+callback asks (``model.stop_training``) or when training diverges: a loss,
+the weights or the validation loss NaN or infinite.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import checks
+from .batching import batch_bounds, batches
+from .callbacks import Callback, History
+
+DIVERGENCE_ADVICE = (
+    "Lower the learning rate, scale the inputs (e.g. standardise them), or check the data for extreme values."
+)
+
+
+def fit(
+    model,
+    x,
+    y,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_data: tuple | None = None,
+    validation_split: float = 0.0,
+    shuffle: bool = True,
+    callbacks: list[Callback] | None = None,
+    verbose: int = 1,
+) -> History:
+    """Train ``model`` for ``epochs`` passes over the data in mini-batches; return the History.
+
+    ``verbose``: 0 silent, 1 a progress bar (where it can redraw) and a line per epoch, 2 the lines only.
+    If the loss, the weights or the validation loss turn NaN or infinite, training stops after that
+    epoch with a warning; the History records the epoch (its loss as it came, the rest NaN). A last
+    batch too small for some layer (a single sample, for BatchNormalization) joins the batch before it.
+    """
+    epochs = checks.integer(epochs, "epochs", low=0)
+    batch_size = checks.integer(batch_size, "batch_size", low=1)
+    validation_split = checks.number(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
+    shuffle = checks.flag(shuffle, "shuffle")
+    verbose = verbosity(verbose)
+    callbacks = _callback_list(callbacks)
+    _check_pair(validation_data)
+    x, y = model.check_data(x, y)
+    if validation_data is None and validation_split:
+        cut = int(round(len(x) * (1.0 - validation_split)))
+        if cut < 1 or cut >= len(x):
+            raise checks.ArgumentError(
+                f"validation_split={validation_split} leaves no training or validation samples of {len(x)}"
+            )
+        x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])  # checked already
+    elif validation_data is not None:
+        validation_data = model.check_data(*validation_data, name="validation X", y_name="validation y")
+    min_batch = model.min_batch()
+    if len(x) < min_batch:
+        raise checks.ArgumentError(
+            f"a training batch needs at least {min_batch} samples here (BatchNormalization normalises over "
+            f"the batch), but there are only {len(x)} to train on"
+        )
+
+    history = History()
+    hooks = [*callbacks, history]  # last, so it records what other callbacks add to the logs
+    for cb in hooks:
+        cb.set_model(model)
+    model.stop_training = False
+    for cb in hooks:
+        cb.on_train_begin()
+    for epoch in range(epochs):
+        for cb in hooks:
+            cb.on_epoch_begin(epoch)
+        desc = f"Epoch {epoch + 1}/{epochs}"
+        logs = _train_epoch(model, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose)
+        diverged = not math.isfinite(logs["loss"])
+        if validation_data is not None:
+            if diverged:  # nothing to measure with weights gone NaN
+                val = dict.fromkeys(logs, math.nan)
+            else:
+                val = scores(model, *validation_data, batch_size=max(batch_size, 256))
+                if not math.isfinite(val["loss"]):  # weights so large that the outputs overflow
+                    diverged = True
+                    warnings.warn(
+                        f"training stopped: the validation loss became {val['loss']} after {desc.lower()}. "
+                        + DIVERGENCE_ADVICE,
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        if verbose:
+            print(f"{desc} - {' - '.join(f'{k}: {v:.4f}' for k, v in logs.items())}", file=sys.stderr)
+        for cb in hooks:
+            cb.on_epoch_end(epoch, logs)
+        if diverged or model.stop_training:
+            model.stop_training = True
+            break
+    for cb in hooks:
+        cb.on_train_end()
+    return history
+
+
+def _train_epoch(model, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose) -> dict:
+    """One pass over the data in mini-batches; the epoch's logs (a non-finite loss if it diverged)."""
+    bounds = batch_bounds(len(x), batch_size, min_batch)
+    totals, seen, live, scored_at = {}, 0, {}, time.monotonic()
+    model.reset_metrics()
+    bar = tqdm(total=len(bounds), desc=desc, unit="batch", disable=verbose != 1 or not interactive(), leave=False)
+    for b, (xb, yb) in enumerate(batches(x, y, batch_size, shuffle, rng=model.ops.rng, min_last=min_batch)):
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
+            logs = model.train_step(xb, yb)
+        broken = [k for k, v in logs.items() if not math.isfinite(v)]
+        if broken:
+            bar.close()
+            warnings.warn(
+                f"training stopped: the {broken[0]} became {logs[broken[0]]} in {desc.lower()}, batch {b + 1}. "
+                + DIVERGENCE_ADVICE,
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return {**logs, **dict.fromkeys(model.metric_results(), math.nan)}
+        for key, value in logs.items():  # a mean over the epoch's samples
+            totals[key] = totals.get(key, 0.0) + value * len(xb)
+        seen += len(xb)
+        for cb in hooks:
+            cb.on_batch_end(b, logs)
+        if not bar.disable and (b % 10 == 0 or b == len(bounds) - 1):
+            if time.monotonic() - scored_at > 0.5:  # scoring all seen so far: not every batch
+                live, scored_at = model.metric_results(), time.monotonic()
+            bar.set_postfix({k: v / seen for k, v in totals.items()} | live, refresh=False)
+        bar.update(1)
+    bar.close()
+    if not model.finite():  # the last step's update overflowed
+        warnings.warn(
+            f"training stopped: the weights became NaN or infinite in {desc.lower()}. " + DIVERGENCE_ADVICE,
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return {**dict.fromkeys(totals, math.nan), **dict.fromkeys(model.metric_results(), math.nan)}
+    return {**{k: v / seen for k, v in totals.items()}, **model.metric_results()}
+
+
+def scores(model, x, y, batch_size: int) -> dict[str, float]:
+    """The loss and metrics over checked data, batch by batch (``model.test_step``)."""
+    totals = {}
+    model.reset_metrics()
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are the caller's to judge
+        for lo, hi in batch_bounds(len(x), batch_size):
+            for key, value in model.test_step(x[lo:hi], y[lo:hi]).items():
+                totals[key] = totals.get(key, 0.0) + value * (hi - lo)
+    return {**{k: v / len(x) for k, v in totals.items()}, **model.metric_results()}
+
+
+def predict(model, x, batch_size: int) -> np.ndarray:
+    """The model's outputs for checked data, ``batch_size`` samples at a time, as one NumPy array."""
+    result = None
+    with np.errstate(over="ignore", invalid="ignore"):  # the caller judges non-finite outputs
+        for lo, hi in batch_bounds(len(x), batch_size):
+            out = model.ops.to_numpy(model.forward(x[lo:hi], training=False))
+            if result is None:
+                result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
+            result[lo:hi] = out
+    return result
+
+
+def verbosity(verbose) -> int:
+    """``verbose`` as 0, 1 or 2 (True and False count as 1 and 0)."""
+    return checks.integer(int(verbose) if isinstance(verbose, bool) else verbose, "verbose", low=0, high=2)
+
+
+def _check_pair(validation_data) -> None:
+    """validation_data is None or a pair (X_val, y_val)."""
+    if validation_data is None or (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        return
+    got = f"a {type(validation_data).__name__}"
+    if isinstance(validation_data, (tuple, list)):
+        got += f" of {len(validation_data)}"
+    raise checks.ArgumentError(f"validation_data must be a pair (X_val, y_val), got {got}")
+
+
+def _callback_list(callbacks) -> list[Callback]:
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)) or not all(isinstance(cb, Callback) for cb in callbacks):
+        raise checks.ArgumentError(f"callbacks must be a list of Callback objects, got {callbacks!r}")
+    return list(callbacks)
+
+
+def interactive() -> bool:
+    """Whether progress bars can redraw: standard error is a terminal, or a notebook shows the output."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules

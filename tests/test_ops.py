@@ -1,0 +1,111 @@
+"""The ops seam: a model computes through its ops alone (ops.py), so another ops runs it unchanged."""
+
+import numpy as np
+import pytest
+from strict import StrictArray, StrictOps
+
+import neuronet as nn
+
+L = nn.layers
+
+
+def dense():
+    return [
+        L.Dense(6, 8, activation="relu"),
+        L.Dropout(0.2),
+        L.BatchNormalization(8),
+        L.Dense(8, 3, activation="softmax"),
+    ]
+
+
+def conv():
+    return [
+        L.RandomTranslation(0.1),
+        L.Conv2D(1, 4, 3, padding="same", activation="relu"),
+        L.MaxPool2D(2),
+        L.Conv2D(4, 4, 3, padding=1),
+        L.ReLU(),
+        L.AvgPool2D(2),
+        L.Flatten(),
+        L.Dense(4, 3, activation="softmax"),
+    ]
+
+
+def text():
+    return [
+        L.Embedding(20, 5, padding_id=0),
+        L.Conv1D(5, 6, 3),
+        L.GlobalMaxPool1D(),
+        L.Dense(6, 3, activation="softmax"),
+    ]
+
+
+def data(kind, rng):
+    y = rng.integers(0, 3, 40)
+    if kind == "dense":
+        return rng.standard_normal((40, 6)), y
+    if kind == "conv":
+        return rng.standard_normal((40, 4, 4, 1)), y
+    return rng.integers(0, 20, (40, 7)), y
+
+
+def train(make, kind, ops, tmp_path):
+    nn.set_seed(1)
+    with nn.backend.use_ops(ops):
+        model = nn.Sequential(make())
+    model.compile(optimizer=nn.optimizers.Adam(0.01), metrics=["accuracy"])
+    x, y = data(kind, np.random.default_rng(2))
+    history = model.fit(x, y, epochs=3, batch_size=16, validation_split=0.25, verbose=0)
+    path = tmp_path / f"{kind}-{type(ops).__name__}.nnet"
+    model.save(path)
+    return model, history, model.predict(x), model.evaluate(x, y), nn.load_model(path).predict(x)
+
+
+@pytest.mark.parametrize("make, kind", [(dense, "dense"), (conv, "conv"), (text, "text")])
+def test_a_strict_array_type_runs_dense_conv_and_text_models_end_to_end(float64, tmp_path, make, kind):
+    """Strict arrays refuse np.asarray, mixing with NumPy arrays and NumPy's functions (as CuPy's do): a
+    model that trains, evaluates, predicts and saves with them reaches its arrays through its ops alone."""
+    model, history, out, scores, reloaded = train(make, kind, StrictOps(), tmp_path)
+    assert all(isinstance(p.data, StrictArray) and isinstance(p.grad, StrictArray) for p in model.parameters())
+    assert all(isinstance(s, StrictArray) for layer in model.layers for s in layer.states())
+    assert isinstance(out, np.ndarray) and np.isfinite(out).all()
+    np.testing.assert_allclose(reloaded, out, rtol=1e-12)
+    # the same numbers as the CPU's ops, whose tricks (fusion, column sums, the thread split) only reorder sums
+    _, cpu_history, cpu_out, cpu_scores, _ = train(make, kind, nn.ops.NumpyOps(), tmp_path)
+    np.testing.assert_allclose(out, cpu_out, rtol=1e-9, atol=1e-12)
+    for key in ("loss", "val_loss", "accuracy"):
+        np.testing.assert_allclose(history.history[key], cpu_history.history[key], rtol=1e-9)
+    assert scores == pytest.approx(cpu_scores, rel=1e-9)
+
+
+def test_every_model_has_a_generator_of_its_own():
+    """Two models trained at once in two threads each repeat what they do alone (issue 10)."""
+    import threading
+
+    def build():
+        return nn.Sequential([L.Dense(4, 8, activation="relu"), L.Dropout(0.3), L.Dense(8, 2, activation="softmax")])
+
+    x, y = np.random.default_rng(0).standard_normal((256, 4)), np.random.default_rng(1).integers(0, 2, 256)
+
+    def alone(seed):
+        nn.set_seed(seed)
+        model = build()
+        model.compile()
+        model.fit(x, y, epochs=3, batch_size=16, verbose=0)
+        return model.get_weights()
+
+    expected = [alone(3), alone(4)]
+    models = []
+    for seed in (3, 4):
+        nn.set_seed(seed)
+        models.append(build())
+        models[-1].compile()
+    threads = [threading.Thread(target=m.fit, args=(x, y), kwargs={"epochs": 3, "batch_size": 16, "verbose": 0})
+               for m in models]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for model, weights in zip(models, expected):
+        for a, b in zip(model.get_weights(), weights):
+            np.testing.assert_array_equal(a, b)
