@@ -117,7 +117,8 @@ def test_regression_round_trip_in_original_units(tmp_path, capsys):
         tmp_path / "m.nnet",
         "--quiet",
     )
-    assert code == 0, err and "regression" in out
+    assert code == 0, err
+    assert "(regression)" in out
     code, out, err = run(capsys, "evaluate", tmp_path / "m.nnet", data)
     assert code == 0, err
     assert float(out.split("r2: ")[1].split()[0]) > 0.98

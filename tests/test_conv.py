@@ -236,16 +236,7 @@ def test_digits_cnn_reaches_97_percent():
     (xt, yt), _, (xs, ys) = nn.data.train_val_test_split(
         (X / 16.0).reshape(-1, 8, 8, 1), y, val_size=0.1, test_size=0.2, stratify=True, seed=0
     )
-    model = nn.Sequential(
-        [
-            L.Conv2D(1, 16, 3, padding="same", activation="relu"),
-            L.MaxPool2D(2),
-            L.Conv2D(16, 32, 3, padding="same", activation="relu"),
-            L.MaxPool2D(2),
-            L.Flatten(),
-            L.Dense(128, 10, activation="softmax"),
-        ]
-    )
+    model = nn.demos.digits_cnn()  # what `neuronet demo cnn` trains
     model.compile(loss="categorical_crossentropy", optimizer=nn.optimizers.Adam(0.003), metrics=["accuracy"])
     model.fit(xt, yt, epochs=20, batch_size=32, verbose=0)
     assert model.evaluate(xs, ys)["accuracy"] >= 0.97
@@ -256,14 +247,7 @@ def test_text_cnn_beats_a_bag_of_words_baseline():
     tok = nn.text.Tokenizer().fit(texts[:2400])
     ids = nn.text.pad_sequences(tok.texts_to_sequences(texts), maxlen=12)
     V = tok.vocab_size
-    cnn = nn.Sequential(
-        [
-            L.Embedding(V, 32, padding_id=0),
-            L.Conv1D(32, 64, 3, padding="same", activation="relu"),
-            L.GlobalMaxPool1D(),
-            L.Dense(64, 2, activation="softmax"),
-        ]
-    )
+    cnn = nn.demos.sentiment_cnn(V, 12)  # what `neuronet demo text` trains
     cnn.compile(loss="categorical_crossentropy", optimizer=nn.optimizers.Adam(0.005), metrics=["accuracy"])
     cnn.fit(ids[:2400], y[:2400], epochs=15, batch_size=32, verbose=0)
     bags = np.zeros((len(ids), V), np.float32)  # word counts: the order of the words is lost

@@ -195,9 +195,17 @@ def test_model_checkpoint_saves_the_best(tmp_path):
     y = np.random.default_rng(1).integers(0, 3, 40)
     path = tmp_path / "best.nnet"
     model = build()
-    model.fit(X, y, epochs=3, validation_split=0.25, callbacks=[nn.callbacks.ModelCheckpoint(path)], verbose=0)
-    assert path.exists()
-    nn.load_model(path).predict(X)
+    kept = []
+
+    class Scripted(nn.callbacks.Callback):  # the best epoch is the second: val_loss 0.5
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_loss"] = [0.9, 0.5, 0.7][epoch]
+            kept.append(self.model.get_weights())
+
+    checkpoint = nn.callbacks.ModelCheckpoint(path)
+    model.fit(X, y, epochs=3, validation_split=0.25, callbacks=[Scripted(), checkpoint], verbose=0)
+    for a, b in zip(nn.load_model(path).get_weights(), kept[1]):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize(
@@ -401,3 +409,17 @@ def test_piped_output_has_epoch_lines_and_no_bar_fragments():
         line for line in result.stderr.splitlines() if line.startswith("Epoch ") and " - loss: " in line
     ]
     assert len(result.stderr.splitlines()) == 3 and "\r" not in result.stderr and "it/s" not in result.stderr
+
+
+def test_backward_after_two_training_passes_is_an_error():
+    """Layers keep only their last forward pass (a one-slot cache): D(real), D(fake), backward would be fake's."""
+    model = nn.Sequential([nn.layers.Dense(3, 2)])
+    real, fake, dy = np.ones((4, 3)), np.zeros((4, 3)), np.ones((4, 2))
+    model.forward(real, training=True)
+    model.forward(fake, training=True)
+    with pytest.raises(RuntimeError, match="after 2 training forward passes"):
+        model.backward(dy)
+    model.forward(real, training=True)  # the pattern that works: a backward after each forward
+    model.backward(dy)
+    model.forward(fake, training=True)
+    model.backward(dy)

@@ -133,3 +133,32 @@ def test_clipping_by_value_and_norm():
     a.grad[:], b.grad[:] = [3.0, 0.0], [4.0]  # global norm 5
     nn.optimizers.SGD(1.0, clipnorm=1.0).step([a, b])
     np.testing.assert_allclose(np.r_[a.data, b.data], [-0.6, 0.0, -0.8], rtol=1e-5)
+
+
+def test_pruning_mid_training_carries_adams_moments_for_the_weights_kept():
+    """Re-flattening the parameters (the pruned layers are new objects) keeps the optimizer's state by path."""
+    X, y = nn.datasets.load_digits()
+    model = nn.Sequential([nn.layers.Dense(64, 16, activation="relu"), nn.layers.Dense(16, 10, activation="softmax")])
+    model.compile(optimizer=nn.optimizers.Adam(0.01))
+    model.fit(X / 16.0, y, epochs=1, batch_size=64, verbose=0)
+    state = model.optimizer.state[model.flat_parameter()]
+    m_before, v_before = state["m"].copy(), state["v"].copy()
+    nn.layers.prune(model, sparsity=0.5)
+    after = model.optimizer.state[model.flat_parameter()]  # a new buffer, the state moved with it
+    np.testing.assert_array_equal(after["m"], m_before)
+    np.testing.assert_array_equal(after["v"], v_before)
+    model.fit(X / 16.0, y, epochs=1, batch_size=64, verbose=0)
+    for layer in model.layers:  # the mask's constraint keeps the absent weights at zero despite their momenta
+        assert not layer.weights.data[layer.mask == 0].any()
+
+
+def test_a_layer_added_after_training_starts_its_state_afresh():
+    X, y = np.random.default_rng(0).standard_normal((32, 4)), np.random.default_rng(1).standard_normal((32, 3))
+    model = nn.Sequential([nn.layers.Dense(4, 3)])
+    model.compile(loss="mse", optimizer=nn.optimizers.Adam(0.01))
+    model.fit(X, y, epochs=1, verbose=0)
+    kept = model.optimizer.state[model.flat_parameter()]["m"].copy()
+    model.add(nn.layers.Dense(3, 3))
+    state = model.optimizer.state[model.flat_parameter()]
+    np.testing.assert_array_equal(state["m"][: kept.size], kept)
+    assert not state["m"][kept.size :].any()

@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from . import __version__, callbacks, checks, datasets, layers, losses, optimizers, plot
+from . import __version__, callbacks, checks, datasets, demos, layers, losses, optimizers, plot
 from .backend import set_seed
 from .data import StandardScaler, Table, read_csv, train_val_test_split
 from .data.csv import CellError, is_number
@@ -44,7 +44,7 @@ from .metrics import (
 )
 from .model import Sequential, load_model
 from .saving import ModelFileError, atomic_write_bytes
-from .text import OOV, PAD, Tokenizer, pad_sequences
+from .text import OOV, Tokenizer, pad_sequences
 
 MAX_CLASSES_GUESSED = 20  # an integer target with at most this many values is taken as class labels
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
@@ -138,7 +138,7 @@ def _report_classifier(model: Sequential, x, y, what: str) -> None:
 def _demo_dense(args):
     (xt, yt), (xv, yv), (xs, ys) = _digits_split(args.seed, images=False)
     print(f"8x8 handwritten digits as 64 pixels: {len(xt)} training, {len(xv)} validation, {len(xs)} test images")
-    model = build_model(64, [64], 10, classification=True)
+    model = demos.digits_mlp()
     model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.005), metrics=["accuracy"])
     return model, (xt, yt), (xv, yv), (xs, ys), "digits"
 
@@ -146,22 +146,7 @@ def _demo_dense(args):
 def _demo_cnn(args):
     (xt, yt), (xv, yv), (xs, ys) = _digits_split(args.seed, images=True)
     print(f"8x8 handwritten digits as images: {len(xt)} training, {len(xv)} validation, {len(xs)} test images")
-    L = layers
-    model = Sequential(
-        [
-            L.RandomTranslation(0.1),  # augmentation: only while training
-            L.RandomRotation(0.03),
-            L.Conv2D(1, 16, 3, padding="same", activation="relu"),
-            L.MaxPool2D(2),
-            L.Conv2D(16, 32, 3, padding="same", activation="relu"),
-            L.MaxPool2D(2),
-            L.Flatten(),
-            L.Dense(128, 64, activation="relu"),
-            L.Dropout(0.2),
-            L.Dense(64, 10, activation="softmax"),
-        ],
-        input_shape=(8, 8, 1),
-    )
+    model = demos.digits_cnn()
     model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.003), metrics=["accuracy"])
     return model, (xt, yt), (xv, yv), (xs, ys), "digits"
 
@@ -176,16 +161,7 @@ def _demo_text(args):
     X = pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=TEXT_LENGTH)
     print(f"{len(texts)} short film reviews (1 positive, 0 negative), e.g. {texts[0]!r} -> {y[0]}")
     print(f"vocabulary of {tokenizer.vocab_size} ids; each review padded to {TEXT_LENGTH} tokens")
-    L = layers
-    model = Sequential(
-        [
-            L.Embedding(tokenizer.vocab_size, 32, padding_id=PAD),
-            L.Conv1D(32, 64, 3, padding="same", activation="relu"),  # reads 3 words at a time, in order
-            L.GlobalMaxPool1D(),
-            L.Dense(64, 2, activation="softmax"),
-        ],
-        input_shape=(TEXT_LENGTH,),
-    )
+    model = demos.sentiment_cnn(tokenizer.vocab_size, TEXT_LENGTH)
     model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.005), metrics=["accuracy"])
     model.metadata = {
         "task": "text",

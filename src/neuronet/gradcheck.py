@@ -61,6 +61,6 @@ def check_layer(layer: Layer, x: np.ndarray, training: bool = False, seed: int =
     errors = {}
     if np.issubdtype(x.dtype, np.floating):
         errors["input"] = relative_error(dx, numerical_gradient(loss, x))
-    for name, p in zip(layer.param_names, layer.parameters()):
+    for name, p in layer.named_parameters().items():
         errors[name] = relative_error(p.grad, numerical_gradient(loss, p.data))
     return errors

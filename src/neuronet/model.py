@@ -259,7 +259,11 @@ class Sequential:
         """All parameters as one flat Parameter, so the optimizer runs a few long vector ops (None if
         there are none). When the layers change, the optimizer's state of the parameters kept is carried
         over to the new buffer (``Optimizer.carry_state``)."""
-        params = {path: getattr(layer, attr) for path, layer, attr in self._parameter_paths()}
+        params = {
+            f"{i}.{layer.name}.{path}": p
+            for i, layer in enumerate(self.layers)
+            for path, p in layer.named_parameters().items()
+        }
         same = len(params) == len(self._flat_paths) and all(
             self._flat_paths.get(path, (None,))[0] is p for path, p in params.items()
         )
@@ -278,12 +282,6 @@ class Sequential:
                 ]
                 self.optimizer.carry_state(old, self._flat, pieces)
         return self._flat
-
-    def _parameter_paths(self):
-        """(path, holder, attribute) of every parameter, in order, the path as saved ("0.dense.weights")."""
-        for i, layer in enumerate(self.layers):
-            for path, holder, attr in _parameters_of(layer):
-                yield f"{i}.{layer.name}.{path}", holder, attr
 
     # -- metrics over an epoch ---------------------------------------------------------
     def reset_metrics(self) -> None:
@@ -562,11 +560,3 @@ def _backward(steps: list, dy, input_grad: bool):
         return steps[0].backward(dy)
     steps[0].backward_params_only(dy)  # training needs no gradient for the data itself
     return None
-
-
-def _parameters_of(layer: Layer, prefix: str = ""):
-    """(path in the layer, holder, attribute) of each of its parameters, those of held layers included."""
-    for attr in layer.param_names:
-        yield prefix + attr, layer, attr
-    for name, sub in layer.sublayers().items():
-        yield from _parameters_of(sub, f"{prefix}{name}.")

@@ -21,6 +21,7 @@ from .pooling import (
 )
 from .reshape import Reshape
 from .sparse import SparseDense, prune, prune_dense
+from .wrappers import TimeDistributed
 
 __all__ = [
     "LAYERS",
@@ -53,6 +54,7 @@ __all__ = [
     "Softmax",
     "SparseDense",
     "Tanh",
+    "TimeDistributed",
     "prune",
     "prune_dense",
 ]

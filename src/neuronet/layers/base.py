@@ -70,10 +70,16 @@ class Layer:
         """The layers this layer holds, by name (none; a wrapper holds one)."""
         return {}
 
+    def named_parameters(self) -> dict[str, Parameter]:
+        """This layer's Parameters by path ("weights"), then those of the layers it holds ("layer.weights")."""
+        params = {n: getattr(self, n) for n in self.param_names}
+        for name, sub in self.sublayers().items():
+            params.update({f"{name}.{path}": p for path, p in sub.named_parameters().items()})
+        return params
+
     def parameters(self) -> list[Parameter]:
         """This layer's Parameters, then those of the layers it holds, in a stable order."""
-        own = [getattr(self, n) for n in self.param_names]
-        return own + [p for sub in self.sublayers().values() for p in sub.parameters()]
+        return list(self.named_parameters().values())
 
     def states(self) -> list:
         """The non-trainable arrays saved with the model, this layer's and those of the layers it holds."""
@@ -86,7 +92,7 @@ class Layer:
         arrays.update({n: getattr(self, n) for n in self.state_names})
         for name, sub in self.sublayers().items():
             arrays.update({f"{name}.{path}": a for path, a in sub.named_arrays().items()})
-        return arrays
+        return arrays  # (the same order as get_weights: parameters first within each layer)
 
     def use_ops(self, ops) -> None:
         """Compute with ``ops`` from now on (a model's own), moving this layer's arrays and its layers' there."""

@@ -1,0 +1,43 @@
+"""The demo networks: what ``neuronet demo`` trains, one definition for the command line and the tests."""
+
+from __future__ import annotations
+
+from . import layers as L
+from .model import Sequential
+
+
+def digits_mlp() -> Sequential:
+    """64 pixels -> 64 ReLU neurons -> 10 classes: the first demo (``neuronet demo``)."""
+    return Sequential([L.Dense(64, 64, activation="relu"), L.Dense(64, 10, activation="softmax")])
+
+
+def digits_cnn() -> Sequential:
+    """Two convolutions with pooling on 8x8 digit images, light augmentation and dropout (``demo cnn``)."""
+    return Sequential(
+        [
+            L.RandomTranslation(0.1),  # augmentation: only while training
+            L.RandomRotation(0.03),
+            L.Conv2D(1, 16, 3, padding="same", activation="relu"),
+            L.MaxPool2D(2),
+            L.Conv2D(16, 32, 3, padding="same", activation="relu"),
+            L.MaxPool2D(2),
+            L.Flatten(),
+            L.Dense(128, 64, activation="relu"),
+            L.Dropout(0.2),
+            L.Dense(64, 10, activation="softmax"),
+        ],
+        input_shape=(8, 8, 1),
+    )
+
+
+def sentiment_cnn(vocab_size: int, length: int) -> Sequential:
+    """Word vectors, a convolution reading 3 words at a time, the strongest of each feature (``demo text``)."""
+    return Sequential(
+        [
+            L.Embedding(vocab_size, 32, padding_id=0),
+            L.Conv1D(32, 64, 3, padding="same", activation="relu"),  # reads 3 words at a time, in order
+            L.GlobalMaxPool1D(),
+            L.Dense(64, 2, activation="softmax"),
+        ],
+        input_shape=(length,),
+    )
