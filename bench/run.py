@@ -2,6 +2,7 @@
 
     python bench/run.py                    # every workload
     python bench/run.py mlp --rounds 3     # one workload, more rounds
+    python bench/run.py cnn --baseline ../old/src   # and another neuronet's code, alternating with both
 
 Each side runs in its own process (so each one's peak memory is its own),
 alternating neuronet / PyTorch / neuronet / PyTorch so that machine drift hits
@@ -33,6 +34,8 @@ WORKLOADS = {
     "cnn": ((28, 28, 1), 10, 10000, 128, True, 2 * (28 * 28 * 9 * 8 + 14 * 14 * 72 * 16 + 784 * 10)),
     "textcnn": ((100,), 2, 10000, 128, True, 2 * (96 * 5 * 64 * 128 + 128 * 2)),
 }
+# the same models with each activation a layer of its own (Conv2D, ReLU, MaxPool2D), as PyTorch users write them
+WORKLOADS |= {f"{name}_layers": WORKLOADS[name] for name in ("cnn", "textcnn")}
 VOCAB = 10000
 
 
@@ -48,7 +51,7 @@ def blas_threads() -> int:
 def data(name):
     shape, classes, n, _, _, _ = WORKLOADS[name]
     rng = np.random.default_rng(0)
-    is_text = name == "textcnn"
+    is_text = name.startswith("textcnn")
     X = rng.integers(0, VOCAB, (n, *shape)) if is_text else rng.standard_normal((n, *shape), dtype=np.float32)
     return X, rng.integers(0, classes, n)
 
@@ -61,18 +64,27 @@ def neuronet_model(name):
         sizes = [784, 128, 10] if name == "mlp" else [784, 512, 512, 10]
         layers = [L.Dense(a, b, activation="relu") for a, b in zip(sizes[:-2], sizes[1:-1])]
         return [*layers, L.Dense(sizes[-2], sizes[-1], activation="softmax")]
-    if name == "cnn":
+    separate = name.endswith("_layers")
+    act = None if separate else "relu"  # Conv2D(..., activation="relu"), or Conv2D(...) then ReLU()
+
+    def relu():
+        return [L.ReLU()] if separate else []
+
+    if name.startswith("cnn"):
         return [
-            L.Conv2D(1, 8, 3, padding="same", activation="relu"),
+            L.Conv2D(1, 8, 3, padding="same", activation=act),
+            *relu(),
             L.MaxPool2D(2),
-            L.Conv2D(8, 16, 3, padding="same", activation="relu"),
+            L.Conv2D(8, 16, 3, padding="same", activation=act),
+            *relu(),
             L.MaxPool2D(2),
             L.Flatten(),
             L.Dense(784, 10, activation="softmax"),
         ]
     return [
         L.Embedding(VOCAB, 64),
-        L.Conv1D(64, 128, 5, activation="relu"),
+        L.Conv1D(64, 128, 5, activation=act),
+        *relu(),
         L.GlobalMaxPool1D(),
         L.Dense(128, 2, activation="softmax"),
     ]
@@ -88,7 +100,7 @@ def torch_model(name):
         for a, b in zip(sizes[:-1], sizes[1:]):
             mods += [T.Linear(a, b), T.ReLU()]
         return T.Sequential(*mods[:-1])
-    if name == "cnn":  # channels-first, as PyTorch expects; the data is transposed once, outside the timing
+    if name.startswith("cnn"):  # channels-first, as PyTorch expects; the data is transposed once, outside timing
         return T.Sequential(
             T.Conv2d(1, 8, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
             T.Conv2d(8, 16, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
@@ -143,7 +155,7 @@ def run_torch(name, epochs):
     model = torch_model(name)
     X, y = data(name)
     X, y = torch.from_numpy(X), torch.from_numpy(y)
-    if name == "cnn":
+    if name.startswith("cnn"):
         X = X.permute(0, 3, 1, 2).contiguous()
     loss_fn = torch.nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -182,7 +194,11 @@ def _time(fn) -> float:
 
 
 def worker(side, name, epochs):
-    fn = run_neuronet if side == "neuronet" else run_torch
+    if side.startswith("baseline="):  # another neuronet's code, from its src folder
+        sys.path.insert(0, side.split("=", 1)[1])
+        for module in [m for m in sys.modules if m.split(".")[0] == "neuronet"]:
+            del sys.modules[module]
+    fn = run_torch if side == "torch" else run_neuronet
     times = fn(name, epochs)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"times": times, "peak_mib": peak_mib}))
@@ -193,6 +209,7 @@ def main():
     ap.add_argument("workloads", nargs="*", default=list(WORKLOADS))
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs per process (after one warm-up)")
     ap.add_argument("--rounds", type=int, default=2, help="neuronet/PyTorch process pairs per workload")
+    ap.add_argument("--baseline", help="the src folder of another neuronet, timed in the same alternation")
     ap.add_argument("--worker", nargs=2, metavar=("SIDE", "WORKLOAD"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -200,17 +217,19 @@ def main():
 
     rate = gemm_rate()
     print(f"float32 GEMM rate: {rate / 1e9:.0f} GFLOP/s; BLAS threads: {blas_threads()}")
+    sides = ["neuronet", "torch"] + ([f"baseline={os.path.abspath(args.baseline)}"] if args.baseline else [])
+    baseline = " | baseline samples/s | baseline ratio" if args.baseline else ""
     print(
         "| workload | neuronet samples/s | PyTorch samples/s | ratio (min-max) "
-        "| GEMM floor reached n / t | peak MiB n / t |"
+        f"| GEMM floor reached n / t | peak MiB n / t{baseline} |"
     )
-    print("|---" * 6 + "|")
+    print("|---" * (8 if args.baseline else 6) + "|")
     for name in args.workloads:
         _, _, n, _, train, forward_flops = WORKLOADS[name]
-        results = {"neuronet": [], "torch": []}
-        peaks = {"neuronet": 0.0, "torch": 0.0}
+        results = {side: [] for side in sides}
+        peaks = dict.fromkeys(sides, 0.0)
         for _ in range(args.rounds):
-            for side in ("neuronet", "torch"):
+            for side in sides:
                 cmd = [sys.executable, __file__, "--worker", side, name, "--epochs", str(args.epochs)]
                 out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
                 results[side] += [n / t for t in out["times"]]
@@ -219,11 +238,12 @@ def main():
         lo = min(results["neuronet"]) / max(results["torch"])
         hi = max(results["neuronet"]) / min(results["torch"])
         floor = rate / (forward_flops * (3 if train else 1))  # samples/s if every FLOP ran at the GEMM rate
+        extra = f" | {med[sides[2]]:,.0f} | {med[sides[2]] / med['torch']:.2f}x" if args.baseline else ""
         print(
             f"| {name} | {med['neuronet']:,.0f} | {med['torch']:,.0f} | "
             f"**{med['neuronet'] / med['torch']:.2f}x** ({lo:.2f}-{hi:.2f}) | "
             f"{med['neuronet'] / floor:.0%} / {med['torch'] / floor:.0%} | "
-            f"{peaks['neuronet']:.0f} / {peaks['torch']:.0f} |",
+            f"{peaks['neuronet']:.0f} / {peaks['torch']:.0f}{extra} |",
             flush=True,
         )
 

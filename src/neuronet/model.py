@@ -187,8 +187,7 @@ class Sequential:
     def compute_gradients_here(self, x, y) -> tuple[float, np.ndarray]:
         """:meth:`compute_gradients` in this thread, on the whole batch."""
         loss, out = self.data_gradients(x, y)
-        self.add_regularization_gradients()
-        return loss + self.regularization_loss(), out
+        return loss + self.add_regularization_gradients(), out
 
     def data_gradients(self, x, y, share: float = 1.0) -> tuple[float, np.ndarray]:
         """Fill every ``.grad`` with the gradient of the data loss (no regularisation) times ``share``.
@@ -199,7 +198,8 @@ class Sequential:
         """
         out = self._run(x, training=True)
         loss = self.loss.forward(out, y)
-        for p in self.parameters():
+        params = self.parameters()
+        for p in params:
             p.zero_grad()
         steps, head = self._steps, self._head
         # with a head, the loss's gradient with respect to the scores before the activation
@@ -211,7 +211,7 @@ class Sequential:
             if not isinstance(head, Activation):
                 dz = head.backward_linear(dz, input_grad=bool(steps))
         _backward(steps, dz, input_grad=False)
-        for p in self.parameters():
+        for p in params:
             p.settle_grad()  # the optimizer (or the sum of a split batch's parts) reads the flat buffer
         return loss, out
 
@@ -245,10 +245,14 @@ class Sequential:
     def regularization_loss(self) -> float:
         return sum((p.regularizer.penalty(p.data) for p in self.parameters() if p.regularizer), 0.0)
 
-    def add_regularization_gradients(self) -> None:
+    def add_regularization_gradients(self) -> float:
+        """Add each penalty's gradient to its parameter's; return the penalties' sum (for the loss)."""
+        total = 0.0
         for p in self.parameters():
             if p.regularizer:
                 p.regularizer.add_gradient(p.data, p.grad)
+                total += p.regularizer.penalty(p.data)
+        return total
 
     def finite(self) -> bool:
         """Whether every learned value is finite (after a step that diverged, some are not)."""
@@ -259,22 +263,23 @@ class Sequential:
         """All parameters as one flat Parameter, so the optimizer runs a few long vector ops (None if
         there are none). When the layers change, the optimizer's state of the parameters kept is carried
         over to the new buffer (``Optimizer.carry_state``)."""
-        params = {
-            f"{i}.{layer.name}.{path}": p
-            for i, layer in enumerate(self.layers)
-            for path, p in layer.named_parameters().items()
-        }
-        same = len(params) == len(self._flat_paths) and all(
-            self._flat_paths.get(path, (None,))[0] is p for path, p in params.items()
+        current = self.parameters()
+        same = len(current) == len(self._flat_paths) and all(
+            p is was for p, (was, _) in zip(current, self._flat_paths.values())
         )
         if not same:  # first step, or layers were added or replaced (pruning)
+            params = {
+                f"{i}.{layer.name}.{path}": p
+                for i, layer in enumerate(self.layers)
+                for path, p in layer.named_parameters().items()
+            }
             old, old_paths = self._flat, self._flat_paths
             self._flat = flatten_parameters(list(params.values()), self.ops) if params else None
             self._flat_paths, offset = {}, 0
             for path, p in params.items():
                 self._flat_paths[path] = (p, slice(offset, offset + p.data.size))
                 offset += p.data.size
-            if old is not None and self._flat is not None and self.optimizer is not None:
+            if old is not None and self._flat is not None and self.optimizer is not None:  # (by path)
                 pieces = [
                     (old_paths[path][1], now)
                     for path, (p, now) in self._flat_paths.items()
@@ -308,6 +313,8 @@ class Sequential:
 
     # -- checking data ------------------------------------------------------------
     def _dtype(self):
+        if self._flat is not None:  # (once trained: no walk over the layers on every forward pass)
+            return self._flat.data.dtype
         params = self.parameters()
         return params[0].data.dtype if params else self.ops.dtype
 

@@ -84,8 +84,7 @@ def gradients(model, x, y, ops) -> tuple[float, np.ndarray]:
     for p in model.parameters():
         p.settle_grad()  # the first part writes its gradients straight into the flat buffer behind these
     loss, out = ops.replicas.compute_gradients(x, y)
-    model.add_regularization_gradients()  # once for the batch, not once per part
-    return loss + model.regularization_loss(), out
+    return loss + model.add_regularization_gradients(), out  # the penalties once for the batch, not per part
 
 
 def _thread_pool(n: int) -> ThreadPoolExecutor:

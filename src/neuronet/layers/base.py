@@ -79,7 +79,9 @@ class Layer:
 
     def parameters(self) -> list[Parameter]:
         """This layer's Parameters, then those of the layers it holds, in a stable order."""
-        return list(self.named_parameters().values())
+        own = [getattr(self, n) for n in self.param_names]  # (a list, not named_parameters: called every step)
+        held = self.sublayers()
+        return own + [p for sub in held.values() for p in sub.parameters()] if held else own
 
     def states(self) -> list:
         """The non-trainable arrays saved with the model, this layer's and those of the layers it holds."""

@@ -47,8 +47,10 @@ class WeightedLayer(Layer, abstract=True):
             L1L2(bias_regularizer_l1, bias_regularizer_l2, "bias_regularizer") or None,
         )
 
-    def sublayers(self) -> dict:
-        return {"activation": self.activation} if self.activation is not None else {}
+    def use_ops(self, ops) -> None:
+        super().use_ops(ops)
+        if self.activation is not None:  # part of this layer's function (no arrays to save), with the same ops
+            self.activation.use_ops(ops)
 
     def forward(self, x, training=False):
         z = self.linear(x)
