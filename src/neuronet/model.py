@@ -74,6 +74,7 @@ class Sequential:
             i += 1
             name = f"{base}_{i}"
         layer.name = name
+        layer.use_ops(self.ops)  # it computes with the model's ops from now on
         self.layers.append(layer)
 
     def compile(self, loss="categorical_crossentropy", optimizer="adam", metrics=None) -> None:
@@ -95,7 +96,7 @@ class Sequential:
         key = (tuple(map(id, self.layers)), id(self.loss))
         if key != self._plan_key:
             for layer in self.layers:
-                if layer.ops is not self.ops:  # added, or put in place of another (pruning)
+                if layer.ops is not self.ops:  # put in place of another (pruning) rather than added
                     layer.use_ops(self.ops)
             self._steps, self._head, self._plan_key = self.ops.plan(self.layers), self._find_head(), key
         return self._steps
