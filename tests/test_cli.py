@@ -537,3 +537,13 @@ def test_a_damaged_target_scaler_in_a_regression_model_is_one_line(tmp_path, cap
     for command in ("evaluate", "predict"):
         err = one_line_error(*run(capsys, command, tmp_path / "bad.nnet", data))
         assert "'target_scaler'" in err and "retrain it" in err
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(flowers, capsys):
+    """`neuronet predict ... | head -1`: no error line about a broken pipe."""
+    train_csv, test_csv, tmp = flowers
+    assert train(capsys, train_csv, "--epochs", "2")[0] == 0
+    big = write_csv(tmp / "big.csv", read_rows(test_csv)[0], read_rows(test_csv)[1:] * 400)
+    command = f"{sys.executable} -m neuronet predict {tmp / 'm.nnet'} {big} | head -1"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("prediction,probability") and result.stderr == ""

@@ -185,7 +185,9 @@ def cmd_demo(args) -> None:
     set_seed(args.seed)
     model, (xt, yt), (xv, yv), (xs, ys), what = DEMOS[args.kind](args)
     model.summary()
-    history = model.fit(xt, yt, epochs=args.epochs, batch_size=32, validation_data=(xv, yv), verbose=1)
+    # the weights of the epoch with the lowest validation loss, not of the last one (a noisy step can end a run)
+    best = callbacks.EarlyStopping(patience=args.epochs)
+    history = model.fit(xt, yt, epochs=args.epochs, batch_size=32, validation_data=(xv, yv), callbacks=[best])
     _report_classifier(model, xs, ys, what)
     if args.plot:
         plot.training_curves(history, args.plot)
@@ -802,6 +804,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         args.func(args)
+    except BrokenPipeError:  # the reader went away (neuronet evaluate ... | head): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ValueError, TypeError, OSError, ImportError, MemoryError, ModelFileError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__  # one line, whatever the message held
         if isinstance(exc, MemoryError):
