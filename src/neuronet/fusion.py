@@ -59,6 +59,11 @@ class FusedStep:
         self.act_before = act if act is not None and not after else None
         self.act_after = act if after else None
 
+    takes_mask = False
+
+    def output_mask(self, mask):
+        return None  # a convolution mixes neighbouring steps: none of its outputs is a padded step
+
     def backward(self, dy):
         return self._backward(dy, input_grad=True)
 

@@ -16,6 +16,11 @@ steps its passes run (a convolution and its pooling fused on a CPU) and
 whether the loss absorbs the last activation's backward pass (softmax with
 cross-entropy).
 
+A sequence's padding travels as a mask beside the data: a layer makes it
+(Embedding, from its padding id), layers that keep the steps apart hand it
+on, and a layer that takes one (a recurrent layer) gets it as ``mask=``
+(``Layer.output_mask``).
+
 Each layer keeps what its backward pass needs from its last forward pass
 only (a one-slot cache, as the book's layers do), so ``model.backward`` must
 follow the forward pass it differentiates: a second forward pass in between
@@ -56,6 +61,7 @@ class Sequential:
         self._flat_paths: dict[str, tuple[Parameter, slice]] = {}  # what the flat buffer holds, by path
         self._plan_key: tuple | None = None  # the layers (by identity) the plan below was made for
         self._steps: list = []
+        self._masked = False  # does a step take a mask (a recurrent layer)? Then the passes hand masks on
         self._head: Layer | None = None
         self._training_passes = 0  # training forward passes since the last backward (see the module's docstring)
         self._metric_batches: list = []
@@ -99,6 +105,7 @@ class Sequential:
                 if layer.ops is not self.ops:  # put in place of another (pruning) rather than added
                     layer.use_ops(self.ops)
             self._steps, self._head, self._plan_key = self.ops.plan(self.layers), self._find_head(), key
+            self._masked = any(step.takes_mask for step in self._steps)
         return self._steps
 
     def _find_head(self) -> Layer | None:
@@ -156,8 +163,19 @@ class Sequential:
         dtype = self._dtype()
         if x.dtype != dtype and x.dtype.kind in "fiub" and not self._takes_ids():
             x = x.astype(dtype)  # lists, float64, ints: compute in the model's float type
-        for step in self._plan():
-            x = step.forward(x, training)
+        steps = self._plan()
+        if not self._masked:
+            for step in steps:
+                x = step.forward(x, training)
+            return x
+        mask = None  # which steps of a sequence are real (see Layer.output_mask): Embedding makes it
+        for step in steps:
+            x = (
+                step.forward(x, training, mask=mask)
+                if step.takes_mask and mask is not None
+                else step.forward(x, training)
+            )
+            mask = step.output_mask(mask)
         return x
 
     def backward(self, dy, input_grad: bool = True):

@@ -19,9 +19,10 @@ from .pooling import (
     MaxPool1D,
     MaxPool2D,
 )
+from .recurrent import GRU, LSTM, SimpleRNN
 from .reshape import Reshape
 from .sparse import SparseDense, prune, prune_dense
-from .wrappers import TimeDistributed
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "LAYERS",
@@ -29,17 +30,20 @@ __all__ = [
     "AvgPool1D",
     "AvgPool2D",
     "BatchNormalization",
+    "Bidirectional",
     "Conv1D",
     "Conv2D",
     "Dense",
     "Dropout",
     "Embedding",
     "Flatten",
+    "GRU",
     "GaussianNoise",
     "GlobalAvgPool1D",
     "GlobalAvgPool2D",
     "GlobalMaxPool1D",
     "GlobalMaxPool2D",
+    "LSTM",
     "Layer",
     "LeakyReLU",
     "MaxPool1D",
@@ -51,6 +55,7 @@ __all__ = [
     "ReLU",
     "Reshape",
     "Sigmoid",
+    "SimpleRNN",
     "Softmax",
     "SparseDense",
     "Tanh",

@@ -13,6 +13,7 @@ class Activation(Layer, abstract=True):
     """Base class for element-wise (or row-wise) activations."""
 
     default_name = "activation"
+    keeps_mask = True  # element-wise: padded steps stay where they were
     # never decreasing, so that act(max(z)) = max(act(z)) (fusion.ConvPool then applies it after max pooling)
     monotone = False
 

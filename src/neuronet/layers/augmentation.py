@@ -71,6 +71,7 @@ class GaussianNoise(Augmentation):
     """Forward: y = x + e, e ~ N(0, stddev**2) element-wise.   Backward: dx = dy."""
 
     default_name = "gaussian_noise"
+    keeps_mask = True
 
     def __init__(self, stddev: float) -> None:
         super().__init__()

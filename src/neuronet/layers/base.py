@@ -32,6 +32,10 @@ class Layer:
     independent_samples: bool = True
     numpy_bound: bool = False
     min_batch: int = 1  # the fewest samples a training batch may hold (BatchNormalization needs 2)
+    # masks (which steps of a sequence are padding): does forward take ``mask=``, and is the mask of the output
+    # that of the input (a layer that works on each step alone)? See output_mask.
+    takes_mask: bool = False
+    keeps_mask: bool = False
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs) -> None:
         """Register the class for loading saved models; ``abstract=True`` (a base class) keeps it out."""
@@ -109,6 +113,12 @@ class Layer:
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.zero_grad()
+
+    def output_mask(self, mask):
+        """Which steps of this layer's last output are real, (batch, time) bools, given its input's ``mask``
+        (None: all of them). Embedding makes one from its padding id; a layer that keeps the steps apart
+        hands its input's on; any other drops it. The model passes it to the next layer that takes one."""
+        return mask if self.keeps_mask else None
 
     def output_shape(self, input_shape: tuple) -> tuple:
         """Shape of the output for an input of ``input_shape`` (batch first; it may be None)."""

@@ -16,6 +16,7 @@ class Dense(WeightedLayer):
     """
 
     default_name = "dense"
+    keeps_mask = True  # on (batch, time, features) it maps each step alone
 
     def __init__(self, n_inputs: int, n_neurons: int, activation=None, **kwargs) -> None:
         self.n_inputs = checks.integer(n_inputs, "n_inputs", low=1)

@@ -17,6 +17,7 @@ class Dropout(Layer):
     """
 
     independent_samples = False  # draws random masks
+    keeps_mask = True
 
     default_name = "dropout"
 

@@ -16,6 +16,8 @@ class Embedding(Layer):
               the row of ``padding_id`` gets no gradient, so padding stays meaningless.
     Shapes:   ids (batch, length) integers in 0..vocab_size-1, W (vocab_size, embedding_dim),
               y (batch, length, embedding_dim). There is no gradient for integer ids.
+    Mask:     with a ``padding_id``, ``output_mask`` marks the real tokens, and recurrent layers after
+              this one skip the padded steps (``layers/recurrent.py``).
     """
 
     numpy_bound = True  # a gather forward, a scatter-add backward
@@ -73,6 +75,13 @@ class Embedding(Layer):
         self.ops.scatter_add(grad.reshape(-1), flat, dy.reshape(-1))
         if self.padding_id is not None:
             grad[self.padding_id] = 0.0
+
+    def output_mask(self, mask):
+        """True where the last input's token is not ``padding_id`` (None without one): the steps a recurrent
+        layer after this one reads."""
+        if self.padding_id is None or self.ids.ndim != 2:
+            return None
+        return self.ids != self.padding_id
 
     def output_shape(self, input_shape):
         return (*input_shape, self.embedding_dim)
