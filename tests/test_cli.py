@@ -209,6 +209,43 @@ def test_text_demo_then_predict_text(tmp_path, capsys):
     assert lines[0].split()[0] == "positive" and lines[1].split()[0] == "negative"
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_text_demo_with_a_recurrent_network_then_predict_text(tmp_path, capsys, kind):
+    model = tmp_path / f"{kind}.nnet"
+    code, out, _ = run(capsys, "demo", "text", "--model", kind, "--epochs", "10", "--out", model)
+    assert code == 0 and f"{kind} ({kind.upper()})" in out and "trained in" in out
+    assert float(out.split("test accuracy: ")[1].split("%")[0]) >= 95.0
+    code, out, err = run(capsys, "predict-text", model, "the plot was good , not bad", "the plot was bad , not good")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].split()[0] == "positive" and lines[1].split()[0] == "negative"
+
+
+def test_model_is_a_choice_of_the_text_demo_only(capsys):
+    err = one_line_error(*run(capsys, "demo", "cnn", "--model", "lstm"), expected_code=2)
+    assert "--model chooses the network of `demo text`" in err
+    err = one_line_error(*run(capsys, "demo", "text", "--model", "rnn"), expected_code=2)
+    assert "invalid choice" in err and "lstm" in err
+
+
+def forecast_errors(out: str) -> dict[str, float]:
+    """The MAE column of the forecast demo's table, by row."""
+    table = out.split("RMSE\n")[1].splitlines()[:3]
+    return {line[:34].strip(): float(line[34:].split()[0]) for line in table}
+
+
+def test_forecast_demo_beats_persistence_by_a_wide_margin_and_draws_it(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "forecast.png"
+    code, out, err = run(capsys, "demo", "forecast", "--plot", picture)
+    assert code == 0, err
+    errors = forecast_errors(out)
+    assert set(errors) == {"LSTM", "persistence (last month)", "seasonal naive (a year before)"}
+    assert errors["LSTM"] < 0.5 * errors["persistence (last month)"]
+    assert errors["LSTM"] < 0.5 * errors["seasonal naive (a year before)"]
+    assert picture.stat().st_size > 10_000 and "forecast against truth written to" in out
+
+
 def test_predict_text_refuses_a_tabular_model(flowers, capsys):
     train, _, tmp = flowers
     assert (

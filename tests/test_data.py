@@ -171,3 +171,41 @@ def test_scalers_handle_constant_features_and_round_trip_their_config():
         rebuilt = cls(**fitted.get_config())
         np.testing.assert_allclose(rebuilt.transform([[2.0, 7.0]]), fitted.transform([[2.0, 7.0]]))
         assert np.isfinite(fitted.transform(train)).all() and not fitted.transform(train)[:, 1].any()
+
+
+def test_sliding_windows_pair_each_window_with_what_follows():
+    series = np.arange(10.0)
+    x, y = nn.data.sliding_windows(series, lookback=4, horizon=2)
+    assert x.shape == (5, 4, 1) and y.shape == (5, 2)
+    for i in range(5):
+        np.testing.assert_array_equal(x[i, :, 0], series[i : i + 4])
+        np.testing.assert_array_equal(y[i], series[i + 4 : i + 6])
+    table = np.arange(20.0).reshape(10, 2)  # two features per step
+    x, y = nn.data.sliding_windows(table, 3)
+    assert x.shape == (7, 3, 2) and y.shape == (7, 1, 2)
+    np.testing.assert_array_equal(x[2], table[2:5])
+    np.testing.assert_array_equal(y[2, 0], table[5])
+    x[0] = -1  # copies: the series is untouched
+    assert table.min() == 0
+
+
+def test_sliding_windows_refuse_what_cannot_be_windowed():
+    with pytest.raises(ValueError, match="no window of lookback 8 \\+ horizon 3"):
+        nn.data.sliding_windows(np.arange(10.0), 8, 3)
+    with pytest.raises(ValueError, match="lookback must be >= 1"):
+        nn.data.sliding_windows(np.arange(10.0), 0)
+    with pytest.raises(ValueError, match="1-D \\(time,\\) or 2-D"):
+        nn.data.sliding_windows(np.zeros((4, 3, 2)), 1)
+    with pytest.raises(ValueError, match="NaN"):
+        nn.data.sliding_windows([1.0, np.nan, 2.0, 3.0], 2)
+
+
+def test_the_co2_series_is_monthly_and_weekly_with_no_gaps():
+    months, ppm = nn.datasets.co2()
+    assert len(months) == len(ppm) == 526 and str(months[0]) == "1958-03" and str(months[-1]) == "2001-12"
+    assert (np.diff(months) == np.timedelta64(1, "M")).all() and np.isfinite(ppm).all()
+    assert 310 < ppm.min() < 320 < 365 < ppm.max() < 375  # it rises over the years
+    weeks, weekly = nn.datasets.co2(monthly=False)
+    assert len(weeks) == 2284 and np.isfinite(weekly).all()
+    march_1958 = weekly[(weeks >= np.datetime64("1958-03-01")) & (weeks < np.datetime64("1958-04-01"))]
+    assert ppm[0] == pytest.approx(march_1958.mean())

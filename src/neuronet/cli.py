@@ -1,6 +1,6 @@
 """The ``neuronet`` command line: demos, and training on your own CSV data.
 
-    neuronet demo [dense|cnn|text]
+    neuronet demo [dense|cnn|text|forecast]   (demo text --model cnn|lstm|gru)
     neuronet predict-text sentiment.nnet "the plot was not boring"
     neuronet train data.csv --target label --hidden 64,32 --out model.nnet
     neuronet evaluate model.nnet test.csv
@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import math
 import os
 import sys
+import time
 import warnings
 
 import numpy as np
 
 from . import __version__, callbacks, checks, datasets, demos, layers, losses, optimizers, plot
 from .backend import set_seed
-from .data import StandardScaler, Table, read_csv, train_val_test_split
+from .data import StandardScaler, Table, read_csv, sliding_windows, train_val_test_split
 from .data.csv import CellError, is_number
 from .metrics import (
     accuracy,
@@ -140,7 +142,7 @@ def _demo_dense(args):
     print(f"8x8 handwritten digits as 64 pixels: {len(xt)} training, {len(xv)} validation, {len(xs)} test images")
     model = demos.digits_mlp()
     model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.005), metrics=["accuracy"])
-    return model, (xt, yt), (xv, yv), (xs, ys), "digits"
+    return model, (xt, yt), (xv, yv), (xs, ys), functools.partial(_report_classifier, what="digits")
 
 
 def _demo_cnn(args):
@@ -148,7 +150,7 @@ def _demo_cnn(args):
     print(f"8x8 handwritten digits as images: {len(xt)} training, {len(xv)} validation, {len(xs)} test images")
     model = demos.digits_cnn()
     model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.003), metrics=["accuracy"])
-    return model, (xt, yt), (xv, yv), (xs, ys), "digits"
+    return model, (xt, yt), (xv, yv), (xs, ys), functools.partial(_report_classifier, what="digits")
 
 
 TEXT_LENGTH = 12  # tokens per review after padding
@@ -161,7 +163,11 @@ def _demo_text(args):
     X = pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=TEXT_LENGTH)
     print(f"{len(texts)} short film reviews (1 positive, 0 negative), e.g. {texts[0]!r} -> {y[0]}")
     print(f"vocabulary of {tokenizer.vocab_size} ids; each review padded to {TEXT_LENGTH} tokens")
-    model = demos.sentiment_cnn(tokenizer.vocab_size, TEXT_LENGTH)
+    kind = args.model or "cnn"
+    print(f"the network: {TEXT_MODELS[kind]}")
+    model = demos.sentiment_cnn(tokenizer.vocab_size, TEXT_LENGTH) if kind == "cnn" else None
+    if model is None:
+        model = demos.sentiment_rnn(tokenizer.vocab_size, TEXT_LENGTH, kind)
     model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.005), metrics=["accuracy"])
     model.metadata = {
         "task": "text",
@@ -169,10 +175,72 @@ def _demo_text(args):
         "maxlen": TEXT_LENGTH,
         "classes": ["negative", "positive"],
     }
-    return model, (X[:cut], y[:cut]), (X[cut:val], y[cut:val]), (X[val:], y[val:]), "reviews"
+    report = functools.partial(_report_classifier, what="reviews")
+    return model, (X[:cut], y[:cut]), (X[cut:val], y[cut:val]), (X[val:], y[val:]), report
 
 
-DEMOS = {"dense": _demo_dense, "cnn": _demo_cnn, "text": _demo_text}
+TEXT_MODELS = {
+    "cnn": "a convolution over 3 words at a time, then the strongest of each feature",
+    "lstm": "an LSTM reading the words in order (padding skipped), its last state classified",
+    "gru": "a GRU reading the words in order (padding skipped), its last state classified",
+}
+FORECAST_LOOKBACK, FORECAST_TEST, FORECAST_VAL = 24, 120, 48  # months read; months tested and validated on
+FORECAST_PICTURE = "demo_forecast.png"
+
+
+def _demo_forecast(args):
+    """One-step-ahead forecasts of monthly CO2: each window of 24 months, as changes from its last month
+    (so the network sees the shape of the last two years, not a level it never met in training), gives the
+    change to the next month."""
+    dates, ppm = datasets.co2()
+    x, y = sliding_windows(ppm, FORECAST_LOOKBACK)
+    last, target = x[:, -1, 0], y[:, 0]
+    month = np.arange(FORECAST_LOOKBACK, len(ppm))  # the month each window forecasts
+    test = month >= len(ppm) - FORECAST_TEST
+    val = ~test & (month >= len(ppm) - FORECAST_TEST - FORECAST_VAL)
+    train = ~test & ~val
+    scale = float(np.diff(ppm[: month[train][-1] + 1]).std())  # a typical month-to-month change, from training
+    X = (x - last[:, None, None]) / scale
+    Y = ((target - last) / scale)[:, None]
+    print(
+        f"Mauna Loa CO2, monthly means {dates[0]}..{dates[-1]} ({len(ppm)} months, ppm); the network reads "
+        f"{FORECAST_LOOKBACK} months and forecasts the next"
+    )
+    for name, part in (("training", train), ("validation", val), ("test", test)):
+        print(f"{name:>10}: forecasts of {dates[month[part][0]]}..{dates[month[part][-1]]} ({part.sum()} months)")
+    model = demos.co2_lstm(FORECAST_LOOKBACK)
+    model.compile(loss=losses.MeanSquaredError(), optimizer=optimizers.Adam(0.005))
+    model.metadata = {"task": "forecast", "lookback": FORECAST_LOOKBACK, "scale": scale}
+
+    def report(model, xs, ys):
+        truth = target[test]
+        forecasts = {
+            "LSTM": model.predict(xs)[:, 0] * scale + last[test],
+            "persistence (last month)": last[test],
+            "seasonal naive (a year before)": ppm[month[test] - 12],
+        }
+        print(f"test error over {dates[month[test][0]]}..{dates[month[test][-1]]}, ppm:")
+        print(f"  {'':32}{'MAE':>8}{'RMSE':>8}")
+        for name, values in forecasts.items():
+            error = values - truth
+            print(f"  {name:32}{np.abs(error).mean():8.3f}{np.sqrt((error**2).mean()):8.3f}")
+        path = args.plot or FORECAST_PICTURE
+        try:
+            plot.require_matplotlib()
+        except ImportError as exc:
+            print(f"no picture of the forecast: {exc}")
+            return
+        times = dates[month[test]]
+        shown = {name: (times, values) for name, values in list(forecasts.items())[:2]}
+        title = "Mauna Loa CO2: one-month-ahead forecasts over the test years"
+        recent = slice(-FORECAST_TEST - 24, None)  # the test years and the two before them
+        plot.forecast(dates[recent], ppm[recent], shown, path, start=times[0], ylabel="CO2 (ppm)", title=title)
+        print(f"forecast against truth written to {path}")
+
+    return model, (X[train], Y[train]), (X[val], Y[val]), (X[test], Y[test]), report
+
+
+DEMOS = {"dense": _demo_dense, "cnn": _demo_cnn, "text": _demo_text, "forecast": _demo_forecast}
 TEXT_EXAMPLES = ["the movie was good , not bad", "the movie was bad , not good", "great film", "i hated it"]
 
 
@@ -180,16 +248,20 @@ def cmd_demo(args) -> None:
     if args.plot:
         plot.require_matplotlib()  # before training, not after it
         _check_writable(args.plot, "--plot")
+    elif args.kind == "forecast":
+        _check_writable(FORECAST_PICTURE, "the forecast picture")
     if args.out:
         _check_writable(args.out, "--out")
     set_seed(args.seed)
-    model, (xt, yt), (xv, yv), (xs, ys), what = DEMOS[args.kind](args)
+    model, (xt, yt), (xv, yv), (xs, ys), report = DEMOS[args.kind](args)
     model.summary()
     # the weights of the epoch with the lowest validation loss, not of the last one (a noisy step can end a run)
     best = callbacks.EarlyStopping(patience=args.epochs)
+    start = time.perf_counter()
     history = model.fit(xt, yt, epochs=args.epochs, batch_size=32, validation_data=(xv, yv), callbacks=[best])
-    _report_classifier(model, xs, ys, what)
-    if args.plot:
+    print(f"trained in {time.perf_counter() - start:.1f} s")
+    report(model, xs, ys)
+    if args.plot and args.kind != "forecast":
         plot.training_curves(history, args.plot)
         print(f"training curves written to {args.plot}")
     if args.out:
@@ -681,7 +753,13 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         choices=sorted(DEMOS),
         default="dense",
-        help="dense: digits as pixels (default); cnn: digits as images; text: sentiment of reviews",
+        help="dense: digits as pixels (default); cnn: digits as images; text: sentiment of reviews; "
+        "forecast: monthly CO2 at Mauna Loa, forecast by an LSTM",
+    )
+    d.add_argument(
+        "--model",
+        choices=sorted(TEXT_MODELS),
+        help="the network of `demo text`: cnn (default), lstm or gru, to compare them on the same reviews",
     )
     d.add_argument("--epochs", type=_int(1), default=30, help="passes over the training data (default 30)")
     d.add_argument("--seed", type=int, default=0, help="random seed for the split and the weights (default 0)")
@@ -690,7 +768,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="demo_curves.png",
         metavar="PNG",
-        help="write the training curves to PNG (demo_curves.png if no name is given; default: no picture)",
+        help="write the training curves to PNG (demo_curves.png if no name is given; default: no picture); "
+        f"forecast: the forecast against the truth (default {FORECAST_PICTURE})",
     )
     d.add_argument(
         "--out", help="save the trained model here (the text demo's works with predict-text; default: not saved)"
@@ -798,8 +877,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
+        if args.command == "demo" and args.model is not None and args.kind != "text":
+            parser.error(f"--model chooses the network of `demo text`, not of `demo {args.kind}`")
     except SystemExit as exc:  # --help, --version, or a mistake in the command (already printed)
         return exc.code if isinstance(exc.code, int) else 2
     try:

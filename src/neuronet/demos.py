@@ -41,3 +41,18 @@ def sentiment_cnn(vocab_size: int, length: int) -> Sequential:
         ],
         input_shape=(length,),
     )
+
+
+def sentiment_rnn(vocab_size: int, length: int, kind: str = "lstm") -> Sequential:
+    """Word vectors read in order by an LSTM or a GRU, which skips the padding; its last state is classified
+    (``demo text --model lstm|gru``)."""
+    cell = {"lstm": L.LSTM, "gru": L.GRU}[kind]
+    return Sequential(
+        [L.Embedding(vocab_size, 32, padding_id=0), cell(32, 32), L.Dense(32, 2, activation="softmax")],
+        input_shape=(length,),
+    )
+
+
+def co2_lstm(lookback: int) -> Sequential:
+    """An LSTM over a window of ``lookback`` months, then the change to the next month (``demo forecast``)."""
+    return Sequential([L.LSTM(1, 32), L.Dense(32, 1)], input_shape=(lookback, 1))

@@ -1,4 +1,4 @@
-"""Pictures of training: curves per epoch, confusion matrices, decision boundaries, image grids.
+"""Pictures of training: curves per epoch, confusion matrices, decision boundaries, image grids, forecasts.
 
 Needs matplotlib (``pip install "neuronet[plot]"``). Every function returns a
 matplotlib Figure and, given ``path``, also writes it as a PNG of exactly
@@ -138,4 +138,26 @@ def image_grid(images, labels=None, predictions=None, path=None, cols: int = 8, 
         )
         wrong = true is not None and pred is not None and true[i] != pred[i]
         ax.set_title("\n".join(parts), fontsize=8, color="red" if wrong else "black")
+    return _save(fig, path)
+
+
+def forecast(
+    times, truth, forecasts: dict, path=None, start=None, ylabel: str = "", title: str = "", size=(10.0, 4.5), dpi=100
+):
+    """A series and one or more forecasts of it against time; ``forecasts`` maps a label to (times, values).
+
+    ``start``, a time, draws a line where the forecasts begin (the test period); ``times`` may be numbers
+    or NumPy datetimes.
+    """
+    fig = _figure(size, dpi)
+    ax = fig.subplots()
+    ax.plot(np.asarray(times), np.asarray(truth), color="black", linewidth=1.2, label="truth")
+    for (label, (at, values)), color in zip(forecasts.items(), ["tab:orange", "tab:blue", "tab:green", "tab:red"]):
+        ax.plot(np.asarray(at), np.asarray(values), color=color, linewidth=1.2, label=label)
+    if start is not None:
+        ax.axvline(start, color="gray", linestyle=":", linewidth=1)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
     return _save(fig, path)

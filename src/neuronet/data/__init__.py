@@ -1,8 +1,9 @@
-"""Getting data into shape: reading tables, splitting, folding, scaling, batching."""
+"""Getting data into shape: reading tables, splitting, folding, scaling, batching, windows of a series."""
 
 from ..batching import batches
 from .csv import Table, read_csv
 from .scaling import MinMaxScaler, StandardScaler, one_hot
+from .series import sliding_windows
 from .splitting import KFold, StratifiedKFold, cross_validate, train_val_test_split
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "cross_validate",
     "one_hot",
     "read_csv",
+    "sliding_windows",
     "train_val_test_split",
 ]

@@ -42,6 +42,37 @@ def load_digits():
     return data[:, :-1].astype(backend.get_dtype()), data[:, -1].astype(np.int64)
 
 
+def co2(monthly: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Atmospheric CO2 at Mauna Loa, Hawaii, March 1958 to December 2001, in ppm (a rising trend with a
+    yearly cycle: the classic series for forecasting).
+
+    Returns ``dates`` (NumPy datetime64) and ``ppm`` (float). ``monthly=True`` (the default): 526
+    monthly means of the weekly values; ``monthly=False``: the 2,284 weekly values, the 59 weeks without
+    a measurement filled in by linear interpolation between their neighbours. Source and licence (public
+    domain, C. D. Keeling and T. P. Whorf, via statsmodels' bundled copy): ``datasets/data/README.md``.
+    """
+    monthly = checks.flag(monthly, "monthly")
+    with resources.files(__package__).joinpath("data/co2.csv.gz").open("rb") as raw, gzip.open(raw) as text:
+        table = np.genfromtxt(text, delimiter=",", skip_header=1)  # an empty co2 cell reads as NaN
+    day, ppm = table[:, 0].astype(np.int64), table[:, 1]
+    year, month = day // 10000, day // 100 % 100
+    if not monthly:
+        missing = np.isnan(ppm)
+        ppm[missing] = np.interp(np.flatnonzero(missing), np.flatnonzero(~missing), ppm[~missing])
+        dates = np.array([f"{y:04d}-{m:02d}-{d % 100:02d}" for y, m, d in zip(year, month, day)], "datetime64[D]")
+        return dates, ppm.astype(backend.get_dtype())
+    index = (year - year[0]) * 12 + month - month[0]  # months since the first
+    measured = ~np.isnan(ppm)
+    sums = np.bincount(index[measured], weights=ppm[measured], minlength=index[-1] + 1)
+    counts = np.bincount(index[measured], minlength=index[-1] + 1)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    if np.isnan(means).any():  # a month without a single measured week: between its neighbours
+        gap = np.isnan(means)
+        means[gap] = np.interp(np.flatnonzero(gap), np.flatnonzero(~gap), means[~gap])
+    dates = np.datetime64(f"{year[0]:04d}-{month[0]:02d}", "M") + np.arange(len(means))
+    return dates, means.astype(backend.get_dtype())
+
+
 SUBJECTS = [
     "the movie",
     "this film",
@@ -107,4 +138,4 @@ def sentiment(samples: int = 2000, seed: int | None = 0) -> tuple[list[str], np.
     return texts, np.array(labels, dtype=np.int64)
 
 
-__all__ = ["load_digits", "sentiment", "spiral"]
+__all__ = ["co2", "load_digits", "sentiment", "spiral"]
