@@ -33,6 +33,8 @@ WORKLOADS = {
     "infer": ((784,), 10, 60000, 1024, False, 2 * (784 * 512 + 512 * 512 + 512 * 10)),
     "cnn": ((28, 28, 1), 10, 10000, 128, True, 2 * (28 * 28 * 9 * 8 + 14 * 14 * 72 * 16 + 784 * 10)),
     "textcnn": ((100,), 2, 10000, 128, True, 2 * (96 * 5 * 64 * 128 + 128 * 2)),
+    "lstm": ((50, 32), 10, 5000, 128, True, 2 * (50 * (32 + 128) * 4 * 128 + 128 * 10)),
+    "gru": ((50, 32), 10, 5000, 128, True, 2 * (50 * (32 + 128) * 3 * 128 + 128 * 10)),
 }
 # the same models with each activation a layer of its own (Conv2D, ReLU, MaxPool2D), as PyTorch users write them
 WORKLOADS |= {f"{name}_layers": WORKLOADS[name] for name in ("cnn", "textcnn")}
@@ -70,6 +72,9 @@ def neuronet_model(name):
     def relu():
         return [L.ReLU()] if separate else []
 
+    if name in ("lstm", "gru"):
+        cell = L.LSTM if name == "lstm" else L.GRU
+        return [cell(32, 128), L.Dense(128, 10, activation="softmax")]
     if name.startswith("cnn"):
         return [
             L.Conv2D(1, 8, 3, padding="same", activation=act),
@@ -100,6 +105,19 @@ def torch_model(name):
         for a, b in zip(sizes[:-1], sizes[1:]):
             mods += [T.Linear(a, b), T.ReLU()]
         return T.Sequential(*mods[:-1])
+    if name in ("lstm", "gru"):
+
+        class Recurrent(T.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = (T.LSTM if name == "lstm" else T.GRU)(32, 128, batch_first=True)
+                self.out = T.Linear(128, 10)
+
+            def forward(self, x):
+                h_n = self.rnn(x)[1]
+                return self.out((h_n[0] if name == "lstm" else h_n)[0])  # the last state
+
+        return Recurrent()
     if name.startswith("cnn"):  # channels-first, as PyTorch expects; the data is transposed once, outside timing
         return T.Sequential(
             T.Conv2d(1, 8, 3, padding=1), T.ReLU(), T.MaxPool2d(2),

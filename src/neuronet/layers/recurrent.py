@@ -20,7 +20,9 @@ How the code keeps to the speed of the math (``bench/RESULTS.md``):
 - inside the layer the gates are kept apart, (gates, time, batch, hidden):
   each gate of a step is then one contiguous block, and the element-wise
   work of the cell runs on whole blocks (the weights keep the columns of the
-  gates side by side, as PyTorch's do; ``by_gate`` views them gate by gate);
+  gates side by side, as PyTorch's do; ``by_gate`` views them gate by gate),
+  and in an order of the layer's choosing (an LSTM's i, f, o, g, so that its
+  three sigmoid gates are one block);
 - ``sigmoid(x) = (1 + tanh(x / 2)) / 2``: the sigmoid gates' columns of W, U
   and b are halved once per pass, so one ``tanh`` call serves every gate of
   a step, in place;
@@ -59,7 +61,8 @@ class Recurrent(Layer, abstract=True):
     # which two halves of a batch run better in two threads than one (parallel.py)
     numpy_bound = True
     gates = 1
-    sigmoid_gates: tuple[slice, ...] = ()  # the gates computed by a sigmoid, as ranges of gate indices
+    order: tuple[int, ...] = (0,)  # inside the layer, gate k is gate order[k] of the weights' columns
+    sigmoids = slice(0, 0)  # the gates (inside the layer) computed by a sigmoid: a range of them
     cells = 1  # states carried from step to step: h, and for an LSTM c
 
     def __init__(self, input_size: int, hidden_size: int, return_sequences: bool = False) -> None:
@@ -89,12 +92,17 @@ class Recurrent(Layer, abstract=True):
         self.check_input(x)
         batch, steps = x.shape[:2]
         self.mask = self.check_mask(mask, x)
-        self.x = xp.ascontiguousarray(x.transpose(1, 0, 2)).reshape(steps * batch, -1)  # step by step
-        w, self.u, b = self.forward_weights()
+        # the inputs step by step, with a constant 1 after each step's features: the bias is then the weight
+        # of that input, added by the product below and its gradient found by the product for dW
+        ones = self.ops.empty((steps, batch, self.input_size + 1), x.dtype)
+        ones[..., :-1] = x.transpose(1, 0, 2)
+        ones[..., -1] = 1
+        self.x = ones.reshape(steps * batch, -1)
+        wb, self.u = self.forward_weights(x.dtype)
         # x_t W + b for every step and gate at once: (gates, T * B, H)
-        self.a = xp.matmul(self.x, self.by_gate(w)).reshape(self.gates, steps, batch, h)
-        self.a += b.reshape(self.gates, 1, 1, h)
+        self.a = xp.matmul(self.x, wb).reshape(self.gates, steps, batch, h)
         self.r = self.ops.empty((batch, self.gates * h), x.dtype)  # each step's h_{t-1} U
+        self.r_by_gate = self.r.reshape(batch, self.gates, h).transpose(1, 0, 2)
         self.carried = [self.ops.zeros((steps + 1, batch, h), x.dtype) for _ in range(self.cells)]
         self.training = training
         self.prepare(steps, batch, x.dtype)
@@ -140,37 +148,40 @@ class Recurrent(Layer, abstract=True):
         return mask
 
     def half(self, dtype):
-        """1/2 for the columns of the sigmoid gates, 1 for the others (see the module's docstring)."""
-        half = self.ops.full((self.gates, self.hidden_size), 1.0, dtype)
-        for gates in self.sigmoid_gates:
-            half[gates] = 0.5
-        return half.reshape(-1)
+        """(gates, 1, H): 1/2 for the sigmoid gates, 1 for the others (see the module's docstring)."""
+        half = self.ops.full((self.gates, 1, self.hidden_size), 1.0, dtype)
+        half[self.sigmoids] = 0.5
+        return half
 
-    def forward_weights(self) -> tuple:
-        """W, U and b as the forward pass multiplies by them: the sigmoid gates' columns halved, so that
-        ``tanh`` of a step's pre-activations gives every gate."""
-        w, u, b = self.input_weights.data, self.recurrent_weights.data, self.biases.data
-        if not self.sigmoid_gates:
-            return w, u, b
-        half = self.half(w.dtype)
-        return w * half, u * half, b * half
+    def inside(self, w):
+        """The columns of ``w`` (rows, gates * H) as the layer orders its gates, (gates, rows, H): a copy."""
+        return self.by_gate(w)[list(self.order)]
+
+    def forward_weights(self, dtype) -> tuple:
+        """[W; b] (b as one more row), gate by gate, and U, as the forward pass multiplies by them: gates in
+        the layer's order, the sigmoid gates halved, so that ``tanh`` of a step's pre-activations gives every
+        gate. Keeps U in the layer's order, not halved, for the backward pass (``self.u_back``)."""
+        xp, half, h = self.ops.xp, self.half(dtype), self.hidden_size
+        wb = self.inside(xp.concatenate([self.input_weights.data, self.biases.data[None]]))
+        wb *= half
+        u = self.inside(self.recurrent_weights.data)  # (gates, H, H)
+        self.u_back = u.transpose(1, 0, 2).reshape(h, -1)
+        return wb, (u * half).transpose(1, 0, 2).reshape(h, -1)
 
     def recurrent_product(self, t: int):
         """h_{t-1} U as (gates, batch, H): one product into a buffer of the step, seen gate by gate
         (none for the first step, whose h_0 is zero)."""
-        h = self.carried[0][t]
         if t == 0:
             self.r.fill(0)
         else:
-            self.ops.xp.matmul(h, self.u, out=self.r)
-        return self.r.reshape(len(h), self.gates, self.hidden_size).transpose(1, 0, 2)
+            self.ops.xp.matmul(self.carried[0][t], self.u, out=self.r)
+        return self.r_by_gate
 
-    def sigmoids(self, z) -> None:
+    def sigmoid(self, z) -> None:
         """z (gates, batch, H) holds tanh(x / 2) in the sigmoid gates: make them (1 + tanh(x / 2)) / 2."""
-        for gates in self.sigmoid_gates:
-            part = z[gates]
-            part *= 0.5
-            part += 0.5
+        part = z[self.sigmoids]
+        part *= 0.5
+        part += 0.5
 
     def step(self, t: int) -> None:
         """One step of the cell: from ``self.carried[.][t]`` and ``self.a[:, t]``, write ``self.carried[.][t + 1]``."""
@@ -228,21 +239,23 @@ class Recurrent(Layer, abstract=True):
         if t == 0:
             return self.ops.xp.zeros((q.shape[0], self.hidden_size), q.dtype)
         q.reshape(q.shape[0], self.gates, self.hidden_size)[...] = da.transpose(1, 0, 2)
-        return q @ self.recurrent_weights.data.T
+        return q @ self.u_back.T
 
     def weight_gradients(self, input_grad: bool):
-        """dW = x^T da, db = sum(da), dU = h_{t-1}^T da over all steps at once (a product per gate); dx = da W^T."""
+        """dW = x^T da and db = sum(da) (one product with the constant input), dU = h_{t-1}^T da over all steps
+        at once (a product per gate); dx = da W^T."""
         xp, h = self.ops.xp, self.hidden_size
         steps, batch = self.a.shape[1:3]
         da = self.da.reshape(self.gates, steps * batch, h)
-        dw = self.by_gate(self.input_weights.grad)
-        dw += xp.matmul(self.x.T, da)
-        self.biases.grad += xp.concatenate([self.ops.column_sums(g) for g in da])
+        dwb = xp.matmul(self.x.T, da)  # (gates, F + 1, H): dW, and db from the constant input's row
+        order = list(self.order)  # back to the weights' order of gates
+        self.by_gate(self.input_weights.grad)[order] += dwb[:, :-1]
+        self.biases.grad.reshape(self.gates, h)[order] += dwb[:, -1]
         hs = self.carried[0][1:-1].reshape(-1, h)  # h_{t-1} of every step but the first (h_0 = 0 adds nothing)
         self.recurrent_gradients(hs.T)
         if not input_grad:
             return None
-        w = self.by_gate(self.input_weights.data)  # dx = sum over gates of da_k W_k^T
+        w = self.inside(self.input_weights.data)  # dx = sum over gates of da_k W_k^T
         dx = da[0] @ w[0].T
         for k in range(1, self.gates):
             dx += da[k] @ w[k].T
@@ -250,8 +263,8 @@ class Recurrent(Layer, abstract=True):
 
     def recurrent_gradients(self, hs_t) -> None:
         """dU = sum over steps t >= 2 of h_{t-1}^T da_t: ``hs_t`` is (H, (T-1)*B)."""
-        du = self.by_gate(self.recurrent_weights.grad)
-        du += self.ops.xp.matmul(hs_t, self.da[:, 1:].reshape(self.gates, hs_t.shape[1], self.hidden_size))
+        du = self.ops.xp.matmul(hs_t, self.da[:, 1:].reshape(self.gates, hs_t.shape[1], self.hidden_size))
+        self.by_gate(self.recurrent_weights.grad)[list(self.order)] += du
 
     # -- the rest of the layer contract ------------------------------------------------------------------
     def output_mask(self, mask):
@@ -325,12 +338,13 @@ class LSTM(Recurrent):
               da_t = [di df dg do] * [i(1-i) f(1-f) 1-g^2 o(1-o)],  dh_{t-1} = da_t U^T
               dW, dU, db, dx as SimpleRNN's, over all four gates
     Shapes:   W (input_size, 4H), U (H, 4H), b (4H,): one bias, PyTorch's b_ih + b_hh.
+    Inside the layer the gates are in the order i, f, o, g: the three sigmoids are one block.
     ``unit_forget_bias=True`` starts the forget gate's bias at 1 (as Keras), so that the cell remembers
     from the first step of training (Jozefowicz et al. 2015).
     """
 
     default_name = "lstm"
-    gates, sigmoid_gates, cells = 4, (slice(0, 2), slice(3, 4)), 2
+    gates, order, sigmoids, cells = 4, (0, 1, 3, 2), slice(0, 3), 2
 
     def __init__(self, input_size: int, hidden_size: int, return_sequences=False, unit_forget_bias=True) -> None:
         self.unit_forget_bias = checks.flag(unit_forget_bias, "unit_forget_bias")
@@ -351,8 +365,8 @@ class LSTM(Recurrent):
         hs, cs = self.carried
         z += self.recurrent_product(t)
         xp.tanh(z, out=z)  # g, and tanh(x / 2) for the sigmoid gates (their columns were halved)
-        self.sigmoids(z)
-        i, f, g, o = z
+        self.sigmoid(z)
+        i, f, o, g = z
         c, tanh_c = cs[t + 1], self.tanh_c[t]
         xp.multiply(f, cs[t], out=c)
         c += i * g
@@ -361,15 +375,14 @@ class LSTM(Recurrent):
         if self.training:  # each gate's derivative while the gates are in cache: s(1 - s), 1 - g^2
             d = self.derivatives[:, t]
             xp.multiply(z, z, out=d)
-            xp.subtract(z[:2], d[:2], out=d[:2])
-            xp.subtract(1, d[2], out=d[2])
-            xp.subtract(o, d[3], out=d[3])
+            xp.subtract(z[:3], d[:3], out=d[:3])
+            xp.subtract(1, d[3], out=d[3])
 
     def step_back(self, t, grads):
         xp = self.ops.xp
         dh, dc = grads
-        (i, f, g, o), tanh_c, da = self.a[:, t], self.tanh_c[t], self.da[:, t]
-        xp.multiply(dh, tanh_c, out=da[3])  # do
+        (i, f, o, g), tanh_c, da = self.a[:, t], self.tanh_c[t], self.da[:, t]
+        xp.multiply(dh, tanh_c, out=da[2])  # do
         carry = tanh_c * tanh_c  # dc += dh * o * (1 - tanh(c)^2)
         xp.subtract(1, carry, out=carry)
         carry *= o
@@ -377,7 +390,7 @@ class LSTM(Recurrent):
         dc += carry
         xp.multiply(dc, g, out=da[0])  # di
         xp.multiply(dc, self.carried[1][t], out=da[1])  # df
-        xp.multiply(dc, i, out=da[2])  # dg
+        xp.multiply(dc, i, out=da[3])  # dg
         dc *= f
         da *= self.derivatives[:, t]
         return [self.back_through_u(t, da), dc]
@@ -404,7 +417,7 @@ class GRU(Recurrent):
 
     default_name = "gru"
     param_names = ("input_weights", "recurrent_weights", "biases", "recurrent_biases")
-    gates, sigmoid_gates = 3, (slice(0, 2),)
+    gates, order, sigmoids = 3, (0, 1, 2), slice(0, 2)
 
     def __init__(self, input_size: int, hidden_size: int, return_sequences=False) -> None:
         super().__init__(input_size, hidden_size, return_sequences)
@@ -413,8 +426,7 @@ class GRU(Recurrent):
     def prepare(self, steps, batch, dtype):
         super().prepare(steps, batch, dtype)
         self.m = self.ops.empty((steps, batch, self.hidden_size), dtype)  # h_{t-1} U_n + c_n
-        c = self.recurrent_biases.data * self.half(dtype)
-        self.c = c.reshape(3, 1, self.hidden_size)
+        self.c = self.recurrent_biases.data.reshape(3, 1, self.hidden_size) * self.half(dtype)
 
     def step(self, t):
         xp, a, hs, m = self.ops.xp, self.a[:, t], self.carried[0], self.m[t]
@@ -424,7 +436,7 @@ class GRU(Recurrent):
         rz = a[:2]
         rz += e[:2]
         xp.tanh(rz, out=rz)
-        self.sigmoids(a)
+        self.sigmoid(a)
         r, z, n = a
         n += r * m
         xp.tanh(n, out=n)
@@ -464,4 +476,4 @@ class GRU(Recurrent):
         du = self.by_gate(self.recurrent_weights.grad)
         du += self.ops.xp.matmul(hs_t, self.de[:, 1:].reshape(3, hs_t.shape[1], self.hidden_size))
         de = self.de.reshape(3, -1, self.hidden_size)  # c's gradient: every step's, the first's too
-        self.recurrent_biases.grad += self.ops.xp.concatenate([self.ops.column_sums(g) for g in de])
+        self.recurrent_biases.grad.reshape(3, -1)[...] += [self.ops.column_sums(g) for g in de]
