@@ -109,6 +109,16 @@ CONSTRUCTORS = {
         "vocab_size": spec_int(1), "embedding_dim": spec_int(1),
         "padding_id": spec_optional(lambda v: is_int(v, 0) and v <= 9)}),
     "Dropout": (L.Dropout, {"rate": 0.1}, {"rate": FRACTION}),
+    "SimpleRNN": (L.SimpleRNN, {"input_size": 3, "hidden_size": 2}, {
+        "input_size": spec_int(1), "hidden_size": spec_int(1), "activation": spec_choice("tanh", "relu"),
+        "return_sequences": is_flag}),
+    "LSTM": (L.LSTM, {"input_size": 3, "hidden_size": 2}, {
+        "input_size": spec_int(1), "hidden_size": spec_int(1), "return_sequences": is_flag,
+        "unit_forget_bias": is_flag}),
+    "GRU": (L.GRU, {"input_size": 3, "hidden_size": 2}, {"hidden_size": spec_int(1), "return_sequences": is_flag}),
+    "Bidirectional": (L.Bidirectional, {"layer": L.GRU(3, 2)}, {
+        "merge_mode": spec_choice("concat", "sum", "mul", "ave"),
+        "layer": lambda v: isinstance(v, (L.SimpleRNN, L.LSTM, L.GRU))}),
     "BatchNormalization": (L.BatchNormalization, {"n_features": 3}, {
         "n_features": spec_int(1), "momentum": FRACTION, "epsilon": POSITIVE}),
     "LeakyReLU": (L.LeakyReLU, {}, {"alpha": spec_num()}),
@@ -285,11 +295,14 @@ def _saved_models(folder: str) -> list[tuple[str, nn.Sequential, np.ndarray]]:
                           L.Dense(8, 2, activation="softmax")], input_shape=(4, 4, 1))  # fmt: skip
     text = nn.Sequential([L.Embedding(12, 3, padding_id=0), L.Conv1D(3, 4, 2), L.GlobalMaxPool1D(),
                           L.Dense(4, 2, activation="softmax")])  # fmt: skip
+    recurrent = nn.Sequential([L.Embedding(12, 3, padding_id=0), L.Bidirectional(L.LSTM(3, 2, return_sequences=True)),
+                               L.GRU(4, 2), L.Dense(2, 2, activation="softmax")])  # fmt: skip
     out = []
     for name, model, x, k in (
         ("dense", dense, rng.standard_normal((16, 4)), 3),
         ("conv", conv, rng.standard_normal((16, 4, 4, 1)), 2),
         ("text", text, rng.integers(0, 12, (16, 5)), 2),
+        ("recurrent", recurrent, rng.integers(0, 12, (16, 5)), 2),
     ):
         model.compile(metrics=["accuracy"])
         model.fit(x, rng.integers(0, k, 16), epochs=2, batch_size=8, verbose=0)

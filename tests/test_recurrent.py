@@ -329,8 +329,9 @@ def test_bad_inputs_are_clear_errors(kind):
 def test_bad_settings_and_models_are_clear_errors():
     with pytest.raises(ValueError, match="activation must be one of"):
         L.SimpleRNN(2, 3, activation="sigmoid")
-    with pytest.raises(ValueError, match="must be a recurrent layer"):
-        L.Bidirectional(L.Dense(2, 3))
+    for wrong in (L.Dense(2, 3), None):
+        with pytest.raises(ValueError, match="must be a recurrent layer"):
+            L.Bidirectional(wrong)
     with pytest.raises(ValueError, match="merge_mode must be one of"):
         L.Bidirectional(L.LSTM(2, 3), merge_mode="max")
     with pytest.raises(ValueError, match="settings of its layer"):

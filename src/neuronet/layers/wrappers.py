@@ -91,7 +91,7 @@ class Bidirectional(Layer):
         from .recurrent import Recurrent  # (recurrent layers build on wrappers' base, not the other way)
 
         for given, what in ((layer, "layer"), (backward_layer, "backward_layer")):
-            if given is not None and not isinstance(given, Recurrent):
+            if (given is not None or what == "layer") and not isinstance(given, Recurrent):
                 raise checks.ArgumentError(
                     f"Bidirectional's {what} must be a recurrent layer (SimpleRNN, LSTM, GRU), "
                     f"got {type(given).__name__}"
