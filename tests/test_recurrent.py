@@ -164,37 +164,52 @@ def last_state(h_n):
     return h.permute(1, 0, 2).reshape(h.shape[1], -1)
 
 
+def assert_matches_torch(ours, theirs, x, run=None, mask=None, seed=0):
+    """Output, input gradient and every parameter gradient of ``ours`` (a cell or a Bidirectional) against
+    the torch module ``theirs``, run on x by ``run(module, x) -> (out, h_n)`` (a plain call by default)."""
+    torch = _torch()
+    theirs.zero_grad()
+    xt = torch.tensor(x, requires_grad=True)
+    out, h_n = (run or (lambda module, v: module(v)))(theirs, xt)
+    sequences = ours.return_sequences
+    yt = out if sequences else last_state(h_n)
+    y = ours.forward(x, training=True, mask=mask)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    dy = np.random.default_rng(seed).standard_normal(y.shape)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), rtol=1e-9, atol=1e-11)
+    if isinstance(ours, L.Bidirectional):
+        assert_gradients_match(ours.forward_layer, theirs)
+        assert_gradients_match(ours.backward_layer, theirs, "_reverse")
+    else:
+        assert_gradients_match(ours, theirs)
+
+
 @pytest.mark.parametrize("kind", ["SimpleRNN", "relu", "LSTM", "GRU"])
 @pytest.mark.parametrize("sequences", [False, True])
 def test_parity_with_torch(float64, kind, sequences):
-    torch = _torch()
     ours = make(kind, 4, 5, return_sequences=sequences)
     theirs = torch_module(kind, 4, 5).double()
     copy_to_torch(ours, theirs)
-    x = np.random.default_rng(1).standard_normal((3, 6, 4))
-    xt = torch.tensor(x, requires_grad=True)
-    out, h_n = theirs(xt)
-    yt = out if sequences else last_state(h_n)
-    y = ours.forward(x, training=True)
-    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-    dy = np.random.default_rng(2).standard_normal(y.shape)
-    yt.backward(torch.tensor(dy))
-    np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), rtol=1e-9, atol=1e-11)
-    assert_gradients_match(ours, theirs)
+    assert_matches_torch(ours, theirs, np.random.default_rng(1).standard_normal((3, 6, 4)))
 
 
-def packed_run(torch, module, x, lengths):
-    """torch's packed sequences: the padded steps never run; output zero there."""
+def packed(lengths):
+    """A run of a torch module on packed sequences of ``lengths``: the padded steps never run (zero output)."""
+    torch = _torch()
     rnn = torch.nn.utils.rnn
-    packed = rnn.pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
-    out, h_n = module(packed)
-    return rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0], h_n
+
+    def run(module, x):
+        sequences = rnn.pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+        out, h_n = module(sequences)
+        return rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0], h_n
+
+    return run
 
 
 @pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_padded_sequences_match_torch_packed_sequences(float64, kind, bidirectional):
-    torch = _torch()
     lengths = [6, 3, 1, 5]
     x = np.random.default_rng(3).standard_normal((4, 6, 3))
     x[lengths_mask(lengths, 6) == 0] = 7.0  # values at padded steps must change nothing
@@ -205,42 +220,18 @@ def test_padded_sequences_match_torch_packed_sequences(float64, kind, bidirectio
         if bidirectional:
             ours = L.Bidirectional(ours, backward_layer=make(kind, 3, 4, seed=5, return_sequences=sequences))
             copy_to_torch(ours.backward_layer, theirs, "_reverse")
-        theirs.zero_grad()
-        xt = torch.tensor(x, requires_grad=True)
-        out, h_n = packed_run(torch, theirs, xt, lengths)
-        yt = out if sequences else last_state(h_n)
-        y = ours.forward(x, training=True, mask=lengths_mask(lengths, 6))
-        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-        dy = np.random.default_rng(4).standard_normal(y.shape)
-        yt.backward(torch.tensor(dy))
-        np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), rtol=1e-9, atol=1e-11)
-        if bidirectional:
-            assert_gradients_match(ours.forward_layer, theirs)
-            assert_gradients_match(ours.backward_layer, theirs, "_reverse")
-        else:
-            assert_gradients_match(ours, theirs)
+        assert_matches_torch(ours, theirs, x, packed(lengths), lengths_mask(lengths, 6), seed=4)
 
 
 @pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
 def test_bidirectional_matches_torch(float64, kind):
-    torch = _torch()
     theirs = torch_module(kind, 3, 4, bidirectional=True).double()
     x = np.random.default_rng(5).standard_normal((2, 5, 3))
     for sequences in (False, True):
         ours = L.Bidirectional(make(kind, 3, 4, return_sequences=sequences))
         copy_to_torch(ours.forward_layer, theirs)
         copy_to_torch(ours.backward_layer, theirs, "_reverse")
-        theirs.zero_grad()
-        xt = torch.tensor(x, requires_grad=True)
-        out, h_n = theirs(xt)
-        yt = out if sequences else last_state(h_n)
-        y = ours.forward(x, training=True)
-        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-        dy = np.random.default_rng(6).standard_normal(y.shape)
-        yt.backward(torch.tensor(dy))
-        np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), rtol=1e-9, atol=1e-11)
-        assert_gradients_match(ours.forward_layer, theirs)
-        assert_gradients_match(ours.backward_layer, theirs, "_reverse")
+        assert_matches_torch(ours, theirs, x, seed=6)
 
 
 # -- padding through a model ---------------------------------------------------------------------------------
