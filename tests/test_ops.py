@@ -40,13 +40,24 @@ def text():
     ]
 
 
+def recurrent():
+    return [
+        L.Embedding(20, 5, padding_id=0),
+        L.Bidirectional(L.LSTM(5, 4, return_sequences=True)),
+        L.GRU(8, 4),
+        L.Dense(4, 3, activation="softmax"),
+    ]
+
+
 def data(kind, rng):
     y = rng.integers(0, 3, 40)
     if kind == "dense":
         return rng.standard_normal((40, 6)), y
     if kind == "conv":
         return rng.standard_normal((40, 4, 4, 1)), y
-    return rng.integers(0, 20, (40, 7)), y
+    ids = rng.integers(0, 20, (40, 7))
+    ids[::3, :2] = 0  # padding, for the recurrent layers' mask
+    return ids, y
 
 
 def train(make, kind, ops, tmp_path):
@@ -61,7 +72,7 @@ def train(make, kind, ops, tmp_path):
     return model, history, model.predict(x), model.evaluate(x, y), nn.load_model(path).predict(x)
 
 
-@pytest.mark.parametrize("make, kind", [(dense, "dense"), (conv, "conv"), (text, "text")])
+@pytest.mark.parametrize("make, kind", [(dense, "dense"), (conv, "conv"), (text, "text"), (recurrent, "text")])
 def test_a_strict_array_type_runs_dense_conv_and_text_models_end_to_end(float64, tmp_path, make, kind):
     """Strict arrays refuse np.asarray, mixing with NumPy arrays and NumPy's functions (as CuPy's do): a
     model that trains, evaluates, predicts and saves with them reaches its arrays through its ops alone."""

@@ -16,7 +16,9 @@ input and the state before it.
 How the code keeps to the speed of the math (``bench/RESULTS.md``):
 
 - the input's part of every gate, ``x_t W + b`` for all steps, is one matrix
-  product before the loop; the loop adds one ``h_{t-1} U`` per step;
+  product before the loop (b as the weight of a constant input of 1, so
+  that no pass adds it and dW's product also gives db); the loop adds one
+  ``h_{t-1} U`` per step;
 - inside the layer the gates are kept apart, (gates, time, batch, hidden):
   each gate of a step is then one contiguous block, and the element-wise
   work of the cell runs on whole blocks (the weights keep the columns of the
@@ -28,8 +30,9 @@ How the code keeps to the speed of the math (``bench/RESULTS.md``):
   a step, in place;
 - each step's activation derivatives are taken in the forward pass, while the
   gates are in cache; the backward loop does only what depends on the step;
-- after the loop, dW, dU and dx are one matrix product each over all steps
-  (``dU = sum_t h_{t-1}^T dA_t`` is one product of (H, T*B) by (T*B, kH)).
+- after the loop, dW (with db), dU and dx are products over all steps at
+  once (``dU = sum_t h_{t-1}^T da_t`` is, for each gate, one product of
+  (H, T*B) by (T*B, H)), not one per step.
 
 Padding. A layer fed by ``Embedding(padding_id=p)`` gets a mask, True where
 a step holds a real token (``Layer.output_mask``; the model hands it on, see
@@ -37,8 +40,9 @@ a step holds a real token (``Layer.output_mask``; the model hands it on, see
 ends in the same state as the unpadded one, with pre- or post-padding; its
 output in ``return_sequences`` is zero (as PyTorch's packed sequences give),
 and it takes no gradient. A sequence of padding only ends in the zero state.
-Arrays are time-major inside the layer, (time, batch, features), so that
-each step's slice is contiguous; the input and output are batch-first.
+Inside the layer arrays are time-major, (time, batch, ...) and the gates
+(gates, time, batch, hidden), so that each step's slice is contiguous; the
+input and output are batch-first.
 """
 
 from __future__ import annotations
@@ -94,10 +98,10 @@ class Recurrent(Layer, abstract=True):
         self.mask = self.check_mask(mask, x)
         # the inputs step by step, with a constant 1 after each step's features: the bias is then the weight
         # of that input, added by the product below and its gradient found by the product for dW
-        ones = self.ops.empty((steps, batch, self.input_size + 1), x.dtype)
-        ones[..., :-1] = x.transpose(1, 0, 2)
-        ones[..., -1] = 1
-        self.x = ones.reshape(steps * batch, -1)
+        x1 = self.ops.empty((steps, batch, self.input_size + 1), x.dtype)
+        x1[..., :-1] = x.transpose(1, 0, 2)
+        x1[..., -1] = 1
+        self.x = x1.reshape(steps * batch, -1)
         wb, self.u = self.forward_weights(x.dtype)
         # x_t W + b for every step and gate at once: (gates, T * B, H)
         self.a = xp.matmul(self.x, wb).reshape(self.gates, steps, batch, h)
@@ -123,7 +127,7 @@ class Recurrent(Layer, abstract=True):
         self.derivatives = self.ops.empty(shape, dtype) if self.training else None
 
     def check_input(self, x) -> None:
-        if getattr(x, "ndim", None) != 3 or x.shape[2] != self.input_size:
+        if x.ndim != 3 or x.shape[2] != self.input_size:
             raise self.shape_error(f"(batch, time, {self.input_size})", x)
         if x.shape[1] == 0:
             raise ValueError(
@@ -426,7 +430,7 @@ class GRU(Recurrent):
     def prepare(self, steps, batch, dtype):
         super().prepare(steps, batch, dtype)
         self.m = self.ops.empty((steps, batch, self.hidden_size), dtype)  # h_{t-1} U_n + c_n
-        self.c = self.recurrent_biases.data.reshape(3, 1, self.hidden_size) * self.half(dtype)
+        self.c = self.recurrent_biases.data.reshape(3, 1, -1)[list(self.order)] * self.half(dtype)
 
     def step(self, t):
         xp, a, hs, m = self.ops.xp, self.a[:, t], self.carried[0], self.m[t]
@@ -473,7 +477,8 @@ class GRU(Recurrent):
         return [dh_before]
 
     def recurrent_gradients(self, hs_t):
-        du = self.by_gate(self.recurrent_weights.grad)
-        du += self.ops.xp.matmul(hs_t, self.de[:, 1:].reshape(3, hs_t.shape[1], self.hidden_size))
+        order = list(self.order)
+        du = self.ops.xp.matmul(hs_t, self.de[:, 1:].reshape(3, hs_t.shape[1], self.hidden_size))
+        self.by_gate(self.recurrent_weights.grad)[order] += du
         de = self.de.reshape(3, -1, self.hidden_size)  # c's gradient: every step's, the first's too
-        self.recurrent_biases.grad.reshape(3, -1)[...] += [self.ops.column_sums(g) for g in de]
+        self.recurrent_biases.grad.reshape(3, -1)[order] += self.ops.xp.stack([self.ops.column_sums(g) for g in de])
