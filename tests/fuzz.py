@@ -103,6 +103,10 @@ CONSTRUCTORS = {
         "padding": lambda v: v in ("valid", "same") or (is_int(v, 0) and v <= 3)}),
     "Conv1D": (L.Conv1D, {"in_channels": 2, "out_channels": 2, "kernel_size": 2}, {
         "kernel_size": spec_int(1), "stride": spec_int(1), "dilation": spec_int(1), "in_channels": spec_int(1)}),
+    "Conv2DTranspose": (L.Conv2DTranspose, {"in_channels": 2, "out_channels": 2, "kernel_size": 3, "stride": 2}, {
+        "in_channels": spec_int(1), "out_channels": spec_int(1), "kernel_size": spec_int_or_pair(1),
+        "output_padding": lambda v: is_int(v, 0) and v <= 1, "activation": ACTIVATION,
+        "padding": lambda v: v in ("valid", "same") or (is_int(v, 0) and v <= 3)}),
     "MaxPool2D": (L.MaxPool2D, {}, {"pool_size": spec_int_or_pair(1), "stride": spec_optional(spec_int_or_pair(1))}),
     "AvgPool1D": (L.AvgPool1D, {}, {"pool_size": spec_int(1), "stride": spec_optional(spec_int(1))}),
     "Embedding": (L.Embedding, {"vocab_size": 10, "embedding_dim": 3}, {

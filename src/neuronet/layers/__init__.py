@@ -3,7 +3,7 @@
 from .activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .augmentation import GaussianNoise, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import LAYERS, Layer
-from .conv import Conv1D, Conv2D
+from .conv import Conv1D, Conv2D, Conv2DTranspose
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
@@ -33,6 +33,7 @@ __all__ = [
     "Bidirectional",
     "Conv1D",
     "Conv2D",
+    "Conv2DTranspose",
     "Dense",
     "Dropout",
     "Embedding",

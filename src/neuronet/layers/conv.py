@@ -199,3 +199,140 @@ class Conv1D(win.SequenceAxes, Conv2D):
 
     def _span_text(self, hw) -> str:
         return str(hw[1])
+
+
+class Conv2DTranspose(win.ImageAxes, WeightedLayer):
+    """Transposed 2-D convolution, channels-last: the backward pass of a convolution run forwards, so
+    that a small image grows into a larger one (a generator's upsampling, "deconvolution").
+
+    Each input pixel scatters a copy of the kernel, scaled by its channels, onto the output at stride s:
+    Forward:  full = col2im(x @ W.T) over a frame of (h - 1) s + d (k - 1) + 1 pixels, where
+              W.reshape(k_h * k_w * out_channels, in_channels) and col2im adds each kernel offset's block
+              at its place; z = full cropped by the padding (and grown by output_padding); y = act(z)
+    Backward: dfull = dz placed back in the frame;  dcols = im2col(dfull) (the windows of a convolution);
+              dW = dcols.T @ x,  dbias = sum(dz),  dx = dcols @ W
+    Shapes:   x (batch, h, w, in_channels), W (k_h, k_w, out_channels, in_channels) (Keras's layout),
+              y (batch, out_h, out_w, out_channels) with out = (h - 1) s - 2 p + d (k - 1) + output_padding + 1
+              as ``torch.nn.ConvTranspose2d`` for an int ``padding``; "same" gives out = h * s (as Keras),
+              "valid" is padding 0.
+    """
+
+    numpy_bound = True  # col2im and im2col copies
+
+    default_name = "conv2d_transpose"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        dilation=1,
+        activation=None,
+        **kwargs,
+    ) -> None:
+        self.in_channels = checks.integer(in_channels, "in_channels", low=1)
+        self.out_channels = checks.integer(out_channels, "out_channels", low=1)
+        self.kernel = self._pair(kernel_size, "kernel_size")
+        self.stride = self._pair(stride, "stride")
+        self.dilation = self._pair(dilation, "dilation")
+        spans = [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)]
+        win.check_padding(padding, spans)
+        self.padding = padding
+        pads = output_padding if isinstance(output_padding, (list, tuple)) else (output_padding, output_padding)
+        if len(pads) != 2:
+            raise checks.ArgumentError(f"output_padding must be an int or a pair of them, got {output_padding!r}")
+        # (as PyTorch: less than the stride or the dilation, or it would only add rows of bias)
+        self.output_padding = tuple(
+            checks.integer(v, "output_padding", low=0, high=max(s, d) - 1)
+            for v, s, d in zip(pads, self.stride, self.dilation)
+        )
+        if padding == "same" and any(self.output_padding):
+            raise checks.ArgumentError('output_padding goes with an int padding; "same" fixes the output size')
+        kh, kw = self.kernel
+        super().__init__(
+            (kh, kw, self.out_channels, self.in_channels),
+            kh * kw * self.out_channels,
+            kh * kw * self.in_channels,
+            activation,
+            **kwargs,
+        )
+
+    def bias_shape(self, weight_shape):
+        return (weight_shape[-2],)  # W is (k_h, k_w, out_channels, in_channels)
+
+    def frame(self, h: int, w: int) -> tuple:
+        """For an input of h x w: the frame col2im fills, (frame_h, frame_w), and per axis the output's
+        (first row of the frame, size)."""
+        frame, crops = [], []
+        for size, k, st, d, extra in zip((h, w), self.kernel, self.stride, self.dilation, self.output_padding):
+            full = (size - 1) * st + d * (k - 1) + 1
+            if self.padding == "same":  # the crop a "same" convolution of an image size * st would pad
+                top, _ = win.padding_amounts("same", size * st, k, st, d)
+                out = size * st
+            else:
+                top = 0 if self.padding == "valid" else self.padding
+                out = full - 2 * top + extra
+            frame.append(full)
+            crops.append((top, out))
+        return tuple(frame), crops
+
+    def linear(self, x):
+        if x.ndim != 4 or x.shape[-1] != self.in_channels:
+            raise self.shape_error(f"(batch, height, width, {self.in_channels})", x)
+        b, h, w, _ = x.shape
+        (frame_h, frame_w), crops = self.frame(h, w)
+        if any(out < 1 for _, out in crops):
+            raise ValueError(
+                f"layer '{self.name}' (Conv2DTranspose): padding {self.padding!r} leaves no output for an "
+                f"input of {h}x{w}; use less padding"
+            )
+        self.x, self.crops, self.frame_shape = x, crops, (b, frame_h, frame_w, self.out_channels)
+        kh, kw = self.kernel
+        cols = x.reshape(-1, self.in_channels) @ self.weights.data.reshape(-1, self.in_channels).T
+        blocks = cols.reshape(b, h, w, kh * kw, self.out_channels).transpose(3, 0, 1, 2, 4)
+        full = self.ops.col2im(blocks, self.frame_shape, self.kernel, self.stride, self.dilation)
+        (top, out_h), (left, out_w) = crops
+        z = self.ops.zeros((b, out_h, out_w, self.out_channels), x.dtype)
+        inside = self._inside(crops)
+        z[:, : inside[0], : inside[1]] = full[:, top : top + inside[0], left : left + inside[1]]
+        self.ops.add_bias(z.reshape(-1, self.out_channels), self.biases.data, row=out_w)
+        return z
+
+    def _inside(self, crops) -> tuple:
+        """How many output rows and columns lie inside the frame (output_padding adds some beyond it)."""
+        return tuple(min(out, full - top) for (top, out), full in zip(crops, self.frame_shape[1:3]))
+
+    def backward_linear(self, dz, input_grad: bool = True):
+        (top, out_h), (left, out_w) = self.crops
+        inside = self._inside(self.crops)
+        dfull = self.ops.zeros(self.frame_shape, dz.dtype)
+        dfull[:, top : top + inside[0], left : left + inside[1]] = dz[:, : inside[0], : inside[1]]
+        dcols = self.ops.im2col(dfull, self.kernel, self.stride, self.dilation)  # (b * h * w, k_h k_w c_out)
+        x2 = self.x.reshape(-1, self.in_channels)
+        self.weights.accumulate_matmul(dcols.T, x2)
+        self.biases.grad += self.ops.bias_gradient(dz, self.out_channels, row=out_w)
+        if not input_grad:
+            return None
+        return (dcols @ self.weights.data.reshape(-1, self.in_channels)).reshape(self.x.shape)
+
+    def output_shape(self, input_shape):
+        h, w = self._image_sizes(input_shape)
+        if h is None or w is None:
+            return (input_shape[0], None, None, self.out_channels)
+        _, crops = self.frame(h, w)
+        return (input_shape[0], crops[0][1], crops[1][1], self.out_channels)
+
+    def get_config(self):
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": self._unpair(self.kernel),
+            "stride": self._unpair(self.stride),
+            "padding": self.padding,
+            "output_padding": list(self.output_padding),
+            "dilation": self._unpair(self.dilation),
+            **super().get_config(),
+        }

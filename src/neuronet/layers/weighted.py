@@ -42,10 +42,14 @@ class WeightedLayer(Layer, abstract=True):
         )
         self.biases = self.new_parameter(
             "biases",
-            (weight_shape[-1],),
+            self.bias_shape(weight_shape),
             initializers.zeros,
             L1L2(bias_regularizer_l1, bias_regularizer_l2, "bias_regularizer") or None,
         )
+
+    def bias_shape(self, weight_shape: tuple) -> tuple:
+        """One bias per output: the weights' last axis (a transposed convolution's is its second to last)."""
+        return (weight_shape[-1],)
 
     def use_ops(self, ops) -> None:
         super().use_ops(ops)
