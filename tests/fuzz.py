@@ -107,6 +107,10 @@ CONSTRUCTORS = {
         "in_channels": spec_int(1), "out_channels": spec_int(1), "kernel_size": spec_int_or_pair(1),
         "output_padding": lambda v: is_int(v, 0) and v <= 1, "activation": ACTIVATION,
         "padding": lambda v: v in ("valid", "same") or (is_int(v, 0) and v <= 3)}),
+    "UpSampling2D": (L.UpSampling2D, {}, {
+        "size": lambda v: is_int(v, 1, 64) or (isinstance(v, (list, tuple)) and len(v) == 2
+                                               and all(is_int(e, 1, 64) for e in v)),
+        "interpolation": spec_choice("nearest", "bilinear")}),
     "MaxPool2D": (L.MaxPool2D, {}, {"pool_size": spec_int_or_pair(1), "stride": spec_optional(spec_int_or_pair(1))}),
     "AvgPool1D": (L.AvgPool1D, {}, {"pool_size": spec_int(1), "stride": spec_optional(spec_int(1))}),
     "Embedding": (L.Embedding, {"vocab_size": 10, "embedding_dim": 3}, {

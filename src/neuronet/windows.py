@@ -27,14 +27,18 @@ import numbers
 
 from . import checks
 
+# a layer that makes images larger (a transposed convolution's stride and dilation, an upsampling factor) grows
+# them at most this much per axis: more is no use, and from a hostile model file an image of any size to allocate
+GROWTH_LIMIT = 64
 
-def as_pair(value, name: str) -> tuple[int, int]:
-    """An int or a pair of ints as a pair, each checked positive."""
+
+def as_pair(value, name: str, high: int = checks.LARGEST_INT) -> tuple[int, int]:
+    """An int or a pair of ints as a pair, each checked positive (and at most ``high``)."""
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
             raise checks.ArgumentError(f"{name} must be a positive int or a pair of them, got {value!r}")
-        return tuple(checks.integer(v, name, low=1) for v in value)
-    size = checks.integer(value, name, low=1)
+        return tuple(checks.integer(v, name, low=1, high=high) for v in value)
+    size = checks.integer(value, name, low=1, high=high)
     return size, size
 
 

@@ -22,6 +22,7 @@ from .pooling import (
 from .recurrent import GRU, LSTM, SimpleRNN
 from .reshape import Reshape
 from .sparse import SparseDense, prune, prune_dense
+from .upsampling import UpSampling2D
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "SparseDense",
     "Tanh",
     "TimeDistributed",
+    "UpSampling2D",
     "prune",
     "prune_dense",
 ]

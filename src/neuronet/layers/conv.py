@@ -236,8 +236,8 @@ class Conv2DTranspose(win.ImageAxes, WeightedLayer):
         self.in_channels = checks.integer(in_channels, "in_channels", low=1)
         self.out_channels = checks.integer(out_channels, "out_channels", low=1)
         self.kernel = self._pair(kernel_size, "kernel_size")
-        self.stride = self._pair(stride, "stride")
-        self.dilation = self._pair(dilation, "dilation")
+        self.stride = win.as_pair(stride, "stride", high=win.GROWTH_LIMIT)
+        self.dilation = win.as_pair(dilation, "dilation", high=win.GROWTH_LIMIT)
         spans = [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)]
         win.check_padding(padding, spans)
         self.padding = padding

@@ -1,8 +1,10 @@
-"""Conv2DTranspose: finite differences, parity with torch.nn.ConvTranspose2d (float64), shapes, errors, saving."""
+"""Layers that make images larger, as an image generator needs them: Conv2DTranspose and UpSampling2D.
+Finite differences, parity with torch.nn.ConvTranspose2d and torch.nn.Upsample (float64), shapes, errors,
+saving."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import neuronet as nn
@@ -37,6 +39,7 @@ def test_conv2d_transpose_matches_finite_differences(geometry, size, channels):
     try:
         k, s, p, op, d = geometry
         layer = layer_with_biases(*channels, k, stride=s, padding=p, output_padding=op, dilation=d)
+        assume(min(layer.output_shape((None, *size, channels[0]))[1:3]) >= 1)  # (else a clear error, tested below)
         x = np.random.default_rng(1).standard_normal((2, *size, channels[0]))
         errors = check_layer(layer, x)
         assert errors and max(errors.values()) < 1e-6, errors
@@ -112,3 +115,33 @@ def test_bad_settings_and_inputs_are_clear_errors():
         layer.forward(np.zeros((1, 4, 4, 3)))
     with pytest.raises(ValueError, match="leaves no output for an input of 1x1"):
         layer.forward(np.zeros((1, 1, 1, 2)))
+    with pytest.raises(ValueError, match="stride must be <= 64"):  # (a hostile file's image of any size)
+        L.Conv2DTranspose(2, 2, 3, stride=10**6)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+@pytest.mark.parametrize("size", [2, (3, 2), (1, 4)])
+def test_upsampling_matches_torch_and_finite_differences(float64, mode, size):
+    torch = pytest.importorskip("torch")
+    layer = L.UpSampling2D(size, interpolation=mode)
+    x = np.random.default_rng(5).standard_normal((2, 3, 4, 2))
+    xt = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)
+    options = {} if mode == "nearest" else {"align_corners": False}
+    factor = (size, size) if isinstance(size, int) else size
+    yt = torch.nn.Upsample(scale_factor=factor, mode=mode, **options)(xt)
+    y = layer.forward(x)
+    assert y.shape[1:] == layer.output_shape((None, 3, 4, 2))[1:] and y.shape[1:3] == (3 * factor[0], 4 * factor[1])
+    np.testing.assert_allclose(y, yt.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-12, atol=1e-14)
+    dy = np.random.default_rng(6).standard_normal(y.shape)
+    yt.backward(torch.tensor(dy.transpose(0, 3, 1, 2)))
+    np.testing.assert_allclose(layer.backward(dy), xt.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-12, atol=1e-13)
+    assert check_layer(layer, x)["input"] < 1e-6
+
+
+def test_upsampling_errors_are_clear():
+    with pytest.raises(ValueError, match="interpolation must be one of"):
+        L.UpSampling2D(2, interpolation="cubic")
+    with pytest.raises(ValueError, match="size must be <= 64"):
+        L.UpSampling2D(1000)
+    with pytest.raises(ValueError, match=r"expects input of shape \(batch, height, width, channels\)"):
+        L.UpSampling2D().forward(np.zeros((2, 3, 4)))
