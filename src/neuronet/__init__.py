@@ -25,6 +25,7 @@ from . import (
 )
 from .backend import get_dtype, set_dtype, set_seed
 from .callbacks import History
+from .gan import GAN
 from .model import Sequential, load_model
 from .parallel import get_threads, set_threads
 from .parameter import Parameter
@@ -33,6 +34,7 @@ from .saving import ModelFileError
 __version__ = "0.1.0"
 
 __all__ = [
+    "GAN",
     "History",
     "ModelFileError",
     "Parameter",

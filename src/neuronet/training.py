@@ -88,7 +88,7 @@ def fit(
             cb.on_epoch_begin(epoch)
         desc = f"Epoch {epoch + 1}/{epochs}"
         logs = _train_epoch(model, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose)
-        diverged = not math.isfinite(logs["loss"])
+        diverged = not all(math.isfinite(v) for k, v in logs.items() if k.endswith("loss"))  # (a GAN has two)
         if validation_data is not None:
             if diverged:  # nothing to measure with weights gone NaN
                 val = dict.fromkeys(logs, math.nan)
@@ -121,7 +121,8 @@ def _train_epoch(model, x, y, batch_size, min_batch, shuffle, desc, hooks, verbo
     totals, seen, live, scored_at = {}, 0, {}, time.monotonic()
     model.reset_metrics()
     bar = tqdm(total=len(bounds), desc=desc, unit="batch", disable=verbose != 1 or not interactive(), leave=False)
-    for b, (xb, yb) in enumerate(batches(x, y, batch_size, shuffle, rng=model.ops.rng, min_last=min_batch)):
+    for b, batch in enumerate(batches(x, y, batch_size, shuffle, rng=model.ops.rng, min_last=min_batch)):
+        xb, yb = (batch, None) if y is None else batch  # (a GAN learns from samples alone)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
             logs = model.train_step(xb, yb)
         broken = [k for k, v in logs.items() if not math.isfinite(v)]

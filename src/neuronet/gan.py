@@ -1,0 +1,171 @@
+"""Generative adversarial networks: a generator and a discriminator trained against each other.
+
+The generator G turns random latent vectors z into samples; the discriminator
+D gives the probability that a sample is real. Each training step
+(:meth:`GAN.train_step`, run by the same loop as any model, ``training.py``):
+
+1. the discriminator step: D sees a batch of real samples (target 1) and as
+   many of G's (target 0), as one batch; only D's parameters move;
+2. the generator step: G makes a fresh batch, D scores it, and the gradient
+   of G's loss flows back through D, into G (D's input gradient is G's
+   output gradient); only G's parameters move.
+
+G's loss is the non-saturating one (Goodfellow et al. 2014): it maximises
+log D(G(z)) rather than minimising log(1 - D(G(z))), whose gradient vanishes
+exactly when D wins, early in training. ``loss="lsgan"`` uses least squares
+instead (Mao et al. 2017: D's outputs pulled to 1 and 0, G's to 1);
+``label_smoothing`` gives real samples the target 1 - e (one-sided, Salimans
+et al. 2016); ``d_steps`` discriminator steps are taken per generator step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend, checks, losses, optimizers, training
+from .callbacks import Callback
+from .model import Sequential
+
+
+class GAN:
+    """Two Sequential models: ``generator`` (batch, latent_dim) -> a sample, ``discriminator`` a sample ->
+    (batch, 1), the probability that it is real (a sigmoid; or a score, with ``from_logits=True``)."""
+
+    def __init__(
+        self,
+        generator: Sequential,
+        discriminator: Sequential,
+        latent_dim: int,
+        loss: str = "bce",
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        d_steps: int = 1,
+    ) -> None:
+        for model, name in ((generator, "generator"), (discriminator, "discriminator")):
+            if not isinstance(model, Sequential):
+                raise checks.ArgumentError(f"the {name} must be a Sequential model, got {type(model).__name__}")
+        if generator is discriminator:
+            raise checks.ArgumentError("the generator and the discriminator must be two different models")
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim = checks.integer(latent_dim, "latent_dim", low=1)
+        self.loss_name = checks.choice(loss, "loss", ("bce", "lsgan"))
+        self.from_logits = checks.flag(from_logits, "from_logits")
+        if self.loss_name == "lsgan" and self.from_logits:
+            raise checks.ArgumentError('from_logits is for loss="bce"; least squares compares the outputs as they are')
+        self.label_smoothing = checks.number(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_open=True)
+        self.d_steps = checks.integer(d_steps, "d_steps", low=1)
+        self.loss = losses.MeanSquaredError() if loss == "lsgan" else losses.BinaryCrossentropy(self.from_logits)
+        self.ops = backend.get_ops().spawn()  # the latent draws and the shuffling, seeded from nn.set_seed
+        self.stop_training = False
+        self.compiled = False
+
+    def compile(self, generator_optimizer="adam", discriminator_optimizer="adam") -> None:
+        """Each model's optimizer (a name or an Optimizer; two objects, since each keeps its own state)."""
+        g, d = optimizers.get(generator_optimizer), optimizers.get(discriminator_optimizer)
+        if g is d:
+            raise checks.ArgumentError("give the generator and the discriminator an optimizer each, not one object")
+        self.generator.optimizer, self.discriminator.optimizer = g, d
+        self.compiled = True
+
+    # -- one training step --------------------------------------------------------------------------
+    def latent(self, n: int):
+        """n latent vectors, standard normal, from the GAN's seeded generator."""
+        return self.ops.normal((n, self.latent_dim), dtype=self.generator._dtype())
+
+    def train_step(self, x, y=None) -> dict[str, float]:
+        """``d_steps`` discriminator steps on the real batch ``x``, then one generator step."""
+        for _ in range(self.d_steps):
+            d_loss = self.discriminator_step(x)
+        return {"d_loss": d_loss, "g_loss": self.generator_step(len(x))}
+
+    def discriminator_step(self, real) -> float:
+        """D on real (target 1, or 1 - label_smoothing) and generated samples (target 0), as one batch;
+        D's parameters take a step, G's do not."""
+        xp, n = self.ops.xp, len(real)
+        # G only generates here (its training-mode behaviour, dropout or batch statistics, as in its own step);
+        # _run rather than forward: no backward pass follows, so this pass is not one the next must answer
+        fake = self.generator._run(self.latent(n), training=True)
+        samples = xp.concatenate([real, fake.astype(real.dtype, copy=False)])
+        targets = xp.zeros((2 * n, 1), dtype=real.dtype)
+        targets[:n] = 1.0 - self.label_smoothing
+        d = self.discriminator
+        out = d.forward(samples, training=True)
+        loss = self.loss.forward(out, targets)
+        d.zero_grad()
+        d.backward(self.loss.backward(out, targets), input_grad=False)
+        self._step(d)
+        return loss
+
+    def generator_step(self, n: int) -> float:
+        """G's samples scored by D against the target 1; the gradient goes back through D into G, and G's
+        parameters take a step, D's do not (the gradients D collects on the way are thrown away)."""
+        g, d = self.generator, self.discriminator
+        fake = g.forward(self.latent(n), training=True)
+        out = d.forward(fake, training=True)
+        targets = self.ops.xp.ones((n, 1), dtype=out.dtype)
+        loss = self.loss.forward(out, targets)
+        g.zero_grad()
+        d.zero_grad()
+        g.backward(d.backward(self.loss.backward(out, targets)), input_grad=False)
+        self._step(g)
+        return loss
+
+    @staticmethod
+    def _step(model: Sequential) -> None:
+        """The model's optimizer step on the gradients its backward pass left (and its penalties')."""
+        for p in model.parameters():
+            p.settle_grad()
+        model.add_regularization_gradients()
+        model.apply_gradients()
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def fit(self, x, epochs: int = 1, batch_size: int = 32, callbacks: list[Callback] | None = None, verbose=1):
+        """Train on the real samples ``x`` for ``epochs`` passes in shuffled batches; the History holds
+        ``d_loss`` and ``g_loss`` per epoch."""
+        return training.fit(self, x, None, epochs, batch_size, None, 0.0, True, callbacks, verbose)
+
+    def check_data(self, x, y=None, name="X", y_name="y"):
+        """The real samples checked, and the two models checked against them and against latent_dim."""
+        if not self.compiled:
+            raise RuntimeError("call gan.compile(generator_optimizer=..., discriminator_optimizer=...) before fit")
+        if y is not None:
+            raise checks.ArgumentError("a GAN learns from samples alone: pass fit(X), without targets")
+        x = self.discriminator.check_x(x, name)
+        try:
+            sample = self.generator._run(self.ops.zeros((1, self.latent_dim), x.dtype), training=False)
+        except ValueError as exc:
+            raise ValueError(
+                f"the generator does not take latent vectors of latent_dim={self.latent_dim}: {exc}"
+            ) from None
+        if tuple(sample.shape[1:]) != tuple(x.shape[1:]):
+            raise ValueError(
+                f"the generator makes samples of shape {tuple(sample.shape[1:])}, but {name}'s samples have shape "
+                f"{tuple(x.shape[1:])}: its last layer must give one sample of the data's shape"
+            )
+        score = self.discriminator._run(x[:1], training=False)
+        if tuple(score.shape) != (1, 1):
+            raise ValueError(
+                f"the discriminator must end in one output per sample, (batch, 1); it gives {tuple(score.shape)}"
+            )
+        return x, None
+
+    def min_batch(self) -> int:
+        return max(self.generator.min_batch(), self.discriminator.min_batch())
+
+    def reset_metrics(self) -> None:
+        """(A GAN reports its two losses only.)"""
+
+    def metric_results(self) -> dict:
+        return {}
+
+    def finite(self) -> bool:
+        return self.generator.finite() and self.discriminator.finite()
+
+    # -- using it -----------------------------------------------------------------------------------
+    def sample(self, n: int, batch_size: int = 256) -> np.ndarray:
+        """The generator's outputs for ``n`` random latent vectors, as a NumPy array."""
+        n = checks.integer(n, "n", low=1)
+        return training.predict(self.generator, self.latent(n), checks.integer(batch_size, "batch_size", low=1))
+
+
+__all__ = ["GAN"]
