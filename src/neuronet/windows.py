@@ -106,8 +106,8 @@ class ImageAxes:
     rank = 4  # the input's number of axes
     layout = "(batch, height, width, channels)"
 
-    def _pair(self, value, name: str) -> tuple[int, int]:
-        return as_pair(value, name)
+    def _pair(self, value, name: str, high: int = checks.LARGEST_INT) -> tuple[int, int]:
+        return as_pair(value, name, high)
 
     def _unpair(self, pair):
         return list(pair)
@@ -134,8 +134,8 @@ class SequenceAxes(ImageAxes):
     rank = 3
     layout = "(batch, length, channels)"
 
-    def _pair(self, value, name: str) -> tuple[int, int]:
-        return (1, checks.integer(value, name, low=1))
+    def _pair(self, value, name: str, high: int = checks.LARGEST_INT) -> tuple[int, int]:
+        return (1, checks.integer(value, name, low=1, high=high))
 
     def _unpair(self, pair):
         return pair[1]

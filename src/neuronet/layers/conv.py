@@ -12,6 +12,30 @@ from .. import windows as win
 from .weighted import WeightedLayer
 
 
+def set_geometry(layer, in_channels, out_channels, kernel_size, stride, padding, dilation, limit=checks.LARGEST_INT):
+    """Check and keep what every convolution is given: channels, kernel, stride and dilation (at most
+    ``limit``), and a padding within the kernel's span."""
+    layer.in_channels = checks.integer(in_channels, "in_channels", low=1)
+    layer.out_channels = checks.integer(out_channels, "out_channels", low=1)
+    layer.kernel = layer._pair(kernel_size, "kernel_size")
+    layer.stride = layer._pair(stride, "stride", limit)
+    layer.dilation = layer._pair(dilation, "dilation", limit)
+    win.check_padding(padding, [d * (k - 1) + 1 for k, d in zip(layer.kernel, layer.dilation)])
+    layer.padding = padding
+
+
+def geometry_config(layer) -> dict:
+    """What :func:`set_geometry` kept, as the constructor takes it (for a saved config)."""
+    return {
+        "in_channels": layer.in_channels,
+        "out_channels": layer.out_channels,
+        "kernel_size": layer._unpair(layer.kernel),
+        "stride": layer._unpair(layer.stride),
+        "padding": layer.padding,
+        "dilation": layer._unpair(layer.dilation),
+    }
+
+
 class Conv2D(win.ImageAxes, WeightedLayer):
     """2-D convolution over channels-last images.
 
@@ -39,13 +63,7 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         activation=None,
         **kwargs,
     ) -> None:
-        self.in_channels = checks.integer(in_channels, "in_channels", low=1)
-        self.out_channels = checks.integer(out_channels, "out_channels", low=1)
-        self.kernel = self._pair(kernel_size, "kernel_size")
-        self.stride = self._pair(stride, "stride")
-        self.dilation = self._pair(dilation, "dilation")
-        win.check_padding(padding, [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)])
-        self.padding = padding
+        set_geometry(self, in_channels, out_channels, kernel_size, stride, padding, dilation)
         kh, kw = self.kernel
         super().__init__(
             self._weight_shape(), kh * kw * self.in_channels, kh * kw * self.out_channels, activation, **kwargs
@@ -167,15 +185,7 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         return self._shape_from_image(input_shape[0], out, self.out_channels)
 
     def get_config(self):
-        return {
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "kernel_size": self._unpair(self.kernel),
-            "stride": self._unpair(self.stride),
-            "padding": self.padding,
-            "dilation": self._unpair(self.dilation),
-            **super().get_config(),
-        }
+        return {**geometry_config(self), **super().get_config()}
 
 
 class Conv1D(win.SequenceAxes, Conv2D):
@@ -233,14 +243,7 @@ class Conv2DTranspose(win.ImageAxes, WeightedLayer):
         activation=None,
         **kwargs,
     ) -> None:
-        self.in_channels = checks.integer(in_channels, "in_channels", low=1)
-        self.out_channels = checks.integer(out_channels, "out_channels", low=1)
-        self.kernel = self._pair(kernel_size, "kernel_size")
-        self.stride = win.as_pair(stride, "stride", high=win.GROWTH_LIMIT)
-        self.dilation = win.as_pair(dilation, "dilation", high=win.GROWTH_LIMIT)
-        spans = [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)]
-        win.check_padding(padding, spans)
-        self.padding = padding
+        set_geometry(self, in_channels, out_channels, kernel_size, stride, padding, dilation, win.GROWTH_LIMIT)
         pads = output_padding if isinstance(output_padding, (list, tuple)) else (output_padding, output_padding)
         if len(pads) != 2:
             raise checks.ArgumentError(f"output_padding must be an int or a pair of them, got {output_padding!r}")
@@ -326,13 +329,4 @@ class Conv2DTranspose(win.ImageAxes, WeightedLayer):
         return (input_shape[0], crops[0][1], crops[1][1], self.out_channels)
 
     def get_config(self):
-        return {
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "kernel_size": self._unpair(self.kernel),
-            "stride": self._unpair(self.stride),
-            "padding": self.padding,
-            "output_padding": list(self.output_padding),
-            "dilation": self._unpair(self.dilation),
-            **super().get_config(),
-        }
+        return {**geometry_config(self), "output_padding": list(self.output_padding), **super().get_config()}
