@@ -85,6 +85,13 @@ LOSS_CASES = {
         "scores",
         "binary",
     ),
+    "bce_soft": (nn.losses.BinaryCrossentropy(), lambda p, y: F.binary_cross_entropy(p, t(y)), "sigmoid", "soft"),
+    "bce_logits_soft": (
+        nn.losses.BinaryCrossentropy(from_logits=True),
+        lambda p, y: F.binary_cross_entropy_with_logits(p, t(y)),
+        "scores",
+        "soft",
+    ),
     "bce_smoothed": (
         nn.losses.BinaryCrossentropy(label_smoothing=0.2),
         lambda p, y: F.binary_cross_entropy(p, t(y) * 0.8 + 0.1),
@@ -146,13 +153,14 @@ LOSS_CASES = {
 def test_losses(float64, name):
     ours, theirs, domain, kind = LOSS_CASES[name]
     rng = np.random.default_rng(2)
-    n, k = 7, (1 if kind == "binary" else 4)
+    n, k = 7, (1 if kind in ("binary", "soft") else 4)
     z = rng.standard_normal((n, k))
     z = {"scores": z, "sigmoid": 1 / (1 + np.exp(-z)), "softmax": nn.layers.activations.softmax(z)}[domain]
     labels = rng.integers(0, 4, n)
     y = {
         "real": lambda: rng.standard_normal((n, k)),
         "binary": lambda: rng.integers(0, 2, (n, 1)).astype(np.float64),
+        "soft": lambda: rng.uniform(0, 1, (n, 1)),  # targets anywhere in [0, 1], as a GAN's smoothed ones
         "labels": lambda: labels,
         "onehot": lambda: _onehot(labels),
     }[kind]()
