@@ -27,3 +27,16 @@ def test_overfitting_example_narrows_the_gap(tmp_path):
     for cure in ("dropout 0.3", "L2 1e-3", "early stopping"):
         assert rows[cure] < rows["no cure"], cure
     assert len([f for f in os.listdir(tmp_path) if f.endswith(".png")]) == 8
+
+
+def test_the_toy_gan_covers_the_eight_gaussians(tmp_path):
+    """examples/gan_toy.py, seeded, shorter than its default: at least 6 of the 8 centres (issue 12)."""
+    pytest.importorskip("matplotlib")
+    command = [sys.executable, os.path.join(EXAMPLES, "gan_toy.py"), "--epochs", "60", "--every", "20"]
+    result = subprocess.run([*command, "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert [row[0] for row in rows] == ["20", "40", "60"]
+    covered, share = int(rows[-1][1].split("/")[0]), float(rows[-1][2].rstrip("%")) / 100
+    assert covered >= 6 and share > 0.3
+    assert sorted(os.listdir(tmp_path)) == ["epoch_020.png", "epoch_040.png", "epoch_060.png"]
