@@ -115,3 +115,74 @@ def test_mistakes_are_clear_errors():
         nn.GAN(model, model, 3)
     with pytest.raises(ValueError, match="loss must be one of"):
         nn.GAN(*networks(), 3, loss="wasserstein")
+
+
+# -- one file for both networks --------------------------------------------------------------------
+def test_save_and_load_keep_both_networks_settings_and_optimizers(tmp_path):
+    nn.set_seed(0)
+    gan = gan_of(optimizer=lambda: nn.optimizers.Adam(3e-4, beta_1=0.5), label_smoothing=0.1, d_steps=2)
+    gan.fit(np.random.default_rng(0).standard_normal((32, 2)), epochs=2, batch_size=8, verbose=0)
+    gan.save(tmp_path / "gan.nnet")
+    loaded = nn.load_gan(tmp_path / "gan.nnet")
+    z = np.random.default_rng(1).standard_normal((6, 3)).astype(np.float32)
+    for a, b in ((gan.generator, loaded.generator), (gan.discriminator, loaded.discriminator)):
+        assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    np.testing.assert_array_equal(loaded.generator.predict(z), gan.generator.predict(z))
+    assert loaded.get_config() == gan.get_config()
+    assert loaded.generator.optimizer.get_config() == gan.generator.optimizer.get_config()
+    assert loaded.discriminator.optimizer.beta_1 == 0.5
+    loaded.fit(np.zeros((8, 2)), epochs=1, batch_size=8, verbose=0)  # it trains on as it was compiled
+
+
+def test_gan_files_and_model_files_are_not_confused(tmp_path):
+    gan = gan_of()
+    gan.save(tmp_path / "gan.nnet")
+    gan.generator.save(tmp_path / "g.nnet")
+    with pytest.raises(nn.ModelFileError, match="load it with nn.load_gan"):
+        nn.load_model(tmp_path / "gan.nnet")
+    with pytest.raises(nn.ModelFileError, match="not a GAN: load it with nn.load_model"):
+        nn.load_gan(tmp_path / "g.nnet")
+
+
+def rewritten(tmp_path, change):
+    """A saved GAN's file with its description and tensors changed by ``change``, checksums made anew."""
+    gan_of().save(tmp_path / "gan.nnet")
+    description, tensors = nn.saving.read_model_file(tmp_path / "gan.nnet")
+    for key in ("format", "format_version", "checksums"):
+        del description[key]
+    change(description, tensors)
+    nn.saving.write_model_file(tmp_path / "bad.nnet", description, tensors)
+    return tmp_path / "bad.nnet"
+
+
+def _set(path, value):
+    def change(description, tensors):
+        *keys, last = path
+        target = description
+        for key in keys:
+            target = target[key]
+        target[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (_set(("gan", "latent_dim"), 4), "latent_dim is 4, but the generator's input shape is \\(3,\\)"),
+        (_set(("gan", "d_steps"), 0), "d_steps must be >= 1"),
+        (_set(("gan", "bogus"), 1), "bogus"),
+        (_set(("gan", "loss"), "wasserstein"), "loss must be one of"),
+        (_set(("discriminator", "model", "input_shape"), None), "input shape is not on file"),
+        (_set(("discriminator", "model", "input_shape"), [3]), "layers do not fit together"),
+        (_set(("generator",), [1, 2]), "cannot build"),
+        (_set(("optimizers", "generator"), {"class": "Adam", "config": {"learning_rate": -1}}), "learning_rate"),
+        (_set(("optimizers",), "adam"), "optimizers must be a JSON object"),
+        (lambda d, t: t.update({"critic.w": np.zeros(1, np.float32)}), "belong to neither network"),
+        (lambda d, t: t.pop("discriminator.1.dense_1.biases"), "biases"),
+        (lambda d, t: d["generator"]["model"].update(input_shape=[60000, 60000]), "values in a layer"),
+    ],
+)
+def test_damaged_or_hostile_gan_files_are_refused(tmp_path, change, match):
+    with pytest.raises(nn.ModelFileError, match=match):
+        nn.load_gan(rewritten(tmp_path, change))

@@ -281,6 +281,23 @@ def test_a_small_file_declaring_a_huge_layer_allocates_nothing_big(tmp_path):
     assert peak < 10 * 2**20
 
 
+def test_a_huge_input_shape_is_refused_before_a_sample_allocates_it(tmp_path):
+    """A Flatten then Dense(4, 3) declared for 30000x30000 inputs: one sample alone would be 3.6 GB."""
+    layers = [{"class": "Flatten", "name": "flatten", "config": {}}]
+    layers += [{"class": "Dense", "name": "dense", "config": {"n_inputs": 4, "n_neurons": 3}}]
+    tensors = {"1.dense.weights": np.ones((4, 3), np.float32), "1.dense.biases": np.zeros(3, np.float32)}
+    description = {"model": {"input_shape": [30000, 30000], "layers": layers}, "metadata": {}}
+    write_model_file(tmp_path / "m.nnet", description, tensors)
+    tracemalloc.start()
+    try:
+        with pytest.raises(nn.ModelFileError, match="900,000,000 values in a layer"):
+            nn.load_model(tmp_path / "m.nnet")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20
+
+
 def test_a_description_of_arrays_the_file_lacks(tmp_path):
     path = dense_file(tmp_path / "m.nnet", tensors={"0.dense.weights": np.ones((2, 3), np.float32)})
     with pytest.raises(nn.ModelFileError, match="'biases' that the file does not hold"):

@@ -25,7 +25,7 @@ from . import (
 )
 from .backend import get_dtype, set_dtype, set_seed
 from .callbacks import History
-from .gan import GAN
+from .gan import GAN, load_gan
 from .model import Sequential, load_model
 from .parallel import get_threads, set_threads
 from .parameter import Parameter
@@ -48,6 +48,7 @@ __all__ = [
     "get_threads",
     "initializers",
     "layers",
+    "load_gan",
     "load_model",
     "losses",
     "metrics",

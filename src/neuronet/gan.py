@@ -20,11 +20,17 @@ et al. 2016); ``d_steps`` discriminator steps are taken per generator step.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from . import backend, checks, losses, optimizers, training
 from .callbacks import Callback
-from .model import Sequential
+from .model import DESCRIPTION_ERRORS, Sequential, from_spec, restore, spec
+from .optimizers import OPTIMIZERS
+from .saving import ModelFileError, read_model_file, write_model_file
+
+NETWORKS = ("generator", "discriminator")  # also the prefixes of their weights in a GAN file
 
 
 class GAN:
@@ -131,23 +137,33 @@ class GAN:
         if y is not None:
             raise checks.ArgumentError("a GAN learns from samples alone: pass fit(X), without targets")
         x = self.discriminator.check_x(x, name)
+        self.check_networks(tuple(x.shape[1:]), name)
+        return x, None
+
+    def check_networks(self, sample_shape: tuple | None = None, name: str = "X") -> tuple:
+        """One latent vector through G and its sample through D: G must take latent_dim inputs and make
+        samples of ``sample_shape`` (the data's, where given), D must give one output per sample.
+        Returns the shape of one sample."""
         try:
-            sample = self.generator._run(self.ops.zeros((1, self.latent_dim), x.dtype), training=False)
+            sample = self.generator._run(self.ops.zeros((1, self.latent_dim), self.generator._dtype()), False)
         except ValueError as exc:
             raise ValueError(
                 f"the generator does not take latent vectors of latent_dim={self.latent_dim}: {exc}"
             ) from None
-        if tuple(sample.shape[1:]) != tuple(x.shape[1:]):
+        if sample_shape is not None and tuple(sample.shape[1:]) != sample_shape:
             raise ValueError(
                 f"the generator makes samples of shape {tuple(sample.shape[1:])}, but {name}'s samples have shape "
-                f"{tuple(x.shape[1:])}: its last layer must give one sample of the data's shape"
+                f"{sample_shape}: its last layer must give one sample of the data's shape"
             )
-        score = self.discriminator._run(x[:1], training=False)
+        try:
+            score = self.discriminator._run(sample, training=False)
+        except ValueError as exc:
+            raise ValueError(f"the discriminator does not take the generator's samples: {exc}") from None
         if tuple(score.shape) != (1, 1):
             raise ValueError(
                 f"the discriminator must end in one output per sample, (batch, 1); it gives {tuple(score.shape)}"
             )
-        return x, None
+        return tuple(sample.shape[1:])
 
     def min_batch(self) -> int:
         return max(self.generator.min_batch(), self.discriminator.min_batch())
@@ -167,5 +183,68 @@ class GAN:
         n = checks.integer(n, "n", low=1)
         return training.predict(self.generator, self.latent(n), checks.integer(batch_size, "batch_size", low=1))
 
+    # -- saving -------------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        return {
+            "latent_dim": self.latent_dim,
+            "loss": self.loss_name,
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "d_steps": self.d_steps,
+        }
 
-__all__ = ["GAN"]
+    def save(self, path) -> None:
+        """Both networks in one model file, their weights under "generator." and "discriminator.", with the
+        GAN's settings and, once compiled, its optimizers' settings (not their state)."""
+        # both input shapes on file, so that a load checks each network's layers on them before use
+        inputs = {"generator": (self.latent_dim,), "discriminator": self.check_networks()}
+        description, arrays = {"gan": self.get_config()}, {}
+        for name, model in self._networks():
+            description[name] = model.description()
+            description[name]["model"]["input_shape"] = list(inputs[name])
+            arrays |= {f"{name}.{key}": array for key, array in model.arrays_to_save(path).items()}
+        if self.compiled:
+            description["optimizers"] = {name: spec(model.optimizer) for name, model in self._networks()}
+        write_model_file(path, description, arrays)
+
+    def _networks(self):
+        return zip(NETWORKS, (self.generator, self.discriminator), strict=True)
+
+
+def load_gan(path) -> GAN:
+    """A GAN saved by :meth:`GAN.save`, compiled with the saved optimizers' settings if it was compiled.
+
+    A damaged, foreign or hostile file raises ModelFileError, as :func:`nn.load_model` does.
+    """
+    description, tensors = read_model_file(path)
+    path = os.fspath(path)
+    config = description.get("gan")
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{path!r} holds one model, not a GAN: load it with nn.load_model")
+    stray = sorted(key for key in tensors if key.split(".", 1)[0] not in NETWORKS)
+    if stray:
+        raise ModelFileError(f"{path!r}: tensors {stray[:3]} belong to neither network of the GAN")
+    networks = []
+    for name in NETWORKS:
+        own = {key[len(name) + 1 :]: t for key, t in tensors.items() if key.startswith(name + ".")}
+        networks.append(restore(description.get(name), own, path))
+    try:
+        gan = GAN(*networks, **config)
+        inputs = [tuple(model.input_shape[1:]) if model.input_shape else None for model in networks]
+        if inputs[0] != (gan.latent_dim,):
+            raise ValueError(f"latent_dim is {gan.latent_dim}, but the generator's input shape is {inputs[0]}")
+        if inputs[1] is None:  # then the discriminator's layers were not checked on a sample of known size
+            raise ValueError("the discriminator's input shape is not on file")
+        if inputs[1] != gan.check_networks():
+            raise ValueError(f"the discriminator's input shape {inputs[1]} is not the generator's samples'")
+        chosen = description.get("optimizers")
+        if chosen is not None:
+            if not isinstance(chosen, dict):
+                raise ValueError(f"the optimizers must be a JSON object, got {type(chosen).__name__}")
+            gan.compile(*(from_spec(OPTIMIZERS, chosen.get(name), f"the {name}'s optimizer") for name in NETWORKS))
+    except DESCRIPTION_ERRORS as exc:
+        raise ModelFileError(f"{path!r} has a GAN description this neuronet cannot build: {exc}") from None
+    return gan
+
+
+__all__ = ["GAN", "load_gan"]

@@ -29,6 +29,7 @@ is an error, not the other batch's gradient.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -452,8 +453,7 @@ class Sequential:
             "layers": [serialize(layer) for layer in self.layers],
         }
         if self.loss is not None:
-            config["loss"] = {"class": type(self.loss).__name__, "config": self.loss.get_config()}
-            config["optimizer"] = {"class": type(self.optimizer).__name__, "config": self.optimizer.get_config()}
+            config["loss"], config["optimizer"] = spec(self.loss), spec(self.optimizer)
             config["metrics"] = [m for m in self._metric_specs if isinstance(m, str)]
         return config
 
@@ -463,6 +463,14 @@ class Sequential:
         Metrics given as functions are not saved (a file holds no code): a loaded model reports the
         named ones only. Weights that are NaN or infinite are refused: such a model predicts nothing.
         """
+        write_model_file(path, self.description(), self.arrays_to_save(path))
+
+    def description(self) -> dict:
+        """What a model file says of the model besides its weights: architecture, compile settings, metadata."""
+        return {"model": self.get_config(), "metadata": self.metadata}
+
+    def arrays_to_save(self, path) -> dict[str, np.ndarray]:
+        """The weights as NumPy arrays by their saved names; NaN or infinite ones refuse the save to ``path``."""
         arrays = {key: self.ops.to_numpy(array) for key, array in self._named_arrays().items()}
         diverged = [key for key, array in arrays.items() if not backend.all_finite(array)]
         if diverged:
@@ -470,7 +478,7 @@ class Sequential:
                 f"not saved to {os.fspath(path)}: {', '.join(diverged[:3])} hold NaN or infinite values "
                 "(training diverged); retrain with a lower learning rate"
             )
-        write_model_file(path, {"model": self.get_config(), "metadata": self.metadata}, arrays)
+        return arrays
 
 
 def load_model(path) -> Sequential:
@@ -480,23 +488,29 @@ def load_model(path) -> Sequential:
     file's tensors hold (see ``parameter.shapes_on_file``).
     """
     description, tensors = read_model_file(path)
+    if isinstance(description.get("gan"), dict):
+        raise ModelFileError(f"{os.fspath(path)!r} holds a GAN (two models): load it with nn.load_gan")
+    return restore(description, tensors, os.fspath(path))
+
+
+def restore(description, tensors: dict[str, np.ndarray], path: str) -> Sequential:
+    """The model a file's description and tensors (already read and checked) describe; ModelFileError if
+    they do not make one."""
     try:
         model = _build(description, {key: tensor.shape for key, tensor in tensors.items()})
-    except _DESCRIPTION_ERRORS as exc:
-        raise ModelFileError(f"{os.fspath(path)!r} has a model description this neuronet cannot build: {exc}") from None
+    except DESCRIPTION_ERRORS as exc:
+        raise ModelFileError(f"{path!r} has a model description this neuronet cannot build: {exc}") from None
     expected = model._named_arrays()
     if set(expected) != set(tensors):
         raise ModelFileError(
-            f"{os.fspath(path)!r}: weights do not match the architecture "
+            f"{path!r}: weights do not match the architecture "
             f"(missing {sorted(set(expected) - set(tensors))}, unexpected {sorted(set(tensors) - set(expected))})"
         )
     for key, target in expected.items():
         if tensors[key].shape != target.shape:  # each layer declared its shapes; this catches one that did not
-            raise ModelFileError(
-                f"{os.fspath(path)!r}: weight {key} has shape {tensors[key].shape}, expected {target.shape}"
-            )
+            raise ModelFileError(f"{path!r}: weight {key} has shape {tensors[key].shape}, expected {target.shape}")
         target[...] = tensors[key]
-    _check_layers_fit(model, os.fspath(path))
+    _check_layers_fit(model, path)
     return model
 
 
@@ -506,16 +520,31 @@ def _check_layers_fit(model: Sequential, path: str) -> None:
     shape = model._input_shape()
     if not shape or None in shape[1:]:
         return
+    try:
+        shapes = [shape]
+        for layer in model.layers:
+            shapes.append(layer.output_shape(shapes[-1]))
+    except DESCRIPTION_ERRORS as exc:
+        raise ModelFileError(f"{path!r}: its layers do not fit together: {exc}") from None
+    largest = max(math.prod(s[1:]) for s in shapes)
+    if largest > SAMPLE_LIMIT:  # a hostile input_shape, caught before one sample allocates it
+        raise ModelFileError(
+            f"{path!r}: one sample of its input shape {tuple(shape[1:])} makes {largest:,} values in a layer; "
+            f"neuronet loads models of at most {SAMPLE_LIMIT:,} values per sample and layer"
+        )
     sample = np.zeros((1, *shape[1:]), dtype=np.int64 if model._takes_ids() else model._dtype())
     try:
         with np.errstate(all="ignore"):
             model._run(sample, training=False)
-    except _DESCRIPTION_ERRORS as exc:
+    except DESCRIPTION_ERRORS as exc:
         raise ModelFileError(f"{path!r}: its layers do not fit together: {exc}") from None
 
 
+# the most values one sample may make in any layer of a loaded model (256 MiB in float32)
+SAMPLE_LIMIT = 2**26
+
 # what building from a description can raise: a bad value or type, a missing key, an absurd number
-_DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, OverflowError, RecursionError, AttributeError)
+DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, OverflowError, RecursionError, AttributeError)
 
 
 def _field(spec, key: str, kind: type, where: str):
@@ -528,12 +557,17 @@ def _field(spec, key: str, kind: type, where: str):
     return value
 
 
-def _from_spec(registry: dict, spec, where: str):
-    """An instance of the class ``spec["class"]`` from ``registry``, built with ``spec["config"]``."""
-    name = _field(spec, "class", str, where)
+def spec(obj) -> dict:
+    """A loss or optimizer as a file describes it: its class name and its config."""
+    return {"class": type(obj).__name__, "config": obj.get_config()}
+
+
+def from_spec(registry: dict, described, where: str):
+    """An instance of the class ``described["class"]`` from ``registry``, built with its ``"config"``."""
+    name = _field(described, "class", str, where)
     if name not in registry:
         raise ValueError(f"{where}: unknown class {name!r}")
-    return registry[name](**_field(spec, "config", dict, where))
+    return registry[name](**_field(described, "config", dict, where))
 
 
 def _build(description, shapes: dict[str, tuple]) -> Sequential:
@@ -552,15 +586,15 @@ def _build(description, shapes: dict[str, tuple]) -> Sequential:
         try:
             with shapes_on_file(on_file):
                 layer = deserialize(spec, f"layer {i}")
-        except _DESCRIPTION_ERRORS as exc:
+        except DESCRIPTION_ERRORS as exc:
             raise ValueError(f"layer {i} ({spec.get('class')!r}, {name!r}): {exc}") from None
         model.add(layer)
         layer.name = name
     if "loss" in config:
         metrics = _field(config, "metrics", list, "the model")
         model.compile(
-            loss=_from_spec(LOSSES, config["loss"], "the loss"),
-            optimizer=_from_spec(OPTIMIZERS, config["optimizer"], "the optimizer"),
+            loss=from_spec(LOSSES, config["loss"], "the loss"),
+            optimizer=from_spec(OPTIMIZERS, config["optimizer"], "the optimizer"),
             metrics=[checks.text(m, "a metric name") for m in metrics],
         )
     metadata = description.get("metadata", {})
