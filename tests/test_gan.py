@@ -186,3 +186,27 @@ def _set(path, value):
 def test_damaged_or_hostile_gan_files_are_refused(tmp_path, change, match):
     with pytest.raises(nn.ModelFileError, match=match):
         nn.load_gan(rewritten(tmp_path, change))
+
+
+# -- watching it train ----------------------------------------------------------------------------
+def test_sample_grid_writes_a_png_every_n_epochs_and_leaves_training_as_it_was(tmp_path):
+    pytest.importorskip("matplotlib")
+    real = np.random.default_rng(0).uniform(-1, 1, (32, 16))
+    histories = []
+    for callbacks in ([], [nn.callbacks.SampleGrid(tmp_path / "grid_{epoch:02d}.png", every=2, n=6, cols=3)]):
+        nn.set_seed(0)
+        gan = gan_of(latent=3, features=16)
+        histories.append(gan.fit(real, epochs=5, batch_size=8, callbacks=callbacks, verbose=0).history)
+    grid = callbacks[0]
+    assert grid.paths == [str(tmp_path / f"grid_{e:02d}.png") for e in (2, 4, 5)]
+    for path in grid.paths:
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert histories[0] == histories[1]  # its latent vectors are its own draws, not the GAN's
+
+
+def test_sample_grid_is_for_gans():
+    with pytest.raises(ValueError, match="SampleGrid draws a GAN's samples; it was given a Sequential"):
+        model = networks()[1]
+        model.compile(loss="binary_crossentropy", optimizer="sgd")
+        model.fit(np.zeros((4, 2)), np.zeros((4, 1)), callbacks=[nn.callbacks.SampleGrid("x.png")], verbose=0)

@@ -11,6 +11,8 @@ import inspect
 import math
 import os
 
+import numpy as np
+
 from . import checks
 
 
@@ -235,6 +237,54 @@ class CSVLogger(Callback):
         self.file.close()
 
 
+class SampleGrid(Callback):
+    """A GAN's callback: every ``every`` epochs (and after the last), a PNG grid of the generator's samples
+    for the same ``n`` latent vectors, so that the grids show how training changes one set of samples.
+
+    ``path`` may hold ``{epoch}`` (as in ``"samples_{epoch:03d}.png"``) for one file per grid; otherwise
+    each grid replaces the last. Samples must be images (see :func:`neuronet.plot.image_grid`). Needs
+    matplotlib, checked when training starts.
+    """
+
+    def __init__(self, path, every: int = 5, n: int = 64, cols: int = 8, seed: int = 0) -> None:
+        self.path = os.fspath(path)
+        self.every = checks.integer(every, "every", low=1)
+        self.n = checks.integer(n, "n", low=1)
+        self.cols = checks.integer(cols, "cols", low=1)
+        self.seed = checks.integer(seed, "seed", low=0)
+        self.paths: list[str] = []  # the files written, in order
+
+    def set_model(self, model) -> None:
+        if not hasattr(model, "generator"):
+            raise checks.ArgumentError(f"SampleGrid draws a GAN's samples; it was given a {type(model).__name__}")
+        super().set_model(model)
+
+    def on_train_begin(self, logs=None):
+        from . import plot
+
+        plot.require_matplotlib()  # before training, not after the first epochs
+        # the grid's own random stream: the same vectors each time, and the GAN's draws left as they were
+        z = np.random.default_rng(self.seed).standard_normal((self.n, self.model.latent_dim))
+        self.z, self.epochs, self.paths = z, 0, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs = epoch + 1
+        if self.epochs % self.every == 0:
+            self.write()
+
+    def on_train_end(self, logs=None):
+        if self.epochs % self.every:  # the last epoch, unless it was just drawn
+            self.write()
+
+    def write(self) -> None:
+        from . import plot
+
+        samples = self.model.generator.predict(self.z.astype(self.model.generator._dtype()))
+        path = self.path.format(epoch=self.epochs)
+        plot.image_grid(samples, path=path, cols=self.cols)
+        self.paths.append(path)
+
+
 __all__ = [
     "CSVLogger",
     "Callback",
@@ -244,4 +294,5 @@ __all__ = [
     "ModelCheckpoint",
     "MonitorCallback",
     "ReduceLROnPlateau",
+    "SampleGrid",
 ]
