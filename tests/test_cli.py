@@ -246,6 +246,35 @@ def test_forecast_demo_beats_persistence_by_a_wide_margin_and_draws_it(tmp_path,
     assert picture.stat().st_size > 10_000 and "forecast against truth written to" in out
 
 
+def test_gan_demo_draws_all_ten_digits_recognisably(tmp_path, capsys, monkeypatch):
+    """The issue's figure: a judge trained on real digits finds all ten among the samples (each >= 3%) and
+    is confident of them (>= 0.8), seeded; the grid is drawn and the GAN saved whole."""
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "demo", "gan", "--out", "gan.nnet")
+    assert code == 0, err
+    last = out.split("digits that appear: ")[1]
+    classes, confidence = int(last.split("/")[0]), float(last.split("mean confidence: ")[1].split()[0])
+    assert classes == 10 and confidence >= 0.8
+    assert (tmp_path / "demo_gan.png").stat().st_size > 10_000
+    gan = nn.load_gan("gan.nnet")
+    assert gan.sample(5).shape == (5, 64)
+
+
+def test_gan_demo_plot_writes_the_losses_and_a_grid_every_25_epochs(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "demo", "gan", "--epochs", "30", "--plot", "losses.png")
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path)) == [
+        "demo_gan.png",
+        "demo_gan_epoch025.png",
+        "demo_gan_epoch030.png",
+        "losses.png",
+    ]
+    assert "epoch 25/30: d_loss" in out and "epoch 30/30" in out
+
+
 def test_predict_text_refuses_a_tabular_model(flowers, capsys):
     train, _, tmp = flowers
     assert (

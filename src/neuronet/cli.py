@@ -1,6 +1,6 @@
 """The ``neuronet`` command line: demos, and training on your own CSV data.
 
-    neuronet demo [dense|cnn|text|forecast]   (demo text --model cnn|lstm|gru)
+    neuronet demo [dense|cnn|text|forecast|gan]   (demo text --model cnn|lstm|gru)
     neuronet predict-text sentiment.nnet "the plot was not boring"
     neuronet train data.csv --target label --hidden 64,32 --out model.nnet
     neuronet evaluate model.nnet test.csv
@@ -240,7 +240,73 @@ def _demo_forecast(args):
     return model, (X[train], Y[train]), (X[val], Y[val]), (X[test], Y[test]), report
 
 
-DEMOS = {"dense": _demo_dense, "cnn": _demo_cnn, "text": _demo_text, "forecast": _demo_forecast}
+GAN_PICTURE, GAN_GRIDS = "demo_gan.png", "demo_gan_epoch{epoch:03d}.png"  # the last samples; those on the way
+GAN_EVERY, GAN_JUDGED = 25, 1000  # epochs between reports (and grids); samples the judge labels
+
+
+def _demo_gan(args) -> None:
+    """A GAN learns to draw digits; a CNN trained on the real digits judges its samples."""
+    epochs = args.epochs or 300
+    (xt, yt), (xv, yv), (xs, ys) = _digits_split(args.seed, images=True)
+    print(f"8x8 handwritten digits: a GAN learns to draw them from the {len(xt)} training images")
+    judge = demos.digits_cnn()
+    judge.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.003), metrics=["accuracy"])
+    judge.fit(xt, yt, epochs=30, validation_data=(xv, yv), callbacks=[callbacks.EarlyStopping(patience=30)], verbose=0)
+    noise = np.random.default_rng(args.seed).uniform(0, 1, xs.shape).astype(xs.dtype)
+    print(
+        f"the judge, a digits CNN trained on the real images: test accuracy {judge.evaluate(xs, ys)['accuracy']:.1%}; "
+        f"mean confidence {demos.recognised(judge, xs)[1]:.2f} on real test digits, "
+        f"{demos.recognised(judge, noise)[1]:.2f} on uniform noise"
+    )
+    gan = demos.digits_gan()
+    gan.compile(optimizers.Adam(2e-4, beta_1=0.5), optimizers.Adam(2e-4, beta_1=0.5))
+    print("the generator, from a latent vector of 32 to 64 pixels:")
+    gan.generator.summary()
+    print("the discriminator, from 64 pixels to the probability that they are a real digit:")
+    gan.discriminator.summary()
+
+    def judged() -> tuple[np.ndarray, float, int]:  # the judge on samples as images in [0, 1]
+        return demos.recognised(judge, (gan.sample(GAN_JUDGED).reshape(-1, 8, 8, 1) + 1) / 2)
+
+    class Report(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if (epoch + 1) % GAN_EVERY == 0 or epoch + 1 == epochs:
+                _, confidence, classes = judged()
+                print(
+                    f"epoch {epoch + 1}/{epochs}: d_loss {logs['d_loss']:.3f}, g_loss {logs['g_loss']:.3f}; "
+                    f"the judge sees {classes}/10 digits, mean confidence {confidence:.2f}"
+                )
+
+    hooks = [Report()]
+    if args.plot:
+        hooks.append(callbacks.SampleGrid(GAN_GRIDS, every=GAN_EVERY))
+    real = xt.reshape(len(xt), -1) * 2 - 1  # pixels in [-1, 1], the range of the generator's tanh
+    start = time.perf_counter()
+    history = gan.fit(real, epochs=epochs, batch_size=64, callbacks=hooks, verbose=0)
+    seconds = time.perf_counter() - start
+    print(f"trained in {seconds:.1f} s ({epochs * len(real) / seconds:,.0f} real samples/s)")
+    shares, confidence, classes = judged()
+    print(f"{GAN_JUDGED} generated digits, as the judge labels them (a digit appears if it has >= 3%):")
+    print("  " + "  ".join(f"{digit}: {share:.0%}" for digit, share in enumerate(shares)))
+    print(f"digits that appear: {classes}/10; the judge's mean confidence: {confidence:.2f}")
+    if args.plot:
+        plot.training_curves(history, args.plot)
+        grids = ", ".join(hooks[-1].paths[:2])
+        print(f"loss curves written to {args.plot}; samples every {GAN_EVERY} epochs to {grids}, ...")
+    try:
+        plot.require_matplotlib()
+    except ImportError as exc:
+        print(f"no picture of the samples: {exc}")
+    else:
+        samples = gan.sample(64)
+        plot.image_grid(samples, predictions=judge.predict(samples.reshape(-1, 8, 8, 1) / 2 + 0.5), path=GAN_PICTURE)
+        print(f"64 generated digits, titled with the judge's labels, written to {GAN_PICTURE}")
+    if args.out:
+        gan.save(args.out)
+        print(f"GAN saved to {args.out} (nn.load_gan reads it)")
+
+
+DEMOS = {"dense": _demo_dense, "cnn": _demo_cnn, "text": _demo_text, "forecast": _demo_forecast}  # (and gan)
 TEXT_EXAMPLES = ["the movie was good , not bad", "the movie was bad , not good", "great film", "i hated it"]
 
 
@@ -250,15 +316,21 @@ def cmd_demo(args) -> None:
         _check_writable(args.plot, "--plot")
     elif args.kind == "forecast":
         _check_writable(FORECAST_PICTURE, "the forecast picture")
+    if args.kind == "gan":
+        _check_writable(GAN_PICTURE, "the picture of the samples")
     if args.out:
         _check_writable(args.out, "--out")
     set_seed(args.seed)
+    if args.kind == "gan":  # two networks and no targets: a loop of its own
+        _demo_gan(args)
+        return
+    epochs = args.epochs or 30
     model, (xt, yt), (xv, yv), (xs, ys), report = DEMOS[args.kind](args)
     model.summary()
     # the weights of the epoch with the lowest validation loss, not of the last one (a noisy step can end a run)
-    best = callbacks.EarlyStopping(patience=args.epochs)
+    best = callbacks.EarlyStopping(patience=epochs)
     start = time.perf_counter()
-    history = model.fit(xt, yt, epochs=args.epochs, batch_size=32, validation_data=(xv, yv), callbacks=[best])
+    history = model.fit(xt, yt, epochs=epochs, batch_size=32, validation_data=(xv, yv), callbacks=[best])
     print(f"trained in {time.perf_counter() - start:.1f} s")
     report(model, xs, ys)
     if args.plot and args.kind != "forecast":
@@ -751,17 +823,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "kind",
         nargs="?",
-        choices=sorted(DEMOS),
+        choices=sorted([*DEMOS, "gan"]),
         default="dense",
         help="dense: digits as pixels (default); cnn: digits as images; text: sentiment of reviews; "
-        "forecast: monthly CO2 at Mauna Loa, forecast by an LSTM",
+        "forecast: monthly CO2 at Mauna Loa, forecast by an LSTM; gan: a GAN that learns to draw digits",
     )
     d.add_argument(
         "--model",
         choices=sorted(TEXT_MODELS),
         help="the network of `demo text`: cnn (default), lstm or gru, to compare them on the same reviews",
     )
-    d.add_argument("--epochs", type=_int(1), default=30, help="passes over the training data (default 30)")
+    d.add_argument("--epochs", type=_int(1), help="passes over the training data (default 30; gan 300)")
     d.add_argument("--seed", type=int, default=0, help="random seed for the split and the weights (default 0)")
     d.add_argument(
         "--plot",
@@ -769,7 +841,8 @@ def build_parser() -> argparse.ArgumentParser:
         const="demo_curves.png",
         metavar="PNG",
         help="write the training curves to PNG (demo_curves.png if no name is given; default: no picture); "
-        f"forecast: the forecast against the truth (default {FORECAST_PICTURE})",
+        f"forecast: the forecast against the truth (default {FORECAST_PICTURE}); gan: the losses, and samples "
+        f"every {GAN_EVERY} epochs to {GAN_GRIDS.replace('{epoch:03d}', 'NNN')}",
     )
     d.add_argument(
         "--out", help="save the trained model here (the text demo's works with predict-text; default: not saved)"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import layers as L
+from .gan import GAN
 from .model import Sequential
 
 
@@ -56,3 +59,33 @@ def sentiment_rnn(vocab_size: int, length: int, kind: str = "lstm") -> Sequentia
 def co2_lstm(lookback: int) -> Sequential:
     """An LSTM over a window of ``lookback`` months, then the change to the next month (``demo forecast``)."""
     return Sequential([L.LSTM(1, 32), L.Dense(32, 1)], input_shape=(lookback, 1))
+
+
+def digits_gan(latent_dim: int = 32) -> GAN:
+    """A dense GAN for 8x8 digits as 64 pixels in [-1, 1] (``demo gan``): the generator widens a latent
+    vector to the pixels, ending in tanh; the discriminator, with dropout so that it does not simply learn
+    the training images by heart, narrows them to the probability of being real. Real targets 0.9."""
+    generator = Sequential(
+        [
+            L.Dense(latent_dim, 128, activation="leaky_relu"),
+            L.Dense(128, 256, activation="leaky_relu"),
+            L.Dense(256, 64, activation="tanh"),
+        ]
+    )
+    discriminator = Sequential(
+        [
+            L.Dense(64, 256, activation="leaky_relu"),
+            L.Dropout(0.3),
+            L.Dense(256, 128, activation="leaky_relu"),
+            L.Dense(128, 1, activation="sigmoid"),
+        ]
+    )
+    return GAN(generator, discriminator, latent_dim, label_smoothing=0.1)
+
+
+def recognised(classifier: Sequential, images, share: float = 0.03) -> tuple[np.ndarray, float, int]:
+    """How a digits classifier sees ``images``: the share of each class among its labels, its mean
+    confidence (the largest probability), and how many classes have at least ``share`` of the images."""
+    probabilities = classifier.predict(images)
+    shares = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1]) / len(probabilities)
+    return shares, float(probabilities.max(axis=1).mean()), int((shares >= share).sum())
