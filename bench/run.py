@@ -35,6 +35,18 @@ WORKLOADS = {
     "textcnn": ((100,), 2, 10000, 128, True, 2 * (96 * 5 * 64 * 128 + 128 * 2)),
     "lstm": ((50, 32), 10, 5000, 128, True, 2 * (50 * (32 + 128) * 4 * 128 + 128 * 10)),
     "gru": ((50, 32), 10, 5000, 128, True, 2 * (50 * (32 + 128) * 3 * 128 + 128 * 10)),
+    # the digits GAN of `neuronet demo gan` (generator 32-128-256-64, discriminator 64-256-128-1, batch 64 real
+    # samples). Per real sample a step runs 4 generator and 9 discriminator forwards' worth of products (D on
+    # the real and fake batch, forward and backward; G once for D's batch, then G and D forward and backward);
+    # the entry is that over 3, as the floor below counts a training step as 3 forwards
+    "gan": (
+        (64,),
+        0,
+        10000,
+        64,
+        True,
+        (4 * 2 * (32 * 128 + 128 * 256 + 256 * 64) + 9 * 2 * (64 * 256 + 256 * 128 + 128)) / 3,
+    ),
 }
 # the same models with each activation a layer of its own (Conv2D, ReLU, MaxPool2D), as PyTorch users write them
 WORKLOADS |= {f"{name}_layers": WORKLOADS[name] for name in ("cnn", "textcnn")}
@@ -55,7 +67,7 @@ def data(name):
     rng = np.random.default_rng(0)
     is_text = name.startswith("textcnn")
     X = rng.integers(0, VOCAB, (n, *shape)) if is_text else rng.standard_normal((n, *shape), dtype=np.float32)
-    return X, rng.integers(0, classes, n)
+    return X, rng.integers(0, classes, n) if classes else None  # (a GAN learns from samples alone)
 
 
 def neuronet_model(name):
@@ -142,9 +154,13 @@ def run_neuronet(name, epochs):
 
     _, _, n, batch, train, _ = WORKLOADS[name]
     nn.set_seed(0)
-    model = nn.Sequential(neuronet_model(name))
-    model.compile(loss=nn.losses.CategoricalCrossentropy(), optimizer=nn.optimizers.Adam(1e-3))
     X, y = data(name)
+    if name == "gan":
+        model = nn.demos.digits_gan()
+        model.compile(nn.optimizers.Adam(1e-3, beta_1=0.5), nn.optimizers.Adam(1e-3, beta_1=0.5))
+    else:
+        model = nn.Sequential(neuronet_model(name))
+        model.compile(loss=nn.losses.CategoricalCrossentropy(), optimizer=nn.optimizers.Adam(1e-3))
     times = []
     if train:
 
@@ -155,7 +171,8 @@ def run_neuronet(name, epochs):
             def on_epoch_end(self, epoch, logs=None):
                 times.append(time.perf_counter() - self.t)
 
-        model.fit(X, y, epochs=epochs + 1, batch_size=batch, verbose=0, callbacks=[Timer()])
+        fit = model.fit if y is not None else lambda X, y, **kwargs: model.fit(X, **kwargs)
+        fit(X, y, epochs=epochs + 1, batch_size=batch, verbose=0, callbacks=[Timer()])
     else:
         for _ in range(epochs + 1):
             t = time.perf_counter()
@@ -164,12 +181,33 @@ def run_neuronet(name, epochs):
     return times[1:]
 
 
+def torch_gan_epoch(G, D, opt_g, opt_d, X, batch):
+    """One epoch of the digits GAN as a PyTorch user writes it (the steps of neuronet's GAN.train_step)."""
+    import torch
+
+    bce, n = torch.nn.BCELoss(), len(X)
+    for idx in torch.randperm(n).split(batch):
+        real = X[idx]
+        m = len(real)
+        with torch.no_grad():
+            fake = G(torch.randn(m, 32))
+        targets = torch.cat([torch.full((m, 1), 0.9), torch.zeros(m, 1)])
+        opt_d.zero_grad()
+        bce(D(torch.cat([real, fake])), targets).backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        bce(D(G(torch.randn(m, 32))), torch.ones(m, 1)).backward()
+        opt_g.step()
+
+
 def run_torch(name, epochs):
     import torch
 
     _, _, n, batch, train, _ = WORKLOADS[name]
     torch.set_num_threads(blas_threads())
     torch.manual_seed(0)
+    if name == "gan":
+        return run_torch_gan(epochs)
     model = torch_model(name)
     X, y = data(name)
     X, y = torch.from_numpy(X), torch.from_numpy(y)
@@ -194,6 +232,27 @@ def run_torch(name, epochs):
             with torch.no_grad():
                 for i in range(0, n, batch):
                     model(X[i : i + batch])
+        times.append(time.perf_counter() - t)
+    return times[1:]
+
+
+def run_torch_gan(epochs):
+    import torch
+
+    T = torch.nn
+    _, _, _, batch, _, _ = WORKLOADS["gan"]
+    G = T.Sequential(T.Linear(32, 128), T.LeakyReLU(), T.Linear(128, 256), T.LeakyReLU(), T.Linear(256, 64), T.Tanh())
+    D = T.Sequential(
+        T.Linear(64, 256), T.LeakyReLU(), T.Dropout(0.3),
+        T.Linear(256, 128), T.LeakyReLU(), T.Linear(128, 1), T.Sigmoid(),
+    )  # fmt: skip
+    opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    X = torch.from_numpy(data("gan")[0])
+    times = []
+    for _ in range(epochs + 1):
+        t = time.perf_counter()
+        torch_gan_epoch(G, D, opt_g, opt_d, X, batch)
         times.append(time.perf_counter() - t)
     return times[1:]
 

@@ -59,11 +59,18 @@ class LeakyReLU(Activation):
         self.monotone = self.alpha >= 0
 
     def forward(self, x, training=False):
+        xp = self.ops.xp
         self.positive = x > 0
-        return self.ops.xp.where(self.positive, x, self.alpha * x)
+        if not 0 <= self.alpha <= 1:
+            return xp.where(self.positive, x, self.alpha * x)
+        y = self.alpha * x
+        return xp.maximum(x, y, out=y)  # the same for 0 <= alpha <= 1, in two fast passes (where is slow)
 
     def backward(self, dy):
-        return self.ops.xp.where(self.positive, dy, self.alpha * dy)
+        dx = self.ops.xp.multiply(~self.positive, self.alpha, dtype=dy.dtype)  # the slope: alpha where x <= 0,
+        dx += self.positive  # exactly 1 where x > 0
+        dx *= dy
+        return dx
 
     def get_config(self):
         return {"alpha": self.alpha}
