@@ -26,6 +26,7 @@ from . import (
 from .backend import get_dtype, set_dtype, set_seed
 from .callbacks import History
 from .gan import GAN, load_gan
+from .gpu import gpu_available
 from .model import Sequential, load_model
 from .parallel import get_threads, set_threads
 from .parameter import Parameter
@@ -46,6 +47,7 @@ __all__ = [
     "demos",
     "get_dtype",
     "get_threads",
+    "gpu_available",
     "initializers",
     "layers",
     "load_gan",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import sys
 
 import numpy as np
 
@@ -75,11 +76,23 @@ def use_ops(ops):
 
 
 def array_module(a):
-    """The module of array ``a``: NumPy for NumPy arrays, else the one its ``__array_namespace__`` names."""
+    """The module of array ``a``: NumPy for NumPy arrays, else the one its ``__array_namespace__`` names
+    (CuPy's arrays name none: CuPy for those)."""
     if isinstance(a, np.ndarray):
         return np
     namespace = getattr(a, "__array_namespace__", None)
-    return namespace() if namespace is not None else np
+    if namespace is not None:
+        return namespace()
+    cupy = sys.modules.get("cupy")  # (imported already if a is one of its arrays)
+    return cupy.get_array_module(a) if cupy is not None else np
+
+
+def to_numpy(a) -> np.ndarray:
+    """Any array (NumPy's, a device's) as a NumPy array: a copy off a device, none for NumPy's."""
+    if isinstance(a, np.ndarray):
+        return a
+    xp = array_module(a)
+    return xp.asnumpy(a) if xp is not np else np.asarray(a)
 
 
 def as_array(x, name: str = "input") -> np.ndarray:

@@ -27,6 +27,7 @@ import numpy as np
 from . import backend, checks, losses, optimizers, training
 from .callbacks import Callback
 from .model import DESCRIPTION_ERRORS, Sequential, from_spec, restore, spec
+from .ops import for_device
 from .optimizers import OPTIMIZERS
 from .saving import ModelFileError, read_model_file, write_model_file
 
@@ -73,6 +74,13 @@ class GAN:
         self.generator.optimizer, self.discriminator.optimizer = g, d
         self.compiled = True
 
+    def to(self, device) -> GAN:
+        """Move both networks, and the latent draws, to ``device`` ("gpu" or "cpu"); returns the GAN."""
+        self.generator.to(device)
+        self.discriminator.to(device)
+        self.ops = for_device(device, like=self.ops)
+        return self
+
     # -- one training step --------------------------------------------------------------------------
     def latent(self, n: int):
         """n latent vectors, standard normal, from the GAN's seeded generator."""
@@ -88,6 +96,7 @@ class GAN:
         """D on real (target 1, or 1 - label_smoothing) and generated samples (target 0), as one batch;
         D's parameters take a step, G's do not."""
         xp, n = self.ops.xp, len(real)
+        real = self.discriminator.ops.asarray(real)  # (a batch from the host)
         # G only generates here (its training-mode behaviour, dropout or batch statistics, as in its own step);
         # _run rather than forward: no backward pass follows, so this pass is not one the next must answer
         fake = self.generator._run(self.latent(n), training=True)

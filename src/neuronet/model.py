@@ -40,6 +40,7 @@ from .callbacks import Callback, History
 from .layers.activations import Activation, sigmoid
 from .layers.base import Layer, deserialize, serialize
 from .losses import LOSSES
+from .ops import for_device
 from .optimizers import OPTIMIZERS
 from .parameter import Parameter, flatten_parameters, shapes_on_file
 from .saving import ModelFileError, read_model_file, write_model_file
@@ -151,6 +152,32 @@ class Sequential:
             for path, array in layer.named_arrays().items()
         }
 
+    # -- devices ---------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        """Where the model's arrays live: "cpu" or "gpu"."""
+        return self.ops.device
+
+    def to(self, device) -> Sequential:
+        """Move every parameter, gradient, layer state and optimizer state to ``device`` ("gpu": CuPy on an
+        NVIDIA GPU; "cpu": NumPy) and compute there from now on; returns the model. The random stream
+        (shuffling, dropout) goes on where it was, though a GPU draws its numbers differently."""
+        ops = for_device(device, like=self.ops)
+        if ops.device == self.ops.device and type(ops) is type(self.ops):
+            return self
+        flat = self._flat
+        if flat is not None:  # one buffer on the device, the parameters views into it as before
+            flat.move(ops)
+            for p, part in self._flat_paths.values():
+                p.data, p.grad = flat.data[part].reshape(p.data.shape), flat.grad[part].reshape(p.data.shape)
+            if self.optimizer is not None:
+                self.optimizer.move_state(flat, ops)
+        self.ops = ops
+        for layer in self.layers:
+            layer.use_ops(ops)
+        self._plan_key = None  # the plan is the ops's (NumpyOps fuses some layers)
+        return self
+
     # -- the passes -------------------------------------------------------------
     def forward(self, x, training: bool = False):
         """The outputs for a batch ``x``; the layers keep what a backward pass needs."""
@@ -217,6 +244,7 @@ class Sequential:
         loss on ``x`` and the outputs.
         """
         out = self._run(x, training=True)
+        y = self.ops.asarray(y)  # (the batch's targets come from the host with it)
         loss = self.loss.forward(out, y)
         params = self.parameters()
         for p in params:
@@ -251,7 +279,7 @@ class Sequential:
         flat = self.flat_parameter()
         if flat is None:
             return
-        self.optimizer.step([flat])
+        self.optimizer.step([flat], self.ops)
         for p, _ in self._flat_paths.values():
             if p.constraint is not None:
                 p.constraint(p.data)
@@ -259,6 +287,7 @@ class Sequential:
     def test_step(self, x, y) -> dict[str, float]:
         """The loss (with regularisation, as in training) on a batch, recorded for the metrics too."""
         out = self._run(x, training=False)
+        y = self.ops.asarray(y)
         self.record(y, out)
         return {"loss": self.loss.forward(out, y) + self.regularization_loss()}
 
@@ -346,7 +375,8 @@ class Sequential:
         return max((layer.min_batch for layer in self.layers), default=1)
 
     def check_x(self, x, name="X"):
-        """``x`` checked (see ``backend.as_float``) and as an array of the model's ops, in its float type."""
+        """``x`` checked (see ``backend.as_float``), in the model's float type: a NumPy array, which the passes
+        move to the model's device one batch at a time."""
         if self._takes_ids():  # integer token ids: the Embedding layer checks them
             x = backend.as_array(x, name)
             if x.size == 0:
@@ -359,10 +389,10 @@ class Sequential:
             raise checks.ArgumentError(
                 f"{name} must have a batch axis first, e.g. shape (samples, features); got {x.shape}"
             )
-        return self.ops.asarray(x)
+        return x
 
     def check_data(self, x, y, name="X", y_name="y"):
-        """``x`` and its targets checked and in the loss's form (``Loss.prepare_targets``), on the model's ops."""
+        """``x`` and its targets checked and in the loss's form (``Loss.prepare_targets``), on the host."""
         if self.loss is None:
             raise RuntimeError("call model.compile(loss=..., optimizer=...) before fit or evaluate")
         x = self.check_x(x, name)
@@ -375,8 +405,8 @@ class Sequential:
                 "give one target per sample"
             )
         backend.require_finite(y, y_name)
-        out = self._run(x[:1], training=False)  # checks every layer's input shape on one sample
-        y = self.loss.prepare_targets(y, self.ops.xp.broadcast_to(out, (len(x), *out.shape[1:])))
+        out = self.ops.to_numpy(self._run(x[:1], training=False))  # checks every layer's input shape
+        y = self.loss.prepare_targets(y, np.broadcast_to(out, (len(x), *out.shape[1:])))
         return x, y
 
     # -- training and using the model (training.py) ---------------------------------------

@@ -31,7 +31,7 @@ import sys
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import backend
+from . import backend, checks
 from . import windows as win
 
 
@@ -39,6 +39,7 @@ class Ops:
     """Arrays and kernels through ``xp`` alone (see the module's docstring)."""
 
     xp = np
+    device = "cpu"  # where the arrays live, as model.to names it
 
     def __init__(self, rng: np.random.Generator | None = None, dtype=None) -> None:
         self._rng = rng  # None: the library's generator
@@ -60,12 +61,16 @@ class Ops:
         return type(self)(np.random.default_rng(int(backend.rng().integers(2**63))), self._dtype)
 
     def asarray(self, x, dtype=None):
-        """``x`` (NumPy data, a list, or an array of this ops) as an array of this ops; no copy if it is one."""
+        """``x`` (NumPy data, a list, an array of this ops or of another device's) as an array of this ops;
+        no copy if it is one."""
+        host = isinstance(x, (np.ndarray, np.generic, list, tuple, int, float))
+        if not host and backend.array_module(x) is not self.xp:
+            x = backend.to_numpy(x)  # from another device: through the host
         return self.xp.asarray(x, dtype=dtype)
 
     def to_numpy(self, a) -> np.ndarray:
-        """An array of this ops as a NumPy array (a copy off the device, where there is one)."""
-        return np.asarray(a)
+        """An array of this ops (or a NumPy array) as a NumPy array (a copy off the device, where there is one)."""
+        return backend.to_numpy(a)
 
     def zeros(self, shape, dtype=None):
         return self.xp.zeros(shape, dtype=dtype or self.dtype)
@@ -150,6 +155,12 @@ class Ops:
         b, out_h, out_w, _ = image
         dcols = dz @ weights.T
         return dcols.reshape(b, out_h, out_w, -1, in_channels).transpose(3, 0, 1, 2, 4)
+
+    def fused_update(self, optimizer, p, state: dict, lr: float) -> bool:
+        """The optimizer's update of ``p`` as one fused kernel, if this ops has one for it (True), or
+        nothing (False: the optimizer's own array code runs). A device where every pass over memory
+        launches a kernel has them (CupyOps)."""
+        return False
 
     # -- how a model runs its layers ----------------------------------------------------------------
     def prepare(self) -> None:
@@ -255,6 +266,18 @@ class NumpyOps(Ops):
         from . import parallel
 
         return parallel.gradients(model, x, y, self)
+
+
+def for_device(device, like: Ops) -> Ops:
+    """A new ops for ``device`` ("cpu", "gpu", or an Ops itself) with the generator and float type of ``like``
+    (a model moving there keeps its random stream)."""
+    if isinstance(device, Ops):
+        return device
+    if checks.choice(device, "device", ("cpu", "gpu")) == "cpu":
+        return NumpyOps(like.rng, like._dtype)
+    from .gpu import CupyOps  # CuPy only where it is asked for
+
+    return CupyOps(like.rng, like._dtype)
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)

@@ -50,8 +50,9 @@ class Optimizer:
     def current_learning_rate(self) -> float:
         return self.learning_rate / (1.0 + self.decay * self.iterations)
 
-    def step(self, params: list[Parameter]) -> None:
-        """Update every parameter once from its gradient (clipped first, if asked)."""
+    def step(self, params: list[Parameter], ops=None) -> None:
+        """Update every parameter once from its gradient (clipped first, if asked); through one fused
+        kernel where ``ops`` (the model's) has one for this optimizer (``Ops.fused_update``)."""
         params = list(params)
         self.clip_gradients(params)
         lr = self.current_learning_rate
@@ -59,8 +60,14 @@ class Optimizer:
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = {"scratch": backend.array_module(p.data).empty_like(p.data)}
-            self.update(p, state, lr)
+            if ops is None or not ops.fused_update(self, p, state, lr):
+                self.update(p, state, lr)
         self.iterations += 1
+
+    def move_state(self, p: Parameter, ops) -> None:
+        """Hold the state kept for ``p`` as arrays of ``ops`` (a model moving to another device)."""
+        for name, values in self.state.get(p, {}).items():
+            self.state[p][name] = ops.asarray(values)
 
     def clip_gradients(self, params: list[Parameter]) -> None:
         """Clip in place: each element to +-clipvalue, then the global norm to clipnorm."""

@@ -1,0 +1,151 @@
+"""Training on an NVIDIA GPU through CuPy: the same layer code, another ops.
+
+``model.to("gpu")`` gives a model a :class:`CupyOps`: its layers then compute
+with CuPy, whose functions are NumPy's, so nothing in a layer changes. What
+does change is below, and only that:
+
+- arrays are allocated on the device, and the random numbers behind dropout
+  and augmentation come from a generator on the device (seeded from the
+  model's own, so runs repeat; they are other numbers than the CPU's);
+- Embedding's scatter-add is ``cupyx.scatter_add``;
+- the optimizers' updates over the flat parameter buffer run as one fused
+  kernel each (Adam, AdamW, RMSprop), where NumPy makes 8-10 passes over
+  memory: on a GPU every pass is a kernel launch, and for small models the
+  launches, not the arithmetic, are the cost;
+- none of NumpyOps's CPU tuning (threads, kept memory, fused conv + pool
+  layers) applies.
+
+The CuPy wheels ship no cuDNN, so convolutions are im2col and a cuBLAS
+product, as on the CPU. Data stays on the host and moves a batch at a time
+(``Sequential._run``); ``predict`` returns NumPy, and a GPU model saves the
+same file as a CPU one.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from . import optimizers
+from .ops import Ops
+
+INSTALL = 'pip install "neuronet[gpu]" (CuPy for CUDA 13; "neuronet[gpu-cuda12]" for a CUDA 12 driver)'
+
+
+def cupy_module():
+    """CuPy, or an ImportError saying how to install it."""
+    try:
+        import cupy
+    except ImportError:
+        raise ImportError(f"training on a GPU needs CuPy: {INSTALL}") from None
+    return cupy
+
+
+def why_no_gpu() -> str | None:
+    """None if a GPU can be used; otherwise what is missing, and how to get it."""
+    try:
+        cupy = cupy_module()
+    except ImportError as exc:
+        return str(exc)
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CuPy raises its own CUDA error types (no driver, a driver too old)
+        return f"CuPy is installed but finds no usable GPU ({type(exc).__name__}: {exc})"
+    return None if count > 0 else "CuPy is installed but this machine has no NVIDIA GPU"
+
+
+def gpu_available() -> bool:
+    """Whether ``model.to("gpu")`` can work here: CuPy installed and a GPU it can use."""
+    return why_no_gpu() is None
+
+
+class CupyOps(Ops):
+    """Ops for CuPy on an NVIDIA GPU (see the module's docstring)."""
+
+    device = "gpu"
+
+    def __init__(self, rng=None, dtype=None) -> None:
+        reason = why_no_gpu()
+        if reason is not None:
+            raise RuntimeError(f'model.to("gpu"): {reason}')
+        super().__init__(rng, dtype)
+        self.xp = cupy_module()
+        self._device_rng = None
+
+    def asarray(self, x, dtype=None):
+        return self.xp.asarray(x, dtype=dtype)  # (CuPy copies NumPy data to the device, and takes its own)
+
+    def to_numpy(self, a):
+        return self.xp.asnumpy(a)
+
+    def _draws(self):
+        """The device's generator, seeded once from this ops's own (so that a seeded run repeats)."""
+        if self._device_rng is None:
+            self._device_rng = self.xp.random.RandomState(int(self.rng.integers(2**63)))
+        return self._device_rng
+
+    def random(self, shape, dtype=None):
+        return self._draws().random_sample(shape, dtype=dtype or self.dtype)
+
+    def normal(self, shape, dtype=None):
+        return self._draws().standard_normal(shape, dtype=dtype or self.dtype)
+
+    def scatter_add(self, target, index, values) -> None:
+        import cupyx
+
+        cupyx.scatter_add(target, self.asarray(index), values)
+
+    def fused_update(self, optimizer, p, state, lr) -> bool:
+        kind = type(optimizer)  # (exactly these: a subclass may change the update)
+        if kind in (optimizers.Adam, optimizers.AdamW):
+            if "m" not in state:
+                state["m"], state["v"] = self.xp.zeros_like(p.data), self.xp.zeros_like(p.data)
+            t = optimizer.iterations + 1
+            b1, b2 = optimizer.beta_1, optimizer.beta_2
+            decay = 1.0 - lr * optimizer.weight_decay if kind is optimizers.AdamW else 1.0
+            kernels().adam(
+                p.grad, b1, 1.0 - b1, b2, 1.0 - b2, 1.0 / math.sqrt(1.0 - b2**t), optimizer.epsilon,
+                lr / (1.0 - b1**t), decay, p.data, state["m"], state["v"],
+            )  # fmt: skip
+            return True
+        if kind is optimizers.RMSprop:
+            if "square_avg" not in state:
+                state["square_avg"] = self.xp.zeros_like(p.data)
+            rho = optimizer.rho
+            kernels().rmsprop(p.grad, rho, 1.0 - rho, optimizer.epsilon, lr, p.data, state["square_avg"])
+            return True
+        return False
+
+
+@functools.cache
+def kernels():
+    """The fused kernels, compiled on first use. Each does, per element and in one pass, what the
+    optimizer's NumPy code does in several (``optimizers.py``), in the same order of operations."""
+    cupy = cupy_module()
+
+    class Kernels:
+        adam = cupy.ElementwiseKernel(
+            "T g, T b1, T one_minus_b1, T b2, T one_minus_b2, T v_scale, T eps, T step, T decay",
+            "T w, T m, T v",
+            """
+            m = m * b1 + g * one_minus_b1;
+            v = v * b2 + (g * g) * one_minus_b2;
+            w = w * decay;
+            w -= (m / (sqrt(v) * v_scale + eps)) * step;
+            """,
+            "neuronet_adam",
+        )
+        rmsprop = cupy.ElementwiseKernel(
+            "T g, T rho, T one_minus_rho, T eps, T lr",
+            "T w, T s",
+            """
+            s = s * rho + (g * g) * one_minus_rho;
+            w -= (g / (sqrt(s) + eps)) * lr;
+            """,
+            "neuronet_rmsprop",
+        )
+
+    return Kernels
+
+
+__all__ = ["CupyOps", "gpu_available", "why_no_gpu"]

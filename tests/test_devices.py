@@ -1,0 +1,173 @@
+"""Devices without a GPU: every layer, loss and optimizer computes the same through strict arrays (which
+refuse what CuPy's refuse), models move between devices mid-training, and a missing GPU is a clear error."""
+
+import builtins
+
+import numpy as np
+import pytest
+from strict import StrictArray, StrictOps
+
+import neuronet as nn
+from neuronet import gpu
+
+L = nn.layers
+
+IMAGE, SEQUENCE = (2, 5, 6, 3), (2, 7, 4)
+# every layer type, with an input of its kind (ids for Embedding)
+LAYERS = [
+    (lambda: L.Dense(4, 3, activation="relu"), (2, 4)),
+    (lambda: L.SparseDense(4, 3, density=0.5), (2, 4)),
+    (L.ReLU, (2, 4)), (lambda: L.LeakyReLU(0.2), (2, 4)), (lambda: L.LeakyReLU(-0.5), (2, 4)),
+    (L.Sigmoid, (2, 4)), (L.Tanh, (2, 4)), (L.Softmax, (2, 4)),
+    (lambda: L.Dropout(0.3), (2, 4)), (lambda: L.GaussianNoise(0.1), (2, 4)),
+    (lambda: L.BatchNormalization(3), (4, 3)), (lambda: L.BatchNormalization(3), IMAGE),
+    (lambda: L.Conv1D(4, 2, 3, padding="same", activation="tanh"), SEQUENCE),
+    (lambda: L.Conv2D(3, 2, 3, stride=2, padding=1, activation="relu"), IMAGE),
+    (lambda: L.Conv2DTranspose(3, 2, 3, stride=2, padding=1, output_padding=1), IMAGE),
+    (lambda: L.MaxPool1D(2), SEQUENCE), (lambda: L.AvgPool1D(2), SEQUENCE),
+    (lambda: L.MaxPool2D(2), IMAGE), (lambda: L.AvgPool2D(2), IMAGE),
+    (L.GlobalMaxPool1D, SEQUENCE), (L.GlobalAvgPool1D, SEQUENCE),
+    (L.GlobalMaxPool2D, IMAGE), (L.GlobalAvgPool2D, IMAGE),
+    (lambda: L.UpSampling2D(2), IMAGE), (lambda: L.UpSampling2D(2, interpolation="bilinear"), IMAGE),
+    (L.Flatten, IMAGE), (lambda: L.Reshape((30, 3)), IMAGE),
+    (lambda: L.RandomFlip("horizontal_and_vertical"), IMAGE), (lambda: L.RandomTranslation(0.2), IMAGE),
+    (lambda: L.RandomRotation(0.1), IMAGE), (lambda: L.RandomZoom(0.2), IMAGE),
+    (lambda: L.Embedding(9, 3, padding_id=0), "ids"),
+    (lambda: L.SimpleRNN(4, 3, return_sequences=True), SEQUENCE), (lambda: L.LSTM(4, 3), SEQUENCE),
+    (lambda: L.GRU(4, 3, return_sequences=True), SEQUENCE),
+    (lambda: L.Bidirectional(L.LSTM(4, 3, return_sequences=True)), SEQUENCE),
+    (lambda: L.TimeDistributed(L.Dense(4, 2)), SEQUENCE),
+]  # fmt: skip
+
+
+def randomised(model):
+    """Random, nonzero parameters (biases included) and states, so that nothing compares zeros."""
+    rng = np.random.default_rng(3)
+    for p in model.parameters():
+        p.data[...] = rng.uniform(-0.8, 0.8, p.shape)
+    return model
+
+
+def passes(model, x, dy):
+    """A training forward pass, the backward pass from ``dy``: outputs, input gradient, parameter gradients,
+    all as NumPy arrays."""
+    state = model.ops.rng.bit_generator.state
+    out = model.forward(x, training=True)
+    model.zero_grad()
+    dx = model.backward(model.ops.asarray(dy), input_grad=not model._takes_ids())
+    model.ops.rng.bit_generator.state = state  # the next run draws the same dropout masks and shifts
+    to_numpy = model.ops.to_numpy
+    return [to_numpy(out), None if dx is None else to_numpy(dx), *(to_numpy(p.grad) for p in model.parameters())]
+
+
+@pytest.mark.parametrize("make, shape", LAYERS, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_every_layer_computes_the_same_through_strict_arrays(float64, make, shape):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 9, (2, 7)) if shape == "ids" else rng.standard_normal(shape)
+    model = randomised(nn.Sequential([make()]))
+    dy = rng.standard_normal(model.forward(x).shape)
+    on_cpu = passes(model, x, dy)
+    model.to(StrictOps(model.ops.rng))  # (the same random stream, for the same dropout masks)
+    assert all(isinstance(p.data, StrictArray) for p in model.parameters())
+    on_strict = passes(model, x, dy)
+    model.to("cpu")
+    assert all(isinstance(p.data, np.ndarray) for p in model.parameters())
+    for a, b in zip(on_cpu + passes(model, x, dy), on_strict + on_cpu):
+        if a is None:
+            assert b is None
+        else:
+            np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [
+    nn.losses.MeanSquaredError(), nn.losses.MeanAbsoluteError(),
+    nn.losses.BinaryCrossentropy(label_smoothing=0.1), nn.losses.BinaryCrossentropy(from_logits=True),
+    nn.losses.CategoricalCrossentropy(), nn.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2),
+], ids=lambda loss: type(loss).__name__)  # fmt: skip
+def test_every_loss_computes_the_same_through_strict_arrays(float64, loss):
+    rng = np.random.default_rng(0)
+    out = rng.uniform(0.05, 0.95, (5, 3))
+    y = rng.integers(0, 2, (5, 3)).astype(float) if isinstance(loss, nn.losses.BinaryCrossentropy) else out[::-1]
+    if isinstance(loss, nn.losses.CategoricalCrossentropy):
+        out, y = out / out.sum(axis=1, keepdims=True), rng.integers(0, 3, 5)
+    y = loss.prepare_targets(y, out)
+    strict = StrictOps()
+    assert loss.forward(strict.asarray(out), strict.asarray(y)) == pytest.approx(loss.forward(out, y), rel=1e-12)
+    grad = loss.backward(strict.asarray(out), strict.asarray(y))
+    assert isinstance(grad, StrictArray)
+    np.testing.assert_allclose(strict.to_numpy(grad), loss.backward(out, y), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(nn.optimizers.OPTIMIZERS))
+def test_every_optimizer_steps_the_same_through_strict_arrays(float64, name):
+    options = {"SGD": {"momentum": 0.9, "nesterov": True}, "AdamW": {"weight_decay": 0.1}}.get(name, {})
+    rng = np.random.default_rng(0)
+    w, grads = rng.standard_normal(6), rng.standard_normal((3, 6))
+    results = []
+    for ops in (nn.ops.NumpyOps(), StrictOps()):
+        optimizer = nn.optimizers.OPTIMIZERS[name](0.1, clipnorm=1.0, **options)
+        p = nn.Parameter(w.copy(), ops=ops)
+        for g in grads:
+            p.grad = ops.asarray(g.copy())  # (clipping scales it in place)
+            optimizer.step([p], ops)
+        results.append(ops.to_numpy(p.data))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-12)
+    assert not np.allclose(results[0], w)
+
+
+def test_a_model_moved_between_devices_mid_training_trains_on_as_if_it_had_not(float64, tmp_path):
+    """The flat parameter buffer, Adam's moments and BatchNormalization's statistics move with the model."""
+    x, y = np.random.default_rng(0).standard_normal((64, 5)), np.random.default_rng(1).integers(0, 3, 64)
+
+    def build():
+        nn.set_seed(0)
+        layers = [L.Dense(5, 8, activation="relu"), L.BatchNormalization(8), L.Dense(8, 3, activation="softmax")]
+        model = nn.Sequential(layers)
+        model.compile(optimizer=nn.optimizers.Adam(0.01), metrics=["accuracy"])
+        return model
+
+    stay = build()
+    expected = [stay.fit(x, y, epochs=2, batch_size=16, verbose=0).history for _ in range(3)]
+    moving = build()
+    history = [moving.fit(x, y, epochs=2, batch_size=16, verbose=0).history]
+    # strict arrays stand in for a device's (their ops says "cpu")
+    assert moving.to(StrictOps(moving.ops.rng)) is moving and moving.device == "cpu"
+    history.append(moving.fit(x, y, epochs=2, batch_size=16, verbose=0).history)
+    moving.save(tmp_path / "strict.nnet")
+    history.append(moving.to("cpu").fit(x, y, epochs=2, batch_size=16, verbose=0).history)
+    for got, want in zip(history, expected):
+        np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-9)
+    for a, b in zip(moving.get_weights(), stay.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-9)
+    assert isinstance(nn.load_model(tmp_path / "strict.nnet").layers[0].weights.data, np.ndarray)
+
+
+def test_a_gan_moves_with_both_networks():
+    gan = nn.GAN(nn.Sequential([L.Dense(2, 3)]), nn.Sequential([L.Dense(3, 1, activation="sigmoid")]), 2)
+    gan.compile()
+    assert gan.to(StrictOps()) is gan
+    gan.fit(np.random.default_rng(0).standard_normal((16, 3)), epochs=1, batch_size=8, verbose=0)
+    assert all(isinstance(p.data, StrictArray) for p in gan.generator.parameters() + gan.discriminator.parameters())
+    assert isinstance(gan.sample(4), np.ndarray)
+
+
+def test_without_cupy_the_gpu_is_one_clear_error(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_cupy(name, *args, **kwargs):
+        if name.startswith("cupy"):
+            raise ImportError("No module named 'cupy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_cupy)
+    assert nn.gpu_available() is False
+    expected = r'model.to\("gpu"\): training on a GPU needs CuPy: pip install "neuronet\[gpu\]"'
+    with pytest.raises(RuntimeError, match=expected):
+        nn.Sequential([L.Dense(2, 2)]).to("gpu")
+    with pytest.raises(ValueError, match="device must be one of"):
+        nn.Sequential([L.Dense(2, 2)]).to("tpu")
+
+
+@pytest.mark.skipif(gpu.gpu_available(), reason="this machine has a GPU")
+def test_without_a_gpu_gpu_available_says_why():
+    assert not nn.gpu_available() and gpu.why_no_gpu()
