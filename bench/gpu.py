@@ -58,36 +58,8 @@ def run_neuronet(name, batch, epochs):
 def run_torch(name, batch, epochs):
     import torch
 
-    _, _, n, _, train, _ = cpu_bench.WORKLOADS[name]
     torch.manual_seed(0)
-    device = torch.device("cuda")
-    model = cpu_bench.torch_model(name).to(device)
-    X, y = cpu_bench.data(name)
-    X, y = torch.from_numpy(X), torch.from_numpy(y)  # on the host, as neuronet's: each batch is copied over
-    if name.startswith("cnn"):
-        X = X.permute(0, 3, 1, 2).contiguous()
-    loss_fn = torch.nn.CrossEntropyLoss()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    times = []
-    for _ in range(epochs + 1):
-        t = time.perf_counter()
-        if train:
-            perm = torch.randperm(n)
-            total = 0.0
-            for i in range(0, n, batch):
-                idx = perm[i : i + batch]
-                opt.zero_grad()
-                loss = loss_fn(model(X[idx].to(device)), y[idx].to(device))
-                loss.backward()
-                opt.step()
-                total += loss.item()  # as neuronet, which reads each batch's loss
-        else:
-            with torch.no_grad():
-                for i in range(0, n, batch):
-                    model(X[i : i + batch].to(device)).cpu()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return times[1:]
+    return cpu_bench.torch_times(name, batch, epochs, device=torch.device("cuda"))
 
 
 def benchmarks(rounds: int, epochs: int) -> None:

@@ -17,19 +17,28 @@ def _seed():
     nn.set_seed(0)
 
 
-@pytest.fixture
-def no_matplotlib(monkeypatch):
-    """Make every import of matplotlib fail, as on an install without the plot extra."""
+def refuse_imports(monkeypatch, package: str) -> None:
+    """Make every import of ``package`` fail, as on an install without the extra that brings it."""
     import builtins
 
     real_import = builtins.__import__
 
     def refuse(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError("No module named 'matplotlib'")
+        if name.startswith(package):
+            raise ImportError(f"No module named {package!r}")
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", refuse)
+
+
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    refuse_imports(monkeypatch, "matplotlib")
+
+
+@pytest.fixture
+def no_cupy(monkeypatch):
+    refuse_imports(monkeypatch, "cupy")
 
 
 def rng(seed=0):

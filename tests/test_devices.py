@@ -1,8 +1,6 @@
 """Devices without a GPU: every layer, loss and optimizer computes the same through strict arrays (which
 refuse what CuPy's refuse), models move between devices mid-training, and a missing GPU is a clear error."""
 
-import builtins
-
 import numpy as np
 import pytest
 from strict import StrictArray, StrictOps
@@ -60,12 +58,18 @@ def passes(model, x, dy):
     return [to_numpy(out), None if dx is None else to_numpy(dx), *(to_numpy(p.grad) for p in model.parameters())]
 
 
-@pytest.mark.parametrize("make, shape", LAYERS, ids=lambda v: getattr(v, "__name__", str(v)))
-def test_every_layer_computes_the_same_through_strict_arrays(float64, make, shape):
+def one_layer_case(make, shape):
+    """A model of the one layer ``make`` builds, random parameters, an input of ``shape`` and an output
+    gradient."""
     rng = np.random.default_rng(0)
     x = rng.integers(0, 9, (2, 7)) if shape == "ids" else rng.standard_normal(shape)
     model = randomised(nn.Sequential([make()]))
-    dy = rng.standard_normal(model.forward(x).shape)
+    return model, x, rng.standard_normal(model.forward(x).shape)
+
+
+@pytest.mark.parametrize("make, shape", LAYERS, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_every_layer_computes_the_same_through_strict_arrays(float64, make, shape):
+    model, x, dy = one_layer_case(make, shape)
     on_cpu = passes(model, x, dy)
     model.to(StrictOps(model.ops.rng))  # (the same random stream, for the same dropout masks)
     assert all(isinstance(p.data, StrictArray) for p in model.parameters())
@@ -151,15 +155,7 @@ def test_a_gan_moves_with_both_networks():
     assert isinstance(gan.sample(4), np.ndarray)
 
 
-def test_without_cupy_the_gpu_is_one_clear_error(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_cupy(name, *args, **kwargs):
-        if name.startswith("cupy"):
-            raise ImportError("No module named 'cupy'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_cupy)
+def test_without_cupy_the_gpu_is_one_clear_error(no_cupy):
     assert nn.gpu_available() is False
     expected = r'model.to\("gpu"\): training on a GPU needs CuPy: pip install "neuronet\[gpu\]"'
     with pytest.raises(RuntimeError, match=expected):

@@ -3,7 +3,7 @@ in float64 to 1e-10. ``bench/gpu.py`` runs this file first on the GPU machine.""
 
 import numpy as np
 import pytest
-from test_devices import LAYERS, passes, randomised
+from test_devices import LAYERS, one_layer_case, passes
 
 import neuronet as nn
 
@@ -14,10 +14,7 @@ RANDOM = (L.Dropout, L.GaussianNoise, L.RandomFlip, L.RandomTranslation, L.Rando
 
 @pytest.mark.parametrize("make, shape", LAYERS, ids=lambda v: getattr(v, "__name__", str(v)))
 def test_every_layer_computes_the_same_on_the_gpu(float64, make, shape):
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 9, (2, 7)) if shape == "ids" else rng.standard_normal(shape)
-    model = randomised(nn.Sequential([make()]))
-    dy = rng.standard_normal(model.forward(x).shape)
+    model, x, dy = one_layer_case(make, shape)
     if isinstance(model.layers[0], RANDOM):  # the GPU draws other numbers: the same shapes, and no draws to predict
         on_cpu = model.predict(x)
         model.to("gpu")
