@@ -47,6 +47,19 @@ def set_seed(seed: int | None) -> None:
     _rng = np.random.default_rng(seed)
 
 
+@contextlib.contextmanager
+def seeded(seed: int | None):
+    """Draw from a generator seeded with ``seed`` inside this block (None: a fresh one); the library's own
+    generator is as it was after it (an estimator's ``random_state`` does not reseed the library)."""
+    global _rng
+    saved = _rng
+    set_seed(seed)
+    try:
+        yield _rng
+    finally:
+        _rng = saved
+
+
 def rng() -> np.random.Generator:
     """The library's random generator (see :func:`set_seed`)."""
     return _rng

@@ -1,0 +1,265 @@
+"""scikit-learn estimators: a neuronet network inside Pipelines, cross-validation and grid searches.
+
+``NeuronetClassifier`` and ``NeuronetRegressor`` take ``MLPClassifier``'s
+parameters (``hidden_layer_sizes``, ``activation``, ``alpha``, ...) or
+``model=``, a function ``(n_features, n_outputs) -> Sequential`` for any
+network. They follow scikit-learn's rules, checked by its own
+``check_estimator``: parameters are only stored by ``__init__`` and checked
+by ``fit``; ``fit`` validates the data with ``validate_data``, sets
+``n_features_in_`` (and ``classes_``, for labels of any type) and returns
+the estimator; ``random_state`` makes refits bit-identical (the library's
+own generator is left as it was); ``partial_fit`` trains one more epoch.
+
+They compute in float64 by default (``dtype``): scikit-learn expects a
+sample's prediction not to depend on which other rows are predicted with
+it, and float32 products of different batch shapes differ in the last bits.
+A fitted estimator pickles (scikit-learn's searches send estimators to
+other processes that way) through neuronet's own model file format, held in
+memory: the network is saved as safetensors plus JSON, never as pickled
+objects. Needs scikit-learn: ``pip install "neuronet[sklearn]"``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+except ImportError:
+    raise ImportError('neuronet.sklearn needs scikit-learn: pip install "neuronet[sklearn]"') from None
+
+from . import backend, checks, layers, losses, optimizers
+from .model import Sequential, load_model
+from .ops import NumpyOps
+
+ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity": None, "leaky_relu": "leaky_relu"}
+
+
+class _NeuronetEstimator(BaseEstimator):
+    """What the classifier and the regressor share: building, training, predicting, pickling."""
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        alpha=0.0,
+        learning_rate=0.001,
+        optimizer="adam",
+        epochs=200,
+        batch_size=32,
+        model=None,
+        random_state=None,
+        dtype="float64",
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.alpha = alpha
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.model = model
+        self.random_state = random_state
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # -- what each kind decides ------------------------------------------------------------------------
+    def _loss(self):
+        raise NotImplementedError
+
+    def _output_activation(self):
+        raise NotImplementedError
+
+    def _targets(self, y, fitting: bool, classes=None):
+        """``y`` as the network's targets (class indices, or values as a 2-D array)."""
+        raise NotImplementedError
+
+    # -- training ----------------------------------------------------------------------------------
+    def _seed(self):
+        if self.random_state is None or isinstance(self.random_state, np.random.RandomState):
+            source = self.random_state or np.random.mtrand._rand
+            return int(source.randint(np.iinfo(np.int32).max))
+        return checks.integer(self.random_state, "random_state", low=0)
+
+    def _build(self, n_features: int, n_outputs: int) -> Sequential:
+        dtype = checks.choice(self.dtype, "dtype", ("float32", "float64"))
+        with backend.use_ops(NumpyOps(dtype=np.dtype(dtype).type)):
+            if self.model is not None:
+                if not callable(self.model):
+                    raise checks.ArgumentError(
+                        f"model must be a function (n_features, n_outputs) -> Sequential, got {self.model!r}"
+                    )
+                network = self.model(n_features, n_outputs)
+                if not isinstance(network, Sequential):
+                    raise checks.ArgumentError(f"model(...) must return a Sequential, got {type(network).__name__}")
+                return network
+            return self._dense_network(n_features, n_outputs)
+
+    def _dense_network(self, n_features: int, n_outputs: int) -> Sequential:
+        sizes = self.hidden_layer_sizes
+        sizes = (sizes,) if isinstance(sizes, (int, np.integer)) else tuple(sizes)
+        sizes = tuple(checks.integer(s, "a size in hidden_layer_sizes", low=1) for s in sizes)
+        activation = ACTIVATIONS[checks.choice(self.activation, "activation", tuple(ACTIVATIONS))]
+        alpha = checks.number(self.alpha, "alpha", low=0.0)
+        widths = (n_features, *sizes)
+        hidden = [
+            layers.Dense(a, b, activation=activation, weight_regularizer_l2=alpha / 2)
+            for a, b in zip(widths[:-1], widths[1:])
+        ]  # (MLPClassifier's penalty is alpha/2 * ||W||^2, as the L2 penalty is l2 * ||W||^2)
+        out = layers.Dense(widths[-1], n_outputs, activation=self._output_activation())
+        return Sequential([*hidden, out])
+
+    def _compile(self, network: Sequential) -> None:
+        name = checks.choice(self.optimizer, "optimizer", ("adam", "sgd", "rmsprop", "adamw", "adagrad"))
+        rate = checks.number(self.learning_rate, "learning_rate", low=0.0, low_open=True)
+        by_name = {n.lower(): cls for n, cls in optimizers.OPTIMIZERS.items()}
+        network.compile(loss=self._loss(), optimizer=by_name[name](rate))
+
+    def _train(self, X, y, epochs: int, fresh: bool, classes=None):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        X, y = self._validate(X, y, reset=fresh)
+        targets = self._targets(y, fresh, classes)
+        if fresh:
+            with backend.seeded(self._seed()):  # the weights and the model's own stream (shuffling, dropout)
+                self.model_ = self._build(X.shape[1], self._n_outputs(targets))
+            self._compile(self.model_)
+            self.loss_curve_ = []
+        verbose = checks.integer(self.verbose, "verbose", low=0, high=2)
+        batch_size = min(checks.integer(self.batch_size, "batch_size", low=1), len(X))
+        history = self.model_.fit(X, targets, epochs=epochs, batch_size=batch_size, verbose=verbose)
+        self.loss_curve_ += history.history["loss"]
+        return self
+
+    def fit(self, X, y):
+        """Train a new network on X (samples, features) and y for ``epochs`` passes; returns self."""
+        return self._train(X, y, checks.integer(self.epochs, "epochs", low=1), fresh=True)
+
+    def _validate(self, X, y=None, reset=True):
+        dtype = (np.float64, np.float32)
+        if y is None:
+            return validate_data(self, X, reset=reset, dtype=dtype)
+        return validate_data(self, X, y, reset=reset, dtype=dtype, multi_output=True, y_numeric=False)
+
+    def _outputs(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = self._validate(X, reset=False)
+        return self.model_.predict(X.astype(self.model_._dtype(), copy=False))
+
+    # -- pickling through the model file format --------------------------------------------------------
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "model_" in state:
+            state["model_"] = _to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state):
+        if "model_" in state:
+            state["model_"] = _from_bytes(state["model_"], state["dtype"])
+        self.__dict__.update(state)
+
+
+def _to_bytes(model: Sequential) -> bytes:
+    """A model as the bytes of its model file (safetensors + JSON)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.nnet")
+        model.save(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _from_bytes(data: bytes, dtype: str) -> Sequential:
+    """The model whose model file is ``data``, checked as any model file is (its optimizer's state, not
+    kept in files, starts afresh)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.nnet")
+        with open(path, "wb") as f:
+            f.write(data)
+        with backend.use_ops(NumpyOps(dtype=np.dtype(dtype).type)):
+            return load_model(path)
+
+
+class NeuronetClassifier(ClassifierMixin, _NeuronetEstimator):
+    """A neuronet network as a scikit-learn classifier: softmax outputs, cross-entropy, any label type.
+
+    ``classes_`` holds the labels in sorted order; ``predict`` returns them, ``predict_proba`` the
+    probability of each, in that order.
+    """
+
+    def _loss(self):
+        return losses.CategoricalCrossentropy()
+
+    def _output_activation(self):
+        return "softmax"
+
+    def _n_outputs(self, targets) -> int:
+        return len(self.classes_)
+
+    def _targets(self, y, fitting: bool, classes=None):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if fitting:
+            self._encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
+            self.classes_ = self._encoder.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"NeuronetClassifier needs at least 2 classes to learn; y holds one class, {self.classes_[0]!r}"
+                )
+        if not np.isin(y, self.classes_).all():
+            raise ValueError(f"y holds labels not in classes_ {list(self.classes_)}")
+        return self._encoder.transform(y)
+
+    def partial_fit(self, X, y, classes=None):
+        """One more epoch on X, y; the first call makes the network (``classes`` then names every label
+        the later calls may bring; by default those of this y)."""
+        return self._train(X, y, 1, fresh=not hasattr(self, "model_"), classes=classes)
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self._outputs(X)
+
+    def predict(self, X) -> np.ndarray:
+        probabilities = self.predict_proba(X)
+        return self.classes_[probabilities.argmax(axis=1)]
+
+
+class NeuronetRegressor(RegressorMixin, _NeuronetEstimator):
+    """A neuronet network as a scikit-learn regressor: linear outputs, mean squared error; y one target
+    or several (samples, targets)."""
+
+    def _loss(self):
+        return losses.MeanSquaredError()
+
+    def _output_activation(self):
+        return None
+
+    def _n_outputs(self, targets) -> int:
+        return targets.shape[1]
+
+    def _targets(self, y, fitting: bool, classes=None):
+        y = np.asarray(y, dtype=np.float64)
+        if fitting:
+            self._single = y.ndim == 1
+        return y.reshape(len(y), -1)
+
+    def partial_fit(self, X, y):
+        """One more epoch on X, y (a new network first, if not fitted yet)."""
+        return self._train(X, y, 1, fresh=not hasattr(self, "model_"))
+
+    def predict(self, X) -> np.ndarray:
+        out = self._outputs(X)
+        return out[:, 0] if self._single else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+__all__ = ["NeuronetClassifier", "NeuronetRegressor"]

@@ -1,0 +1,125 @@
+"""The scikit-learn estimators: scikit-learn's own check_estimator with nothing skipped or expected to fail,
+and the work people do with them (pipelines, cross-validation, grid searches, string labels, pickling)."""
+
+import pickle
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn")
+pytest.importorskip("pandas")  # (check_estimator's checks of DataFrame inputs need it)
+from sklearn.datasets import load_diabetes, load_iris  # noqa: E402
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score  # noqa: E402
+from sklearn.neural_network import MLPRegressor  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
+
+import neuronet as nn  # noqa: E402
+from neuronet.sklearn import NeuronetClassifier, NeuronetRegressor  # noqa: E402
+
+
+@pytest.mark.parametrize("estimator", [NeuronetClassifier(), NeuronetRegressor()], ids=lambda e: type(e).__name__)
+def test_scikit_learns_check_estimator_passes_every_check(estimator, monkeypatch):
+    """Every check runs: SCIPY_ARRAY_API lets the array-API check run (with NumPy inputs) and pandas the
+    DataFrame checks; no check is skipped, none is expected to fail."""
+    monkeypatch.setenv("SCIPY_ARRAY_API", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the checks' own SkipTestWarning would name a skipped check)
+        results = check_estimator(estimator, on_fail=None)
+    not_passed = [(r["check_name"], r["status"], str(r["exception"])[:200]) for r in results if r["status"] != "passed"]
+    assert len(results) >= 50 and not not_passed, not_passed
+
+
+def test_iris_in_a_pipeline_scores_at_least_093_over_five_folds():
+    X, y = load_iris(return_X_y=True)
+    model = make_pipeline(StandardScaler(), NeuronetClassifier(random_state=0))
+    scores = cross_val_score(model, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=0))
+    assert scores.mean() >= 0.93
+
+
+def test_diabetes_r2_is_within_005_of_mlp_regressor():
+    """MLPRegressor with as many iterations as it needs to converge (its default 200 stop it early here)."""
+    X, y = load_diabetes(return_X_y=True)
+    cv = KFold(5, shuffle=True, random_state=0)
+    ours = cross_val_score(make_pipeline(StandardScaler(), NeuronetRegressor(random_state=0)), X, y, cv=cv).mean()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = cross_val_score(
+            make_pipeline(StandardScaler(), MLPRegressor(max_iter=1000, random_state=0)), X, y, cv=cv
+        )
+    assert ours > 0.4 and abs(ours - theirs.mean()) <= 0.05
+
+
+def test_grid_search_in_two_processes():
+    X, y = load_iris(return_X_y=True)
+    grid = {"neuronetclassifier__hidden_layer_sizes": [(8,), (32,)], "neuronetclassifier__learning_rate": [1e-3, 1e-2]}
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), NeuronetClassifier(epochs=60, random_state=0)), grid, cv=3, n_jobs=2
+    )
+    search.fit(X, y)
+    assert search.best_score_ > 0.9 and len(search.cv_results_["params"]) == 4
+
+
+def test_string_labels_round_trip_and_a_pickle_keeps_the_predictions():
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = make_pipeline(StandardScaler(), NeuronetClassifier(epochs=50, random_state=0)).fit(X, names)
+    assert list(model.classes_) == ["setosa", "versicolor", "virginica"]
+    predicted = model.predict(X)
+    assert predicted.dtype.kind == "U" and (predicted == names).mean() > 0.9
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copy.predict_proba(X), model.predict_proba(X))
+    state = model[-1].__getstate__()
+    assert isinstance(state["model_"], bytes) and state["model_"][8:9] == b"{"  # a safetensors file, no pickle
+
+
+def test_random_state_refits_are_bit_identical_and_partial_fit_goes_on():
+    X, y = load_iris(return_X_y=True)
+    a = NeuronetClassifier(epochs=5, random_state=3).fit(X, y)
+    b = NeuronetClassifier(epochs=5, random_state=3).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    nn.set_seed(11)
+    before = nn.backend.rng().random()
+    nn.set_seed(11)
+    NeuronetClassifier(epochs=1, random_state=3).fit(X, y)
+    assert nn.backend.rng().random() == before  # the library's generator is left as it was
+    c = NeuronetClassifier(epochs=1, random_state=3)
+    for _ in range(5):
+        c.partial_fit(X, y)
+    np.testing.assert_array_equal(c.predict_proba(X), a.predict_proba(X))  # five epochs, one call at a time
+    assert len(c.loss_curve_) == 5 and c.loss_curve_[-1] < c.loss_curve_[0]
+
+
+def test_partial_fit_takes_the_classes_to_come():
+    X, y = load_iris(return_X_y=True)
+    model = NeuronetClassifier(random_state=0).partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])
+    assert model.predict_proba(X).shape == (150, 3)
+    model.partial_fit(X, y)
+    with pytest.raises(ValueError, match="labels not in classes_"):
+        model.partial_fit(X, y + 1)
+
+
+def test_a_network_of_ones_own():
+    def network(n_features, n_outputs):
+        L = nn.layers
+        return nn.Sequential([L.Dense(n_features, 8, activation="tanh"), L.Dense(8, n_outputs, activation="softmax")])
+
+    X, y = load_iris(return_X_y=True)
+    model = NeuronetClassifier(model=network, epochs=100, random_state=0).fit(StandardScaler().fit_transform(X), y)
+    assert model.model_.layers[0].weights.shape == (4, 8) and model.model_.layers[0].weights.data.dtype == np.float64
+    with pytest.raises(ValueError, match="model must be a function"):
+        NeuronetClassifier(model="mlp").fit(X, y)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        NeuronetClassifier(activation="swish").fit(X, y)
+
+
+def test_without_scikit_learn_the_import_says_how_to_install_it(monkeypatch):
+    from conftest import refuse_imports
+
+    refuse_imports(monkeypatch, "sklearn")
+    monkeypatch.delitem(sys.modules, "neuronet.sklearn")
+    with pytest.raises(ImportError, match=r'pip install "neuronet\[sklearn\]"'):
+        import neuronet.sklearn  # noqa: F401
