@@ -1,0 +1,151 @@
+"""PyTorch state dicts: a model's weights in the names and layouts of the equivalent ``torch.nn`` modules.
+
+Each layer with weights gives the keys of the module that computes the same
+thing, under the layer's name (``model.layers[i].name``, as ``summary``
+shows it): a Dense named "dense_1" gives ``dense_1.weight`` and
+``dense_1.bias``. So a torch module whose submodules carry the layers' names
+loads the dict with ``load_state_dict``, and the dict it saves loads back.
+
+- Dense, TimeDistributed(Dense) -> Linear: weight = weights.T (out, in), bias.
+- Conv1D -> Conv1d: weight = weights (k, in, out) as (out, in, k), bias.
+- Conv2D -> Conv2d: weight = weights (kh, kw, in, out) as (out, in, kh, kw), bias.
+- Conv2DTranspose -> ConvTranspose2d: weight = weights (kh, kw, out, in) as (in, out, kh, kw), bias.
+- Embedding -> Embedding: weight (vocab, dim).
+- BatchNormalization -> BatchNorm1d/2d (built with ``eps=layer.epsilon``: neuronet's default is Keras's
+  1e-3, PyTorch's 1e-5): weight = gamma, bias = beta, running_mean, running_var, num_batches_tracked.
+- SimpleRNN, LSTM -> RNN, LSTM (``batch_first=True``): weight_ih_l0 = input_weights.T,
+  weight_hh_l0 = recurrent_weights.T, bias_ih_l0 = biases, bias_hh_l0 = 0.
+- GRU -> GRU (``batch_first=True``): the same, with bias_hh_l0 = recurrent_biases.
+- Bidirectional(cell) -> the cell's module with ``bidirectional=True``: the forward cell's keys, and
+  the backward cell's with "_reverse" after them.
+
+The gates are in PyTorch's order in neuronet's own arrays already (LSTM
+i, f, g, o; GRU r, z, n). neuronet's LSTM and SimpleRNN have one bias where
+PyTorch has two that are only ever added: exported, it is all in
+``bias_ih_l0``; imported, the two are added. What a layer computes around
+its weights is the module's job to match: channels-last images become
+channels-first (``x.permute(0, 3, 1, 2)``), and a Flatten after a
+convolution orders its features (height, width, channels), PyTorch's
+(channels, height, width). Needs PyTorch (``pip install torch``) for
+``to_torch_state_dict``; ``load_torch_state_dict`` takes tensors or arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import checks
+from . import layers as L
+
+# the arrays of a layer as (torch key, neuronet attribute, to torch, from torch)
+_T = (lambda a: a.T, lambda a: a.T)
+_SAME = (lambda a: a, lambda a: a)
+_CONV1D = (lambda a: a.transpose(2, 1, 0), lambda a: a.transpose(2, 1, 0))
+_CONV2D = (lambda a: a.transpose(3, 2, 0, 1), lambda a: a.transpose(2, 3, 1, 0))
+
+
+def _layout(layer) -> list[tuple[str, str, tuple]]:
+    """How ``layer``'s arrays map onto its torch module's keys; an ArgumentError for a layer with weights
+    and no torch counterpart here."""
+    kind = type(layer)
+    if kind is L.Dense:
+        return [("weight", "weights", _T), ("bias", "biases", _SAME)]
+    if kind is L.Conv1D:
+        return [("weight", "weights", _CONV1D), ("bias", "biases", _SAME)]
+    if kind in (L.Conv2D, L.Conv2DTranspose):  # (kh, kw, a, b) <-> (b, a, kh, kw) for both
+        return [("weight", "weights", _CONV2D), ("bias", "biases", _SAME)]
+    if kind is L.Embedding:
+        return [("weight", "weights", _SAME)]
+    if kind is L.BatchNormalization:
+        return [("weight", "gamma", _SAME), ("bias", "beta", _SAME)] + [
+            (n, n, _SAME) for n in ("running_mean", "running_var")
+        ]
+    if kind in (L.SimpleRNN, L.LSTM, L.GRU):
+        arrays = [("weight_ih_l0", "input_weights", _T), ("weight_hh_l0", "recurrent_weights", _T)]
+        arrays.append(("bias_ih_l0", "biases", _SAME))
+        if kind is L.GRU:
+            arrays.append(("bias_hh_l0", "recurrent_biases", _SAME))
+        return arrays
+    if layer.parameters():
+        raise checks.ArgumentError(
+            f"layer {layer.name!r} ({kind.__name__}) has no PyTorch counterpart in neuronet.interop; "
+            "its weights cannot be exported"
+        )
+    return []
+
+
+def _layers(model):
+    """(key prefix, layer, torch key suffix) for every layer with weights, a Bidirectional's two cells apart."""
+    for layer in model.layers:
+        if isinstance(layer, L.Bidirectional):
+            if layer.merge_mode != "concat":
+                raise checks.ArgumentError(
+                    f"layer {layer.name!r}: PyTorch's bidirectional modules concatenate their directions; "
+                    f"merge_mode={layer.merge_mode!r} has no torch counterpart"
+                )
+            yield layer.name, layer.forward_layer, ""
+            yield layer.name, layer.backward_layer, "_reverse"
+        elif isinstance(layer, L.TimeDistributed):  # its layer's module, which takes any leading axes
+            yield layer.name, layer.layer, ""
+        else:
+            yield layer.name, layer, ""
+
+
+def to_torch_state_dict(model) -> dict:
+    """The model's weights as a PyTorch state dict (copies, in the model's float type); see the module."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("to_torch_state_dict needs PyTorch: pip install torch") from None
+    state = {}
+    for prefix, layer, suffix in _layers(model):
+        for key, attribute, (to_torch, _) in _layout(layer):
+            values = getattr(layer, attribute)
+            values = layer.ops.to_numpy(getattr(values, "data", values))
+            state[f"{prefix}.{key}{suffix}"] = torch.from_numpy(np.ascontiguousarray(to_torch(values)))
+        if isinstance(layer, (L.SimpleRNN, L.LSTM)):  # the second bias PyTorch adds to the first
+            state[f"{prefix}.bias_hh_l0{suffix}"] = torch.zeros_like(state[f"{prefix}.bias_ih_l0{suffix}"])
+        if isinstance(layer, L.BatchNormalization):
+            state[f"{prefix}.num_batches_tracked"] = torch.tensor(0)
+    return state
+
+
+def load_torch_state_dict(model, state_dict: dict) -> None:
+    """Set the model's weights from a PyTorch state dict in the names and layouts of the module's table
+    (tensors or arrays); every key the model needs must be there with its shape, and no other."""
+    given = {key: value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+             for key, value in state_dict.items()}  # fmt: skip
+    assignments, expected = [], set()
+    for prefix, layer, suffix in _layers(model):
+        for key, attribute, (to_torch, from_torch) in _layout(layer):
+            name = f"{prefix}.{key}{suffix}"
+            expected.add(name)
+            if name not in given:
+                raise checks.ArgumentError(f"the state dict has no {name!r} for layer {prefix!r}")
+            values = from_torch(given[name])
+            if isinstance(layer, (L.SimpleRNN, L.LSTM)) and key == "bias_ih_l0":
+                hh = f"{prefix}.bias_hh_l0{suffix}"
+                expected.add(hh)
+                values = np.add(values, given.get(hh, 0.0), dtype=np.float64)  # our one bias is PyTorch's two
+            target = getattr(layer, attribute)
+            shape = getattr(target, "shape", None)
+            if tuple(values.shape) != tuple(shape):
+                needed = to_torch(np.broadcast_to(0.0, shape)).shape  # (a view: nothing allocated)
+                raise checks.ArgumentError(
+                    f"{name!r} has shape {tuple(given[name].shape)}; layer {prefix!r} needs {tuple(needed)}"
+                )
+            assignments.append((layer, attribute, values))
+        if isinstance(layer, L.BatchNormalization):
+            expected.add(f"{prefix}.num_batches_tracked")
+    unknown = sorted(set(given) - expected)
+    if unknown:
+        raise checks.ArgumentError(f"the state dict holds keys this model has no place for: {unknown[:5]}")
+    for layer, attribute, values in assignments:  # only once every key has been checked
+        target = getattr(layer, attribute)
+        if hasattr(target, "assign"):
+            target.assign(layer.ops.asarray(values, dtype=target.data.dtype))
+        else:
+            target[...] = layer.ops.asarray(values, dtype=target.dtype)
+
+
+__all__ = ["load_torch_state_dict", "to_torch_state_dict"]
