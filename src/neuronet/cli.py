@@ -6,6 +6,7 @@
     neuronet evaluate model.nnet test.csv
     neuronet predict model.nnet new.csv --out predictions.csv --proba --keep id
     neuronet summary model.nnet
+    neuronet export model.nnet model.onnx
 
 Features are standardised with the mean and standard deviation of the
 training part only; those statistics, the feature names and the class names
@@ -45,6 +46,7 @@ from .metrics import (
     recall,
 )
 from .model import Sequential, load_model
+from .onnx import export as onnx_export
 from .saving import ModelFileError, atomic_write_bytes
 from .text import OOV, Tokenizer, pad_sequences
 
@@ -737,6 +739,25 @@ def cmd_summary(args) -> None:
             print(f"{key}: {model.metadata[key]}")
 
 
+def cmd_export(args) -> None:
+    _check_writable(args.out, "OUT")
+    model = load_model(args.model)
+    onnx_export(model, args.out, input_shape=args.input_shape)
+    shape = args.input_shape or model._input_shape()[1:]
+    print(f"{args.model} written as ONNX to {args.out} (input: batch x {' x '.join(map(str, shape))})")
+
+
+def _shape(text: str) -> list[int]:
+    """--input-shape: sizes separated by commas, without the batch."""
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes sizes separated by commas, e.g. 28,28,1; got {text!r}") from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be 1 or more, got {text!r}")
+    return sizes
+
+
 # -- wiring ----------------------------------------------------------------------------------
 class Parser(argparse.ArgumentParser):
     """argparse, with a mistake reported as one line (not the usage block) and exit code 2."""
@@ -946,6 +967,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="show a saved model's layers, shapes and parameter counts")
     s.add_argument("model", help="a model file")
     s.set_defaults(func=cmd_summary)
+
+    e = sub.add_parser("export", help="write a saved model as ONNX (needs the onnx extra)")
+    e.add_argument("model", help="a model file")
+    e.add_argument("out", metavar="OUT.onnx", help="the ONNX file to write")
+    e.add_argument(
+        "--input-shape", type=_shape, help="the input's sizes without the batch, e.g. 28,28,1, if the file lacks them"
+    )
+    e.set_defaults(func=cmd_export)
     return p
 
 

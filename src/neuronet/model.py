@@ -450,7 +450,9 @@ class Sequential:
         if self.input_shape is not None:
             return self.input_shape
         fixed = self.layers[0].input_shape() if self.layers else None
-        return fixed or self._seen_shape
+        if fixed and None not in fixed[1:]:
+            return fixed
+        return self._seen_shape or fixed  # (a recurrent layer fixes the features, not the time steps)
 
     def summary(self, print_fn=print) -> str:
         """Print (and return) a table of layers, output shapes and parameter counts.

@@ -1,0 +1,343 @@
+"""ONNX export: a model as an ONNX graph that any ONNX runtime can serve.
+
+``export(model, path)`` writes the model's own layout: its input is what
+``model.predict`` takes (channels-last images, (batch, time, features)
+sequences, int64 token ids), its output what ``predict`` returns. The batch
+size is free; the other sizes are the model's input shape (from
+``input_shape=``, a first layer that fixes it, or the data it last saw; or
+``export(..., input_shape=...)``).
+
+Each layer becomes the ONNX operators that compute it (``EXPORTERS``):
+Dense is MatMul and Add; convolutions and pooling transpose to channels-first
+around ONNX's Conv, ConvTranspose, MaxPool, AveragePool and Resize, which
+work that way; BatchNormalization in inference mode is one Mul and one Add
+per channel; Dropout and the augmentation layers are the identity;
+Embedding is a Gather; the recurrent layers are ONNX's RNN, LSTM and GRU,
+whose gates come in another order (LSTM i, o, f, c against PyTorch's and
+neuronet's i, f, g, o; GRU z, r, h against r, z, n) and whose GRU is
+PyTorch's with ``linear_before_reset=1``. A padded sequence's padding
+(Embedding's ``padding_id``) is skipped as in neuronet: ONNX's recurrent
+operators only skip padding at the end of a sequence (``sequence_lens``), so
+each recurrent layer gathers a sequence's real steps to its front first and
+scatters its outputs back after.
+
+Needs onnx (``pip install "neuronet[onnx]"``); the file is checked with
+``onnx.checker`` before it is written (atomically).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import checks
+from . import layers as L
+from .saving import atomic_write_bytes
+
+OPSET, IR_VERSION = 17, 8  # read by onnxruntime 1.14 and later
+
+# ONNX's gate order in terms of neuronet's (PyTorch's) blocks
+GATE_ORDER = {L.LSTM: (0, 3, 1, 2), L.GRU: (1, 0, 2), L.SimpleRNN: (0,)}
+
+
+def require_onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError('ONNX export needs onnx: pip install "neuronet[onnx]"') from None
+    return onnx
+
+
+class Graph:
+    """The nodes and weights of the graph being built; every value gets a fresh name."""
+
+    def __init__(self, onnx, dtype) -> None:
+        self.onnx, self.dtype, self.nodes, self.weights, self.count = onnx, dtype, [], [], 0
+
+    def name(self, hint: str) -> str:
+        self.count += 1
+        return f"{hint}_{self.count}"
+
+    def const(self, values, hint: str = "const", dtype=None) -> str:
+        name = self.name(hint)
+        array = np.ascontiguousarray(np.asarray(values, dtype=dtype or self.dtype))
+        self.weights.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def op(self, kind: str, *inputs: str, outputs: int = 1, **attributes):
+        names = [self.name(kind.lower()) for _ in range(outputs)]
+        self.nodes.append(self.onnx.helper.make_node(kind, list(inputs), names, **attributes))
+        return names[0] if outputs == 1 else names
+
+    def transpose(self, x: str, perm) -> str:
+        return self.op("Transpose", x, perm=list(perm))
+
+
+def _host(array) -> np.ndarray:
+    from .backend import to_numpy
+
+    return to_numpy(getattr(array, "data", array))
+
+
+# -- layer by layer: each takes (graph, layer, x, shape, mask) and returns the output's name ------------
+def _activation(g: Graph, act, x: str) -> str:
+    if act is None:
+        return x
+    kind = type(act)
+    if kind is L.ReLU:
+        return g.op("Relu", x)
+    if kind is L.LeakyReLU:
+        return g.op("LeakyRelu", x, alpha=float(act.alpha))
+    if kind is L.Sigmoid:
+        return g.op("Sigmoid", x)
+    if kind is L.Tanh:
+        return g.op("Tanh", x)
+    if kind is L.Softmax:
+        return g.op("Softmax", x, axis=-1)
+    raise checks.ArgumentError(f"activation {kind.__name__} has no ONNX form here")
+
+
+def _dense(g, layer, x, shape, mask):
+    z = g.op("Add", g.op("MatMul", x, g.const(_host(layer.weights), "weights")), g.const(_host(layer.biases), "bias"))
+    return _activation(g, layer.activation, z)
+
+
+def _channels_first(g, x, rank):
+    """(batch, ..., channels) -> (batch, channels, ...)."""
+    return g.transpose(x, [0, rank - 1, *range(1, rank - 1)])
+
+
+def _channels_last(g, x, rank):
+    return g.transpose(x, [0, *range(2, rank), 1])
+
+
+def _conv(g, layer, x, shape, mask):
+    w = _host(layer.weights)  # (kh, kw, in, out) or (k, in, out)
+    one_d = isinstance(layer, L.Conv1D)
+    kernel = w.transpose(2, 1, 0) if one_d else w.transpose(3, 2, 0, 1)
+    (top, bottom), (left, right) = layer._pads(*([1, shape[1]] if one_d else shape[1:3]))
+    pads, strides, dilations = ([left, right], layer.stride[1:], layer.dilation[1:]) if one_d else (
+        [top, left, bottom, right], layer.stride, layer.dilation)  # fmt: skip
+    rank = len(shape)
+    y = g.op("Conv", _channels_first(g, x, rank), g.const(kernel, "kernel"), g.const(_host(layer.biases), "bias"),
+             pads=list(pads), strides=list(strides), dilations=list(dilations))  # fmt: skip
+    return _activation(g, layer.activation, _channels_last(g, y, rank))
+
+
+def _conv_transpose(g, layer, x, shape, mask):
+    kernel = _host(layer.weights).transpose(3, 2, 0, 1)  # (kh, kw, out, in) -> (in, out, kh, kw)
+    (frame_h, frame_w), crops = layer.frame(*shape[1:3])
+    begins, ends, extras = [], [], []
+    for full, (top, out) in zip((frame_h, frame_w), crops):
+        end = full - top - out  # ONNX: out = full - begin - end + output_padding
+        begins.append(top)
+        ends.append(max(end, 0))
+        extras.append(max(-end, 0))
+    y = g.op("ConvTranspose", _channels_first(g, x, 4), g.const(kernel, "kernel"), g.const(_host(layer.biases), "bias"),
+             pads=begins + ends, strides=list(layer.stride), dilations=list(layer.dilation),
+             output_padding=extras)  # fmt: skip
+    return _activation(g, layer.activation, _channels_last(g, y, 4))
+
+
+def _pool(g, layer, x, shape, mask):
+    one_d = isinstance(layer, (L.MaxPool1D, L.AvgPool1D))
+    kind = "MaxPool" if isinstance(layer, L.MaxPool2D) else "AveragePool"
+    kernel, strides = (layer.pool[1:], layer.stride[1:]) if one_d else (layer.pool, layer.stride)
+    rank = len(shape)
+    y = g.op(kind, _channels_first(g, x, rank), kernel_shape=list(kernel), strides=list(strides))
+    return _channels_last(g, y, rank)
+
+
+def _global_pool(g, layer, x, shape, mask):
+    kind = "ReduceMax" if isinstance(layer, L.GlobalMaxPool2D) else "ReduceMean"
+    return g.op(kind, x, axes=list(range(1, len(shape) - 1)), keepdims=0)
+
+
+def _upsampling(g, layer, x, shape, mask):
+    sh, sw = layer.size
+    scales = g.const([1.0, 1.0, sh, sw], "scales", dtype=np.float32)
+    if layer.interpolation == "nearest":  # each pixel repeated: source pixel floor(out / size)
+        modes = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+    else:  # torch.nn.Upsample(mode="bilinear", align_corners=False)
+        modes = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
+    y = g.op("Resize", _channels_first(g, x, 4), "", scales, **modes)
+    return _channels_last(g, y, 4)
+
+
+def _batchnorm(g, layer, x, shape, mask):
+    """Inference: y = x * scale + shift per channel (the last axis), scale = gamma / sqrt(var + eps)."""
+    scale = _host(layer.gamma) / np.sqrt(_host(layer.running_var) + layer.epsilon)
+    shift = _host(layer.beta) - _host(layer.running_mean) * scale
+    return g.op("Add", g.op("Mul", x, g.const(scale, "scale")), g.const(shift, "shift"))
+
+
+def _flatten(g, layer, x, shape, mask):
+    return g.op("Flatten", x, axis=1)  # row-major, as neuronet's (channels-last) Flatten
+
+
+def _reshape(g, layer, x, shape, mask):
+    return g.op("Reshape", x, g.const([0, *layer.target_shape], "shape", dtype=np.int64))
+
+
+def _embedding(g, layer, x, shape, mask):
+    return g.op("Gather", g.const(_host(layer.weights), "table"), x, axis=0)
+
+
+def _identity(g, layer, x, shape, mask):
+    return x
+
+
+def _time_distributed(g, layer, x, shape, mask):
+    if not isinstance(layer.layer, (L.Dense, *ACTIVATIONS)):  # (MatMul and activations take any leading axes)
+        raise checks.ArgumentError(
+            f"layer {layer.name!r}: TimeDistributed({type(layer.layer).__name__}) has no ONNX form in neuronet"
+        )
+    return _export_layer(g, layer.layer, x, shape, mask)
+
+
+def _gates(a, order, h):
+    """The blocks of ``h`` along ``a``'s last axis, in ONNX's ``order``."""
+    return np.concatenate([a[..., k * h : (k + 1) * h] for k in order], axis=-1)
+
+
+def _cell_weights(cells):
+    """ONNX's W (dirs, G*H, in), R (dirs, G*H, H) and B (dirs, 2*G*H) for one or two cells."""
+    W, R, B = [], [], []
+    for cell in cells:
+        order, h = GATE_ORDER[type(cell)], cell.hidden_size
+        W.append(_gates(_host(cell.input_weights), order, h).T)
+        R.append(_gates(_host(cell.recurrent_weights), order, h).T)
+        second = _host(cell.recurrent_biases) if isinstance(cell, L.GRU) else np.zeros_like(_host(cell.biases))
+        B.append(np.concatenate([_gates(_host(cell.biases), order, h), _gates(second, order, h)]))
+    return np.stack(W), np.stack(R), np.stack(B)
+
+
+def _recurrent(g, layer, x, shape, mask):
+    """ONNX's RNN/LSTM/GRU on (time, batch, features); with a mask, on each sequence's real steps moved to
+    its front (``sequence_lens``), the outputs scattered back to where the steps were."""
+    if isinstance(layer, L.Bidirectional):
+        cells = [layer.forward_layer, layer.backward_layer]
+        if type(cells[0]) is not type(cells[1]) or cells[0].hidden_size != cells[1].hidden_size:
+            raise checks.ArgumentError(f"layer {layer.name!r}: ONNX's bidirectional operators need two cells alike")
+        sequences, merge = layer.return_sequences, layer.merge_mode
+    else:
+        cells, sequences, merge = [layer], layer.return_sequences, None
+    cell, h = cells[0], cells[0].hidden_size
+    W, R, B = _cell_weights(cells)
+    attributes = {"hidden_size": h, "direction": "bidirectional" if merge else "forward"}
+    if isinstance(cell, L.GRU):
+        attributes["linear_before_reset"] = 1
+    if isinstance(cell, L.SimpleRNN):
+        attributes["activations"] = ["Tanh" if cell.activation == "tanh" else "Relu"] * len(cells)
+    lengths = ""
+    if mask is not None:
+        positions, lengths = mask
+        x = g.op("GatherElements", x, _along(g, positions, x), axis=1)
+    kind = {L.SimpleRNN: "RNN", L.LSTM: "LSTM", L.GRU: "GRU"}[type(cell)]
+    outputs = g.op(kind, g.transpose(x, [1, 0, 2]), g.const(W, "W"), g.const(R, "R"), g.const(B, "B"), lengths,
+                   outputs=2, **attributes)  # fmt: skip
+    dirs = len(cells)
+    # Y (time, dirs, batch, H) -> (batch, time, dirs, H); or the last states Y_h (dirs, batch, H) -> (batch, dirs, H)
+    y = g.transpose(outputs[0], [2, 0, 1, 3]) if sequences else g.transpose(outputs[1], [1, 0, 2])
+    axis = 2 if sequences else 1  # the directions' axis
+    if merge in (None, "concat"):
+        y = g.op("Reshape", y, g.const([0, 0, dirs * h] if sequences else [0, dirs * h], "shape", dtype=np.int64))
+    elif merge == "sum":  # (opset 17: ReduceSum takes its axes as an input, the others as an attribute)
+        y = g.op("ReduceSum", y, g.const([axis], "axes", dtype=np.int64), keepdims=0)
+    else:
+        y = g.op({"mul": "ReduceProd", "ave": "ReduceMean"}[merge], y, axes=[axis], keepdims=0)
+    if sequences and mask is not None:  # step j of the front-packed sequence back to position positions[j]
+        y = g.op("ScatterElements", g.op("Mul", y, g.const(0.0, "zero")), _along(g, positions, y), y, axis=1)
+    return y
+
+
+def _along(g, positions, like) -> str:
+    """The (batch, time) positions repeated along ``like``'s last axis, for GatherElements/ScatterElements."""
+    return g.op("Expand", g.op("Unsqueeze", positions, g.const([2], "axes", dtype=np.int64)), g.op("Shape", like))
+
+
+def _mask(g, ids, padding_id):
+    """From token ids (batch, time): each sequence's real steps first, in order, then its padding (the
+    positions, ascending keys: position for a real step, time + position for padding), and its length."""
+    real = g.op("Cast", g.op("Not", g.op("Equal", ids, g.const(padding_id, "padding", dtype=np.int64))), to=7)
+    steps = g.op("Gather", g.op("Shape", ids), g.const(1, "axis", dtype=np.int64), axis=0)
+    position = g.op("Range", g.const(0, "start", dtype=np.int64), steps, g.const(1, "delta", dtype=np.int64))
+    keys = g.op("Add", position, g.op("Mul", g.op("Sub", g.const(1, "one", dtype=np.int64), real), steps))
+    _, order = g.op("TopK", keys, g.op("Reshape", steps, g.const([1], "shape", dtype=np.int64)), outputs=2,
+                    axis=1, largest=0, sorted=1)  # fmt: skip
+    lengths = g.op("Cast", g.op("ReduceSum", real, g.const([1], "axes", dtype=np.int64), keepdims=0), to=6)
+    return order, lengths
+
+
+ACTIVATIONS = (L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh, L.Softmax)
+EXPORTERS = {
+    L.Dense: _dense, L.SparseDense: _dense,
+    L.Conv1D: _conv, L.Conv2D: _conv, L.Conv2DTranspose: _conv_transpose,
+    L.MaxPool2D: _pool, L.AvgPool2D: _pool, L.MaxPool1D: _pool, L.AvgPool1D: _pool,
+    L.GlobalMaxPool2D: _global_pool, L.GlobalAvgPool2D: _global_pool,
+    L.GlobalMaxPool1D: _global_pool, L.GlobalAvgPool1D: _global_pool,
+    L.UpSampling2D: _upsampling, L.BatchNormalization: _batchnorm,
+    L.Flatten: _flatten, L.Reshape: _reshape, L.Embedding: _embedding,
+    L.Dropout: _identity, L.GaussianNoise: _identity, L.RandomFlip: _identity, L.RandomTranslation: _identity,
+    L.RandomRotation: _identity, L.RandomZoom: _identity,
+    L.SimpleRNN: _recurrent, L.LSTM: _recurrent, L.GRU: _recurrent, L.Bidirectional: _recurrent,
+    L.TimeDistributed: _time_distributed,
+}  # fmt: skip
+
+
+def _export_layer(g, layer, x, shape, mask):
+    if isinstance(layer, ACTIVATIONS):
+        return _activation(g, layer, x)
+    exporter = EXPORTERS.get(type(layer))
+    if exporter is None:
+        raise checks.ArgumentError(f"layer {layer.name!r} ({type(layer).__name__}) has no ONNX form in neuronet")
+    return exporter(g, layer, x, shape, mask)
+
+
+def to_onnx(model, input_shape: tuple | None = None):
+    """The model as an ``onnx.ModelProto`` (checked); see :func:`export`."""
+    onnx = require_onnx()
+    shape = tuple(input_shape) if input_shape is not None else None
+    if shape is None:
+        known = model._input_shape()
+        shape = tuple(known[1:]) if known and None not in known[1:] else None
+    if shape is None:
+        raise checks.ArgumentError(
+            "the model's input shape is not known (it has not seen data, and its first layer does not fix it): "
+            "pass it, e.g. nn.onnx.export(model, path, input_shape=(28, 28, 1)), or build the model with "
+            "Sequential(..., input_shape=...)"
+        )
+    shape = (None, *(checks.integer(d, "a size in input_shape", low=1) for d in shape))
+    inputs, dtype = shape[1:], np.dtype(model._dtype())
+    g = Graph(onnx, dtype)
+    x, mask, masked = "input", None, any(layer.takes_mask for layer in model.layers)
+    for layer in model.layers:
+        if masked and isinstance(layer, L.Embedding) and layer.padding_id is not None:
+            mask = _mask(g, x, layer.padding_id)  # (the positions and lengths of the real steps)
+        y = _export_layer(g, layer, x, shape, mask if layer.takes_mask else None)
+        if not isinstance(layer, L.Embedding) and layer.output_mask(mask) is None:
+            mask = None
+        x, shape = y, layer.output_shape(shape)
+    g.nodes.append(onnx.helper.make_node("Identity", [x], ["output"]))
+    floats = onnx.helper.np_dtype_to_tensor_dtype(dtype)
+    graph = onnx.helper.make_graph(
+        g.nodes,
+        "neuronet",
+        [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.INT64 if model._takes_ids() else floats,
+                                            ["batch", *inputs])],
+        [onnx.helper.make_tensor_value_info("output", floats, ["batch", *shape[1:]])],
+        initializer=g.weights,
+    )  # fmt: skip
+    proto = onnx.helper.make_model(
+        graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)], producer_name="neuronet", ir_version=IR_VERSION
+    )
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export(model, path, input_shape: tuple | None = None) -> None:
+    """Write ``model`` to ``path`` as an ONNX model (see the module's docstring); ``input_shape`` (without
+    the batch) where the model does not know it."""
+    atomic_write_bytes(path, to_onnx(model, input_shape).SerializeToString())
+
+
+__all__ = ["export", "to_onnx"]
