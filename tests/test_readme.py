@@ -12,6 +12,8 @@ import pytest
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 README = Path(ROOT, "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, flags=re.S)
+# mpiexec as the MPICH wheel installs it, next to this Python (its folder need not be on PATH)
+MPIEXEC = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
 def commands(block: str) -> list[str]:
@@ -21,7 +23,8 @@ def commands(block: str) -> list[str]:
         line = re.sub(r"^python3 -m pip install \S+ && ", "", line)
         if line == "python3 -m pytest":
             continue
-        out.append(re.sub(r"^(python3 -m neuronet|neuronet) ", f"{sys.executable} -m neuronet ", line))
+        line = re.sub(r"^(python3 -m neuronet|neuronet) ", f"{sys.executable} -m neuronet ", line)
+        out.append(re.sub(r"^mpiexec (-n \d+) python3 ", rf"{MPIEXEC} \1 {sys.executable} ", line))
     return out
 
 

@@ -219,7 +219,13 @@ class CSVLogger(Callback):
         self.path, self.separator, self.append = path, separator, append
 
     def on_train_begin(self, logs=None):
+        from . import distributed
+
         self.keys = None
+        if not distributed.is_writer():  # (under mpiexec, rank 0 writes for all)
+            self.file = open(os.devnull, "w")  # noqa: SIM115 -- open for all of fit
+            self.writer, self.write_header = csv.writer(self.file), False
+            return
         self.file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115 -- open for all of fit
         self.writer = csv.writer(self.file, delimiter=self.separator)
         self.write_header = not (self.append and os.path.getsize(self.path) > 0)

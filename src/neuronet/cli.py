@@ -30,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from . import __version__, callbacks, checks, datasets, demos, layers, losses, optimizers, plot
+from . import __version__, callbacks, checks, datasets, demos, distributed, layers, losses, optimizers, plot
 from .backend import set_seed
 from .data import StandardScaler, Table, read_csv, sliding_windows, train_val_test_split
 from .data.csv import CellError, is_number
@@ -431,7 +431,8 @@ def _fit_or_fail(model: Sequential, args, *fit_args, **fit_kwargs):
     """``model.fit``; a diverged loss is an error (nothing is saved) with fit's advice in the flags' terms."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="training stopped: the")  # said below, in one line
-        history = model.fit(*fit_args, **fit_kwargs)
+        # under mpiexec, data-parallel over the ranks by itself (a process on its own trains as ever)
+        history = model.fit(*fit_args, **fit_kwargs, distributed=True)
     last = {key: values[-1] for key, values in history.history.items() if key in ("loss", "val_loss")}
     broken = [f"the {key.replace('_', ' ')} became {value}" for key, value in last.items() if not math.isfinite(value)]
     if broken:
@@ -979,6 +980,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not distributed.is_writer():  # under mpiexec, rank 0 speaks for all
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- for the life of the process
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from . import backend, checks, losses, optimizers, training
+from . import backend, checks, distributed, losses, optimizers, training
 from .callbacks import Callback
 from .model import DESCRIPTION_ERRORS, Sequential, from_spec, restore, spec
 from .ops import for_device
@@ -214,7 +214,8 @@ class GAN:
             arrays |= {f"{name}.{key}": array for key, array in model.arrays_to_save(path).items()}
         if self.compiled:
             description["optimizers"] = {name: spec(model.optimizer) for name, model in self._networks()}
-        write_model_file(path, description, arrays)
+        if distributed.is_writer():
+            write_model_file(path, description, arrays)
 
     def _networks(self):
         return zip(NETWORKS, (self.generator, self.discriminator), strict=True)

@@ -34,7 +34,7 @@ import os
 
 import numpy as np
 
-from . import backend, checks, losses, optimizers, training
+from . import backend, checks, distributed, losses, optimizers, training
 from . import metrics as metrics_lib
 from .callbacks import Callback, History
 from .layers.activations import Activation, sigmoid
@@ -421,10 +421,12 @@ class Sequential:
         shuffle: bool = True,
         callbacks: list[Callback] | None = None,
         verbose: int = 1,
+        distributed: bool = False,
     ) -> History:
-        """Train for ``epochs`` passes over the data in mini-batches; return the History (``training.fit``)."""
+        """Train for ``epochs`` passes over the data in mini-batches; return the History (``training.fit``;
+        ``distributed=True`` under mpiexec: data-parallel over the ranks, ``distributed.py``)."""
         return training.fit(
-            self, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose
+            self, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose, distributed
         )
 
     def predict(self, x, batch_size: int = 256) -> np.ndarray:
@@ -494,8 +496,10 @@ class Sequential:
 
         Metrics given as functions are not saved (a file holds no code): a loaded model reports the
         named ones only. Weights that are NaN or infinite are refused: such a model predicts nothing.
+        Under mpiexec only rank 0 writes (every rank holds the same model).
         """
-        write_model_file(path, self.description(), self.arrays_to_save(path))
+        if distributed.is_writer():
+            write_model_file(path, self.description(), self.arrays_to_save(path))
 
     def description(self) -> dict:
         """What a model file says of the model besides its weights: architecture, compile settings, metadata."""

@@ -44,6 +44,7 @@ def fit(
     shuffle: bool = True,
     callbacks: list[Callback] | None = None,
     verbose: int = 1,
+    distributed: bool = False,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over the data in mini-batches; return the History.
 
@@ -51,6 +52,8 @@ def fit(
     If the loss, the weights or the validation loss turn NaN or infinite, training stops after that
     epoch with a warning; the History records the epoch (its loss as it came, the rest NaN). A last
     batch too small for some layer (a single sample, for BatchNormalization) joins the batch before it.
+    ``distributed=True`` under ``mpiexec -n N`` trains data-parallel on N ranks (``distributed.py``); in
+    a process of its own it is plain training.
     """
     epochs = checks.integer(epochs, "epochs", low=0)
     batch_size = checks.integer(batch_size, "batch_size", low=1)
@@ -69,11 +72,38 @@ def fit(
         x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])  # checked already
     elif validation_data is not None:
         validation_data = model.check_data(*validation_data, name="validation X", y_name="validation y")
+    replica = _replica(model, checks.flag(distributed, "distributed"))
+    if replica is None:
+        return _loop(model, x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose)
+    from .distributed import Agreement, abort
+
+    replica.start(x)  # (a refusal here is raised on every rank alike)
+    try:
+        return _loop(
+            replica, x, y, epochs, batch_size * replica.size, validation_data, shuffle,
+            [*callbacks, Agreement(replica)], verbose if replica.rank == 0 else 0,
+        )  # fmt: skip
+    except Exception as exc:  # one rank's error ends every rank, which would wait for it in a collective
+        abort(exc)
+
+
+def _replica(model, distributed: bool):
+    """The model as one rank of a data-parallel run, or None (not asked, or one process)."""
+    if not distributed:
+        return None
+    from .distributed import Replica, world
+
+    comm = world()
+    return None if comm is None else Replica(model, comm)
+
+
+def _loop(model, x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose) -> History:
+    """The epochs themselves, on checked data."""
     min_batch = model.min_batch()
     if len(x) < min_batch:
         raise checks.ArgumentError(
             f"a training batch needs at least {min_batch} samples here (BatchNormalization normalises over "
-            f"the batch), but there are only {len(x)} to train on"
+            f"the batch, and each rank trains on its part of a batch), but there are only {len(x)} to train on"
         )
 
     history = History()
