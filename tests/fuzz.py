@@ -521,8 +521,9 @@ def fuzz_cli(cases: int, rng, folder: str) -> Counter:
             mutant = os.path.join(folder, "mutant.nnet")
             with open(mutant, "wb") as f:
                 f.write(bytes(data))
-            command = ["summary", "evaluate", "predict", "predict-text"][rng.integers(4)]
-            argv = [command, mutant] + ({"summary": [], "predict-text": ["good film"]}.get(command, [files["good"]]))
+            command = ["summary", "evaluate", "predict", "predict-text", "export"][rng.integers(5)]
+            extra = {"summary": [], "predict-text": ["good film"], "export": [os.path.join(folder, "m.onnx")]}
+            argv = [command, mutant] + extra.get(command, [files["good"]])
         code, out, err = _run_cli(argv)
         shown = f"neuronet {' '.join(argv)} -> {code}: {err.strip()[-300:]}"
         if code == -1 or "Traceback" in err:

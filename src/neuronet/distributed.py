@@ -180,7 +180,10 @@ class Replica:
         flat = model.flat_parameter()
         loss, out = model.data_gradients(x[rows], y[rows], share)
         if flat is not None:
-            self.comm.Allreduce(_in_place(), backend.to_numpy(flat.grad))
+            host = backend.to_numpy(flat.grad)  # (the buffer itself on a CPU; a copy off a GPU, copied back)
+            self.comm.Allreduce(_in_place(), host)
+            if host is not flat.grad:
+                flat.grad[...] = model.ops.asarray(host)
         loss = self.sum(loss * share) + model.add_regularization_gradients()
         model.apply_gradients()
         model.record(y[rows], out)
