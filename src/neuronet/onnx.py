@@ -31,6 +31,7 @@ import numpy as np
 
 from . import checks
 from . import layers as L
+from .backend import to_numpy
 from .saving import atomic_write_bytes
 
 OPSET, IR_VERSION = 17, 8  # read by onnxruntime 1.14 and later
@@ -73,8 +74,7 @@ class Graph:
 
 
 def _host(array) -> np.ndarray:
-    from .backend import to_numpy
-
+    """A Parameter's values, or a state array, on the host."""
     return to_numpy(getattr(array, "data", array))
 
 

@@ -29,6 +29,7 @@ import numpy as np
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError:
@@ -42,7 +43,8 @@ ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity"
 
 
 class _NeuronetEstimator(BaseEstimator):
-    """What the classifier and the regressor share: building, training, predicting, pickling."""
+    """What the classifier and the regressor share: building, training, predicting, pickling. Each kind
+    gives its ``loss_class`` and ``output_activation``, and ``_targets`` and ``_n_outputs`` for its y."""
 
     def __init__(
         self,
@@ -70,23 +72,15 @@ class _NeuronetEstimator(BaseEstimator):
         self.dtype = dtype
         self.verbose = verbose
 
-    # -- what each kind decides ------------------------------------------------------------------------
-    def _loss(self):
-        raise NotImplementedError
-
-    def _output_activation(self):
-        raise NotImplementedError
-
-    def _targets(self, y, fitting: bool, classes=None):
-        """``y`` as the network's targets (class indices, or values as a 2-D array)."""
-        raise NotImplementedError
+    # what each kind decides: its loss, its last layer's activation (and, below, its targets)
+    loss_class: type = losses.Loss
+    output_activation: str | None = None
 
     # -- training ----------------------------------------------------------------------------------
-    def _seed(self):
-        if self.random_state is None or isinstance(self.random_state, np.random.RandomState):
-            source = self.random_state or np.random.mtrand._rand
-            return int(source.randint(np.iinfo(np.int32).max))
-        return checks.integer(self.random_state, "random_state", low=0)
+    def _seed(self) -> int:
+        """The seed of the weights and of the network's own stream: from ``random_state`` as scikit-learn
+        reads it (None: NumPy's global RandomState; an int; a RandomState)."""
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _build(self, n_features: int, n_outputs: int) -> Sequential:
         dtype = checks.choice(self.dtype, "dtype", ("float32", "float64"))
@@ -113,14 +107,14 @@ class _NeuronetEstimator(BaseEstimator):
             layers.Dense(a, b, activation=activation, weight_regularizer_l2=alpha / 2)
             for a, b in zip(widths[:-1], widths[1:])
         ]  # (MLPClassifier's penalty is alpha/2 * ||W||^2, as the L2 penalty is l2 * ||W||^2)
-        out = layers.Dense(widths[-1], n_outputs, activation=self._output_activation())
+        out = layers.Dense(widths[-1], n_outputs, activation=self.output_activation)
         return Sequential([*hidden, out])
 
     def _compile(self, network: Sequential) -> None:
         name = checks.choice(self.optimizer, "optimizer", ("adam", "sgd", "rmsprop", "adamw", "adagrad"))
         rate = checks.number(self.learning_rate, "learning_rate", low=0.0, low_open=True)
         by_name = {n.lower(): cls for n, cls in optimizers.OPTIMIZERS.items()}
-        network.compile(loss=self._loss(), optimizer=by_name[name](rate))
+        network.compile(loss=self.loss_class(), optimizer=by_name[name](rate))
 
     def _train(self, X, y, epochs: int, fresh: bool, classes=None):
         if y is None:
@@ -193,11 +187,7 @@ class NeuronetClassifier(ClassifierMixin, _NeuronetEstimator):
     probability of each, in that order.
     """
 
-    def _loss(self):
-        return losses.CategoricalCrossentropy()
-
-    def _output_activation(self):
-        return "softmax"
+    loss_class, output_activation = losses.CategoricalCrossentropy, "softmax"
 
     def _n_outputs(self, targets) -> int:
         return len(self.classes_)
@@ -233,11 +223,7 @@ class NeuronetRegressor(RegressorMixin, _NeuronetEstimator):
     """A neuronet network as a scikit-learn regressor: linear outputs, mean squared error; y one target
     or several (samples, targets)."""
 
-    def _loss(self):
-        return losses.MeanSquaredError()
-
-    def _output_activation(self):
-        return None
+    loss_class, output_activation = losses.MeanSquaredError, None
 
     def _n_outputs(self, targets) -> int:
         return targets.shape[1]
