@@ -1,3 +1,8 @@
+import os
+import shutil
+import sys
+import sysconfig
+
 import numpy as np
 import pytest
 
@@ -43,3 +48,10 @@ def no_cupy(monkeypatch):
 
 def rng(seed=0):
     return np.random.default_rng(seed)
+
+
+def find_mpiexec() -> str | None:
+    """mpiexec as the MPICH wheel installs it: on PATH, beside this Python, or in pip's scripts folders."""
+    folders = [os.path.dirname(sys.executable), sysconfig.get_path("scripts")]
+    folders.append(sysconfig.get_path("scripts", f"{os.name}_user"))
+    return shutil.which("mpiexec") or shutil.which("mpiexec", path=os.pathsep.join(f for f in folders if f))

@@ -5,22 +5,21 @@ where mpi4py or mpiexec is missing (``pip install "neuronet[mpi]"`` brings both;
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import find_mpiexec
 
 import neuronet as nn
 
 L = nn.layers
 
 pytest.importorskip("mpi4py")
-MPIEXEC = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+MPIEXEC = find_mpiexec()
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install mpich)")
 
 PRELUDE = """

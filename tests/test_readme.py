@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import find_mpiexec
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 README = Path(ROOT, "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, flags=re.S)
-# mpiexec as the MPICH wheel installs it, next to this Python (its folder need not be on PATH)
-MPIEXEC = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+MPIEXEC = find_mpiexec() or "mpiexec"  # (the MPICH wheel's folder need not be on PATH)
 
 
 def commands(block: str) -> list[str]:
