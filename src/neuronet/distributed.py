@@ -180,10 +180,7 @@ class Replica:
         flat = model.flat_parameter()
         loss, out = model.data_gradients(x[rows], y[rows], share)
         if flat is not None:
-            host = backend.to_numpy(flat.grad)  # (the buffer itself on a CPU; a copy off a GPU, copied back)
-            self.comm.Allreduce(_in_place(), host)
-            if host is not flat.grad:
-                flat.grad[...] = model.ops.asarray(host)
+            _sum_over_ranks(self.comm, flat.grad, model.ops)
         loss = self.sum(loss * share) + model.add_regularization_gradients()
         model.apply_gradients()
         model.record(y[rows], out)
@@ -215,10 +212,15 @@ class Replica:
             model._metric_batches = kept
 
 
-def _in_place():
+def _sum_over_ranks(comm, array, ops) -> None:
+    """``array`` becomes its sum over the ranks, in place: the buffer itself on a CPU; off a GPU a host
+    copy, whose sum is copied back (an MPI need not read device memory)."""
     from mpi4py import MPI
 
-    return MPI.IN_PLACE
+    host = backend.to_numpy(array)
+    comm.Allreduce(MPI.IN_PLACE, host)
+    if host is not array:
+        array[...] = ops.asarray(host)
 
 
 class Agreement(Callback):
@@ -234,7 +236,7 @@ class Agreement(Callback):
         for layer in model.layers:
             for state in layer.states():
                 if state.dtype.kind == "f":
-                    comm.Allreduce(_in_place(), state)
+                    _sum_over_ranks(comm, state, model.ops)
                     state /= self.replica.size
 
 
