@@ -125,3 +125,26 @@ def test_mistakes_are_clear_errors(tmp_path, monkeypatch):
     refuse_imports(monkeypatch, "onnx")
     with pytest.raises(ImportError, match=r'pip install "neuronet\[onnx\]"'):
         nn.onnx.export(nn.Sequential([L.Dense(2, 2)]), tmp_path / "n.onnx")
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_model_from_neuronet_train_exports_with_its_scaling_inside(tmp_path, capsys, task):
+    """The graph takes the CSV's feature values as they are, and gives probabilities or the target in its
+    own units, as `neuronet predict` does."""
+    from neuronet.cli import main
+    from neuronet.data import StandardScaler
+
+    x = rng(4).normal(50.0, 10.0, (60, 3))
+    target = np.where(x.sum(axis=1) > 150, "big", "small") if task == "classification" else x.sum(axis=1) * 3.0
+    rows = ["a,b,c,t"] + [f"{u:.4f},{v:.4f},{w:.4f},{t}" for (u, v, w), t in zip(x, target)]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    argv = ["train", str(tmp_path / "d.csv"), "--target", "t", "--epochs", "5", "--out", str(tmp_path / "m.nnet")]
+    assert main([*argv, "--quiet", "--task", task]) == 0
+    assert main(["export", str(tmp_path / "m.nnet"), str(tmp_path / "m.onnx")]) == 0
+    assert "as in the CSV" in capsys.readouterr().out
+    model = nn.load_model(tmp_path / "m.nnet")
+    expected = model.predict(StandardScaler(**model.metadata["scaler"]).transform(x))
+    if task == "regression":
+        expected = StandardScaler(**model.metadata["target_scaler"]).inverse_transform(expected)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": x.astype(np.float32)})[0], expected, rtol=1e-4, atol=1e-4)

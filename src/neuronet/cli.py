@@ -741,11 +741,23 @@ def cmd_summary(args) -> None:
 
 
 def cmd_export(args) -> None:
+    """A model as ONNX; one from `neuronet train` with its scaling inside, so the graph takes the CSV's
+    feature values and gives the target in its units (or the classes' probabilities)."""
     _check_writable(args.out, "OUT")
     model = load_model(args.model)
-    onnx_export(model, args.out, input_shape=args.input_shape)
-    shape = args.input_shape or model._input_shape()[1:]
-    print(f"{args.model} written as ONNX to {args.out} (input: batch x {' x '.join(map(str, shape))})")
+    if "features" not in model.metadata:
+        onnx_export(model, args.out, input_shape=args.input_shape)
+        shape = args.input_shape or model._input_shape()[1:]
+        print(f"{args.model} written as ONNX to {args.out} (input: batch x {' x '.join(map(str, shape))})")
+        return
+    model, meta = _load_cli_model(args.model), model.metadata
+    scaling = {"input_scaling": (meta["scaler"]["mean"], meta["scaler"]["std"])}
+    if meta["task"] == "regression":
+        scaling["output_scaling"] = (meta["target_scaler"]["mean"], meta["target_scaler"]["std"])
+    onnx_export(model, args.out, **scaling)
+    out = f"the probabilities of {meta['classes']}" if meta["task"] == "classification" else meta["target"]
+    print(f"{args.model} written as ONNX to {args.out}: input the features {meta['features']} as in the CSV "
+          f"(scaled inside the graph), output {out}")  # fmt: skip
 
 
 def _shape(text: str) -> list[int]:

@@ -293,7 +293,7 @@ def _export_layer(g, layer, x, shape, mask):
     return exporter(g, layer, x, shape, mask)
 
 
-def to_onnx(model, input_shape: tuple | None = None):
+def to_onnx(model, input_shape: tuple | None = None, input_scaling=None, output_scaling=None):
     """The model as an ``onnx.ModelProto`` (checked); see :func:`export`."""
     onnx = require_onnx()
     shape = tuple(input_shape) if input_shape is not None else None
@@ -310,6 +310,9 @@ def to_onnx(model, input_shape: tuple | None = None):
     inputs, dtype = shape[1:], np.dtype(model._dtype())
     g = Graph(onnx, dtype)
     x, mask, masked = "input", None, any(layer.takes_mask for layer in model.layers)
+    if input_scaling is not None:  # x' = (x - shift) / scale, as the data was scaled for training
+        shift, scale = input_scaling
+        x = g.op("Div", g.op("Sub", x, g.const(shift, "shift")), g.const(scale, "scale"))
     for layer in model.layers:
         if masked and isinstance(layer, L.Embedding) and layer.padding_id is not None:
             mask = _mask(g, x, layer.padding_id)  # (the positions and lengths of the real steps)
@@ -317,6 +320,9 @@ def to_onnx(model, input_shape: tuple | None = None):
         if not isinstance(layer, L.Embedding) and layer.output_mask(mask) is None:
             mask = None
         x, shape = y, layer.output_shape(shape)
+    if output_scaling is not None:  # y = out * scale + shift: the target in its own units
+        shift, scale = output_scaling
+        x = g.op("Add", g.op("Mul", x, g.const(scale, "scale")), g.const(shift, "shift"))
     g.nodes.append(onnx.helper.make_node("Identity", [x], ["output"]))
     floats = onnx.helper.np_dtype_to_tensor_dtype(dtype)
     graph = onnx.helper.make_graph(
@@ -334,10 +340,12 @@ def to_onnx(model, input_shape: tuple | None = None):
     return proto
 
 
-def export(model, path, input_shape: tuple | None = None) -> None:
+def export(model, path, input_shape: tuple | None = None, input_scaling=None, output_scaling=None) -> None:
     """Write ``model`` to ``path`` as an ONNX model (see the module's docstring); ``input_shape`` (without
-    the batch) where the model does not know it."""
-    atomic_write_bytes(path, to_onnx(model, input_shape).SerializeToString())
+    the batch) where the model does not know it. ``input_scaling=(shift, scale)`` puts (x - shift) / scale
+    before the network, ``output_scaling=(shift, scale)`` out * scale + shift after it (a standardisation
+    the model was trained behind, as ``neuronet train``'s)."""
+    atomic_write_bytes(path, to_onnx(model, input_shape, input_scaling, output_scaling).SerializeToString())
 
 
 __all__ = ["export", "to_onnx"]
