@@ -36,12 +36,14 @@ import hashlib
 import json
 import os
 import sys
+import time
 import traceback
 
 from . import backend
 from .callbacks import Callback
 
 INSTALL = 'pip install "neuronet[mpi]" (mpi4py and the MPICH wheel)'
+ABORT_GRACE_S = 1.0  # seconds a failing rank's message gets to reach mpiexec before the job ends
 LAUNCHER_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
 
 
@@ -111,8 +113,7 @@ def _abort_on_uncaught_errors(comm) -> None:
 
     def hook(kind, value, trace):
         previous(kind, value, trace)
-        sys.stderr.flush()
-        comm.Abort(1)
+        _abort(comm)
 
     sys.excepthook = hook
 
@@ -123,7 +124,15 @@ def abort(exc: BaseException) -> None:
     message = " ".join(str(exc).split()) or type(exc).__name__
     print(f"neuronet: rank {comm.Get_rank()} of {comm.Get_size()}: {type(exc).__name__}: {message}", file=sys.stderr)
     traceback.print_exception(exc, file=sys.stderr)
+    _abort(comm)
+
+
+def _abort(comm) -> None:
+    """MPI.Abort, once what this rank wrote has had a moment to reach mpiexec (an abort ends every rank at
+    once, and what they had written but mpiexec had not yet forwarded with them)."""
+    sys.stdout.flush()
     sys.stderr.flush()
+    time.sleep(ABORT_GRACE_S)
     comm.Abort(1)
 
 
