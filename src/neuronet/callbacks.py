@@ -222,13 +222,10 @@ class CSVLogger(Callback):
         from . import distributed
 
         self.keys = None
-        if not distributed.is_writer():  # (under mpiexec, rank 0 writes for all)
-            self.file = open(os.devnull, "w")  # noqa: SIM115 -- open for all of fit
-            self.writer, self.write_header = csv.writer(self.file), False
-            return
-        self.file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115 -- open for all of fit
+        target = self.path if distributed.is_writer() else os.devnull  # (under mpiexec, rank 0 writes for all)
+        self.file = open(target, "a" if self.append else "w", newline="")  # noqa: SIM115 -- open for all of fit
         self.writer = csv.writer(self.file, delimiter=self.separator)
-        self.write_header = not (self.append and os.path.getsize(self.path) > 0)
+        self.write_header = not (self.append and os.path.getsize(target) > 0)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

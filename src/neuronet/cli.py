@@ -560,7 +560,11 @@ def _scaler(meta: dict, key: str, size: int, path: str) -> StandardScaler:
 
 def _load_cli_model(path: str) -> Sequential:
     """A model from `neuronet train`, its saved settings checked: every key there, of the right kind."""
-    model = load_model(path)
+    return _check_cli_model(load_model(path), path)
+
+
+def _check_cli_model(model: Sequential, path: str) -> Sequential:
+    """``model`` (loaded from ``path``) if its `neuronet train` settings are all there, of the right kind."""
     meta = model.metadata
     if "features" not in meta:
         raise CLIError(
@@ -750,7 +754,7 @@ def cmd_export(args) -> None:
         shape = args.input_shape or model._input_shape()[1:]
         print(f"{args.model} written as ONNX to {args.out} (input: batch x {' x '.join(map(str, shape))})")
         return
-    model, meta = _load_cli_model(args.model), model.metadata
+    model, meta = _check_cli_model(model, args.model), model.metadata
     scaling = {"input_scaling": (meta["scaler"]["mean"], meta["scaler"]["std"])}
     if meta["task"] == "regression":
         scaling["output_scaling"] = (meta["target_scaler"]["mean"], meta["target_scaler"]["std"])

@@ -38,6 +38,7 @@ except ImportError:
 from . import backend, checks, layers, losses, optimizers
 from .model import Sequential, load_model
 from .ops import NumpyOps
+from .saving import write_model_file
 
 ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity": None, "leaky_relu": "leaky_relu"}
 
@@ -111,10 +112,9 @@ class _NeuronetEstimator(BaseEstimator):
         return Sequential([*hidden, out])
 
     def _compile(self, network: Sequential) -> None:
-        name = checks.choice(self.optimizer, "optimizer", ("adam", "sgd", "rmsprop", "adamw", "adagrad"))
+        name = checks.choice(self.optimizer, "optimizer", tuple(sorted(n.lower() for n in optimizers.OPTIMIZERS)))
         rate = checks.number(self.learning_rate, "learning_rate", low=0.0, low_open=True)
-        by_name = {n.lower(): cls for n, cls in optimizers.OPTIMIZERS.items()}
-        network.compile(loss=self.loss_class(), optimizer=by_name[name](rate))
+        network.compile(loss=self.loss_class(), optimizer=type(optimizers.get(name))(rate))
 
     def _train(self, X, y, epochs: int, fresh: bool, classes=None):
         if y is None:
@@ -145,7 +145,7 @@ class _NeuronetEstimator(BaseEstimator):
     def _outputs(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = self._validate(X, reset=False)
-        return self.model_.predict(X.astype(self.model_._dtype(), copy=False))
+        return self.model_.predict(X)  # (in the network's float type: predict converts)
 
     # -- pickling through the model file format --------------------------------------------------------
     def __getstate__(self):
@@ -164,7 +164,7 @@ def _to_bytes(model: Sequential) -> bytes:
     """A model as the bytes of its model file (safetensors + JSON)."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.nnet")
-        model.save(path)
+        write_model_file(path, model.description(), model.arrays_to_save(path))  # (on every rank, not save's rank 0)
         with open(path, "rb") as f:
             return f.read()
 
