@@ -43,6 +43,42 @@ class ModelFileError(ValueError):
     """A file that is not a readable neuronet model."""
 
 
+# extensions of other programs' files: a neuronet file under such a name would fool the next reader
+FOREIGN_EXTENSIONS = {
+    ".onnx": "an ONNX graph is written by nn.onnx.export (or `neuronet export MODEL OUT.onnx`)",
+    ".keras": "Keras reads .keras files; neuronet writes its own format",
+    ".h5": "Keras/HDF5 reads .h5 files; neuronet writes its own format",
+    ".hdf5": "HDF5 readers expect .hdf5 files; neuronet writes its own format",
+    ".pt": "PyTorch weights are written by neuronet.interop.to_torch_state_dict and torch.save",
+    ".pth": "PyTorch weights are written by neuronet.interop.to_torch_state_dict and torch.save",
+    ".pkl": "neuronet never pickles; its files hold safetensors weights and a JSON description",
+    ".pickle": "neuronet never pickles; its files hold safetensors weights and a JSON description",
+    ".joblib": "neuronet never pickles; its files hold safetensors weights and a JSON description",
+    ".npy": "NumPy reads .npy files; neuronet writes its own format",
+    ".npz": "NumPy reads .npz files; neuronet writes its own format",
+    ".json": "a neuronet file is binary (safetensors), not JSON",
+    ".csv": "a .csv name would be read as a table",
+}
+
+
+def model_path(path, what: str = "path") -> str:
+    """``path`` (a str, bytes or os.PathLike) as a str, refused clearly if it is not a file name a model
+    file can take: empty, not a path, or named for another program's format (``model.onnx``)."""
+    try:
+        path = os.fsdecode(path)
+    except TypeError:
+        raise TypeError(f"{what} must be a file name (str, bytes or os.PathLike), got {type(path).__name__}") from None
+    if not path:
+        raise ValueError(f"{what} is empty; give a file name such as model.nnet")
+    extension = os.path.splitext(path)[1].lower()
+    if extension in FOREIGN_EXTENSIONS:
+        raise ValueError(
+            f"{what} {path!r} ends in {extension}: {FOREIGN_EXTENSIONS[extension]}. "
+            "Save neuronet models as .nnet (e.g. model.nnet)"
+        )
+    return path
+
+
 # -- writing ------------------------------------------------------------------------------
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` holds either the old or the new bytes, never half.
