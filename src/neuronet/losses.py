@@ -18,12 +18,16 @@ from .layers.activations import sigmoid, softmax
 
 LOSSES: dict[str, type] = {}
 EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] so log never sees 0
+# how far from 1 a row of probabilities may sum (float32 rounding over many classes) before it is no distribution
+ROW_SUM_TOLERANCE = 1e-3
 
 
 class Loss:
     """Base class: subclasses implement ``forward`` (per-batch mean) and ``backward``."""
 
     fuses_with: str | None = None  # name of the activation whose backward this loss can absorb
+    # for a loss of probabilities: the last activations whose outputs it takes (unless from_logits)
+    probability_activations: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -55,6 +59,34 @@ class Loss:
 
     def get_config(self) -> dict:
         return {}
+
+    def takes_probabilities(self) -> bool:
+        """Must the predictions be probabilities (a cross-entropy not given logits)?"""
+        return bool(self.probability_activations) and not getattr(self, "from_logits", False)
+
+    def check_last_layer(self, layer) -> None:
+        """At compile: a loss of probabilities refuses a last layer that shows it outputs raw scores."""
+        shown = layer.output_activation()
+        if not self.takes_probabilities() or shown is None or shown in self.probability_activations:
+            return
+        ends = "no activation" if shown == "linear" else f"activation {shown!r}"
+        raise ValueError(
+            f"{type(self).__name__} expects probabilities, but the last layer '{layer.name}' "
+            f"({type(layer).__name__}) has {ends}, so it outputs raw scores. {self._probability_advice()}"
+        )
+
+    def _probability_advice(self) -> str:
+        name = type(self).__name__
+        return (
+            f'Give the last layer activation="{self.probability_activations[0]}", or compile with '
+            f"loss=nn.losses.{name}(from_logits=True) to train on the raw scores; to predict numbers "
+            '(regression) compile with loss="mse"'
+        )
+
+    def _refuse_predictions(self, what: str):
+        return ValueError(
+            f"{type(self).__name__} expects probabilities, but the predictions {what}. {self._probability_advice()}"
+        )
 
 
 class MeanSquaredError(Loss):
@@ -93,6 +125,7 @@ class BinaryCrossentropy(Loss):
     """
 
     fuses_with = "sigmoid"
+    probability_activations = ("sigmoid", "softmax")
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0) -> None:
         self.from_logits = checks.flag(from_logits, "from_logits")
@@ -104,6 +137,11 @@ class BinaryCrossentropy(Loss):
             raise ValueError("BinaryCrossentropy: targets must be in [0, 1] (labels 0 or 1, or soft targets)")
         return y
 
+    def check_predictions(self, p) -> None:
+        """Probabilities lie in [0, 1]: anything else is a raw score given to a loss of probabilities."""
+        if p.size and (float(p.min()) < 0 or float(p.max()) > 1):
+            raise self._refuse_predictions(f"range over [{float(p.min()):.4g}, {float(p.max()):.4g}], not [0, 1]")
+
     def _smooth(self, y):
         return y * (1.0 - self.label_smoothing) + self.label_smoothing / 2 if self.label_smoothing else y
 
@@ -113,6 +151,7 @@ class BinaryCrossentropy(Loss):
         if self.from_logits:
             z = y_pred
             return float((xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z)))).mean())
+        self.check_predictions(y_pred)
         p = xp.clip(y_pred, EPS, 1 - EPS)
         return float(-(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)).mean())
 
@@ -143,6 +182,7 @@ class CategoricalCrossentropy(Loss):
     """
 
     fuses_with = "softmax"
+    probability_activations = ("softmax",)
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0) -> None:
         self.from_logits = checks.flag(from_logits, "from_logits")
@@ -155,7 +195,13 @@ class CategoricalCrossentropy(Loss):
         if y.dtype == bool:
             y = y.astype(np.int64)  # True and False are the labels 1 and 0
         if y.shape == y_pred.shape:
-            return super().prepare_targets(y, y_pred)
+            y = super().prepare_targets(y, y_pred)
+            if y.size and (float(y.min()) < 0 or float(y.max()) > 1):
+                raise ValueError(
+                    f"CategoricalCrossentropy: one-hot or soft targets must lie in [0, 1], found "
+                    f"{float(y.min()):.4g}..{float(y.max()):.4g}; give integer labels or rows of probabilities"
+                )
+            return y
         rows, k = y_pred.shape[:-1], y_pred.shape[-1]
         if y.shape == (*rows, 1):
             y = y.reshape(rows)  # a column of labels
@@ -167,7 +213,12 @@ class CategoricalCrossentropy(Loss):
             )
         if y.dtype.kind == "f":
             if not xp.all(y == xp.round(y)):
-                raise ValueError("CategoricalCrossentropy: integer class labels expected, found fractions")
+                fraction = float(y[y != xp.round(y)].reshape(-1)[0])
+                raise ValueError(
+                    f"CategoricalCrossentropy: integer class labels expected, found fractions such as {fraction:g}. "
+                    "This loss (the default of compile) classifies; to predict numbers (regression) compile with "
+                    'loss="mse" and end the model in one neuron per value, with no activation'
+                )
             y = y.astype(np.int64)
         elif y.dtype.kind not in "iu":
             raise ValueError(f"CategoricalCrossentropy: labels must be integers, got dtype {y.dtype}")
@@ -177,6 +228,19 @@ class CategoricalCrossentropy(Loss):
                 f"found {int(y.min())}..{int(y.max())}; does the last layer have one neuron per class?"
             )
         return y
+
+    def check_predictions(self, p) -> None:
+        """Each row of probabilities is at least 0 and sums to 1: anything else is a raw score."""
+        if not p.size:
+            return
+        rows = p.reshape(-1, p.shape[-1])
+        if float(rows.min()) < 0:
+            raise self._refuse_predictions(f"hold negative values (as low as {float(rows.min()):.4g})")
+        off = backend.array_module(p).abs(rows.sum(axis=1) - 1)
+        worst = int(off.argmax())
+        if float(off[worst]) > ROW_SUM_TOLERANCE:
+            total = float(rows[worst].sum())
+            raise self._refuse_predictions(f"have rows that do not sum to 1 (row {worst} sums to {total:.4g})")
 
     def _rows(self, y_pred, y_true):
         """The predictions as rows (n, classes), and the targets as n labels or n one-hot rows (smoothed, if
@@ -199,6 +263,7 @@ class CategoricalCrossentropy(Loss):
             picked = z[xp.arange(len(z)), t] if labels else (z * t).sum(axis=1)
             norm = 1.0 if labels else t.sum(axis=1)
             return float((lse * norm - picked).mean())
+        self.check_predictions(z)
         p = xp.clip(z, EPS, 1 - EPS)
         if labels:
             return float(-xp.log(p[xp.arange(len(z)), t]).mean())

@@ -88,6 +88,8 @@ class Sequential:
     def compile(self, loss="categorical_crossentropy", optimizer="adam", metrics=None) -> None:
         """Choose the loss, the optimizer and the metrics reported during training."""
         self.loss = losses.get(loss)
+        if self.layers:
+            self.loss.check_last_layer(self.layers[-1])  # raw scores into a loss of probabilities
         self.optimizer = optimizers.get(optimizer)
         if metrics is not None and not isinstance(metrics, (list, tuple)):
             raise checks.ArgumentError(f"metrics must be a list of names or functions, got {metrics!r}")

@@ -21,6 +21,9 @@ class Activation(Layer, abstract=True):
         """``forward`` that may overwrite ``x``: for a layer applying the activation to its own fresh output."""
         return self.forward(x, training)
 
+    def output_activation(self) -> str:
+        return self.default_name
+
 
 class ReLU(Activation):
     """Rectified linear unit.

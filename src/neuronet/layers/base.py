@@ -128,6 +128,11 @@ class Layer:
         """The input shape this layer requires, batch first as None, where the layer fixes it."""
         return None
 
+    def output_activation(self) -> str | None:
+        """The name of the function that last shapes this layer's output ("softmax", "relu", "linear"), or None
+        where the layer does not say: a loss of probabilities checks a model's last layer with it at compile."""
+        return None
+
     def get_config(self) -> dict:
         """Constructor arguments that rebuild this layer (saved as JSON)."""
         return {}

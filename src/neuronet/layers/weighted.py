@@ -66,6 +66,9 @@ class WeightedLayer(Layer, abstract=True):
     def backward_params_only(self, dy) -> None:
         self.backward_linear(self.activation.backward(dy) if self.activation else dy, input_grad=False)
 
+    def output_activation(self) -> str:
+        return self.activation.default_name if self.activation else "linear"
+
     def linear(self, x):
         raise NotImplementedError
 

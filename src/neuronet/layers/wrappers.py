@@ -40,6 +40,9 @@ class TimeDistributed(Layer):
     takes_ids = property(lambda self: self.layer.takes_ids)
     min_batch = property(lambda self: self.layer.min_batch)
 
+    def output_activation(self) -> str | None:
+        return self.layer.output_activation()
+
     def forward(self, x, training=False):
         if x.ndim < 3:
             raise self.shape_error("(batch, time, ...)", x)
