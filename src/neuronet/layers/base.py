@@ -14,7 +14,11 @@ them, each array saved under its path ("layer.weights").
 
 from __future__ import annotations
 
-from .. import backend
+import math
+
+import numpy as np
+
+from .. import backend, memory
 from ..parameter import Parameter, declare, within
 
 LAYERS: dict[str, type] = {}  # class name -> class, for loading saved models
@@ -62,13 +66,25 @@ class Layer:
 
     def new_parameter(self, name: str, shape: tuple, initializer, regularizer=None) -> Parameter:
         """The learned array ``name`` of ``shape``, drawn by ``initializer(shape)``: every layer makes its
-        parameters here, declaring each shape before it allocates (see ``parameter.declare``)."""
-        return Parameter(initializer(declare(name, shape)), regularizer, ops=self.ops)
+        parameters here, declaring each shape before it allocates (see ``parameter.declare``) and refusing one
+        the machine cannot hold (the draw in float64, then the values and their gradient)."""
+        shape = declare(name, shape)
+        self._require_memory(name, shape, 8 + 2 * np.dtype(self.ops.dtype).itemsize)
+        return Parameter(initializer(shape), regularizer, ops=self.ops)
 
     def new_state(self, name: str, shape: tuple, value: float):
         """A non-learned array ``name`` of ``shape`` filled with ``value`` (running statistics), in the model's
         float type."""
-        return self.ops.full(declare(name, shape), value)
+        shape = declare(name, shape)
+        self._require_memory(name, shape, np.dtype(self.ops.dtype).itemsize)
+        return self.ops.full(shape, value)
+
+    def _require_memory(self, name: str, shape: tuple, bytes_per_value: int) -> None:
+        memory.require(
+            math.prod(shape) * bytes_per_value,
+            f"{type(self).__name__}: {name} of shape {shape} ({math.prod(shape):,} values)",
+            "give the layer smaller sizes",
+        )
 
     def sublayers(self) -> dict[str, Layer]:
         """The layers this layer holds, by name (none; a wrapper holds one)."""
@@ -99,6 +115,13 @@ class Layer:
         for name, sub in self.sublayers().items():
             arrays.update({f"{name}.{path}": a for path, a in sub.named_arrays().items()})
         return arrays  # (the same order as get_weights: parameters first within each layer)
+
+    def check_loaded(self) -> None:
+        """Once a model file's arrays are in place: a ValueError where they break what this layer assumes (a
+        negative variance), so that a forged file fails at load, not at the first predict. The layers it
+        holds check theirs."""
+        for sub in self.sublayers().values():
+            sub.check_loaded()
 
     def use_ops(self, ops) -> None:
         """Compute with ``ops`` from now on (a model's own), moving this layer's arrays and its layers' there."""
