@@ -387,3 +387,117 @@ def test_the_input_shape_seen_in_training_is_saved(tmp_path):
     model.predict(np.zeros((3, 7), int))
     model.save(tmp_path / "m.nnet")
     assert nn.load_model(tmp_path / "m.nnet").input_shape == (None, 7)
+
+
+# -- the description protected, however it is damaged -------------------------------------------
+def test_a_version_flipped_down_to_1_cannot_switch_the_checksums_off(tmp_path):
+    """Two bit flips turn "format_version": 2 into 1; with a flipped weight besides, nothing may load."""
+    model, path = saved(tmp_path)
+    data = bytearray(path.read_bytes())
+    at = data.index(b'\\"format_version\\": 2') + len(b'\\"format_version\\": ')
+    data[at] ^= 0x03  # "2" (0x32) -> "1" (0x31)
+    path.write_bytes(bytes(data))
+    with pytest.raises(nn.ModelFileError, match="description is damaged"):
+        nn.load_model(path)
+    data[tensor_offset(path, "2.dense_1.weights") + 5] ^= 0x10
+    path.write_bytes(bytes(data))
+    with pytest.raises(nn.ModelFileError):
+        nn.load_model(path)
+
+
+@pytest.mark.parametrize("what", ["checksum in the header", "checksums in the description"])
+def test_a_description_rewritten_as_version_1_keeps_no_more_than_version_1_wrote(tmp_path, what):
+    model, path = saved(tmp_path)
+    description, tensors = read_model_file(path)
+    description["format_version"] = 1
+    if what == "checksum in the header":
+        del description["checksums"]
+        text = json.dumps(description)
+        metadata = {"neuronet": text, "neuronet.sha256": "0" * 64}
+    else:
+        metadata = {"neuronet": json.dumps(description)}
+    path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
+    with pytest.raises(nn.ModelFileError, match="damaged|version 1 never wrote"):
+        nn.load_model(path)
+
+
+def test_forged_states_fail_at_load_not_at_predict(tmp_path):
+    """A file whose checksums are right (a forger can compute them) but whose BatchNorm variance is negative."""
+    model = nn.Sequential([nn.layers.Dense(3, 4), nn.layers.BatchNormalization(4)], input_shape=(3,))
+    model.save(tmp_path / "m.nnet")
+    description, tensors = read_model_file(tmp_path / "m.nnet")
+    tensors["1.batch_normalization.running_var"][2] = -0.5
+    del description["checksums"], description["format"], description["format_version"]
+    write_model_file(tmp_path / "m.nnet", description, tensors)
+    with pytest.raises(nn.ModelFileError, match="running_var holds -0.5, but a variance is never negative"):
+        nn.load_model(tmp_path / "m.nnet")
+
+
+@pytest.mark.parametrize("damage", ["mask of 0.5", "weight where there is no connection"])
+def test_a_forged_sparse_mask_fails_at_load(tmp_path, damage):
+    nn.set_seed(0)
+    model = nn.Sequential([nn.layers.SparseDense(3, 4, density=0.5)])
+    model.save(tmp_path / "m.nnet")
+    description, tensors = read_model_file(tmp_path / "m.nnet")
+    absent = np.argwhere(tensors["0.sparse_dense.mask"] == 0)[0]
+    if damage == "mask of 0.5":
+        tensors["0.sparse_dense.mask"][tuple(absent)] = 0.5
+    else:
+        tensors["0.sparse_dense.weights"][tuple(absent)] = 1.0
+    del description["checksums"], description["format"], description["format_version"]
+    write_model_file(tmp_path / "m.nnet", description, tensors)
+    with pytest.raises(nn.ModelFileError, match="'sparse_dense'"):
+        nn.load_model(tmp_path / "m.nnet")
+
+
+def test_a_huge_description_is_refused_before_it_is_parsed(tmp_path):
+    """A 60 MiB description peaked at +240 MiB while loading; the header's size is read first."""
+    model = nn.Sequential([nn.layers.Dense(2, 3)])
+    model.metadata = {"padding": "x" * (20 * 2**20)}
+    model.save(tmp_path / "m.nnet")
+    tracemalloc.start()
+    try:
+        with pytest.raises(nn.ModelFileError, match="header declares 20,9.* bytes.*at most 16,777,216"):
+            nn.load_model(tmp_path / "m.nnet")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+    (tmp_path / "short.nnet").write_bytes(b"\x01\x02")
+    with pytest.raises(nn.ModelFileError, match="too short"):
+        nn.load_model(tmp_path / "short.nnet")
+
+
+def test_an_input_shape_of_65_axes_is_a_model_file_error(tmp_path):
+    path = dense_file(tmp_path / "m.nnet", extra={"input_shape": [1] * 65})
+    with pytest.raises(nn.ModelFileError, match="input_shape must have 1 to 16 axes, got 65"):
+        nn.load_model(path)
+
+
+# -- the names a model is saved under --------------------------------------------------------------
+def test_paths_may_be_bytes_even_undecodable_ones(tmp_path):
+    model, X, _ = trained_model()
+    for name in (b"m.nnet", b"caf\xe9-\xff.nnet"):
+        path = os.path.join(os.fsencode(tmp_path), name)
+        model.save(path)
+        np.testing.assert_array_equal(nn.load_model(path).predict(X), model.predict(X))
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        nn.load_model(os.path.join(os.fsencode(tmp_path), b"gone-\xff.nnet"))
+    for bad in (3, None, 2.5):
+        with pytest.raises(TypeError, match="path must be a file name"):
+            model.save(bad)
+        with pytest.raises(TypeError, match="path must be a file name"):
+            nn.load_model(bad)
+
+
+@pytest.mark.parametrize(
+    "name,points_to",
+    [("m.onnx", "nn.onnx.export"), ("m.keras", "Keras"), ("m.pt", "to_torch_state_dict"), ("m.PKL", "never pickles")],
+)
+def test_a_name_for_another_programs_format_is_refused(tmp_path, name, points_to):
+    model = nn.Sequential([nn.layers.Dense(2, 3)])
+    with pytest.raises(ValueError, match=rf"ends in \.{name.split('.')[1].lower()}.*{points_to}.*\.nnet"):
+        model.save(tmp_path / name)
+    assert os.listdir(tmp_path) == []
+    model.save(tmp_path / "m.safetensors")  # what it is: a safetensors file
+    model.save(tmp_path / "model")  # or no extension at all

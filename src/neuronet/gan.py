@@ -20,8 +20,6 @@ et al. 2016); ``d_steps`` discriminator steps are taken per generator step.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from . import backend, checks, distributed, losses, optimizers, training
@@ -29,7 +27,7 @@ from .callbacks import Callback
 from .model import DESCRIPTION_ERRORS, Sequential, from_spec, restore, spec
 from .ops import for_device
 from .optimizers import OPTIMIZERS
-from .saving import ModelFileError, read_model_file, write_model_file
+from .saving import ModelFileError, file_name, model_path, read_model_file, write_model_file
 
 NETWORKS = ("generator", "discriminator")  # also the prefixes of their weights in a GAN file
 
@@ -205,6 +203,7 @@ class GAN:
     def save(self, path) -> None:
         """Both networks in one model file, their weights under "generator." and "discriminator.", with the
         GAN's settings and, once compiled, its optimizers' settings (not their state)."""
+        path = model_path(path)  # on every rank, so that all refuse alike
         # both input shapes on file, so that a load checks each network's layers on them before use
         inputs = {"generator": (self.latent_dim,), "discriminator": self.check_networks()}
         description, arrays = {"gan": self.get_config()}, {}
@@ -226,8 +225,8 @@ def load_gan(path) -> GAN:
 
     A damaged, foreign or hostile file raises ModelFileError, as :func:`nn.load_model` does.
     """
+    path = file_name(path)
     description, tensors = read_model_file(path)
-    path = os.fspath(path)
     config = description.get("gan")
     if not isinstance(config, dict):
         raise ModelFileError(f"{path!r} holds one model, not a GAN: load it with nn.load_model")

@@ -9,7 +9,12 @@ Since format version 2 the description records a SHA-256 checksum of every
 tensor, and the header a checksum of the description itself
 (``"neuronet.sha256"``): a flipped bit anywhere in the weights or the
 description is a :class:`ModelFileError` naming what changed, never a model
-that loads with other numbers. Version 1 files (no checksums) still load.
+that loads with other numbers. Version 1 files (no checksums) still load,
+but only as version 1 wrote them: a checksum in the header is checked
+whatever version the description claims, so flipping "2" to "1" cannot
+switch the checksums off. (Checksums find damage; they cannot stop a forger,
+who can compute them too: a file's contents are checked for what a model can
+hold, whoever wrote it.)
 
 Saving writes to a temporary file beside the target, flushes it to disk and
 renames it over the target: a crash mid-save leaves the previous file intact.
@@ -37,6 +42,11 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 CHECKSUM_KEY = "neuronet.sha256"
 DTYPES = ("float32", "float64")  # what neuronet writes: every tensor is a model's float type
+# what a version 1 file held: one description, with these keys and no checksums
+VERSION_1_KEYS = {"format", "format_version", "model", "metadata"}
+# the largest safetensors header (the description and the tensors' table) read: parsing JSON takes a few
+# times its size, so a hostile header of hundreds of MiB would cost gigabytes before any check
+MAX_HEADER_BYTES = 16 * 2**20
 
 
 class ModelFileError(ValueError):
@@ -61,15 +71,21 @@ FOREIGN_EXTENSIONS = {
 }
 
 
-def model_path(path, what: str = "path") -> str:
-    """``path`` (a str, bytes or os.PathLike) as a str, refused clearly if it is not a file name a model
-    file can take: empty, not a path, or named for another program's format (``model.onnx``)."""
+def file_name(path, what: str = "path") -> str:
+    """``path`` (a str, bytes or os.PathLike) as a str; anything else, or an empty name, refused clearly."""
     try:
         path = os.fsdecode(path)
     except TypeError:
         raise TypeError(f"{what} must be a file name (str, bytes or os.PathLike), got {type(path).__name__}") from None
     if not path:
         raise ValueError(f"{what} is empty; give a file name such as model.nnet")
+    return path
+
+
+def model_path(path, what: str = "path") -> str:
+    """``path`` as :func:`file_name` checks it, also refused if named for another program's format
+    (``model.onnx``): the name a model is saved under."""
+    path = file_name(path, what)
     extension = os.path.splitext(path)[1].lower()
     if extension in FOREIGN_EXTENSIONS:
         raise ValueError(
@@ -166,6 +182,7 @@ def checksum(array: np.ndarray) -> str:
 
 def write_model_file(path, description: dict, tensors: dict[str, np.ndarray]) -> None:
     """Save ``tensors`` and the JSON ``description`` to ``path`` atomically, with their checksums."""
+    path = model_path(path)
     contiguous = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     header = {
         "format": FORMAT,
@@ -186,9 +203,10 @@ def read_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
     unknown version, whose checksums do not match, or whose tensors are not
     finite float32/float64 arrays.
     """
-    path = os.fspath(path)
+    path = file_name(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
+    _check_header_size(path)
     try:
         with safetensors.safe_open(path, framework="numpy") as f:
             metadata = f.metadata() or {}
@@ -210,14 +228,32 @@ def read_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
             f"{path!r} has format {description.get('format')!r} version {version!r}; "
             f"this neuronet reads {FORMAT!r} versions {', '.join(map(str, READABLE_VERSIONS))}"
         )
-    if version >= 2:
+    if version >= 2 or CHECKSUM_KEY in metadata:  # a version flipped down keeps its checksum, checked here
         _verify_checksums(path, text, metadata.get(CHECKSUM_KEY), description, tensors)
+    elif set(metadata) != {FORMAT} or not set(description) <= VERSION_1_KEYS:
+        raise ModelFileError(
+            f"{path!r} says it is version 1 but holds what version 1 never wrote "
+            f"({sorted(set(metadata) - {FORMAT}) + sorted(set(description) - VERSION_1_KEYS)}): it was altered"
+        )
     for key, tensor in tensors.items():
         if tensor.dtype.name not in DTYPES:
             raise ModelFileError(f"{path!r}: tensor {key} has dtype {tensor.dtype}; a model file holds {DTYPES}")
         if not np.isfinite(tensor).all():
             raise ModelFileError(f"{path!r}: tensor {key} holds NaN or infinite values; the model cannot predict")
     return description, tensors
+
+
+def _check_header_size(path: str) -> None:
+    """Refuse a header (its size is the file's first 8 bytes, little-endian) too large to be a model's."""
+    with open(path, "rb") as f:
+        start = f.read(8)
+    size = int.from_bytes(start, "little") if len(start) == 8 else None
+    if size is None or size > MAX_HEADER_BYTES:
+        raise ModelFileError(
+            f"{path!r} is not a valid model file: "
+            + ("it is too short to hold a header" if size is None else f"its header declares {size:,} bytes")
+            + f"; a model file's header (its description) holds at most {MAX_HEADER_BYTES:,} bytes"
+        )
 
 
 def _verify_checksums(path: str, text: str, described: str | None, description: dict, tensors: dict) -> None:

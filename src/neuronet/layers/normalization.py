@@ -81,5 +81,11 @@ class BatchNormalization(Layer):
         mean_dy_xhat = (dy * self.x_hat).mean(axis=axes)
         return scale * (dy - mean_dy - self.x_hat * mean_dy_xhat)
 
+    def check_loaded(self) -> None:
+        super().check_loaded()
+        low = float(self.running_var.min())
+        if low < 0:
+            raise ValueError(f"layer '{self.name}': its running_var holds {low:g}, but a variance is never negative")
+
     def get_config(self):
         return {"n_features": self.n_features, "momentum": self.momentum, "epsilon": self.epsilon}

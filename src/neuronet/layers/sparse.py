@@ -46,6 +46,13 @@ class SparseDense(Dense):
         """The weights' constraint: absent connections stay exactly zero."""
         weights *= self.mask
 
+    def check_loaded(self) -> None:
+        super().check_loaded()
+        if not bool(((self.mask == 0) | (self.mask == 1)).all()):
+            raise ValueError(f"layer '{self.name}': its mask holds values other than 0 and 1")
+        if bool((self.weights.data * (1 - self.mask)).any()):
+            raise ValueError(f"layer '{self.name}': it has weights where its mask has no connection")
+
     def effective_weights(self):
         return self.weights.data * self.mask
 
