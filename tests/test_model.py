@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -423,3 +424,59 @@ def test_backward_after_two_training_passes_is_an_error():
     model.backward(dy)
     model.forward(fake, training=True)
     model.backward(dy)
+
+
+# -- what a model is built from --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "input_shape,match",
+    [
+        (
+            (5,),
+            r"input_shape \(5,\) does not fit the layers: layer 'dense' \(Dense\) expects input of shape \(batch, 4\)",
+        ),
+        ((-1, 4), "each size in input_shape must be >= 1, got -1"),
+        ("tanh", "input_shape must be a tuple of sizes"),
+        (4, "input_shape must be a tuple of sizes"),
+        ((4.0,), "must be an int, got 4.0"),
+        ((), "1 to 16 axes, got 0"),
+    ],
+)
+def test_an_input_shape_the_layers_cannot_take_is_refused_at_construction(input_shape, match):
+    """Before, Sequential([Dense(4, 2)], input_shape=(5,)) built and saved a file that load_model refused."""
+    with pytest.raises(nn.checks.ArgumentError, match=match):
+        nn.Sequential([nn.layers.Dense(4, 2)], input_shape=input_shape)
+
+
+def test_an_input_shape_that_fits_saves_and_loads(tmp_path):
+    model = nn.Sequential([nn.layers.Dense(4, 2)], input_shape=[4])
+    model.save(tmp_path / "m.nnet")
+    assert nn.load_model(tmp_path / "m.nnet").input_shape == (None, 4)
+    assert nn.Sequential([nn.layers.Embedding(9, 2), nn.layers.LSTM(2, 3)], input_shape=(None,)).input_shape == (
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "make,name",
+    [
+        (lambda: nn.layers.Dense(2**31 - 1, 2), r"Dense: weights of shape \(2147483647, 2\)"),
+        (lambda: nn.layers.Embedding(2**31 - 1, 8), r"Embedding: weights of shape \(2147483647, 8\)"),
+        (lambda: nn.layers.LSTM(2**20, 2**12), r"LSTM: input_weights of shape \(1048576, 16384\)"),
+    ],
+)
+def test_parameters_the_machine_cannot_hold_are_refused_before_allocating(monkeypatch, make, name):
+    """Dense(2**31 - 1, 2) tried to allocate 32 GiB; with 4 GiB free it is refused, naming the bytes."""
+    monkeypatch.setattr(nn.memory, "available", lambda: 4 * 2**30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(nn.checks.ArgumentError, match=rf"{name} .* would take [\d,]+ bytes .*4.0 GiB available"):
+            make()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+def test_memory_is_read_off_the_machine():
+    assert nn.memory.available() is None or nn.memory.available() > 2**20

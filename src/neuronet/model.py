@@ -43,15 +43,17 @@ from .losses import LOSSES
 from .ops import for_device
 from .optimizers import OPTIMIZERS
 from .parameter import Parameter, flatten_parameters, shapes_on_file
-from .saving import ModelFileError, read_model_file, write_model_file
+from .saving import ModelFileError, file_name, model_path, read_model_file, write_model_file
 
 
 class Sequential:
     """A stack of layers, each feeding the next."""
 
     def __init__(self, layers: list[Layer] | None = None, input_shape: tuple | None = None) -> None:
+        """``input_shape``: one sample's shape (no batch axis), checked against the layers when both are given;
+        None on an axis leaves it free (a sequence's length)."""
         self.layers: list[Layer] = []
-        self.input_shape = (None, *input_shape) if input_shape is not None else None
+        self.input_shape = None if input_shape is None else (None, *sample_shape(input_shape))
         self.ops = backend.get_ops().spawn()  # the model's own: its generator is drawn from nn.set_seed's
         self.loss: losses.Loss | None = None
         self.optimizer: optimizers.Optimizer | None = None
@@ -68,8 +70,15 @@ class Sequential:
         self._training_passes = 0  # training forward passes since the last backward (see the module's docstring)
         self._metric_batches: list = []
         self._seen_shape: tuple | None = None  # the shape of the last input, batch as None (for summary)
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise checks.ArgumentError(f"Sequential takes a list of layers, got {type(layers).__name__}")
         for layer in layers or []:
             self.add(layer)
+        if self.layers and self.input_shape is not None:
+            try:
+                check_layers_fit(self)
+            except DESCRIPTION_ERRORS as exc:
+                raise checks.ArgumentError(f"input_shape {tuple(input_shape)} does not fit the layers: {exc}") from None
 
     # -- building -------------------------------------------------------------
     def add(self, layer: Layer) -> None:
@@ -498,8 +507,10 @@ class Sequential:
 
         Metrics given as functions are not saved (a file holds no code): a loaded model reports the
         named ones only. Weights that are NaN or infinite are refused: such a model predicts nothing.
-        Under mpiexec only rank 0 writes (every rank holds the same model).
+        Under mpiexec only rank 0 writes (every rank holds the same model). ``path`` may be a str, bytes or
+        os.PathLike; a name for another program's format (``model.onnx``, ``model.keras``) is refused.
         """
+        path = model_path(path)  # on every rank, so that all refuse alike
         if distributed.is_writer():
             write_model_file(path, self.description(), self.arrays_to_save(path))
 
@@ -525,10 +536,11 @@ def load_model(path) -> Sequential:
     A damaged, foreign or hostile file raises ModelFileError, before any layer allocates more than the
     file's tensors hold (see ``parameter.shapes_on_file``).
     """
+    path = file_name(path)
     description, tensors = read_model_file(path)
     if isinstance(description.get("gan"), dict):
-        raise ModelFileError(f"{os.fspath(path)!r} holds a GAN (two models): load it with nn.load_gan")
-    return restore(description, tensors, os.fspath(path))
+        raise ModelFileError(f"{path!r} holds a GAN (two models): load it with nn.load_gan")
+    return restore(description, tensors, path)
 
 
 def restore(description, tensors: dict[str, np.ndarray], path: str) -> Sequential:
@@ -548,34 +560,37 @@ def restore(description, tensors: dict[str, np.ndarray], path: str) -> Sequentia
         if tensors[key].shape != target.shape:  # each layer declared its shapes; this catches one that did not
             raise ModelFileError(f"{path!r}: weight {key} has shape {tensors[key].shape}, expected {target.shape}")
         target[...] = tensors[key]
-    _check_layers_fit(model, path)
+    try:
+        for layer in model.layers:
+            layer.check_loaded()
+    except ValueError as exc:
+        raise ModelFileError(f"{path!r} holds arrays no trained model has: {exc}") from None
+    try:
+        check_layers_fit(model, SAMPLE_LIMIT)
+    except DESCRIPTION_ERRORS as exc:
+        raise ModelFileError(f"{path!r}: its layers do not fit together: {exc}") from None
     return model
 
 
-def _check_layers_fit(model: Sequential, path: str) -> None:
-    """One sample of the saved input shape through every layer, so that layers whose shapes do not chain
-    are a ModelFileError now rather than an error at the first predict."""
+def check_layers_fit(model: Sequential, limit: int | None = None) -> None:
+    """One sample of the model's input shape through every layer: layers whose shapes do not chain raise a
+    ValueError now rather than at the first predict. With ``limit``, a layer that would make more values
+    per sample is refused before the sample allocates them (a model file's hostile ``input_shape``)."""
     shape = model._input_shape()
     if not shape or None in shape[1:]:
         return
-    try:
-        shapes = [shape]
-        for layer in model.layers:
-            shapes.append(layer.output_shape(shapes[-1]))
-    except DESCRIPTION_ERRORS as exc:
-        raise ModelFileError(f"{path!r}: its layers do not fit together: {exc}") from None
+    shapes = [shape]
+    for layer in model.layers:
+        shapes.append(layer.output_shape(shapes[-1]))
     largest = max(math.prod(s[1:]) for s in shapes)
-    if largest > SAMPLE_LIMIT:  # a hostile input_shape, caught before one sample allocates it
-        raise ModelFileError(
-            f"{path!r}: one sample of its input shape {tuple(shape[1:])} makes {largest:,} values in a layer; "
-            f"neuronet loads models of at most {SAMPLE_LIMIT:,} values per sample and layer"
+    if limit is not None and largest > limit:
+        raise ValueError(
+            f"one sample of its input shape {tuple(shape[1:])} makes {largest:,} values in a layer; "
+            f"neuronet loads models of at most {limit:,} values per sample and layer"
         )
     sample = np.zeros((1, *shape[1:]), dtype=np.int64 if model._takes_ids() else model._dtype())
-    try:
-        with np.errstate(all="ignore"):
-            model._run(sample, training=False)
-    except DESCRIPTION_ERRORS as exc:
-        raise ModelFileError(f"{path!r}: its layers do not fit together: {exc}") from None
+    with np.errstate(all="ignore"):
+        model._run(sample, training=False)
 
 
 # the most values one sample may make in any layer of a loaded model (256 MiB in float32)
@@ -612,10 +627,8 @@ def _build(description, shapes: dict[str, tuple]) -> Sequential:
     """The model a file's description describes, each layer checked against the file's tensor ``shapes``."""
     config = _field(description, "model", dict, "the description")
     input_shape = config.get("input_shape")
-    if input_shape is not None:
-        if not isinstance(input_shape, list):
-            raise ValueError(f"input_shape must be a list of sizes, got {input_shape!r}")
-        input_shape = tuple(checks.integer(d, "a size in input_shape", low=1) for d in input_shape)
+    if input_shape is not None and (not isinstance(input_shape, list) or None in input_shape):
+        raise ValueError(f"input_shape must be a list of sizes, got {input_shape!r}")
     model = Sequential(input_shape=input_shape)
     for i, spec in enumerate(_field(config, "layers", list, "the model")):
         name = _field(spec, "name", str, f"layer {i}")
@@ -640,6 +653,21 @@ def _build(description, shapes: dict[str, tuple]) -> Sequential:
         raise ValueError(f"the metadata must be a JSON object, got {type(metadata).__name__}")
     model.metadata = metadata
     return model
+
+
+# a sample with more axes is no data neuronet knows (images have three); NumPy's own limit is 64 with the batch
+MAX_AXES = 16
+
+
+def sample_shape(value, name: str = "input_shape") -> tuple:
+    """``value`` checked as one sample's shape: a tuple or list of sizes >= 1 (None: a free axis)."""
+    if not isinstance(value, (tuple, list)):
+        raise checks.ArgumentError(
+            f"{name} must be a tuple of sizes for one sample, e.g. (4,) or (28, 28, 1), got {value!r}"
+        )
+    if not 1 <= len(value) <= MAX_AXES:
+        raise checks.ArgumentError(f"{name} must have 1 to {MAX_AXES} axes, got {len(value)}")
+    return tuple(None if d is None else checks.integer(d, f"each size in {name}", low=1) for d in value)
 
 
 DIVERGED_OUTPUTS = (
