@@ -341,3 +341,20 @@ def test_the_command_line_names_an_input_shape_that_does_not_fit(tmp_path, capsy
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("neuronet: error: input_shape (5,) does not fit the model: layer 'dense' (Dense) expects")
     assert not (tmp_path / "o.onnx").exists()
+
+
+def test_the_checks_run_on_the_models_device(tmp_path):
+    """The zero sample goes through the model's own ops (strict arrays stand in for a GPU's, refusing NumPy's
+    functions): a model there exports with its length free and is told a wrong input_shape as on the CPU."""
+    from strict import StrictOps
+
+    nn.set_seed(0)
+    model = nn.Sequential([L.Embedding(30, 8, padding_id=0), L.LSTM(8, 6), L.Dense(6, 2)])
+    model.to(StrictOps(model.ops.rng))
+    assert nn.onnx.export(model, tmp_path / "m.onnx") == ("batch", "time")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    for steps in (7, 12, 30):
+        x = ids(steps=steps, padding="pre")
+        np.testing.assert_allclose(session.run(None, {"input": x})[0], model.predict(x), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"input_shape \(7, 8\) does not fit the model: layer 'lstm'"):
+        nn.onnx.export(model, tmp_path / "w.onnx", input_shape=(7, 8))
