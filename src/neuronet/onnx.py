@@ -3,9 +3,12 @@
 ``export(model, path)`` writes the model's own layout: its input is what
 ``model.predict`` takes (channels-last images, (batch, time, features)
 sequences, int64 token ids), its output what ``predict`` returns. The batch
-size is free; the other sizes are the model's input shape (from
-``input_shape=``, a first layer that fixes it, or the data it last saw; or
-``export(..., input_shape=...)``).
+size is free, and so is a sequence's length ("time"), as in neuronet, unless
+a layer needs it fixed (a Flatten after Conv1D) or ``export(...,
+input_shape=...)`` fixes it; the other sizes are the model's input shape
+(from ``input_shape=``, a first layer that fixes it, or the data it last saw).
+Before the graph is built, one zero sample of that shape goes through the
+layers, so that a shape the model does not take is an error naming it.
 
 Each layer becomes the ONNX operators that compute it (``EXPORTERS``):
 Dense is MatMul and Add; convolutions and pooling transpose to channels-first
@@ -27,14 +30,19 @@ Needs onnx (``pip install "neuronet[onnx]"``); the file is checked with
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 import numpy as np
 
 from . import checks
 from . import layers as L
-from .backend import to_numpy
+from .backend import as_array, to_numpy
+from .model import SAMPLE_LIMIT
 from .saving import atomic_write_bytes
 
 OPSET, IR_VERSION = 17, 8  # read by onnxruntime 1.14 and later
+TIME = "time"  # the graph's name for a sequence's free length, as "batch" names the batch's size
 
 # ONNX's gate order in terms of neuronet's (PyTorch's) blocks
 GATE_ORDER = {L.LSTM: (0, 3, 1, 2), L.GRU: (1, 0, 2), L.SimpleRNN: (0,)}
@@ -114,13 +122,34 @@ def _conv(g, layer, x, shape, mask):
     w = _host(layer.weights)  # (kh, kw, in, out) or (k, in, out)
     one_d = isinstance(layer, L.Conv1D)
     kernel = w.transpose(2, 1, 0) if one_d else w.transpose(3, 2, 0, 1)
-    (top, bottom), (left, right) = layer._pads(*([1, shape[1]] if one_d else shape[1:3]))
-    pads, strides, dilations = ([left, right], layer.stride[1:], layer.dilation[1:]) if one_d else (
-        [top, left, bottom, right], layer.stride, layer.dilation)  # fmt: skip
     rank = len(shape)
-    y = g.op("Conv", _channels_first(g, x, rank), g.const(kernel, "kernel"), g.const(_host(layer.biases), "bias"),
-             pads=list(pads), strides=list(strides), dilations=list(dilations))  # fmt: skip
+    x = _channels_first(g, x, rank)
+    if one_d and shape[1] is None and layer.padding == "same" and layer.stride[1] > 1:
+        x, pads = g.op("Pad", x, _same_pads(g, x, layer)), [0, 0]  # (it depends on the length: in the graph)
+    else:  # a free length pads as any other: "valid" and an int never depend on it, "same" at stride 1 neither
+        (top, bottom), (left, right) = layer._pads(*([1, shape[1] or 1] if one_d else shape[1:3]))
+        pads = [left, right] if one_d else [top, left, bottom, right]
+    strides, dilations = (layer.stride[1:], layer.dilation[1:]) if one_d else (layer.stride, layer.dilation)
+    y = g.op("Conv", x, g.const(kernel, "kernel"), g.const(_host(layer.biases), "bias"),
+             pads=pads, strides=list(strides), dilations=list(dilations))  # fmt: skip
     return _activation(g, layer.activation, _channels_last(g, y, rank))
+
+
+def _same_pads(g, x, layer):
+    """ONNX Pad's pads for a channels-first sequence of any length under "same" padding, as
+    ``windows.padding_amounts`` gives them: total = max((ceil(n / s) - 1) s + span - n, 0), half before, the rest
+    after. (ONNX's auto_pad="SAME_UPPER" computes the same, but onnxruntime refuses it with a dilation.)"""
+    s, span = layer.stride[1], layer.dilation[1] * (layer.kernel[1] - 1) + 1
+
+    def ints(*values):
+        return g.const(values, "ints", dtype=np.int64)
+
+    n = g.op("Gather", g.op("Shape", x), ints(2), axis=0)
+    steps = g.op("Div", g.op("Add", n, ints(s - 1)), ints(s))  # ceil(n / s): the outputs
+    covered = g.op("Add", g.op("Mul", g.op("Sub", steps, ints(1)), ints(s)), ints(span))  # (steps - 1) s + span
+    total = g.op("Max", g.op("Sub", covered, n), ints(0))
+    before = g.op("Div", total, ints(2))
+    return g.op("Concat", ints(0, 0), before, ints(0, 0), g.op("Sub", total, before), axis=0)
 
 
 def _conv_transpose(g, layer, x, shape, mask):
@@ -293,23 +322,169 @@ def _export_layer(g, layer, x, shape, mask):
     return exporter(g, layer, x, shape, mask)
 
 
-def to_onnx(model, input_shape: tuple | None = None, input_scaling=None, output_scaling=None):
-    """The model as an ``onnx.ModelProto`` (checked); see :func:`export`."""
-    onnx = require_onnx()
-    shape = tuple(input_shape) if input_shape is not None else None
-    if shape is None:
-        known = model._input_shape()
-        shape = tuple(known[1:]) if known and None not in known[1:] else None
-    if shape is None:
+# layers whose ONNX form takes a sequence of any length; any other that sees the time axis needs it fixed
+ANY_LENGTH = (
+    *ACTIVATIONS, L.Dense, L.SparseDense, L.BatchNormalization, L.Dropout, L.GaussianNoise, L.Embedding,
+    L.Conv1D, L.MaxPool1D, L.AvgPool1D, L.GlobalMaxPool1D, L.GlobalAvgPool1D,
+    L.SimpleRNN, L.LSTM, L.GRU, L.Bidirectional, L.TimeDistributed,
+)  # fmt: skip
+
+
+def _known_shape(model, input_shape) -> tuple:
+    """The input's shape, batch first as None: ``input_shape``, else the model's (a sequence's length None
+    where nothing fixed it)."""
+    if input_shape is not None:
+        if not isinstance(input_shape, (tuple, list, np.ndarray)) or len(input_shape) == 0:
+            raise checks.ArgumentError(
+                f"input_shape must be a tuple of one sample's sizes, without the batch, e.g. (28, 28, 1); "
+                f"got {input_shape!r}"
+            )
+        return (None, *(checks.integer(d, "a size in input_shape", low=1) for d in input_shape))
+    known = model._input_shape() or ((None, None) if model._takes_ids() else None)  # token ids: (batch, time)
+    if known is None or None in known[2:] or (known[1] is None and not _is_sequence(model, known)):
         raise checks.ArgumentError(
             "the model's input shape is not known (it has not seen data, and its first layer does not fix it): "
             "pass it, e.g. nn.onnx.export(model, path, input_shape=(28, 28, 1)), or build the model with "
             "Sequential(..., input_shape=...)"
         )
-    shape = (None, *(checks.integer(d, "a size in input_shape", low=1) for d in shape))
-    inputs, dtype = shape[1:], np.dtype(model._dtype())
+    return (None, *(d if d is None else checks.integer(d, "a size in the model's input shape", low=1)
+                    for d in known[1:]))  # fmt: skip
+
+
+def _is_sequence(model, shape) -> bool:
+    """Whether ``shape`` is a sequence's, (batch, time) token ids or (batch, time, features)."""
+    return len(shape) == (2 if model._takes_ids() else 3)
+
+
+def _fixed_length_layer(model, shape):
+    """The first layer that sees the time axis of ``shape`` (a sequence's, its length None) and needs it fixed
+    (not one of ANY_LENGTH), or None."""
+    for layer in model.layers:
+        if None in shape[1:] and not isinstance(layer, ANY_LENGTH):
+            return layer
+        shape = layer.output_shape(shape)
+    return None
+
+
+def _output_shape(model, shape) -> tuple:
+    for layer in model.layers:
+        shape = layer.output_shape(shape)
+    return shape
+
+
+def _largest_layer(model, shape) -> int:
+    """The most values one sample of ``shape`` makes in the input or a layer, as far as the layers' shapes
+    follow it."""
+    sizes = [math.prod(shape[1:])]
+    with contextlib.suppress(ValueError, TypeError):  # a layer it does not fit: the zero sample says why
+        for layer in model.layers:
+            shape = layer.output_shape(shape)
+            sizes.append(math.prod(shape[1:]))
+    return max(sizes)
+
+
+def _check_fits(model, shape, name: str) -> None:
+    """One zero sample of ``shape`` through the layers, so that a shape the model does not take is an error
+    naming ``name`` (and the layer that refuses it) now, not ONNX's shape inference later. A sequence of
+    unknown length is tried at 1, 2, 4, ... 1024 steps (a short one may be too short for a kernel)."""
+    lengths = [shape[1]] if shape[1] is not None else [2**k for k in range(11)]
+    ids = model._takes_ids()
+    for steps in lengths:
+        sample = (None, steps, *shape[2:])
+        values = _largest_layer(model, sample)
+        if values > SAMPLE_LIMIT:  # (before one sample allocates it)
+            raise checks.ArgumentError(
+                f"{name} {_shown(sample)}: one sample of it makes {values:,} values in a layer; neuronet exports "
+                f"models of at most {SAMPLE_LIMIT:,} values per sample and layer (as it loads them)"
+            )
+        x = np.zeros((1, *sample[1:]), dtype=np.int64 if ids else model._dtype())
+        try:
+            with np.errstate(all="ignore"):  # (only the shapes matter)
+                for layer in model.layers:
+                    x = layer.forward(layer.ops.asarray(x))
+            return
+        except (ValueError, TypeError) as exc:
+            error = exc
+    first = model.layers[0].input_shape() if model.layers else None
+    hint = f"; its first layer takes input_shape={tuple(first[1:])}" if first and None not in first[1:] else ""
+    raise checks.ArgumentError(f"{name} {_shown(shape)} does not fit the model: {error}{hint}") from None
+
+
+def _shown(shape) -> str:
+    """One sample's shape as the graph names it: (time, 4)."""
+    return "(" + ", ".join(TIME if d is None else str(d) for d in shape[1:]) + ("," if len(shape) == 2 else "") + ")"
+
+
+def _input_layout(model, input_shape) -> tuple:
+    """The graph's input shape, batch first as None and a sequence's length None where it is free: everywhere
+    but where ``input_shape`` fixes it or a layer needs it fixed (then the length the model knows)."""
+    shape = _known_shape(model, input_shape)
+    name = "input_shape" if input_shape is not None else "the model's input shape"
+    free = input_shape is None and _is_sequence(model, shape)
+    if free:
+        needs = _fixed_length_layer(model, (None, None, *shape[2:]))
+        if needs is not None and shape[1] is None:
+            raise checks.ArgumentError(
+                f"layer {needs.name!r} ({type(needs).__name__}) needs a fixed number of time steps (the size of "
+                "its output depends on it), and the model does not know it: pass it, e.g. "
+                f"nn.onnx.export(model, path, input_shape={(32, *shape[2:])}) for sequences of 32 steps"
+            )
+        free = needs is None
+    _check_fits(model, shape, name)
+    return (None, None, *shape[2:]) if free else shape
+
+
+def _keeps_length(model, shape) -> bool:
+    """Whether the model's output has as many steps as its input sequence of ``shape``: at two lengths (a
+    window's output size, floor((n + padding - span) / stride) + 1, equals n at two lengths only where it
+    keeps every length)."""
+    return all(_output_shape(model, (None, n, *shape[2:]))[1] == n for n in (8, 9))
+
+
+def _scaling(value, name: str, sample: tuple, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``(shift, scale)`` checked: arrays of finite numbers in ``dtype`` that broadcast over one sample of
+    ``sample`` (batch first; None a free length) without growing it, the scale > 0 (a standard deviation)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise checks.ArgumentError(
+            f"{name} must be a pair (shift, scale), e.g. the training data's (mean, std); got {value!r:.80}"
+        )
+    arrays, side = [], name.removesuffix("_scaling")  # (input or output)
+    for part, given in zip(("shift", "scale"), value):
+        label = f"{name}'s {part}"
+        array = as_array(given, label)
+        sizes = sample[len(sample) - array.ndim :] if array.ndim < len(sample) else None
+        if sizes is None or any(n not in (1, size) for n, size in zip(array.shape, sizes)):
+            raise checks.ArgumentError(
+                f"{label} has shape {array.shape}, which does not fit one {side} sample of shape {_shown(sample)}: "
+                f"give one value per feature ({sample[-1]} of them), or one value for all"
+            )
+        with np.errstate(over="ignore"):
+            array = array.astype(dtype)
+        if not np.isfinite(array).all():
+            raise checks.ArgumentError(f"{label} holds NaN or infinite values (as {dtype.name}); give finite numbers")
+        arrays.append(array)
+    shift, scale = arrays
+    if not (scale > 0).all():
+        raise checks.ArgumentError(
+            f"{name}'s scale must be > 0 everywhere (it is a standard deviation), got {float(scale.min()):g}: "
+            "a constant feature has std 0, for which nn.data.StandardScaler uses 1"
+        )
+    return shift, scale
+
+
+def to_onnx(model, input_shape: tuple | None = None, input_scaling=None, output_scaling=None):
+    """The model as an ``onnx.ModelProto`` (checked); see :func:`export`."""
+    onnx = require_onnx()
+    layout = _input_layout(model, input_shape)
+    out, dtype = _output_shape(model, layout), np.dtype(model._dtype())
+    if input_scaling is not None:
+        if model._takes_ids():
+            raise checks.ArgumentError("input_scaling: the model takes token ids, which are not scaled; leave it out")
+        input_scaling = _scaling(input_scaling, "input_scaling", layout, dtype)
+    if output_scaling is not None:
+        output_scaling = _scaling(output_scaling, "output_scaling", out, dtype)
     g = Graph(onnx, dtype)
-    x, mask, masked = "input", None, any(layer.takes_mask for layer in model.layers)
+    x, shape, mask, masked = "input", layout, None, any(layer.takes_mask for layer in model.layers)
     if input_scaling is not None:  # x' = (x - shift) / scale, as the data was scaled for training
         shift, scale = input_scaling
         x = g.op("Div", g.op("Sub", x, g.const(shift, "shift")), g.const(scale, "scale"))
@@ -324,13 +499,17 @@ def to_onnx(model, input_shape: tuple | None = None, input_scaling=None, output_
         shift, scale = output_scaling
         x = g.op("Add", g.op("Mul", x, g.const(scale, "scale")), g.const(shift, "shift"))
     g.nodes.append(onnx.helper.make_node("Identity", [x], ["output"]))
+    # an output's free length is the input's where the layers keep it, else one of its own (unnamed)
+    kept = None in out[1:] and _keeps_length(model, layout)
+    inputs = ["batch", *(TIME if d is None else d for d in layout[1:])]
+    outputs = ["batch", *(TIME if d is None and kept else d for d in out[1:])]
     floats = onnx.helper.np_dtype_to_tensor_dtype(dtype)
     graph = onnx.helper.make_graph(
         g.nodes,
         "neuronet",
         [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.INT64 if model._takes_ids() else floats,
-                                            ["batch", *inputs])],
-        [onnx.helper.make_tensor_value_info("output", floats, ["batch", *shape[1:]])],
+                                            inputs)],
+        [onnx.helper.make_tensor_value_info("output", floats, outputs)],
         initializer=g.weights,
     )  # fmt: skip
     proto = onnx.helper.make_model(
@@ -340,12 +519,16 @@ def to_onnx(model, input_shape: tuple | None = None, input_scaling=None, output_
     return proto
 
 
-def export(model, path, input_shape: tuple | None = None, input_scaling=None, output_scaling=None) -> None:
+def export(model, path, input_shape: tuple | None = None, input_scaling=None, output_scaling=None) -> tuple:
     """Write ``model`` to ``path`` as an ONNX model (see the module's docstring); ``input_shape`` (without
-    the batch) where the model does not know it. ``input_scaling=(shift, scale)`` puts (x - shift) / scale
-    before the network, ``output_scaling=(shift, scale)`` out * scale + shift after it (a standardisation
-    the model was trained behind, as ``neuronet train``'s)."""
-    atomic_write_bytes(path, to_onnx(model, input_shape, input_scaling, output_scaling).SerializeToString())
+    the batch) where the model does not know it, or to fix a sequence's length. ``input_scaling=(shift,
+    scale)`` puts (x - shift) / scale before the network, ``output_scaling=(shift, scale)`` out * scale + shift
+    after it (a standardisation the model was trained behind, as ``neuronet train``'s). Returns the input's
+    sizes as the graph names them, e.g. ("batch", "time", 4)."""
+    proto = to_onnx(model, input_shape, input_scaling, output_scaling)
+    atomic_write_bytes(path, proto.SerializeToString())
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    return tuple(d.dim_param or d.dim_value for d in dims)
 
 
 __all__ = ["export", "to_onnx"]
