@@ -29,6 +29,7 @@ is an error, not the other batch's gradient.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -566,31 +567,41 @@ def restore(description, tensors: dict[str, np.ndarray], path: str) -> Sequentia
     except ValueError as exc:
         raise ModelFileError(f"{path!r} holds arrays no trained model has: {exc}") from None
     try:
-        check_layers_fit(model, SAMPLE_LIMIT)
+        check_layers_fit(model, limit=SAMPLE_LIMIT)
     except DESCRIPTION_ERRORS as exc:
         raise ModelFileError(f"{path!r}: its layers do not fit together: {exc}") from None
     return model
 
 
-def check_layers_fit(model: Sequential, limit: int | None = None) -> None:
-    """One sample of the model's input shape through every layer: layers whose shapes do not chain raise a
-    ValueError now rather than at the first predict. With ``limit``, a layer that would make more values
-    per sample is refused before the sample allocates them (a model file's hostile ``input_shape``)."""
-    shape = model._input_shape()
+def check_layers_fit(model: Sequential, shape: tuple | None = None, limit: int | None = None) -> None:
+    """One zero sample of ``shape`` (batch first; by default the model's input shape) through every layer: a
+    layer that does not take it raises a ValueError naming it now, rather than at the first predict. With
+    ``limit``, a layer that would make more values per sample is refused before the sample allocates them (a
+    model file's hostile ``input_shape``). The model is left as it was."""
+    shape = shape or model._input_shape()
     if not shape or None in shape[1:]:
         return
-    shapes = [shape]
-    for layer in model.layers:
-        shapes.append(layer.output_shape(shapes[-1]))
-    largest = max(math.prod(s[1:]) for s in shapes)
+    largest = values_per_sample(model.layers, shape)
     if limit is not None and largest > limit:
         raise ValueError(
             f"one sample of its input shape {tuple(shape[1:])} makes {largest:,} values in a layer; "
-            f"neuronet loads models of at most {limit:,} values per sample and layer"
+            f"neuronet takes models of at most {limit:,} values per sample and layer"
         )
-    sample = np.zeros((1, *shape[1:]), dtype=np.int64 if model._takes_ids() else model._dtype())
-    with np.errstate(all="ignore"):
-        model._run(sample, training=False)
+    x = np.zeros((1, *shape[1:]), dtype=np.int64 if model._takes_ids() else model._dtype())
+    with np.errstate(all="ignore"):  # only the shapes matter
+        for layer in model.layers:
+            x = layer.forward(layer.ops.asarray(x))
+
+
+def values_per_sample(layers: list[Layer], shape: tuple) -> int:
+    """The most values one sample of ``shape`` makes in the input or a layer's output, as far as the layers'
+    shapes follow it (a layer it does not fit ends the count: its forward pass says why)."""
+    sizes = [math.prod(shape[1:])]
+    with contextlib.suppress(*DESCRIPTION_ERRORS):
+        for layer in layers:
+            shape = layer.output_shape(shape)
+            sizes.append(math.prod(shape[1:]))
+    return max(sizes)
 
 
 # the most values one sample may make in any layer of a loaded model (256 MiB in float32)

@@ -30,15 +30,12 @@ Needs onnx (``pip install "neuronet[onnx]"``); the file is checked with
 
 from __future__ import annotations
 
-import contextlib
-import math
-
 import numpy as np
 
 from . import checks
 from . import layers as L
 from .backend import as_array, to_numpy
-from .model import SAMPLE_LIMIT
+from .model import SAMPLE_LIMIT, check_layers_fit, values_per_sample
 from .saving import atomic_write_bytes
 
 OPSET, IR_VERSION = 17, 8  # read by onnxruntime 1.14 and later
@@ -372,36 +369,21 @@ def _output_shape(model, shape) -> tuple:
     return shape
 
 
-def _largest_layer(model, shape) -> int:
-    """The most values one sample of ``shape`` makes in the input or a layer, as far as the layers' shapes
-    follow it."""
-    sizes = [math.prod(shape[1:])]
-    with contextlib.suppress(ValueError, TypeError):  # a layer it does not fit: the zero sample says why
-        for layer in model.layers:
-            shape = layer.output_shape(shape)
-            sizes.append(math.prod(shape[1:]))
-    return max(sizes)
-
-
 def _check_fits(model, shape, name: str) -> None:
     """One zero sample of ``shape`` through the layers, so that a shape the model does not take is an error
     naming ``name`` (and the layer that refuses it) now, not ONNX's shape inference later. A sequence of
     unknown length is tried at 1, 2, 4, ... 1024 steps (a short one may be too short for a kernel)."""
     lengths = [shape[1]] if shape[1] is not None else [2**k for k in range(11)]
-    ids = model._takes_ids()
     for steps in lengths:
         sample = (None, steps, *shape[2:])
-        values = _largest_layer(model, sample)
+        values = values_per_sample(model.layers, sample)
         if values > SAMPLE_LIMIT:  # (before one sample allocates it)
             raise checks.ArgumentError(
                 f"{name} {_shown(sample)}: one sample of it makes {values:,} values in a layer; neuronet exports "
                 f"models of at most {SAMPLE_LIMIT:,} values per sample and layer (as it loads them)"
             )
-        x = np.zeros((1, *sample[1:]), dtype=np.int64 if ids else model._dtype())
         try:
-            with np.errstate(all="ignore"):  # (only the shapes matter)
-                for layer in model.layers:
-                    x = layer.forward(layer.ops.asarray(x))
+            check_layers_fit(model, sample)
             return
         except (ValueError, TypeError) as exc:
             error = exc
