@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -480,3 +481,21 @@ def test_parameters_the_machine_cannot_hold_are_refused_before_allocating(monkey
 
 def test_memory_is_read_off_the_machine():
     assert nn.memory.available() is None or nn.memory.available() > 2**20
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_validation_split_on_sorted_labels_warns(binary):
+    """The last 20% of label-sorted digits hold classes training never sees: val_accuracy would be 0."""
+    X, y = nn.datasets.load_digits()
+    if binary:
+        y = (y >= 8).astype(float)
+    order = np.argsort(y, kind="stable")
+    model = nn.Sequential([nn.layers.Dense(64, 1 if binary else 10, activation="sigmoid" if binary else "softmax")])
+    model.compile(loss="binary_crossentropy" if binary else "categorical_crossentropy", metrics=["accuracy"])
+    with pytest.warns(UserWarning, match=r"hold classes \[(8, 9|True)\] that the training part lacks.*shuffle") as w:
+        model.fit(X[order] / 16, y[order], epochs=1, validation_split=0.2, verbose=0)
+    assert w[0].filename == __file__  # points at the user's call
+    mixed = np.random.default_rng(0).permutation(len(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X[mixed] / 16, y[mixed], epochs=1, validation_split=0.2, verbose=0)

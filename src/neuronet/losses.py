@@ -60,6 +60,11 @@ class Loss:
     def get_config(self) -> dict:
         return {}
 
+    def sample_classes(self, y):
+        """Each sample's class, from targets in this loss's form (``prepare_targets``), for a loss that
+        classifies samples; None for any other (a regression, a label per step of a sequence)."""
+        return None
+
     def takes_probabilities(self) -> bool:
         """Must the predictions be probabilities (a cross-entropy not given logits)?"""
         return bool(self.probability_activations) and not getattr(self, "from_logits", False)
@@ -136,6 +141,11 @@ class BinaryCrossentropy(Loss):
         if ((y < 0) | (y > 1)).any():
             raise ValueError("BinaryCrossentropy: targets must be in [0, 1] (labels 0 or 1, or soft targets)")
         return y
+
+    def sample_classes(self, y):
+        if y.ndim != 2:
+            return None
+        return (y[:, 0] > 0.5) if y.shape[1] == 1 else y.argmax(axis=1)  # 0/1, or one-hot columns
 
     def check_predictions(self, p) -> None:
         """Probabilities lie in [0, 1]: anything else is a raw score given to a loss of probabilities."""
@@ -228,6 +238,11 @@ class CategoricalCrossentropy(Loss):
                 f"found {int(y.min())}..{int(y.max())}; does the last layer have one neuron per class?"
             )
         return y
+
+    def sample_classes(self, y):
+        if y.ndim == 1:  # integer labels
+            return y
+        return y.argmax(axis=1) if y.ndim == 2 else None  # one-hot rows
 
     def check_predictions(self, p) -> None:
         """Each row of probabilities is at least 0 and sums to 1: anything else is a raw score."""

@@ -70,6 +70,7 @@ def fit(
                 f"validation_split={validation_split} leaves no training or validation samples of {len(x)}"
             )
         x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])  # checked already
+        _warn_of_unseen_classes(model, y, validation_data[1], validation_split)
     elif validation_data is not None:
         validation_data = model.check_data(*validation_data, name="validation X", y_name="validation y")
     replica = _replica(model, checks.flag(distributed, "distributed"))
@@ -85,6 +86,22 @@ def fit(
         )  # fmt: skip
     except Exception as exc:  # one rank's error ends every rank, which would wait for it in a collective
         abort(exc)
+
+
+def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> None:
+    """validation_split takes the last samples: on data sorted by label they hold classes training never sees
+    (and val_accuracy stays at 0). Say so."""
+    train, val = model.loss.sample_classes(y_train), model.loss.sample_classes(y_val)
+    if train is None or val is None:
+        return
+    unseen = sorted(set(np.unique(val).tolist()) - set(np.unique(train).tolist()))
+    if unseen:
+        warnings.warn(
+            f"validation_split={validation_split} keeps the last {len(y_val)} samples for validation, and they hold "
+            f"classes {unseen[:10]} that the training part lacks (is the data sorted by label?): shuffle the "
+            "data before fit (fit's shuffle mixes only the training part), or pass validation_data",
+            stacklevel=4,  # the user's call of model.fit
+        )
 
 
 def _replica(model, distributed: bool):
