@@ -20,13 +20,18 @@ def test_overfitting_example_narrows_the_gap(tmp_path):
     assert result.returncode == 0, result.stderr
     rows = {}
     for line in result.stdout.splitlines():
-        parts = line.rsplit(maxsplit=6)
-        if len(parts) == 7 and parts[1].isdigit():
-            rows[parts[0].strip()] = float(parts[4])  # the train - validation accuracy gap
-    assert set(rows) == {"no cure", "dropout 0.3", "L2 1e-3", "early stopping"}
-    for cure in ("dropout 0.3", "L2 1e-3", "early stopping"):
-        assert rows[cure] < rows["no cure"], cure
-    assert len([f for f in os.listdir(tmp_path) if f.endswith(".png")]) == 8
+        parts = line.rsplit(maxsplit=7)
+        if len(parts) == 8 and parts[1].isdigit() and parts[2].isdigit():
+            epochs, kept, _, val_acc, gap = int(parts[1]), int(parts[2]), *map(float, parts[3:6])
+            rows[parts[0].strip()] = {"epochs": epochs, "kept": kept, "val acc": val_acc, "gap": gap}
+    assert set(rows) == {"no cure", "dropout 0.3", "L2 1e-3", "stop on val_loss", "stop on val_acc"}
+    for cure in ("dropout 0.3", "L2 1e-3", "stop on val_loss", "stop on val_acc"):
+        assert rows[cure]["gap"] < rows["no cure"]["gap"], cure
+    for stopped in ("stop on val_loss", "stop on val_acc"):  # stopped early, and say which epoch they kept
+        assert rows[stopped]["kept"] < rows[stopped]["epochs"] < 300
+    # watching the accuracy keeps a model at least as accurate on the validation points as training on does
+    assert rows["stop on val_acc"]["val acc"] >= rows["no cure"]["val acc"]
+    assert len([f for f in os.listdir(tmp_path) if f.endswith(".png")]) == 10
 
 
 def test_the_toy_gan_covers_the_eight_gaussians(tmp_path):
