@@ -89,7 +89,9 @@ def main() -> None:
         )
         stem = os.path.join(args.out, re.sub(r"[^a-z0-9]+", "_", name.lower()))
         nn.plot.training_curves(history, stem + "_curves.png")
-        nn.plot.decision_boundary(model, x_train, y_train, stem + "_boundary.png")
+        nn.plot.decision_boundary(
+            model, x_train, y_train, stem + "_boundary.png", title=f"{name}: the class predicted, training points"
+        )
     print("\nepochs: how many ran; kept: the epoch whose weights the model ends with (early stopping keeps its best)")
     print(f"pictures: {args.out}/*_curves.png (loss and accuracy per epoch), *_boundary.png (what each model learned)")
 

@@ -53,6 +53,31 @@ def test_decision_boundary(tmp_path):
         nn.plot.decision_boundary(model, np.zeros((3, 3)), [0, 1, 2])
 
 
+def test_decision_boundary_names_its_classes_and_axes(tmp_path):
+    """It was titled "decision boundary" and nothing more: no legend, no axis labels."""
+    model, _, X, y = spiral_model()
+    names = ["red arm", "green arm", "blue arm"]
+    fig = nn.plot.decision_boundary(model, X, y, resolution=30, class_names=names, feature_names=("x1", "x2"))
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x2")
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == names
+    # each class's points are drawn in its own colour, and that colour is the legend's
+    points = [c for c in ax.collections if c.get_label() in names]
+    assert len({tuple(c.get_facecolor()[0]) for c in points}) == 3
+    assert nn.plot.decision_boundary(model, X, y, resolution=30).axes[0].get_xlabel() == "feature 1"
+    with pytest.raises(ValueError, match="class_names names 2 classes, but there are 3"):
+        nn.plot.decision_boundary(model, X, y, class_names=["a", "b"])
+
+
+def test_the_forecast_legend_leaves_the_series_uncovered(tmp_path):
+    t = np.arange(100.0)
+    fig = nn.plot.forecast(t, np.sin(t / 5), {"model": (t[80:], np.sin(t[80:] / 5))}, tmp_path / "f.png", start=80)
+    ax, legend = fig.axes[0], fig.axes[0].get_legend()
+    fig.draw_without_rendering()
+    assert legend.get_window_extent().x0 >= ax.get_window_extent().x1  # beside the axes, not over the test period
+
+
 def test_image_grid(tmp_path):
     X, y = nn.datasets.load_digits()
     fig = nn.plot.image_grid(X[:10], y[:10], np.roll(y[:10], 1), tmp_path / "grid.png", cols=5, dpi=40)

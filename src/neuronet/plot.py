@@ -90,8 +90,21 @@ def confusion_matrix(
     return _save(fig, path)
 
 
-def decision_boundary(model, x, y, path=None, resolution: int = 200, size=(6.0, 6.0), dpi: int = 100):
-    """The class a 2-feature classifier predicts over the plane, with the samples drawn on top."""
+def decision_boundary(
+    model,
+    x,
+    y,
+    path=None,
+    resolution: int = 200,
+    class_names=None,
+    feature_names=("feature 1", "feature 2"),
+    title: str = "decision boundary",
+    size=(6.0, 6.0),
+    dpi: int = 100,
+):
+    """The class a 2-feature classifier predicts over the plane (shaded), with the samples drawn on top in
+    their true class's colour (a point on a shade of another colour is misclassified); a legend names the
+    classes (``class_names``, else their numbers) and the axes the features."""
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] != 2:
         raise ValueError(f"decision_boundary draws 2-feature inputs, got shape {x.shape}")
@@ -100,12 +113,27 @@ def decision_boundary(model, x, y, path=None, resolution: int = 200, size=(6.0, 
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
     grid = np.c_[gx.ravel(), gy.ravel()]
     regions = to_labels(model.predict(grid)).reshape(gx.shape)
+    labels = to_labels(y)
+    k = int(max(regions.max(), labels.max())) + 1
+    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
+    if len(names) < k:
+        raise ValueError(f"decision_boundary: class_names names {len(names)} classes, but there are {k}")
+    colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(k)]  # one per class, for regions and points
     fig = _figure(size, dpi)
     ax = fig.subplots()
-    ax.contourf(gx, gy, regions, alpha=0.3, cmap="brg", levels=np.arange(regions.max() + 2) - 0.5)
-    ax.scatter(x[:, 0], x[:, 1], c=to_labels(y), cmap="brg", s=12, edgecolors="k", linewidths=0.3)
-    ax.set_title("decision boundary")
+    ax.contourf(gx, gy, regions, alpha=0.3, colors=colors, levels=np.arange(k + 1) - 0.5)
+    for c in range(k):
+        at = labels == c
+        ax.scatter(x[at, 0], x[at, 1], color=colors[c], s=12, edgecolors="k", linewidths=0.3, label=names[c])
+    ax.set_xlabel(feature_names[0])
+    ax.set_ylabel(feature_names[1])
+    ax.set_title(title)
+    ax.legend(title="class", loc="best", fontsize="small", framealpha=0.9)  # where it hides the fewest points
     return _save(fig, path)
+
+
+# distinct colours for classes, matplotlib's own qualitative cycle
+CLASS_COLORS = [f"C{i}" for i in range(10)]
 
 
 def image_grid(images, labels=None, predictions=None, path=None, cols: int = 8, class_names=None, dpi: int = 100):
@@ -159,5 +187,5 @@ def forecast(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: inside, it hid part of the series
     return _save(fig, path)
