@@ -366,15 +366,38 @@ def _write_description(path: str, text: str, tensors: dict) -> None:
         f.write(safetensors.numpy.save(tensors, metadata=metadata))
 
 
+def _downgraded(path: str, rng) -> bytes:
+    """The file at ``path`` with a weight changed and its description made to say version 1, which has no
+    checksums: by two bit flips ("2" to "1"), by a rewrite that keeps the description's own checksum right, or
+    by a rewrite that drops that checksum but keeps the tensors' (a version 1 file never held either)."""
+    data = bytearray(Path(path).read_bytes())
+    variant = rng.integers(3)
+    if variant == 0:
+        at = data.index(b'\\"format_version\\": 2') + len(b'\\"format_version\\": ')
+        data[at] ^= 0x03  # "2" -> "1"
+        data[-1 - int(rng.integers(16))] ^= 1 << int(rng.integers(8))  # in the last tensor's bytes
+        return bytes(data)
+    description, tensors = read_model_file(path)
+    key = sorted(tensors)[rng.integers(len(tensors))]
+    tensors[key].flat[rng.integers(tensors[key].size)] += 1.0
+    description["format_version"] = 1
+    text = json.dumps(description)
+    metadata = {"neuronet": text}
+    if variant == 1:
+        metadata["neuronet.sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    return safetensors.numpy.save(tensors, metadata=metadata)
+
+
 def fuzz_files(cases: int, rng, folder: str) -> Counter:
-    """Bit flips, byte runs, truncations, and rewritten descriptions (with matching checksums)."""
+    """Bit flips, byte runs, truncations, rewritten descriptions (with matching checksums), and versions
+    turned down to 1 around a changed weight."""
     outcomes = Counter()
     models = _saved_models(folder)
     target = os.path.join(folder, "mutant.nnet")
     for case in range(cases):
         path, original, x = models[case % len(models)]
         data = bytearray(Path(path).read_bytes())
-        kind = rng.integers(4)
+        kind = rng.integers(5)
         if kind == 0:
             bit = int(rng.integers(len(data) * 8))
             data[bit // 8] ^= 1 << (bit % 8)
@@ -383,7 +406,9 @@ def fuzz_files(cases: int, rng, folder: str) -> Counter:
             data[at : at + 8] = rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
         elif kind == 2:
             data = data[: int(rng.integers(len(data)))]
-        if kind < 3:
+        elif kind == 4:
+            data = _downgraded(path, rng)
+        if kind != 3:
             with open(target, "wb") as f:
                 f.write(bytes(data))
         else:
@@ -397,7 +422,7 @@ def fuzz_files(cases: int, rng, folder: str) -> Counter:
         except Exception as exc:  # noqa: BLE001
             outcomes[_note("unclear", f"file mutation {kind}: {type(exc).__name__}: {exc}")] += 1
             continue
-        if kind < 3:
+        if kind != 3:
             outcomes["unchanged" if _same(loaded, original) else _note("wrong", f"file mutation {kind} loaded")] += 1
             continue
         try:  # other settings, all valid: the model must work, never fail later at predict
