@@ -209,22 +209,23 @@ def test_bad_constructor_arguments():
 
 
 def test_conv_model_round_trip_and_summary(tmp_path):
-    model = nn.Sequential(
-        [
+    def layers(flat: int) -> list:
+        return [
             L.Conv2D(1, 4, 3, stride=2, padding="same", dilation=1, activation="relu"),
             L.AvgPool2D(2),
             L.Flatten(),
-            L.Dense(16, 3, activation="softmax"),
-        ],
-        input_shape=(16, 16, 1),
-    )
+            L.Dense(flat, 3, activation="softmax"),
+        ]
+
+    shape_error = r"'dense' \(Dense\) expects input of shape \(batch, 16\), but received shape \(\w+, 64\)"
+    with pytest.raises(ValueError, match=r"input_shape \(16, 16, 1\) does not fit the layers: layer " + shape_error):
+        nn.Sequential(layers(16), input_shape=(16, 16, 1))
+    x = np.random.default_rng(0).random((5, 16, 16, 1)).astype(np.float32)
+    with pytest.raises(ValueError, match=shape_error):  # without input_shape: found at the first batch
+        nn.Sequential(layers(16)).predict(x)
+    model = nn.Sequential(layers(64), input_shape=(16, 16, 1))
     text = model.summary(print_fn=lambda s: None)
     assert "(None, 8, 8, 4)" in text and "(None, 4, 4, 4)" in text and "(None, 64)" in text
-    x = np.random.default_rng(0).random((5, 16, 16, 1)).astype(np.float32)
-    with pytest.raises(ValueError, match=r"'dense' \(Dense\) expects input of shape \(batch, 16\)"):
-        model.predict(x)
-    model.layers[-1] = L.Dense(64, 3, activation="softmax")
-    model.layers[-1].name = "dense"
     model.save(tmp_path / "cnn.nnet")
     loaded = nn.load_model(tmp_path / "cnn.nnet")
     np.testing.assert_array_equal(model.predict(x), loaded.predict(x))
