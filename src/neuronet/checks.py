@@ -80,6 +80,33 @@ def flag(value, name: str) -> bool:
     raise ArgumentError(f"{name} must be True or False, got {_shown(value)}")
 
 
+# floats are exact integers up to 2**53: beyond it 2**53 + 1 reads as 2**53, so a whole float there is no id
+LARGEST_EXACT_FLOAT_INT = 2**53
+
+
+def whole_numbers(array: np.ndarray, name: str, low: int | None = None) -> np.ndarray:
+    """A numeric array (bools, integers or floats) as int64, refused naming ``name`` unless every value is
+    a whole number (2.0 is 2; 2.5, NaN and floats beyond 2**53 are not) of at least ``low``."""
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array) | (array != np.floor(array)) | (np.abs(array) > LARGEST_EXACT_FLOAT_INT)
+        if bad.any():
+            raise ArgumentError(f"{name} must hold whole numbers, got {array[bad].flat[0]} (at index {_first(bad)})")
+    elif array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        raise ArgumentError(f"{name} holds {array.max()}, beyond the int64 range")
+    elif array.dtype.kind not in "biu":
+        raise ArgumentError(f"{name} must hold whole numbers, got values of dtype {array.dtype}")
+    array = array.astype(np.int64)
+    if low is not None and array.size and array.min() < low:
+        raise ArgumentError(f"{name} must hold numbers >= {low}, got {array.min()} (at index {_first(array < low)})")
+    return array
+
+
+def _first(mask: np.ndarray):
+    """The index of the first True in ``mask``: an int for 1-D, a tuple of ints otherwise."""
+    where = tuple(int(i[0]) for i in np.nonzero(mask))
+    return where[0] if len(where) == 1 else where
+
+
 def choice(value, name: str, choices) -> str:
     """``value``, which must be one of ``choices`` (strings)."""
     if not isinstance(value, str) or value not in choices:
