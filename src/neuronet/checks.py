@@ -52,7 +52,7 @@ def number(
     """``value`` as a finite float, checked to lie between ``low`` and ``high`` (open ends on request)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ArgumentError(f"{name} must be a number, got {_shown(value)}")
-    value = float(value)
+    value = float(value) + 0.0  # -0.0 is 0.0 (NumPy's uniform(-0.0, 0.0) would call its range negative)
     if not math.isfinite(value):
         raise ArgumentError(f"{name} must be a finite number, got {value}")
     below = low is not None and (value <= low if low_open else value < low)
