@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -105,6 +106,19 @@ def _first(mask: np.ndarray):
     """The index of the first True in ``mask``: an int for 1-D, a tuple of ints otherwise."""
     where = tuple(int(i[0]) for i in np.nonzero(mask))
     return where[0] if len(where) == 1 else where
+
+
+def file_path(value, name: str) -> str:
+    """``value`` (a str, bytes or os.PathLike) as a str naming a file to write; an int (a file descriptor,
+    which closing the file would close), an empty name, a NUL byte or a directory is refused."""
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise ArgumentError(f"{name} must be a file name (str, bytes or os.PathLike), got {_shown(value)}")
+    path = os.fsdecode(value)
+    if not path or "\x00" in path:
+        raise ArgumentError(f"{name} must be a file name, got {path!r}")
+    if os.path.isdir(path):
+        raise ArgumentError(f"{name} {path!r} is a directory; give a file name in it")
+    return path
 
 
 def choice(value, name: str, choices) -> str:
