@@ -46,7 +46,8 @@ ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity"
 
 class _NeuronetEstimator(BaseEstimator):
     """What the classifier and the regressor share: building, training, predicting, pickling. Each kind
-    gives its ``loss_class`` and ``output_activation``, and ``_targets`` and ``_n_outputs`` for its y."""
+    gives its ``output_activation``, ``_targets`` and ``_n_outputs`` for its y, and ``_check_width`` and
+    ``_loss`` for the width of the network's output."""
 
     def __init__(
         self,
@@ -74,8 +75,7 @@ class _NeuronetEstimator(BaseEstimator):
         self.dtype = dtype
         self.verbose = verbose
 
-    # what each kind decides: its last layer's activation (and, below, its loss, outputs and targets)
-    output_activation: str | None = None
+    output_activation: str | None = None  # the last layer's, in the dense network
 
     # -- training ----------------------------------------------------------------------------------
     def _seed(self) -> int:
@@ -122,20 +122,6 @@ class _NeuronetEstimator(BaseEstimator):
         out = layers.Dense(widths[-1], n_outputs, activation=self.output_activation)
         return Sequential([*hidden, out])
 
-    def _output_width(self, network: Sequential, x: np.ndarray) -> int:
-        """The number of outputs ``network`` gives for a sample ``x`` (1, features), checked to be a row."""
-        try:
-            out = network.predict(x)
-        except ValueError as exc:  # a layer's error: the network does not take X's features
-            raise checks.ArgumentError(
-                f"model(...) built a network that does not take X's {x.shape[1]} features: {exc}"
-            ) from None
-        if out.ndim != 2:
-            raise checks.ArgumentError(
-                f"model(...) must build a network with one row of outputs per sample; it gives shape {out.shape[1:]}"
-            )
-        return out.shape[1]
-
     def _compile(self, network: Sequential, width: int) -> None:
         name = checks.choice(self.optimizer, "optimizer", tuple(sorted(n.lower() for n in optimizers.OPTIMIZERS)))
         rate = checks.number(self.learning_rate, "learning_rate", low=0.0, low_open=True)
@@ -150,7 +136,7 @@ class _NeuronetEstimator(BaseEstimator):
             n_outputs = self._n_outputs(targets)
             with backend.seeded(self._seed()):  # the weights and the model's own stream (shuffling, dropout)
                 self.model_ = self._build(X.shape[1], n_outputs)
-                width = self._output_width(self.model_, X[:1])
+                width = _output_width(self.model_, X[:1])
             self._check_width(width, n_outputs)  # (before training: a wrong width fails only in predict)
             self._compile(self.model_, width)
             self.loss_curve_ = []
@@ -187,6 +173,21 @@ class _NeuronetEstimator(BaseEstimator):
         if "model_" in state:
             state["model_"] = _from_bytes(state["model_"], state["dtype"])
         self.__dict__.update(state)
+
+
+def _output_width(network: Sequential, x: np.ndarray) -> int:
+    """The number of outputs ``network`` gives for a sample ``x`` (1, features), checked to be a row."""
+    try:
+        out = network.predict(x)
+    except ValueError as exc:  # a layer's error: the network does not take X's features
+        raise checks.ArgumentError(
+            f"model(...) built a network that does not take X's {x.shape[1]} features: {exc}"
+        ) from None
+    if out.ndim != 2:
+        raise checks.ArgumentError(
+            f"model(...) must build a network with one row of outputs per sample; it gives shape {out.shape[1:]}"
+        )
+    return out.shape[1]
 
 
 def _require_numbers(values, name: str, advice: str) -> None:
