@@ -243,7 +243,9 @@ class NeuronetClassifier(ClassifierMixin, _NeuronetEstimator):
 
     def _check_width(self, width: int, n_outputs: int) -> None:
         """One output per class, or one sigmoid output (the probability of the second class) for two."""
-        if width == n_outputs or (width == 1 and n_outputs == 2 and _ends_in_sigmoid(self.model_)):
+        last = self.model_.layers[-1] if self.model_.layers else None
+        one_sigmoid = width == 1 and n_outputs == 2 and last is not None and last.output_activation() == "sigmoid"
+        if width == n_outputs or one_sigmoid:
             return
         two = " (or, for two classes, one output with activation='sigmoid')" if n_outputs == 2 else ""
         raise checks.ArgumentError(
@@ -320,12 +322,6 @@ class NeuronetRegressor(RegressorMixin, _NeuronetEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
-
-
-def _ends_in_sigmoid(network: Sequential) -> bool:
-    last = network.layers[-1] if network.layers else None
-    activation = last if isinstance(last, layers.Activation) else getattr(last, "activation", None)
-    return isinstance(activation, layers.Sigmoid)
 
 
 __all__ = ["NeuronetClassifier", "NeuronetRegressor"]
