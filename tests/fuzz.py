@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import copy
 import hashlib
+import inspect
 import io
 import json
 import math
@@ -39,7 +40,8 @@ import safetensors.numpy
 
 import neuronet as nn
 from neuronet.cli import main as cli_main
-from neuronet.saving import read_model_file
+from neuronet.interop import load_torch_state_dict
+from neuronet.saving import FOREIGN_EXTENSIONS, read_model_file
 
 L = nn.layers
 
@@ -89,6 +91,61 @@ FRACTION = spec_num(low=0.0, high=1.0, high_open=True)
 POSITIVE = spec_num(low=0.0, low_open=True)
 NON_NEGATIVE = spec_num(low=0.0)
 ACTIVATION = spec_optional(spec_choice("relu", "leaky_relu", "sigmoid", "tanh", "softmax"))
+
+VERBOSE = lambda v: is_flag(v) or (is_int(v) and 0 <= v <= 2)  # noqa: E731 -- fit's verbose
+MONITOR = lambda v: isinstance(v, str) and bool(v.strip())  # noqa: E731
+MODE = spec_choice("auto", "min", "max")
+
+
+def is_file_path(v):
+    """A file name to write: str, bytes or PathLike (never an int: a file descriptor), not empty, no NUL, no folder."""
+    if not isinstance(v, (str, bytes, os.PathLike)):
+        return False
+    path = os.fsdecode(v)
+    return bool(path) and "\x00" not in path and not os.path.isdir(path)
+
+
+class _Logged(dict):
+    def __missing__(self, key):
+        return 1 if key == "epoch" else 0.0  # epochs are ints, logged values floats
+
+
+def fills(v, logged: bool) -> bool:
+    """Whether a path template fills in with {epoch} (and, if ``logged``, any logged value)."""
+    try:
+        os.fsdecode(v).format_map(_Logged() if logged else {"epoch": 1})
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def is_schedule(v):
+    """A function of (epoch) or (epoch, lr) whose signature says which (a built-in such as max has none)."""
+    try:
+        signature = inspect.signature(v)
+    except (TypeError, ValueError):
+        return False
+    for arguments in ((0,), (0, 0.1)):
+        try:
+            signature.bind(*arguments)
+            return True
+        except TypeError:
+            pass
+    return False
+
+
+# hostile values tried beside the POOL for arguments of these names (bytes and int paths, "no" for flags, ...)
+FLAG_WORDS = ["no", "yes", "False", "0"]
+EXTRA_VALUES = {
+    "path": [b"out.nnet", b"\xff-out.nnet", Path("out.nnet"), 2, 0, -1, b"", "a\x00b.nnet", os.curdir,
+             "m.onnx", b"m.keras", "m-{epoch.nnet", "m-{}.nnet", "m-{val_loss:02d}.nnet", "g-{step}.png",
+             "m-{epoch:03d}-{val_loss:.3f}.nnet"],
+    "separator": [";", "\t", ";;", '"', "\n", b",", "\r"],
+    "schedule": [max, abs, len, lambda: 0.1, lambda e, lr, x: lr, lambda e, *, lr: lr, lambda *a: 0.1, "step"],
+    "monitor": [" ", "val_loss", "accuracy"],
+    "verbose": [*FLAG_WORDS, 3],
+    **dict.fromkeys(["append", "save_best_only", "restore_best_weights", "return_sequences", "shuffle"], FLAG_WORDS),
+}  # fmt: skip
 
 # target: (callable, valid keyword arguments, {argument: validity})
 CONSTRUCTORS = {
@@ -147,11 +204,24 @@ CONSTRUCTORS = {
     "Adagrad": (nn.optimizers.Adagrad, {}, {"initial_accumulator_value": NON_NEGATIVE, "epsilon": POSITIVE}),
     "AdamW": (nn.optimizers.AdamW, {}, {"weight_decay": NON_NEGATIVE}),
     "EarlyStopping": (nn.callbacks.EarlyStopping, {}, {
-        "patience": spec_int(0), "min_delta": spec_num(), "restore_best_weights": is_flag,
-        "mode": spec_choice("auto", "min", "max")}),
+        "patience": spec_int(0), "min_delta": spec_num(), "restore_best_weights": is_flag, "mode": MODE,
+        "monitor": MONITOR}),
     "ReduceLROnPlateau": (nn.callbacks.ReduceLROnPlateau, {}, {
         "factor": spec_num(low=0.0, high=1.0, low_open=True, high_open=True), "patience": spec_int(0),
-        "cooldown": spec_int(0), "min_lr": NON_NEGATIVE}),
+        "cooldown": spec_int(0), "min_lr": NON_NEGATIVE, "min_delta": spec_num(), "mode": MODE,
+        "monitor": MONITOR, "verbose": VERBOSE}),
+    "ModelCheckpoint": (nn.callbacks.ModelCheckpoint, {"path": "ckpt.nnet"}, {
+        "path": lambda v: is_file_path(v) and fills(v, logged=True)
+                          and os.path.splitext(os.fsdecode(v))[1].lower() not in FOREIGN_EXTENSIONS,
+        "monitor": MONITOR, "save_best_only": is_flag, "mode": MODE}),
+    "LearningRateScheduler": (nn.callbacks.LearningRateScheduler, {"schedule": lambda epoch: 0.1}, {
+        "schedule": is_schedule, "verbose": VERBOSE}),
+    "CSVLogger": (nn.callbacks.CSVLogger, {"path": "log.csv"}, {
+        "path": is_file_path, "append": is_flag,
+        "separator": lambda v: isinstance(v, str) and len(v) == 1 and v not in '"\r\n'}),
+    "SampleGrid": (nn.callbacks.SampleGrid, {"path": "grid.png"}, {
+        "path": lambda v: is_file_path(v) and fills(v, logged=False), "every": spec_int(1), "n": spec_int(1),
+        "cols": spec_int(1), "seed": spec_int(0)}),
     "StepDecay": (nn.schedules.StepDecay, {"initial": 0.1}, {"initial": NON_NEGATIVE, "every": spec_int(1)}),
     "CosineDecay": (nn.schedules.CosineDecay, {"initial": 0.1, "epochs": 5}, {"epochs": spec_int(1)}),
     "KFold": (nn.data.KFold, {}, {"n_splits": spec_int(2), "shuffle": is_flag}),
@@ -203,6 +273,103 @@ def _model():
     return model
 
 
+def _bad_uses():
+    """Calls that give metrics, text tools, PyTorch weights and a schedule bad data, with the words their
+    errors must hold: (what, call, words)."""
+    classification = [nn.metrics.accuracy, nn.metrics.precision, nn.metrics.recall, nn.metrics.f1_score,
+                      nn.metrics.confusion_matrix]  # fmt: skip
+    anywhere = [([0, 1], [0.2, np.nan]), ([0, 1], [np.inf, 1.0]), ([0, 1], ["a", "b"]), ([0, 1], [[0, 1], [1]]),
+                ([0, 1], [None, 1]), ([], []), ([0, 1, 1], [0, 1]), ([0, 1], np.array([1j, 0])), (5, 5),
+                (None, [0, 1]), ([0, 1], {"a": 1})]  # fmt: skip
+    as_labels = [
+        ([0, 1, 2], [0.5, 1.5, 2.0]),
+        ([0.5, 2.5, 1], [0, 1, 1]),
+        ([0, 1], [1e300, 1.0]),
+        ([0, 1], [-0.5, 0.5]),
+    ]  # fmt: skip (neither labels nor probabilities, though numbers)
+    uses = [(f"{f.__name__}{pair}", lambda f=f, pair=pair: f(*pair), ["y_true", "y_pred"])
+            for f in [*classification, nn.metrics.mean_squared_error, nn.metrics.r2_score]
+            for pair in anywhere + (as_labels if f in classification else [])]  # fmt: skip
+    for texts in ["the cat sat", b"the cat", 5, None, ["a cat", 5], [None]]:
+        uses.append((f"Tokenizer.fit({texts!r})", lambda t=texts: nn.text.Tokenizer().fit(t), ["texts"]))
+        uses.append(
+            (
+                f"texts_to_sequences({texts!r})",
+                lambda t=texts: nn.text.Tokenizer().fit(["a cat"]).texts_to_sequences(t),
+                ["texts"],
+            )
+        )
+    for ids in [
+        [[1.7, 2.2], [-3]],
+        [[1, 2], [-3]],
+        [[1, np.nan]],
+        [["a", "b"]],
+        [[1, None]],
+        [5],
+        [[[1, 2]]],
+        "abc",
+        None,
+        [[2**70]],
+        [[1, np.inf]],
+        [[True, -1]],
+    ]:
+        uses.append((f"pad_sequences({ids!r})", lambda i=ids: nn.text.pad_sequences(i), ["sequences"]))
+    for key in ["dense.weight", "dense.bias"]:
+        for bad in [np.nan, np.inf, -np.inf, "w", None]:
+
+            def load(key=key, bad=bad):
+                model = nn.Sequential([L.Dense(3, 2)])
+                state = {"dense.weight": np.zeros((2, 3)), "dense.bias": np.zeros(2)}
+                state[key] = np.full(state[key].shape, bad, dtype=object if bad in ("w", None) else float)
+                load_torch_state_dict(model, state)
+
+            uses.append((f"load_torch_state_dict({key}={bad!r})", load, [key]))
+    uses.append(("load_torch_state_dict(a list)",
+                 lambda: load_torch_state_dict(nn.Sequential([L.Dense(3, 2)]), [np.zeros((2, 3))]),
+                 ["state_dict"]))  # fmt: skip
+    for value in POOL:
+        if is_number(value, low=0.0, low_open=True):
+            continue  # a fine first rate
+
+        def schedule_gives(value=value):
+            X, y = np.zeros((4, 4)), np.zeros(4, int)
+            sched = nn.callbacks.LearningRateScheduler(lambda epoch: value)
+            _model().fit(X, y, epochs=1, callbacks=[sched], verbose=0)
+
+        uses.append((f"a schedule giving {value!r}", schedule_gives, ["schedule"]))
+    return uses
+
+
+def _valid_use(rng):
+    """A call that must work and give the right answer: (what, check returning whether it did)."""
+    kind = rng.integers(3)
+    if kind == 0:  # labels spelled as whole floats score as the same labels as ints
+        k, n = int(rng.integers(2, 5)), int(rng.integers(1, 30))
+        t, p = rng.integers(0, k, n), rng.integers(0, k, n)
+        f = [nn.metrics.accuracy, nn.metrics.f1_score, nn.metrics.confusion_matrix][rng.integers(3)]
+        kwargs = {"average": "macro"} if f is nn.metrics.f1_score else {}
+        return f"{f.__name__} of whole floats", lambda: np.array_equal(
+            f(t.astype(float), p.astype(np.float32), **kwargs), f(t, p, **kwargs)
+        )
+    if kind == 1:  # a factor of -0.0 is 0.0: no change at all
+        make = [lambda: L.RandomZoom(-0.0), lambda: L.RandomRotation(-0.0), lambda: L.RandomTranslation(-0.0),
+                lambda: L.RandomTranslation(0.1, -0.0), lambda: L.RandomTranslation(-0.0, 0.1),
+                lambda: L.GaussianNoise(-0.0)][rng.integers(6)]  # fmt: skip
+        x = rng.random((2, 5, 5, 1)).astype(np.float32)
+
+        def unchanged():
+            layer = make()
+            out = layer.forward(x, training=True)
+            zero_axes = [v for v in layer.get_config().values() if v == 0.0]
+            return np.allclose(out, x, atol=1e-6) or len(zero_axes) < len(layer.get_config())
+
+        return "augmentation with -0.0", unchanged
+    ids = [list(rng.integers(0, 9, int(rng.integers(0, 5)))) for _ in range(3)]
+    return "pad_sequences of whole floats", lambda: np.array_equal(
+        nn.text.pad_sequences([np.array(i, float) for i in ids]), nn.text.pad_sequences(ids)
+    )
+
+
 METHOD_ARGS = {
     "epochs": spec_int(0),
     "batch_size": spec_int(1),
@@ -235,23 +402,27 @@ def _classify(call, what: str, words: list[str]) -> str:
 
 
 def fuzz_api(cases: int, rng) -> Counter:
-    """Random calls, each with one invalid argument (constructors, fit/predict/evaluate, data)."""
+    """Random calls, each with one invalid argument (constructors and callbacks, fit/predict/evaluate, data,
+    metrics and text tools), and now and then a valid call whose answer is checked."""
     outcomes, tried = Counter(), 0
     X, y = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    uses = _bad_uses()
     while tried < cases:
-        kind = rng.integers(3)
+        kind = rng.integers(4)
         if kind == 0:  # a constructor with one bad setting
             target = list(CONSTRUCTORS)[rng.integers(len(CONSTRUCTORS))]
             make, base, specs = CONSTRUCTORS[target]
             arg = list(specs)[rng.integers(len(specs))]
-            value = POOL[rng.integers(len(POOL))]
+            values = POOL + EXTRA_VALUES.get(arg, [])
+            value = values[rng.integers(len(values))]
             if specs[arg](value):
                 continue  # a valid value: not a bad call
             kwargs = {**base, arg: value}
             outcome = _classify(lambda make=make, kwargs=kwargs: make(**kwargs), f"{target}({arg}={value!r})", [arg])
         elif kind == 1:  # fit/predict/evaluate with one bad setting
             arg = list(METHOD_ARGS)[rng.integers(len(METHOD_ARGS))]
-            value = POOL[rng.integers(len(POOL))]
+            values = POOL + EXTRA_VALUES.get(arg, [])
+            value = values[rng.integers(len(values))]
             if METHOD_ARGS[arg](value):
                 continue
             method = "fit" if arg != "batch_size" else ["fit", "predict", "evaluate"][rng.integers(3)]
@@ -266,6 +437,15 @@ def fuzz_api(cases: int, rng) -> Counter:
                 getattr(model, method)(*args, **kwargs)
 
             outcome = _classify(call, f"{method}({arg}={value!r})", [arg])
+        elif kind == 3 and rng.random() < 0.2:  # metrics, text tools, augmentation: a valid call, a right answer
+            what, check = _valid_use(rng)
+            try:
+                outcome = "valid" if check() else _note("wrong", f"{what}: another answer")
+            except Exception as exc:  # noqa: BLE001
+                outcome = _note("unclear", f"{what}: {type(exc).__name__}: {exc}")
+        elif kind == 3:  # bad data for metrics, text tools, PyTorch weights, a schedule
+            what, call, words = uses[rng.integers(len(uses))]
+            outcome = _classify(call, what, words)
         else:  # bad data where X, y, validation data or token ids go
             where = rng.integers(5)
             choices = _bad_targets() if where == 2 else _bad_arrays(rng)

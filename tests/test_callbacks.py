@@ -169,3 +169,111 @@ def test_nan_loss_stops_by_default_and_keeps_the_history():
     with pytest.warns(RuntimeWarning, match="training stopped"):
         h = model.fit(X, X.sum(1), epochs=50, batch_size=8, verbose=0)
     assert model.stop_training and len(h.history.get("loss", [])) < 50
+
+
+# -- every argument checked where it is given --------------------------------------------------
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: nn.callbacks.CSVLogger(2), r"path must be a file name \(str, bytes or os.PathLike\), got 2 \(int\)"),
+        (lambda: nn.callbacks.CSVLogger(True), "path must be a file name"),
+        (lambda: nn.callbacks.CSVLogger(""), "path must be a file name, got ''"),
+        (lambda: nn.callbacks.CSVLogger("log\x00.csv"), "path must be a file name"),
+        (lambda: nn.callbacks.CSVLogger(os.curdir), "is a directory"),
+        (lambda: nn.callbacks.CSVLogger("log.csv", append="no"), "append must be True or False, got 'no'"),
+        (lambda: nn.callbacks.CSVLogger("log.csv", separator=";;"), "separator must be one character"),
+        (lambda: nn.callbacks.CSVLogger("log.csv", separator=""), "separator must be one character"),
+        (lambda: nn.callbacks.CSVLogger("log.csv", separator='"'), "separator must be one character other than a"),
+        (lambda: nn.callbacks.CSVLogger("log.csv", separator="\n"), "separator must be one character other than a"),
+        (lambda: nn.callbacks.CSVLogger("log.csv", separator=1), "separator must be a string"),
+        (lambda: nn.callbacks.ModelCheckpoint(3), "path must be a file name"),
+        (lambda: nn.callbacks.ModelCheckpoint("m.onnx"), r"path 'm.onnx' ends in .onnx"),
+        (lambda: nn.callbacks.ModelCheckpoint(b""), "path must be a file name, got ''"),
+        (lambda: nn.callbacks.ModelCheckpoint("m-{epoch.nnet"), "path 'm-{epoch.nnet' is no file name neuronet can"),
+        (lambda: nn.callbacks.ModelCheckpoint("m-{}.nnet"), "is no file name neuronet can fill in"),
+        (lambda: nn.callbacks.ModelCheckpoint("m-{epoch:.2q}.nnet"), "is no file name neuronet can fill in"),
+        (lambda: nn.callbacks.ModelCheckpoint("m-{val_loss:02d}.nnet"), "is no file name neuronet can fill in"),
+        (lambda: nn.callbacks.ModelCheckpoint("m.nnet", save_best_only="no"), "save_best_only must be True or"),
+        (lambda: nn.callbacks.ModelCheckpoint("m.nnet", monitor=""), "monitor is empty"),
+        (lambda: nn.callbacks.EarlyStopping(monitor=" "), "monitor is empty"),
+        (lambda: nn.callbacks.EarlyStopping(restore_best_weights="no"), "restore_best_weights must be True or"),
+        (lambda: nn.callbacks.EarlyStopping(mode="down"), "mode must be one of"),
+        (lambda: nn.callbacks.ReduceLROnPlateau(verbose="no"), "verbose must be an int"),
+        (lambda: nn.callbacks.ReduceLROnPlateau(verbose=3), "verbose must be <= 2"),
+        (lambda: nn.callbacks.LearningRateScheduler(0.1), "schedule must be a function epoch -> lr"),
+        (lambda: nn.callbacks.LearningRateScheduler(max), "max has no signature to say what it takes"),
+        (lambda: nn.callbacks.LearningRateScheduler(lambda: 0.1), r"<lambda> takes \(\)"),
+        (lambda: nn.callbacks.LearningRateScheduler(lambda e, lr, x: lr), r"<lambda> takes \(e, lr, x\)"),
+        (lambda: nn.callbacks.LearningRateScheduler(lambda e, *, lr: lr), r"<lambda> takes \(e, \*, lr\)"),
+        (lambda: nn.callbacks.LearningRateScheduler(abs, verbose=[]), "verbose must be an int"),
+        (lambda: nn.callbacks.SampleGrid(4), "path must be a file name"),
+        (lambda: nn.callbacks.SampleGrid("g-{step}.png"), r"it may hold \{epoch\},"),
+    ],
+)
+def test_every_callback_argument_is_checked_where_it_is_given(make, match):
+    with pytest.raises(ValueError, match=match):  # (an ArgumentError, or saving.model_path's ValueError)
+        make()
+
+
+def test_paths_as_bytes_or_path_like_and_another_separator(tmp_path):
+    X, y = data()
+    log, ckpt = tmp_path / "log.csv", tmp_path / "m-{epoch}.nnet"
+    callbacks = [
+        nn.callbacks.CSVLogger(os.fsencode(log), separator=";", append=False),
+        nn.callbacks.ModelCheckpoint(os.fsencode(ckpt), save_best_only=False),
+    ]
+    small_model().fit(X, y, epochs=2, callbacks=callbacks, verbose=0)
+    with open(log, newline="") as f:
+        assert [row[0] for row in csv.reader(f, delimiter=";")] == ["epoch", "0", "1"]
+    assert sorted(os.listdir(tmp_path)) == ["log.csv", "m-1.nnet", "m-2.nnet"]
+    nn.load_model(tmp_path / "m-2.nnet")
+
+
+def test_a_checkpoint_naming_a_value_not_logged_says_which(tmp_path):
+    X, y = data()
+    checkpoint = nn.callbacks.ModelCheckpoint(tmp_path / "m-{val_acc:.2f}.nnet", monitor="loss")
+    with pytest.raises(nn.checks.ArgumentError, match=r"names \{val_acc\}, which is not logged; the logs hold"):
+        small_model().fit(X, y, epochs=1, callbacks=[checkpoint], verbose=0)
+
+
+@pytest.mark.parametrize(
+    "schedule, match",
+    [
+        (lambda epoch: "0.1", "the learning rate that schedule <lambda> gave for epoch 0 must be a number"),
+        (lambda epoch: math.nan, "schedule <lambda> gave for epoch 0 must be a finite number"),
+        (lambda epoch: 0.0, "schedule <lambda> gave for epoch 0 must be > 0, got 0"),
+        (lambda epoch: 0.1 - 0.2 * epoch, "schedule <lambda> gave for epoch 1 must be >= 0, got -0.1"),
+        (lambda epoch, lr: None, "schedule <lambda> gave for epoch 0 must be a number, got None"),
+    ],
+)
+def test_a_schedule_must_give_a_finite_rate_above_0_at_first(schedule, match):
+    X, y = data()
+    with pytest.raises(nn.checks.ArgumentError, match=match):
+        small_model().fit(X, y, epochs=2, callbacks=[nn.callbacks.LearningRateScheduler(schedule)], verbose=0)
+
+
+def test_a_csv_logger_never_takes_a_file_descriptor():
+    """CSVLogger(2) wrote the log into standard error and then closed file descriptor 2."""
+    with pytest.raises(nn.checks.ArgumentError, match="got 2 \\(int\\)"):
+        nn.callbacks.CSVLogger(2)
+    os.fstat(2)  # still open
+
+
+def test_sample_grids_are_titled_with_their_epoch(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    titles = []
+    draw = nn.plot.image_grid
+
+    def spy(*args, **kwargs):
+        figure = draw(*args, **kwargs)
+        titles.append(figure.get_suptitle())
+        return figure
+
+    monkeypatch.setattr(nn.plot, "image_grid", spy)
+    generator = nn.Sequential([nn.layers.Dense(2, 4, activation="sigmoid")])
+    discriminator = nn.Sequential([nn.layers.Dense(4, 1, activation="sigmoid")])
+    gan = nn.GAN(generator, discriminator, latent_dim=2)
+    gan.compile(nn.optimizers.SGD(0.1), nn.optimizers.SGD(0.1))
+    grid = nn.callbacks.SampleGrid(os.fsencode(tmp_path / "g{epoch}.png"), every=2, n=4, cols=2)
+    gan.fit(np.random.default_rng(0).random((16, 4)), epochs=3, batch_size=8, callbacks=[grid], verbose=0)
+    assert titles == ["epoch 2", "epoch 3"] and grid.paths == [str(tmp_path / "g2.png"), str(tmp_path / "g3.png")]

@@ -113,3 +113,35 @@ def test_mistakes_are_clear_errors(float64):
         to_torch_state_dict(nn.Sequential([L.SparseDense(4, 3, density=0.5)]))
     with pytest.raises(ValueError, match="merge_mode='sum' has no torch counterpart"):
         to_torch_state_dict(nn.Sequential([L.Bidirectional(L.GRU(2, 3), merge_mode="sum")]))
+
+
+@pytest.mark.parametrize("key", ["dense.weight", "dense_1.bias"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_weights_are_refused_naming_the_key(float64, key, bad):
+    model = nn.Sequential([L.Dense(5, 8), L.Dense(8, 3)])
+    before = model.get_weights()
+    state = to_torch_state_dict(model)
+    state[key] = state[key].clone()
+    state[key].view(-1)[1] = bad
+    with pytest.raises(ValueError, match=rf"the state dict's '{key}' holds 1 NaN or infinite value\(s\)"):
+        load_torch_state_dict(model, state)
+    for a, b in zip(model.get_weights(), before):  # nothing written
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_non_finite_second_recurrent_bias_is_refused_too(float64):
+    model = nn.Sequential([L.LSTM(3, 2)])
+    state = to_torch_state_dict(model)
+    state["lstm.bias_hh_l0"] = torch.full((8,), float("nan"), dtype=torch.float64)
+    with pytest.raises(ValueError, match="'lstm.bias_hh_l0' holds 8 NaN"):
+        load_torch_state_dict(model, state)
+
+
+def test_what_is_no_state_dict_is_refused_clearly():
+    model = nn.Sequential([L.Dense(2, 1)])
+    with pytest.raises(ValueError, match="model must be a neuronet model"):
+        load_torch_state_dict("model.nnet", {})
+    with pytest.raises(ValueError, match="state_dict must be a dict of tensors or arrays"):
+        load_torch_state_dict(model, [np.zeros((1, 2))])
+    with pytest.raises(ValueError, match="the state dict's 'dense.weight' holds text"):
+        load_torch_state_dict(model, {"dense.weight": np.array([["a", "b"]]), "dense.bias": np.zeros(1)})

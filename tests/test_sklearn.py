@@ -123,3 +123,69 @@ def test_without_scikit_learn_the_import_says_how_to_install_it(monkeypatch):
     monkeypatch.delitem(sys.modules, "neuronet.sklearn")
     with pytest.raises(ImportError, match=r'pip install "neuronet\[sklearn\]"'):
         import neuronet.sklearn  # noqa: F401
+
+
+def test_a_network_of_the_wrong_width_is_refused_at_fit_not_in_predict():
+    L = nn.layers
+    X, y = load_iris(return_X_y=True)
+    five = NeuronetClassifier(model=lambda f, o: nn.Sequential([L.Dense(f, 5, activation="softmax")]), epochs=1)
+    with pytest.raises(nn.checks.ArgumentError, match=r"5 output\(s\) for 3 classes; it must end in n_outputs = 3"):
+        five.fit(X, y)
+    assert not hasattr(five, "loss_curve_")  # refused before training
+    one = NeuronetClassifier(model=lambda f, o: nn.Sequential([L.Dense(f, 1)]), epochs=1)
+    with pytest.raises(nn.checks.ArgumentError, match=r"or, for two classes, one output with activation='sigmoid'"):
+        one.fit(X[y < 2], y[y < 2])
+    three = NeuronetRegressor(model=lambda f, o: nn.Sequential([L.Dense(f, 3)]), epochs=1)
+    with pytest.raises(nn.checks.ArgumentError, match=r"3 output\(s\) for 1 target\(s\)"):
+        three.fit(X, X[:, 0])
+    other = NeuronetRegressor(model=lambda f, o: nn.Sequential([L.Dense(7, o)]), epochs=1)
+    with pytest.raises(nn.checks.ArgumentError, match="built a network that does not take X's 4 features"):
+        other.fit(X, X[:, 0])
+
+
+def one_sigmoid(n_features, n_outputs):
+    L = nn.layers
+    return nn.Sequential([L.Dense(n_features, 4, activation="tanh"), L.Dense(4, 1, activation="sigmoid")])
+
+
+def test_one_sigmoid_output_serves_two_classes():
+    X, y = load_iris(return_X_y=True)
+    X, names = StandardScaler().fit_transform(X[y < 2]), np.array(["setosa", "versicolor"])[y[y < 2]]
+    model = NeuronetClassifier(model=one_sigmoid, epochs=30, random_state=0).fit(X, names)
+    assert isinstance(model.model_.loss, nn.losses.BinaryCrossentropy)
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba[:, 1], model.model_.predict(X)[:, 0])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(model.predict(X), model.classes_[proba.argmax(axis=1)])
+    assert model.score(X, names) == 1.0
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict_proba(X), proba)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda X, y: NeuronetClassifier(epochs=1).fit(np.c_[X[:, 0], np.where(np.arange(150) == 2, "a", "1")], y),
+         "X holds text, 'a' at row 2, column 1; encode text columns as numbers first"),
+        (lambda X, y: NeuronetClassifier(epochs=1).fit(__import__("pandas").DataFrame({"a": X[:, 0], "b": "x"}), y),
+         "X holds text, 'x' at row 0, column 1"),
+        (lambda X, y: NeuronetClassifier(epochs=1).fit(X, y).predict([["a", 1, 2, 3]]), "X holds text, 'a' at row 0"),
+        (lambda X, y: NeuronetClassifier(epochs=1, random_state="x").fit(X, y),
+         "random_state must be None, an int or a numpy RandomState, got 'x'"),
+        (lambda X, y: NeuronetClassifier(epochs=1, random_state=-1).fit(X, y), "random_state must be >= 0"),
+        (lambda X, y: NeuronetRegressor(epochs=1, random_state=2**40).fit(X, y), "random_state must be <="),
+        (lambda X, y: NeuronetRegressor(epochs=1).fit(X, np.array(["cheap", "dear"])[y % 2]),
+         "y holds text, 'cheap' at row 0; NeuronetRegressor predicts numbers: for classes use NeuronetClassifier"),
+        (lambda X, y: NeuronetRegressor(epochs=1, hidden_layer_sizes=None).fit(X, y),
+         "hidden_layer_sizes must be an int or a tuple of ints"),
+    ],
+)  # fmt: skip
+def test_mistakes_are_our_errors_naming_the_argument(call, match):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(nn.checks.ArgumentError, match=match):
+        call(X, y)
+
+
+def test_numbers_written_as_text_still_read_as_numbers():
+    X, y = load_iris(return_X_y=True)
+    model = NeuronetRegressor(epochs=2, random_state=0).fit(X.astype(str), y.astype(str))
+    assert model.predict(X).shape == (150,)

@@ -59,3 +59,45 @@ def test_sentiment_data_is_seeded_and_defeats_a_bag_of_words():
     for text, label in zip(texts, labels):
         bags.setdefault(tuple(sorted(text.split())), set()).add(label)
     assert any(len(v) == 2 for v in bags.values())  # the same words with both labels: order decides
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: Tokenizer().fit("the cat sat"), r"texts must be a list of texts, got a single str \('the cat sat'\)"),
+        (lambda: Tokenizer().fit(b"the cat"), "texts must be a list of texts, got a single bytes"),
+        (lambda: Tokenizer().fit(5), "texts must be a list of texts"),
+        (lambda: Tokenizer().fit(["a cat", 5]), r"texts\[1\] must be a string, got 5"),
+        (lambda: Tokenizer().fit(["the cat"]).texts_to_sequences("the cat"), "pass \\[text\\] for one text"),
+    ],
+)
+def test_a_bare_string_is_not_a_list_of_texts(call, match):
+    with pytest.raises(nn.checks.ArgumentError, match=match):
+        call()
+
+
+def test_a_generator_of_texts_is_a_list_of_texts():
+    tok = Tokenizer().fit(text for text in ["a cat", "a dog"])
+    assert tok.texts_to_sequences(iter(["a dog"])) == [[tok.word_index["a"], tok.word_index["dog"]]]
+
+
+@pytest.mark.parametrize(
+    "sequences, match",
+    [
+        ([[1.7, 2.2], [3]], r"sequences\[0\] \(token ids\) must hold whole numbers, got 1.7"),
+        ([[1, 2], [-3]], r"sequences\[1\] \(token ids\) must hold numbers >= 0, got -3"),
+        ([[1, np.nan]], r"sequences\[0\] \(token ids\) must hold whole numbers, got nan"),
+        ([["a", "b"]], r"sequences\[0\] holds text"),
+        ([[1, None]], r"sequences\[0\] holds None"),
+        ([5], r"sequences\[0\] must be a list of token ids"),
+        ([[[1, 2]]], r"sequences\[0\] must be a list of token ids, got an array of shape \(1, 2\)"),
+    ],
+)
+def test_pad_sequences_refuses_ids_that_are_not_whole_numbers_from_0(sequences, match):
+    with pytest.raises(nn.checks.ArgumentError, match=match):
+        pad_sequences(sequences)
+
+
+def test_pad_sequences_takes_whole_floats_and_arrays_as_ids():
+    np.testing.assert_array_equal(pad_sequences([np.array([1.0, 2.0]), np.array([3], np.uint8), []]),
+                                  [[1, 2], [0, 3], [0, 0]])  # fmt: skip

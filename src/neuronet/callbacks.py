@@ -10,10 +10,11 @@ import csv
 import inspect
 import math
 import os
+import string
 
 import numpy as np
 
-from . import checks
+from . import checks, saving
 
 
 class Callback:
@@ -54,6 +55,8 @@ class MonitorCallback(Callback):
 
     def __init__(self, monitor: str = "val_loss", mode: str = "auto", min_delta: float = 0.0) -> None:
         self.monitor = checks.text(monitor, "monitor")
+        if not monitor.strip():
+            raise checks.ArgumentError("monitor is empty; name a logged value such as 'val_loss' or 'accuracy'")
         if checks.choice(mode, "mode", ("auto", "min", "max")) == "auto":
             mode = "min" if "loss" in monitor or "error" in monitor else "max"
         self.mode = mode
@@ -124,14 +127,22 @@ class ModelCheckpoint(MonitorCallback):
 
     def __init__(self, path, monitor="val_loss", save_best_only=True, mode="auto"):
         super().__init__(monitor, mode)
-        self.path = os.fspath(path)
+        self.path = _template(saving.model_path(checks.file_path(path, "path"), "path"), logged=True)
         self.save_best_only = checks.flag(save_best_only, "save_best_only")
 
     def on_epoch_end(self, epoch, logs=None):
-        if not math.isfinite((logs or {}).get("loss", 0.0)):
+        logs = logs or {}
+        if not math.isfinite(logs.get("loss", 0.0)):
             return  # the weights are NaN: nothing worth keeping
         if not self.save_best_only or self.improved(logs):
-            self.model.save(self.path.format(epoch=epoch + 1, **(logs or {})))
+            try:
+                path = self.path.format(epoch=epoch + 1, **logs)
+            except KeyError as exc:
+                raise checks.ArgumentError(
+                    f"ModelCheckpoint path {self.path!r} names {{{exc.args[0]}}}, which is not logged; "
+                    f"the logs hold {sorted(logs)}"
+                ) from None
+            self.model.save(path)
 
 
 class LearningRateScheduler(Callback):
@@ -143,16 +154,20 @@ class LearningRateScheduler(Callback):
     """
 
     def __init__(self, schedule, verbose: int = 0) -> None:
-        if not callable(schedule):
-            raise checks.ArgumentError(f"schedule must be a function of the epoch, got {schedule!r}")
+        self.takes_lr = _takes_learning_rate(schedule)
         self.schedule = schedule
-        self.verbose = verbose
-        self.takes_lr = len(inspect.signature(schedule).parameters) >= 2
+        self.verbose = _verbosity(verbose)
+
+    def on_train_begin(self, logs=None):
+        self.first = True
 
     def on_epoch_begin(self, epoch, logs=None):
         opt = self.model.optimizer
         lr = self.schedule(epoch, opt.learning_rate) if self.takes_lr else self.schedule(epoch)
-        opt.learning_rate = checks.number(lr, f"the learning rate the schedule gave for epoch {epoch}", low=0.0)
+        # a first rate of 0 would train nothing; later ones may decay to 0 (CosineDecay ends there)
+        what = f"the learning rate that schedule {_name(self.schedule)} gave for epoch {epoch}"
+        opt.learning_rate = checks.number(lr, what, low=0.0, low_open=self.first)
+        self.first = False
         if self.verbose:
             print(f"epoch {epoch + 1}: learning rate {lr:.6g}")
 
@@ -184,7 +199,7 @@ class ReduceLROnPlateau(MonitorCallback):
         self.patience = checks.integer(patience, "patience", low=0)
         self.cooldown = checks.integer(cooldown, "cooldown", low=0)
         self.min_lr = checks.number(min_lr, "min_lr", low=0.0)
-        self.verbose = verbose
+        self.verbose = _verbosity(verbose)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -216,7 +231,14 @@ class CSVLogger(Callback):
     """Write each epoch's logs as a row of a CSV file (``append=True`` continues an existing file)."""
 
     def __init__(self, path, separator: str = ",", append: bool = False) -> None:
-        self.path, self.separator, self.append = path, separator, append
+        self.path = checks.file_path(path, "path")
+        self.separator = checks.text(separator, "separator")
+        if len(separator) != 1 or separator in '"\r\n':
+            raise checks.ArgumentError(
+                f"separator must be one character other than a quote or a line break (',', ';', '\\t'), "
+                f"got {separator!r}"
+            )
+        self.append = checks.flag(append, "append")
 
     def on_train_begin(self, logs=None):
         from . import distributed
@@ -242,7 +264,8 @@ class CSVLogger(Callback):
 
 class SampleGrid(Callback):
     """A GAN's callback: every ``every`` epochs (and after the last), a PNG grid of the generator's samples
-    for the same ``n`` latent vectors, so that the grids show how training changes one set of samples.
+    for the same ``n`` latent vectors, titled with the epoch, so that the grids show how training changes
+    one set of samples.
 
     ``path`` may hold ``{epoch}`` (as in ``"samples_{epoch:03d}.png"``) for one file per grid; otherwise
     each grid replaces the last. Samples must be images (see :func:`neuronet.plot.image_grid`). Needs
@@ -250,7 +273,7 @@ class SampleGrid(Callback):
     """
 
     def __init__(self, path, every: int = 5, n: int = 64, cols: int = 8, seed: int = 0) -> None:
-        self.path = os.fspath(path)
+        self.path = _template(checks.file_path(path, "path"), logged=False)
         self.every = checks.integer(every, "every", low=1)
         self.n = checks.integer(n, "n", low=1)
         self.cols = checks.integer(cols, "cols", low=1)
@@ -284,8 +307,57 @@ class SampleGrid(Callback):
 
         samples = self.model.generator.predict(self.z.astype(self.model.generator._dtype()))
         path = self.path.format(epoch=self.epochs)
-        plot.image_grid(samples, path=path, cols=self.cols)
+        plot.image_grid(samples, path=path, cols=self.cols, title=f"epoch {self.epochs}")
         self.paths.append(path)
+
+
+def _template(path: str, logged: bool) -> str:
+    """``path``, a file name that may hold ``{epoch}`` (and, if ``logged``, logged values such as
+    ``{val_loss:.3f}``), filled now with stand-in values so that a mistake shows before training, not after
+    an epoch."""
+    try:
+        fields = {field for _, field, _, _ in string.Formatter().parse(path) if field is not None}
+        names = {field.partition(".")[0].partition("[")[0] for field in fields}
+        path.format(**{name: 1 if name == "epoch" else 0.0 for name in names if logged or name == "epoch"})
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        allowed = "{epoch} and logged values such as {val_loss:.3f}" if logged else "{epoch}"
+        raise checks.ArgumentError(
+            f"path {path!r} is no file name neuronet can fill in ({type(exc).__name__}: {exc}); it may hold "
+            f"{allowed}, and {{{{ or }}}} for a brace"
+        ) from None
+    return path
+
+
+def _takes_learning_rate(schedule) -> bool:
+    """Whether ``schedule`` takes (epoch, lr) rather than (epoch); refused if it is neither."""
+    expected = "a function epoch -> lr or (epoch, lr) -> lr, such as nn.schedules.StepDecay(0.1)"
+    if not callable(schedule):
+        raise checks.ArgumentError(f"schedule must be {expected}, got {schedule!r}")
+    try:
+        parameters = list(inspect.signature(schedule).parameters.values())
+    except (TypeError, ValueError):  # a built-in such as max: what it takes cannot be read
+        raise checks.ArgumentError(
+            f"schedule must be {expected}; {_name(schedule)} has no signature to say what it takes: "
+            "wrap it in a function of the epoch"
+        ) from None
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    varargs = any(p.kind == p.VAR_POSITIONAL for p in parameters)
+    required = [p for p in parameters if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if len(required) > 2 or any(p.kind == p.KEYWORD_ONLY for p in required) or not (positional or varargs):
+        raise checks.ArgumentError(
+            f"schedule must be {expected}; {_name(schedule)} takes {inspect.signature(schedule)}"
+        )
+    return len(positional) >= 2 or varargs
+
+
+def _name(function) -> str:
+    return getattr(function, "__name__", type(function).__name__)
+
+
+def _verbosity(verbose) -> int:
+    from .training import verbosity  # (training imports this module)
+
+    return verbosity(verbose)
 
 
 __all__ = [

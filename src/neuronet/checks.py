@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def number(
     """``value`` as a finite float, checked to lie between ``low`` and ``high`` (open ends on request)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ArgumentError(f"{name} must be a number, got {_shown(value)}")
-    value = float(value)
+    value = float(value) + 0.0  # -0.0 is 0.0 (NumPy's uniform(-0.0, 0.0) would call its range negative)
     if not math.isfinite(value):
         raise ArgumentError(f"{name} must be a finite number, got {value}")
     below = low is not None and (value <= low if low_open else value < low)
@@ -78,6 +79,46 @@ def flag(value, name: str) -> bool:
     if isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1)):
         return bool(value)
     raise ArgumentError(f"{name} must be True or False, got {_shown(value)}")
+
+
+# floats are exact integers up to 2**53: beyond it 2**53 + 1 reads as 2**53, so a whole float there is no id
+LARGEST_EXACT_FLOAT_INT = 2**53
+
+
+def whole_numbers(array: np.ndarray, name: str, low: int | None = None) -> np.ndarray:
+    """A numeric array (bools, integers or floats) as int64, refused naming ``name`` unless every value is
+    a whole number (2.0 is 2; 2.5, NaN and floats beyond 2**53 are not) of at least ``low``."""
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array) | (array != np.floor(array)) | (np.abs(array) > LARGEST_EXACT_FLOAT_INT)
+        if bad.any():
+            raise ArgumentError(f"{name} must hold whole numbers, got {array[bad].flat[0]} (at index {_first(bad)})")
+    elif array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        raise ArgumentError(f"{name} holds {array.max()}, beyond the int64 range")
+    elif array.dtype.kind not in "biu":
+        raise ArgumentError(f"{name} must hold whole numbers, got values of dtype {array.dtype}")
+    array = array.astype(np.int64)
+    if low is not None and array.size and array.min() < low:
+        raise ArgumentError(f"{name} must hold numbers >= {low}, got {array.min()} (at index {_first(array < low)})")
+    return array
+
+
+def _first(mask: np.ndarray):
+    """The index of the first True in ``mask``: an int for 1-D, a tuple of ints otherwise."""
+    where = tuple(int(i[0]) for i in np.nonzero(mask))
+    return where[0] if len(where) == 1 else where
+
+
+def file_path(value, name: str) -> str:
+    """``value`` (a str, bytes or os.PathLike) as a str naming a file to write; an int (a file descriptor,
+    which closing the file would close), an empty name, a NUL byte or a directory is refused."""
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise ArgumentError(f"{name} must be a file name (str, bytes or os.PathLike), got {_shown(value)}")
+    path = os.fsdecode(value)
+    if not path or "\x00" in path:
+        raise ArgumentError(f"{name} must be a file name, got {path!r}")
+    if os.path.isdir(path):
+        raise ArgumentError(f"{name} {path!r} is a directory; give a file name in it")
+    return path
 
 
 def choice(value, name: str, choices) -> str:

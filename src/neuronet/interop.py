@@ -32,9 +32,11 @@ convolution orders its features (height, width, channels), PyTorch's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-from . import checks
+from . import backend, checks
 from . import layers as L
 
 # the arrays of a layer as (torch key, neuronet attribute, to torch, from torch)
@@ -76,6 +78,8 @@ def _layout(layer) -> list[tuple[str, str, tuple]]:
 
 def _layers(model):
     """(key prefix, layer, torch key suffix) for every layer with weights, a Bidirectional's two cells apart."""
+    if not isinstance(getattr(model, "layers", None), list):
+        raise checks.ArgumentError(f"model must be a neuronet model (nn.Sequential), got {type(model).__name__}")
     for layer in model.layers:
         if isinstance(layer, L.Bidirectional):
             if layer.merge_mode != "concat":
@@ -113,8 +117,11 @@ def to_torch_state_dict(model) -> dict:
 def load_torch_state_dict(model, state_dict: dict) -> None:
     """Set the model's weights from a PyTorch state dict in the names and layouts of the module's table
     (tensors or arrays); every key the model needs must be there with its shape, and no other."""
-    given = {key: value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
-             for key, value in state_dict.items()}  # fmt: skip
+    if not isinstance(state_dict, Mapping):
+        raise checks.ArgumentError(
+            f"state_dict must be a dict of tensors or arrays (a module's state_dict()), got {type(state_dict).__name__}"
+        )
+    given = {key: _array(value, key) for key, value in state_dict.items()}
     assignments, expected = [], set()
     for prefix, layer, suffix in _layers(model):
         for key, attribute, (to_torch, from_torch) in _layout(layer):
@@ -122,11 +129,12 @@ def load_torch_state_dict(model, state_dict: dict) -> None:
             expected.add(name)
             if name not in given:
                 raise checks.ArgumentError(f"the state dict has no {name!r} for layer {prefix!r}")
-            values = from_torch(given[name])
+            values = from_torch(_finite(given, name))
             if isinstance(layer, (L.SimpleRNN, L.LSTM)) and key == "bias_ih_l0":
                 hh = f"{prefix}.bias_hh_l0{suffix}"
                 expected.add(hh)
-                values = np.add(values, given.get(hh, 0.0), dtype=np.float64)  # our one bias is PyTorch's two
+                second = _finite(given, hh) if hh in given else 0.0
+                values = np.add(values, second, dtype=np.float64)  # our one bias is PyTorch's two
             target = getattr(layer, attribute)
             shape = getattr(target, "shape", None)
             if tuple(values.shape) != tuple(shape):
@@ -146,6 +154,24 @@ def load_torch_state_dict(model, state_dict: dict) -> None:
             target.assign(layer.ops.asarray(values, dtype=target.data.dtype))
         else:
             target[...] = layer.ops.asarray(values, dtype=target.dtype)
+
+
+def _array(value, key) -> np.ndarray:
+    """A state dict's value (a tensor, an array or nested lists) as a NumPy array of numbers."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return backend.as_array(value, f"the state dict's {key!r}")
+
+
+def _finite(given: dict, key: str) -> np.ndarray:
+    """``given[key]``, refused if it holds NaN or infinite values (weights that would make every output NaN)."""
+    values = given[key]
+    if not backend.all_finite(values):
+        bad = int((~np.isfinite(values)).sum())
+        raise checks.ArgumentError(
+            f"the state dict's {key!r} holds {bad} NaN or infinite value(s) of {values.size}; weights must be finite"
+        )
+    return values
 
 
 __all__ = ["load_torch_state_dict", "to_torch_state_dict"]

@@ -12,30 +12,70 @@ the threshold 0.5. ``average`` works as in scikit-learn:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from . import backend, checks
+
 AVERAGES = ("binary", "macro", "micro", "weighted")
+LARGEST_CONFUSION_BYTES = 2**32  # a confusion matrix larger than 4 GiB of counts is labels that are no class indices
 
 
-def to_labels(y) -> np.ndarray:
-    """Class labels from labels, one-hot rows, class scores or binary probabilities (classes on the last
-    axis, as a model outputs them: (batch, classes), or (batch, ..., classes) for a label per position)."""
-    y = np.asarray(y)
+def to_labels(y, name: str = "y") -> np.ndarray:
+    """Class labels, one per sample, from labels, one-hot rows, class scores or binary probabilities
+    (classes on the last axis, as a model outputs them: (batch, classes), or (batch, ..., classes) for a
+    label per position).
+
+    Rows of several scores give the index of the largest. Other values are labels when they are whole
+    numbers, floats included (2.0 is class 2; floats 0. and 1. are the labels 0 and 1, which the threshold
+    would give too), and probabilities of class 1 when they are fractions in [0, 1] (class 1 above 0.5).
+    Fractions outside [0, 1] are neither, and an error.
+    """
+    return _labels_of(_numbers(y, name), name)
+
+
+def _numbers(y, name: str) -> np.ndarray:
+    """``y`` as a finite, non-empty numeric array with a sample axis, or an error naming ``name``."""
+    y = backend.as_array(y, name)
+    if y.ndim == 0:
+        raise checks.ArgumentError(f"{name} must hold one label (or row of scores) per sample, got one value, {y}")
+    if y.size == 0:
+        raise checks.ArgumentError(f"{name} is empty (shape {y.shape}); give at least one sample")
+    backend.require_finite(y, name)
+    return y
+
+
+def _labels_of(y: np.ndarray, name: str) -> np.ndarray:
     if y.ndim >= 2 and y.shape[-1] > 1:
         return y.argmax(axis=-1).reshape(-1)
-    y = y.reshape(-1)
-    if y.dtype.kind == "f" and y.size and ((y != 0) & (y != 1)).any():
+    return _labels(y.reshape(-1), name)
+
+
+def _labels(y: np.ndarray, name: str) -> np.ndarray:
+    """1-D values as labels: whole numbers as they are, fractions in [0, 1] as probabilities of class 1."""
+    if y.dtype.kind == "f" and (y != np.floor(y)).any():
+        outside = (y < 0) | (y > 1)
+        if outside.any():
+            raise checks.ArgumentError(
+                f"{name} holds {y[outside][0]:g}, neither a class label (a whole number) nor a probability of "
+                "class 1 (in [0, 1]); pass labels, probabilities of class 1, or a row of class scores per sample"
+            )
         return (y > 0.5).astype(np.int64)
-    return y.astype(np.int64)
+    return checks.whole_numbers(y, name)
 
 
 def _labels_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = _numbers(y_true, "y_true"), _numbers(y_pred, "y_pred")
     if y_pred.ndim >= 2 and y_true.shape == y_pred.shape[:-1]:  # a label per row of scores: labels already
-        return y_true.reshape(-1).astype(np.int64), to_labels(y_pred)
-    t, p = to_labels(y_true), to_labels(y_pred)
+        t = _labels(y_true.reshape(-1), "y_true")
+    else:
+        t = _labels_of(y_true, "y_true")
+    p = _labels_of(y_pred, "y_pred")
     if t.shape != p.shape:
-        raise ValueError(f"{t.shape[0]} true labels but {p.shape[0]} predictions; they must match")
+        raise checks.ArgumentError(
+            f"{t.shape[0]} true labels (y_true) but {p.shape[0]} predictions (y_pred); they must match"
+        )
     return t, p
 
 
@@ -46,21 +86,43 @@ def accuracy(y_true, y_pred) -> float:
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
-    """Counts C[i, j] of samples of true class i predicted as class j."""
+    """Counts C[i, j] of samples of true class i predicted as class j (classes 0..num_classes - 1; by
+    default up to the largest label)."""
     t, p = _labels_pair(y_true, y_pred)
-    if t.size and min(t.min(), p.min()) < 0:
-        raise ValueError("class labels must be non-negative integers")
-    largest = int(max(t.max(initial=0), p.max(initial=0)))
-    k = num_classes or largest + 1
-    if largest >= k:
-        raise ValueError(f"labels must be in 0..{k - 1} for {k} classes, found {largest}")
+    k = _class_count(t, p, num_classes)
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
 
 
+def _class_count(t: np.ndarray, p: np.ndarray, num_classes: int | None) -> int:
+    """The number of classes of labels that index them (0..k-1): ``num_classes``, or the largest label + 1."""
+    if num_classes is not None:
+        num_classes = checks.integer(num_classes, "num_classes", low=1)
+    smallest, largest = int(min(t.min(), p.min())), int(max(t.max(), p.max()))
+    if smallest < 0:
+        raise checks.ArgumentError(f"class labels must be non-negative integers (0, 1, 2, ...), found {smallest}")
+    k = num_classes or largest + 1
+    if largest >= k:
+        raise checks.ArgumentError(f"labels must be in 0..{k - 1} for {k} classes, found {largest}")
+    if k * k * 8 > LARGEST_CONFUSION_BYTES:
+        raise checks.ArgumentError(
+            f"labels up to {largest:,} would make a confusion matrix of {k:,} x {k:,} counts "
+            f"({k * k * 8 / 2**30:,.0f} GiB); labels are class indices 0..k-1: number the classes from 0 "
+            "first (np.unique(y, return_inverse=True))"
+        )
+    return k
+
+
 def _per_class(y_true, y_pred, num_classes: int | None = None):
-    """True positives, predicted positives and actual positives per class."""
-    cm = confusion_matrix(y_true, y_pred, num_classes)
-    return np.diag(cm).astype(np.float64), cm.sum(axis=0).astype(np.float64), cm.sum(axis=1).astype(np.float64)
+    """The classes, and per class: true positives, predicted positives and actual positives. The classes
+    are 0..num_classes - 1 if given, else the labels that occur in either (as scikit-learn's)."""
+    t, p = _labels_pair(y_true, y_pred)
+    classes = np.union1d(t, p) if num_classes is None else np.arange(_class_count(t, p, num_classes))
+    true_index, pred_index = np.searchsorted(classes, t), np.searchsorted(classes, p)
+
+    def count(index):
+        return np.bincount(index, minlength=len(classes)).astype(np.float64)
+
+    return classes, count(true_index[t == p]), count(pred_index), count(true_index)
 
 
 def _ratio(num, den):
@@ -68,9 +130,8 @@ def _ratio(num, den):
 
 
 def _score(kind: str, y_true, y_pred, average: str) -> float:
-    if average not in AVERAGES:
-        raise ValueError(f"average must be one of {AVERAGES}, got {average!r}")
-    tp, pred_pos, true_pos = _per_class(y_true, y_pred)
+    checks.choice(average, "average", AVERAGES)
+    classes, tp, pred_pos, true_pos = _per_class(y_true, y_pred)
     if average == "micro":
         tp, pred_pos, true_pos = tp.sum(keepdims=True), pred_pos.sum(keepdims=True), true_pos.sum(keepdims=True)
     precision, recall = _ratio(tp, pred_pos), _ratio(tp, true_pos)
@@ -81,15 +142,15 @@ def _score(kind: str, y_true, y_pred, average: str) -> float:
     else:
         scores = _ratio(2 * precision * recall, precision + recall)
     if average == "binary":
-        if len(scores) > 2:
-            raise ValueError(f"average='binary' needs two classes, found {len(scores)}; use 'macro' or 'weighted'")
-        return float(scores[1]) if len(scores) > 1 else 0.0
+        if not np.isin(classes, (0, 1)).all():
+            raise checks.ArgumentError(
+                f"average='binary' scores class 1 against class 0 and needs two classes, 0 and 1; found "
+                f"{classes[:10].tolist()}: use average='macro' or 'weighted'"
+            )
+        return float(scores[classes == 1].sum())  # 0 when class 1 never occurs, as scikit-learn
     if average == "weighted":
         return float((scores * true_pos).sum() / true_pos.sum())
-    if average == "macro":
-        present = (true_pos + pred_pos) > 0  # scikit-learn averages over labels that occur
-        return float(scores[present].mean())
-    return float(scores[0])
+    return float(scores.mean())  # macro: over the classes that occur; micro: the one pooled score
 
 
 def precision(y_true, y_pred, average: str = "binary") -> float:
@@ -108,11 +169,12 @@ def f1_score(y_true, y_pred, average: str = "binary") -> float:
 
 
 def classification_report(y_true, y_pred, class_names: list[str] | None = None) -> str:
-    """A table of precision, recall, F1 and support per class, with accuracy and averages."""
-    tp, pred_pos, true_pos = _per_class(y_true, y_pred, len(class_names) if class_names else None)
+    """A table of precision, recall, F1 and support per class, with accuracy and averages. The rows are
+    the classes 0..len(class_names) - 1 given names, else the labels that occur."""
+    classes, tp, pred_pos, true_pos = _per_class(y_true, y_pred, len(class_names) if class_names else None)
     p, r = _ratio(tp, pred_pos), _ratio(tp, true_pos)
     f = _ratio(2 * p * r, p + r)
-    names = class_names or [str(i) for i in range(len(tp))]
+    names = class_names or [str(c) for c in classes]
     width = max(12, *(len(n) for n in names))
     lines = [f"{'':>{width}} {'precision':>9} {'recall':>9} {'f1-score':>9} {'support':>9}", ""]
     for i, name in enumerate(names):
@@ -127,9 +189,9 @@ def classification_report(y_true, y_pred, class_names: list[str] | None = None) 
 
 # -- regression ---------------------------------------------------------------------------
 def _values_pair(y_true, y_pred):
-    t, p = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+    t, p = _numbers(y_true, "y_true").astype(np.float64), _numbers(y_pred, "y_pred").astype(np.float64)
     if t.size != p.size:
-        raise ValueError(f"{t.size} true values but {p.size} predictions; they must match")
+        raise checks.ArgumentError(f"{t.size} true values (y_true) but {p.size} predictions (y_pred); they must match")
     return t.reshape(p.shape) if t.shape != p.shape else t, p
 
 
@@ -184,7 +246,7 @@ def get(metric):
         base, average = name, None
     elif base not in ("precision", "recall", "f1") or average not in AVERAGES:
         if name in METRICS:
-            return metric, METRICS[name]
+            return metric, _nan_if_diverged(METRICS[name])
         choices = [*sorted(METRICS), "f1_macro", "precision_weighted", "recall_micro", "..."]
         raise ValueError(f"unknown metric {metric!r}; use one of {choices} or a function (y_true, y_pred)")
     score = METRICS[base]
@@ -194,7 +256,18 @@ def get(metric):
         return score(y_true, y_pred, average=chosen)
 
     averaged.__name__ = name
-    return metric, averaged
+    return metric, _nan_if_diverged(averaged)
+
+
+def _nan_if_diverged(score):
+    """``score`` as ``compile`` uses it: outputs that diverged to NaN or infinity score NaN (the training
+    loop reports the divergence itself), where ``score`` called directly refuses them."""
+
+    def scored(y_true, y_pred):
+        return score(y_true, y_pred) if backend.all_finite(np.asarray(y_pred)) else math.nan
+
+    scored.__name__ = score.__name__
+    return scored
 
 
 def _canonical(name: str) -> str:

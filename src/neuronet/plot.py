@@ -136,8 +136,10 @@ def decision_boundary(
 CLASS_COLORS = [f"C{i}" for i in range(10)]
 
 
-def image_grid(images, labels=None, predictions=None, path=None, cols: int = 8, class_names=None, dpi: int = 100):
-    """Images in a grid, titled with true and predicted labels (red where they differ).
+def image_grid(
+    images, labels=None, predictions=None, path=None, cols: int = 8, class_names=None, dpi: int = 100, title: str = ""
+):
+    """Images in a grid, titled with true and predicted labels (red where they differ), under ``title``.
 
     ``images`` is (n, height, width), (n, height, width, channels), or flat
     rows of a square image (n, side*side).
@@ -166,6 +168,8 @@ def image_grid(images, labels=None, predictions=None, path=None, cols: int = 8, 
         )
         wrong = true is not None and pred is not None and true[i] != pred[i]
         ax.set_title("\n".join(parts), fontsize=8, color="red" if wrong else "black")
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)
 
 

@@ -21,6 +21,7 @@ objects. Needs scikit-learn: ``pip install "neuronet[sklearn]"``.
 
 from __future__ import annotations
 
+import numbers
 import os
 import tempfile
 
@@ -45,7 +46,8 @@ ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity"
 
 class _NeuronetEstimator(BaseEstimator):
     """What the classifier and the regressor share: building, training, predicting, pickling. Each kind
-    gives its ``loss_class`` and ``output_activation``, and ``_targets`` and ``_n_outputs`` for its y."""
+    gives its ``output_activation``, ``_targets`` and ``_n_outputs`` for its y, and ``_check_width`` and
+    ``_loss`` for the width of the network's output."""
 
     def __init__(
         self,
@@ -73,15 +75,20 @@ class _NeuronetEstimator(BaseEstimator):
         self.dtype = dtype
         self.verbose = verbose
 
-    # what each kind decides: its loss, its last layer's activation (and, below, its targets)
-    loss_class: type = losses.Loss
-    output_activation: str | None = None
+    output_activation: str | None = None  # the last layer's, in the dense network
 
     # -- training ----------------------------------------------------------------------------------
     def _seed(self) -> int:
         """The seed of the weights and of the network's own stream: from ``random_state`` as scikit-learn
         reads it (None: NumPy's global RandomState; an int; a RandomState)."""
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        state = self.random_state
+        if state is not None and not isinstance(state, np.random.RandomState):
+            if isinstance(state, bool) or not isinstance(state, numbers.Integral):
+                raise checks.ArgumentError(
+                    f"random_state must be None, an int or a numpy RandomState, got {state!r} ({type(state).__name__})"
+                )
+            checks.integer(state, "random_state", low=0, high=2**32 - 1)  # (RandomState's seeds)
+        return int(check_random_state(state).randint(np.iinfo(np.int32).max))
 
     def _build(self, n_features: int, n_outputs: int) -> Sequential:
         dtype = checks.choice(self.dtype, "dtype", ("float32", "float64"))
@@ -99,7 +106,11 @@ class _NeuronetEstimator(BaseEstimator):
 
     def _dense_network(self, n_features: int, n_outputs: int) -> Sequential:
         sizes = self.hidden_layer_sizes
-        sizes = (sizes,) if isinstance(sizes, (int, np.integer)) else tuple(sizes)
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (numbers.Integral, list, tuple, np.ndarray)):
+            raise checks.ArgumentError(
+                f"hidden_layer_sizes must be an int or a tuple of ints (one per hidden layer), got {sizes!r}"
+            )
+        sizes = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)
         sizes = tuple(checks.integer(s, "a size in hidden_layer_sizes", low=1) for s in sizes)
         activation = ACTIVATIONS[checks.choice(self.activation, "activation", tuple(ACTIVATIONS))]
         alpha = checks.number(self.alpha, "alpha", low=0.0)
@@ -111,10 +122,10 @@ class _NeuronetEstimator(BaseEstimator):
         out = layers.Dense(widths[-1], n_outputs, activation=self.output_activation)
         return Sequential([*hidden, out])
 
-    def _compile(self, network: Sequential) -> None:
+    def _compile(self, network: Sequential, width: int) -> None:
         name = checks.choice(self.optimizer, "optimizer", tuple(sorted(n.lower() for n in optimizers.OPTIMIZERS)))
         rate = checks.number(self.learning_rate, "learning_rate", low=0.0, low_open=True)
-        network.compile(loss=self.loss_class(), optimizer=type(optimizers.get(name))(rate))
+        network.compile(loss=self._loss(width), optimizer=type(optimizers.get(name))(rate))
 
     def _train(self, X, y, epochs: int, fresh: bool, classes=None):
         if y is None:
@@ -122,9 +133,12 @@ class _NeuronetEstimator(BaseEstimator):
         X, y = self._validate(X, y, reset=fresh)
         targets = self._targets(y, fresh, classes)
         if fresh:
+            n_outputs = self._n_outputs(targets)
             with backend.seeded(self._seed()):  # the weights and the model's own stream (shuffling, dropout)
-                self.model_ = self._build(X.shape[1], self._n_outputs(targets))
-            self._compile(self.model_)
+                self.model_ = self._build(X.shape[1], n_outputs)
+                width = _output_width(self.model_, X[:1])
+            self._check_width(width, n_outputs)  # (before training: a wrong width fails only in predict)
+            self._compile(self.model_, width)
             self.loss_curve_ = []
         verbose = checks.integer(self.verbose, "verbose", low=0, high=2)
         batch_size = min(checks.integer(self.batch_size, "batch_size", low=1), len(X))
@@ -137,6 +151,7 @@ class _NeuronetEstimator(BaseEstimator):
         return self._train(X, y, checks.integer(self.epochs, "epochs", low=1), fresh=True)
 
     def _validate(self, X, y=None, reset=True):
+        _require_numbers(X, "X", "encode text columns as numbers first (a OneHotEncoder in a Pipeline, say)")
         dtype = (np.float64, np.float32)
         if y is None:
             return validate_data(self, X, reset=reset, dtype=dtype)
@@ -158,6 +173,40 @@ class _NeuronetEstimator(BaseEstimator):
         if "model_" in state:
             state["model_"] = _from_bytes(state["model_"], state["dtype"])
         self.__dict__.update(state)
+
+
+def _output_width(network: Sequential, x: np.ndarray) -> int:
+    """The number of outputs ``network`` gives for a sample ``x`` (1, features), checked to be a row."""
+    try:
+        out = network.predict(x)
+    except ValueError as exc:  # a layer's error: the network does not take X's features
+        raise checks.ArgumentError(
+            f"model(...) built a network that does not take X's {x.shape[1]} features: {exc}"
+        ) from None
+    if out.ndim != 2:
+        raise checks.ArgumentError(
+            f"model(...) must build a network with one row of outputs per sample; it gives shape {out.shape[1:]}"
+        )
+    return out.shape[1]
+
+
+def _require_numbers(values, name: str, advice: str) -> None:
+    """An error naming the first cell of ``values`` that is text no number can be read from, if there is one
+    (scikit-learn's own says only "could not convert string to float"); the rest is validate_data's."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError):  # ragged and the like: validate_data says what is wrong
+        return
+    if array.dtype.kind not in "OUS":
+        return
+    for index, value in np.ndenumerate(array):
+        if isinstance(value, (str, bytes)):
+            try:
+                float(value)
+            except ValueError:
+                where = ", ".join(f"{axis} {i}" for axis, i in zip(("row", "column"), index))
+                shown = value.item() if isinstance(value, np.generic) else value  # ('a', not np.str_('a'))
+                raise checks.ArgumentError(f"{name} holds text, {shown!r} at {where}; {advice}") from None
 
 
 def _to_bytes(model: Sequential) -> bytes:
@@ -187,10 +236,25 @@ class NeuronetClassifier(ClassifierMixin, _NeuronetEstimator):
     probability of each, in that order.
     """
 
-    loss_class, output_activation = losses.CategoricalCrossentropy, "softmax"
+    output_activation = "softmax"
 
     def _n_outputs(self, targets) -> int:
         return len(self.classes_)
+
+    def _check_width(self, width: int, n_outputs: int) -> None:
+        """One output per class, or one sigmoid output (the probability of the second class) for two."""
+        last = self.model_.layers[-1] if self.model_.layers else None
+        one_sigmoid = width == 1 and n_outputs == 2 and last is not None and last.output_activation() == "sigmoid"
+        if width == n_outputs or one_sigmoid:
+            return
+        two = " (or, for two classes, one output with activation='sigmoid')" if n_outputs == 2 else ""
+        raise checks.ArgumentError(
+            f"model(n_features, n_outputs) built a network with {width} output(s) for {n_outputs} classes; "
+            f"it must end in n_outputs = {n_outputs} outputs with activation='softmax'{two}"
+        )
+
+    def _loss(self, width: int) -> losses.Loss:
+        return losses.BinaryCrossentropy() if width == 1 else losses.CategoricalCrossentropy()
 
     def _targets(self, y, fitting: bool, classes=None):
         y = column_or_1d(y, warn=True)
@@ -212,7 +276,8 @@ class NeuronetClassifier(ClassifierMixin, _NeuronetEstimator):
         return self._train(X, y, 1, fresh=not hasattr(self, "model_"), classes=classes)
 
     def predict_proba(self, X) -> np.ndarray:
-        return self._outputs(X)
+        out = self._outputs(X)
+        return np.hstack([1 - out, out]) if out.shape[1] == 1 else out  # (one sigmoid: class 1's probability)
 
     def predict(self, X) -> np.ndarray:
         probabilities = self.predict_proba(X)
@@ -223,12 +288,23 @@ class NeuronetRegressor(RegressorMixin, _NeuronetEstimator):
     """A neuronet network as a scikit-learn regressor: linear outputs, mean squared error; y one target
     or several (samples, targets)."""
 
-    loss_class, output_activation = losses.MeanSquaredError, None
+    output_activation = None
 
     def _n_outputs(self, targets) -> int:
         return targets.shape[1]
 
+    def _check_width(self, width: int, n_outputs: int) -> None:
+        if width != n_outputs:
+            raise checks.ArgumentError(
+                f"model(n_features, n_outputs) built a network with {width} output(s) for {n_outputs} target(s); "
+                f"it must end in n_outputs = {n_outputs} linear output(s)"
+            )
+
+    def _loss(self, width: int) -> losses.Loss:
+        return losses.MeanSquaredError()
+
     def _targets(self, y, fitting: bool, classes=None):
+        _require_numbers(y, "y", "NeuronetRegressor predicts numbers: for classes use NeuronetClassifier")
         y = np.asarray(y, dtype=np.float64)
         if fitting:
             self._single = y.ndim == 1

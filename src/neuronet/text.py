@@ -14,7 +14,7 @@ from collections import Counter
 
 import numpy as np
 
-from . import checks
+from . import backend, checks
 from .data.csv import read_csv
 
 PAD, OOV = 0, 1
@@ -48,7 +48,7 @@ class Tokenizer:
 
     def fit(self, texts) -> Tokenizer:
         """Build the vocabulary from training texts: the most frequent words get the smallest ids."""
-        counts = Counter(token for text in texts for token in self.tokenize(text))
+        counts = Counter(token for text in _texts(texts) for token in self.tokenize(text))
         if not counts:
             raise ValueError("Tokenizer.fit found no words in the texts")
         limit = None if self.num_words is None else self.num_words - 2
@@ -64,7 +64,7 @@ class Tokenizer:
     def texts_to_sequences(self, texts) -> list[list[int]]:
         if not self.word_index:
             raise RuntimeError("call Tokenizer.fit on the training texts first")
-        return [[self.word_index.get(t, OOV) for t in self.tokenize(text)] for text in texts]
+        return [[self.word_index.get(t, OOV) for t in self.tokenize(text)] for text in _texts(texts)]
 
     def get_config(self) -> dict:
         return {
@@ -81,6 +81,22 @@ class Tokenizer:
         return tok
 
 
+def _texts(texts) -> list[str]:
+    """``texts`` as a list of strings; a bare string is refused, as iterating it would give its characters."""
+    if isinstance(texts, (str, bytes)):
+        raise checks.ArgumentError(
+            f"texts must be a list of texts, got a single {type(texts).__name__} ({texts[:40]!r}); "
+            "pass [text] for one text"
+        )
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise checks.ArgumentError(f"texts must be a list of texts (strings), got {type(texts).__name__}") from None
+    for i, text in enumerate(texts):
+        checks.text(text, f"texts[{i}]")
+    return texts
+
+
 def pad_sequences(
     sequences, maxlen: int | None = None, padding: str = "pre", truncating: str = "pre", value: int = PAD
 ) -> np.ndarray:
@@ -94,7 +110,7 @@ def pad_sequences(
     value = checks.integer(value, "value", low=0)
     if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__iter__"):
         raise checks.ArgumentError(f"sequences must be a list of lists of ids, got {type(sequences).__name__}")
-    sequences = [list(s) for s in sequences]
+    sequences = [_ids(seq, f"sequences[{i}]") for i, seq in enumerate(sequences)]
     if maxlen is not None:
         maxlen = checks.integer(maxlen, "maxlen", low=1)
     else:
@@ -102,13 +118,21 @@ def pad_sequences(
     out = np.full((len(sequences), maxlen), value, dtype=np.int64)
     for i, seq in enumerate(sequences):
         seq = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
-        if not seq:
+        if len(seq) == 0:
             continue
         if padding == "pre":
             out[i, maxlen - len(seq) :] = seq
         else:
             out[i, : len(seq)] = seq
     return out
+
+
+def _ids(sequence, name: str) -> np.ndarray:
+    """One sequence of token ids as int64: whole numbers >= 0 (an id of 1.7 or -3 is refused, never cut)."""
+    ids = backend.as_array(sequence, name)
+    if ids.ndim != 1:
+        raise checks.ArgumentError(f"{name} must be a list of token ids, got an array of shape {ids.shape}")
+    return checks.whole_numbers(ids, f"{name} (token ids)", low=0)
 
 
 def load_text_csv(path, text_column: str = "text", label_column: str = "label") -> tuple[list[str], np.ndarray, list]:
