@@ -153,12 +153,17 @@ def test_an_unnamed_column_that_is_no_index_stays_a_feature(tmp_path, capsys):
 
 
 # -- item 12: a class per row --------------------------------------------------------------------------------
-@pytest.mark.parametrize("labels, advice", [("c{i}", "is it an id or free text?"), ("{i}", "--task regression")])
-def test_a_target_with_a_class_per_row_is_refused_before_training(tmp_path, capsys, labels, advice):
-    rows = [[f"{i * 0.1:.1f}", labels.format(i=i)] for i in range(40)]
+@pytest.mark.parametrize(
+    "labels, per_class, advice",
+    [("c{i}", 1, "is it an id or free text?"), ("{i}", 1, "--task regression"), ("c{i}", 2, "id or free text")],
+)
+def test_a_target_with_too_few_rows_per_class_is_refused_before_training(tmp_path, capsys, labels, per_class, advice):
+    """A class per row (or two: at --validation-split 0.2 neither row is validated on) is no classification."""
+    rows = [[f"{i * 0.1:.1f}", labels.format(i=i // per_class)] for i in range(40)]
     data = write(tmp_path / "d.csv", ["x", "y"], rows)
     err = error(capsys, "train", data, "--target", "y", "--task", "classification", "--out", tmp_path / "m.nnet")
-    assert "the target 'y' has 40 classes in 40 rows, fewer than 2 rows per class" in err and advice in err
+    assert f"the target 'y' has {40 // per_class} classes in 40 rows, fewer than 3 rows per class" in err
+    assert advice in err and not (tmp_path / "m.nnet").exists()
 
 
 def test_evaluate_leaves_out_the_class_by_class_tables_for_many_classes(tmp_path, capsys):

@@ -52,6 +52,9 @@ from .text import OOV, Tokenizer, pad_sequences
 
 MAX_CLASSES_GUESSED = 20  # an integer target with at most this many values is taken as class labels
 MAX_CATEGORIES = 100  # a text feature with more values than this (or than half the rows) is an id or free text
+# a classifier needs this many rows per class on average: at --validation-split 0.2, 3 rows give 2 to train on
+# and 1 to validate (fewer classes than this many rows per class is an id, or a number to regress)
+MIN_ROWS_PER_CLASS = 3
 CLASSES_SHOWN = 50  # evaluate prints the per-class report and confusion matrix up to this many classes
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
 OPTIMIZERS = {"adam": optimizers.Adam, "adamw": optimizers.AdamW, "sgd": optimizers.SGD}
@@ -624,11 +627,11 @@ def _classes(table: Table, target: str, n: int) -> tuple[list[str], np.ndarray]:
     classes = _class_order(set(labels))
     if len(classes) < 2:
         raise CLIError(f"the target {target!r} has a single class {classes}; a classifier needs two or more")
-    if 2 * len(classes) > n:  # most classes could not be both trained on and validated
+    if MIN_ROWS_PER_CLASS * len(classes) > n:
         numeric = all(is_number(c) for c in classes)
         raise CLIError(
-            f"the target {target!r} has {len(classes):,} classes in {n:,} rows, fewer than 2 rows per class: a "
-            "classifier learns each class from several of its rows; "
+            f"the target {target!r} has {len(classes):,} classes in {n:,} rows, fewer than {MIN_ROWS_PER_CLASS} rows "
+            "per class: too few to train on and validate each class; "
             + ("to predict it as a number, use --task regression" if numeric else "is it an id or free text?")
         )
     index = {c: i for i, c in enumerate(classes)}
