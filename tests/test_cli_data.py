@@ -3,6 +3,7 @@ values, pandas index columns, many classes, text feature columns one-hot, and er
 
 import csv
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -329,3 +330,10 @@ def test_a_foreign_model_extension_is_refused_before_training(tmp_path, capsys, 
         assert got == 1 and stdout == "" and err.count("\n") == 1
         assert f"--out '{tmp_path / out}' ends in {os.path.splitext(out)[1]}" in err
         assert not (tmp_path / out).exists()
+
+
+def test_the_gan_demos_time_is_stated_in_help_and_readme(capsys):
+    assert main(["demo", "--help"]) == 0
+    assert "about 3 minutes on an idle 2-core machine" in " ".join(capsys.readouterr().out.split())
+    readme = Path(__file__).parent.parent.joinpath("README.md").read_text(encoding="utf-8")
+    assert "about 3 minutes on an idle 2-core machine" in " ".join(readme.split())
