@@ -337,3 +337,16 @@ def test_the_gan_demos_time_is_stated_in_help_and_readme(capsys):
     assert "about 3 minutes on an idle 2-core machine" in " ".join(capsys.readouterr().out.split())
     readme = Path(__file__).parent.parent.joinpath("README.md").read_text(encoding="utf-8")
     assert "about 3 minutes on an idle 2-core machine" in " ".join(readme.split())
+
+
+def test_predict_names_every_cell_that_is_no_number_and_offers_no_drop(tmp_path, capsys):
+    data = write(tmp_path / "d.csv", ["x", "z", "y"], separable())
+    assert train(capsys, data, "y")[0] == 0
+    rows = separable(10)
+    rows[2][0], rows[6][1], rows[8][1] = "tall", "", "１２"
+    bad = write(tmp_path / "b.csv", ["x", "z", "y"], rows)
+    for command in ("predict", "evaluate"):
+        err = error(capsys, command, tmp_path / "m.nnet", bad)
+        assert "line 4, column 'x' holds 'tall', which is not a number" in err
+        assert "line 10, column 'z' holds '１２', digits other than ASCII 0-9" in err
+        assert "--drop" not in err and "missing" not in err  # the column is the model's; the gap comes next

@@ -421,15 +421,16 @@ def _is_text(kinds: dict[str, list[int]]) -> bool:
     return bool(kinds.get("text")) and not kinds.get("number")
 
 
-def _not_numbers(table: Table, kinds: dict[str, dict[str, list[int]]]) -> list[str]:
-    """What spoils the columns that should hold numbers (``kinds``: their cells' kinds), each with its fix."""
+def _not_numbers(table: Table, kinds: dict[str, dict[str, list[int]]], droppable: bool = False) -> list[str]:
+    """What spoils the columns that should hold numbers (``kinds``: their cells' kinds), each with its fix
+    (``droppable``: a column mixing text and numbers may be left out with --drop)."""
     problems, commas = [], {}
     for name, found in kinds.items():
         bad = sorted(found.get("text", []) + found.get("unread", []))
         if bad and all(COMMA_NUMBER.fullmatch(table.cell(r, name)) for r in bad):
             commas[name] = bad
         elif bad:
-            fix = f", or leave the column out with --drop {name}" if found.get("text") else ""
+            fix = f", or leave the column out with --drop {name}" if droppable and found.get("text") else ""
             problems.append(f"{_cells(table, name, bad)}: correct the cell(s) or delete the row(s){fix}")
     if commas:  # a file from a spreadsheet in a decimal-comma locale: one fix for all its columns
         name, rows = next(iter(commas.items()))
@@ -489,7 +490,7 @@ def _check_features(table: Table, features: list[str], one_hot: bool) -> list[st
     used; missing cells are left to ``_handle_missing``, after this (a column that fails anyway comes first)."""
     kinds = {name: table.kinds(name) for name in features}
     text = [name for name in features if _is_text(kinds[name])]
-    problems = _not_numbers(table, {name: found for name, found in kinds.items() if name not in text})
+    problems = _not_numbers(table, {name: found for name, found in kinds.items() if name not in text}, droppable=True)
     _refuse(table, problems + _text_problems(table, text, kinds, one_hot))
     return text
 
