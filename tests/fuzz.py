@@ -9,7 +9,11 @@ Every case is sorted into one of these outcomes:
            and a non-zero exit for the CLI) whose message names what was wrong;
 - unclear: refused, but with another exception (IndexError, RecursionError, a crash deep inside NumPy),
            a message that does not name the argument, or a traceback from the CLI;
-- wrong:   accepted although it was invalid, or a file that loads with other numbers than were saved.
+- wrong:   accepted although it was invalid, or a file that loads with other numbers than were saved;
+- hang:    (CLI) a run still going after CLI_SECONDS.
+
+A warning that reaches the user of the CLI counts: it makes a valid run wrong, a refused one unclear.
+A hostile table's error must name its line and column (and the trouble) to count as clear.
 
 Bit flips that change nothing the model uses (the padding of the file's header) load unchanged; they
 are counted as ``unchanged``, and descriptions rewritten to other *valid* settings as ``valid``.
@@ -28,6 +32,7 @@ import json
 import math
 import numbers
 import os
+import signal
 import tempfile
 import traceback
 import warnings
@@ -216,7 +221,7 @@ FAILURES: list[str] = []  # what went unclear or wrong, for a person to read (--
 
 
 def _note(outcome: str, what: str) -> str:
-    if outcome in ("unclear", "wrong"):
+    if outcome in ("unclear", "wrong", "hang"):
         FAILURES.append(f"{outcome}: {what}")
     return outcome
 
@@ -575,16 +580,37 @@ def _table_case(rng, folder: str, models: dict[str, str]):
     return argv, valid, words, check
 
 
+CLI_SECONDS = 60  # a run longer than this is a hang (a command on these small files takes about a second)
+HANG = -2  # _run_cli's code for a run stopped at CLI_SECONDS
+
+
+class _Hang(BaseException):
+    """Raised in a CLI run that outlasts CLI_SECONDS."""
+
+
+def _stop(signum, frame):
+    raise _Hang
+
+
 def _run_cli(argv: list[str]) -> tuple[int, str, str]:
+    """The exit code, stdout and stderr of ``neuronet argv``; a warning that reaches the user is in stderr."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    previous = signal.signal(signal.SIGALRM, _stop)
+    signal.alarm(CLI_SECONDS)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
         try:
             code = cli_main(argv)
+        except _Hang:
+            code = HANG
         except BaseException:  # noqa: BLE001 -- a traceback is exactly what this harness counts
             traceback.print_exc()
             code = -1
-    return code, out.getvalue(), err.getvalue()
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    shown = "".join(f"{w.category.__name__}: {w.message}\n" for w in seen)  # as Python would print them
+    return code, out.getvalue(), err.getvalue() + shown
 
 
 def fuzz_cli(cases: int, rng, folder: str) -> Counter:
@@ -648,7 +674,9 @@ def fuzz_cli(cases: int, rng, folder: str) -> Counter:
             argv = [command, mutant] + extra.get(command, [files["good"]])
         code, out, err = _run_cli(argv)
         shown = f"neuronet {' '.join(argv)} -> {code}: {err.strip()[-300:]}"
-        if code == -1 or "Traceback" in err:
+        if code == HANG:
+            outcomes[_note("hang", shown)] += 1
+        elif code == -1 or "Traceback" in err:
             outcomes[_note("unclear", shown)] += 1
         elif code == 0:  # a model it writes must load, hold finite weights and pass the case's check
             works = "Warning" not in err  # no NumPy warning may reach the user
@@ -685,10 +713,10 @@ if __name__ == "__main__":
     ap.add_argument("--show", action="store_true", help="print every unclear or wrong case")
     args = ap.parse_args()
     results = run(args.api, args.files, args.cli, args.seed)
-    print("| harness | cases | clear error | unclear | wrong | unchanged / valid |")
-    print("|---|---|---|---|---|---|")
+    print("| harness | cases | clear error | unclear | wrong | hang | unchanged / valid |")
+    print("|---|---|---|---|---|---|---|")
     for name, counts in results.items():
-        cells = [sum(counts.values()), counts["clear"], counts["unclear"], counts["wrong"]]
+        cells = [sum(counts.values()), counts["clear"], counts["unclear"], counts["wrong"], counts["hang"]]
         print(f"| {name} | " + " | ".join(map(str, [*cells, counts["unchanged"] + counts["valid"]])) + " |")
     if args.show:
         print("\n".join(FAILURES))
