@@ -352,3 +352,19 @@ def test_predict_names_every_cell_that_is_no_number_and_offers_no_drop(tmp_path,
         assert "line 4, column 'x' holds 'tall', which is not a number" in err
         assert "line 10, column 'z' holds '１２', digits other than ASCII 0-9" in err
         assert "--drop" not in err and "missing" not in err  # the column is the model's; the gap comes next
+
+
+def test_a_model_with_text_features_exports_taking_one_column_per_category(tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    rows = shop(60, 0)
+    data = write(tmp_path / "d.csv", ["size", "colour", "price"], rows)
+    assert train(capsys, data, "price")[0] == 0
+    code, out, err = run(capsys, "export", tmp_path / "m.nnet", tmp_path / "m.onnx")
+    assert code == 0, err
+    assert "input the 4 columns ['size', 'colour=blue', 'colour=green', 'colour=red']" in out
+    x = np.array([[float(r[0]), *(float(r[1] == c) for c in ("blue", "green", "red"))] for r in rows], np.float32)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    code, out, err = run(capsys, "predict", tmp_path / "m.nnet", data)
+    predicted = np.array(out.split()[1:], float)
+    np.testing.assert_allclose(session.run(None, {"input": x})[0][:, 0], predicted, rtol=1e-4)
