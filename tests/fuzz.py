@@ -9,7 +9,11 @@ Every case is sorted into one of these outcomes:
            and a non-zero exit for the CLI) whose message names what was wrong;
 - unclear: refused, but with another exception (IndexError, RecursionError, a crash deep inside NumPy),
            a message that does not name the argument, or a traceback from the CLI;
-- wrong:   accepted although it was invalid, or a file that loads with other numbers than were saved.
+- wrong:   accepted although it was invalid, or a file that loads with other numbers than were saved;
+- hang:    (CLI) a run still going after CLI_SECONDS.
+
+A warning that reaches the user of the CLI counts: it makes a valid run wrong, a refused one unclear.
+A hostile table's error must name its line and column (and the trouble) to count as clear.
 
 Bit flips that change nothing the model uses (the padding of the file's header) load unchanged; they
 are counted as ``unchanged``, and descriptions rewritten to other *valid* settings as ``valid``.
@@ -29,6 +33,7 @@ import json
 import math
 import numbers
 import os
+import signal
 import tempfile
 import traceback
 import warnings
@@ -383,7 +388,7 @@ FAILURES: list[str] = []  # what went unclear or wrong, for a person to read (--
 
 
 def _note(outcome: str, what: str) -> str:
-    if outcome in ("unclear", "wrong"):
+    if outcome in ("unclear", "wrong", "hang"):
         FAILURES.append(f"{outcome}: {what}")
     return outcome
 
@@ -672,16 +677,145 @@ def _hostile_files(folder: str, rng) -> dict[str, str]:
     return paths
 
 
+LABEL_SPELLINGS = {
+    "0": ["0", "-0", "0.0", "+0", "00"],
+    "1": ["1", "+1", "01", "1e0", "1.0"],
+    "2": ["2", "2.0", "+2", "02", "20e-1"],
+}
+NOT_ASCII_NUMBERS = ["١٢", "۳", "１２", "1_000", "٣.٥", "1e999"]  # float() reads each; no spreadsheet does
+TABLE_TRAITS = ["label spellings", "spelt labels to evaluate", "huge values", "pandas index", "text feature",
+                "unread number", "NUL in a label", "a class per row", "decimal commas", "inf cell",
+                "unseen category", "text target for regression", "validation split too large"]  # fmt: skip
+
+
+def _write_table(path: str, header: list[str], cells: list[list[str]], delimiter: str = ",") -> str:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write("\n".join(delimiter.join(row) for row in [header, *cells]) + "\n")
+    return path
+
+
+def _numeric_table(rng, n: int = 60) -> tuple[list[str], list[list[str]]]:
+    """Two features and a label 0, 1 or 2 (the first feature tells them apart)."""
+    x = rng.normal(size=(n, 2))
+    return ["a", "b", "label"], [[f"{i % 3 + 0.3 * u:.3f}", f"{v:.3f}", str(i % 3)] for i, (u, v) in enumerate(x)]
+
+
+def _table_case(rng, folder: str, models: dict[str, str]):
+    """A table with one hostile trait, the command run on it, and what must come of it: whether it is valid,
+    the words its error must hold (its line, its column, the trouble), and a check of a valid run's model."""
+    trait = TABLE_TRAITS[rng.integers(len(TABLE_TRAITS))]
+    header, cells = _numeric_table(rng)
+    row = int(rng.integers(len(cells)))  # the row a one-cell trait goes in, on line row + 2
+    line, path, out = f"line {row + 2}", os.path.join(folder, "table.csv"), os.path.join(folder, "out.nnet")
+    argv = ["train", path, "--target", "label", "--out", out, "--quiet", "--epochs", "2"]
+    valid, words, delimiter = False, [], ","
+
+    def check(meta) -> bool:
+        return True
+
+    if trait in ("label spellings", "spelt labels to evaluate"):  # each label in a random spelling: one class each
+        for r in cells:
+            r[2] = LABEL_SPELLINGS[r[2]][rng.integers(5)]
+        valid = True
+        if trait == "spelt labels to evaluate":
+            argv = ["evaluate", models["numeric"], path]
+        else:
+
+            def check(meta) -> bool:
+                return meta["classes"] == ["0", "1", "2"]
+
+    elif trait == "huge values":  # a feature near 1e300, or reaching 1.7e308: standardised as any other
+        scale = [1e300, 1e307][rng.integers(2)]
+        for r in cells:
+            r[0] = f"{float(r[0]) * scale:.6e}"
+        cells[row][0] = "1.7e308" if scale > 1e300 else cells[row][0]
+        valid = True
+
+        def check(meta) -> bool:
+            return all(math.isfinite(s) and s > 0 for s in meta["scaler"]["std"])
+
+    elif trait == "pandas index":  # an unnamed first column of distinct whole numbers: left out
+        order = rng.permutation(len(cells)) if rng.integers(2) else np.arange(len(cells))
+        header, cells = ["", *header], [[str(i), *r] for i, r in zip(order, cells)]
+        valid = True
+
+        def check(meta) -> bool:
+            return meta["features"] == ["a", "b"]
+
+    elif trait == "text feature":  # a column of a few words: one-hot
+        header = ["colour", *header]
+        cells = [[["red", "green", "blue"][rng.integers(3)], *r] for r in cells]
+        valid = True
+
+        def check(meta) -> bool:
+            return set(meta["categories"]["colour"]) <= {"red", "green", "blue"} and len(meta["features"]) == 3
+
+    elif trait == "unread number":
+        cells[row][1] = NOT_ASCII_NUMBERS[rng.integers(len(NOT_ASCII_NUMBERS))]
+        words = [line, "column 'b'", "delete the row"]
+    elif trait == "NUL in a label":
+        cells[row][2] += "\x00"
+        words = [line, "column 'label'", "control character"]
+    elif trait == "a class per row":
+        for i, r in enumerate(cells):
+            r[2] = f"{['c', ''][rng.integers(2)]}{i}"
+        argv += ["--task", "classification"]
+        words = ["60 classes in 60 rows"]
+    elif trait == "decimal commas":
+        cells = [[c.replace(".", ",") for c in r] for r in cells]
+        delimiter = ";"
+        words = ["decimal commas", "'a', 'b'"]
+    elif trait == "inf cell":
+        cells[row][int(rng.integers(2))] = ["inf", "-inf", "Infinity"][rng.integers(3)]
+        words = [line, "an infinite value", "delete the row"]
+    elif trait == "unseen category":
+        header = ["colour", *header]
+        cells = [["red", *r] for r in cells]
+        cells[row][0] = ["purple", "RED", "red\x00", "1"][rng.integers(4)]
+        argv = ["predict", models["categories"], path]
+        words = [line, "column 'colour'", "never saw in training", "'red'"]
+    elif trait == "text target for regression":
+        cells = [[*r[:2], "xyz"[int(r[2])]] for r in cells]
+        argv += ["--task", "regression"]
+        words = ["holds text", "--task classification"]
+    else:
+        argv += ["--validation-split", "0.99"]
+        words = ["--validation-split 0.99 leaves none of the 60 rows"]
+    _write_table(path, header, cells, delimiter)
+    return argv, valid, words, check
+
+
+CLI_SECONDS = 60  # a run longer than this is a hang (a command on these small files takes about a second)
+HANG = -2  # _run_cli's code for a run stopped at CLI_SECONDS
+
+
+class _Hang(BaseException):
+    """Raised in a CLI run that outlasts CLI_SECONDS."""
+
+
+def _stop(signum, frame):
+    raise _Hang
+
+
 def _run_cli(argv: list[str]) -> tuple[int, str, str]:
+    """The exit code, stdout and stderr of ``neuronet argv``; a warning that reaches the user is in stderr."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    previous = signal.signal(signal.SIGALRM, _stop)
+    signal.alarm(CLI_SECONDS)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
         try:
             code = cli_main(argv)
+        except _Hang:
+            code = HANG
         except BaseException:  # noqa: BLE001 -- a traceback is exactly what this harness counts
             traceback.print_exc()
             code = -1
-    return code, out.getvalue(), err.getvalue()
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    shown = "".join(f"{w.category.__name__}: {w.message}\n" for w in seen)  # as Python would print them
+    return code, out.getvalue(), err.getvalue() + shown
 
 
 def fuzz_cli(cases: int, rng, folder: str) -> Counter:
@@ -690,14 +824,26 @@ def fuzz_cli(cases: int, rng, folder: str) -> Counter:
     model = os.path.join(folder, "cli.nnet")
     assert _run_cli(["train", files["good"], "--target", "label", "--out", model, "--epochs", "2", "--quiet"])[0] == 0
     models = _saved_models(folder)
+    trained = {"numeric": os.path.join(folder, "numeric.nnet"), "categories": os.path.join(folder, "categories.nnet")}
+    header, cells = _numeric_table(rng)
+    numeric = _write_table(os.path.join(folder, "numeric.csv"), header, cells)
+    colours = _write_table(os.path.join(folder, "colours.csv"), ["colour", *header], [["red", *r] for r in cells])
+    for name, data in (("numeric", numeric), ("categories", colours)):
+        assert (
+            _run_cli(["train", data, "--target", "label", "--out", trained[name], "--epochs", "2", "--quiet"])[0] == 0
+        )
     flags = ["--epochs", "--batch-size", "--early-stopping", "--validation-split", "--dropout", "--l2",
              "--learning-rate", "--hidden"]  # fmt: skip
     for _ in range(cases):
         out_path = os.path.join(folder, "out.nnet")
         if os.path.exists(out_path):
             os.unlink(out_path)
-        kind = rng.integers(4)
-        valid = False
+        kind = rng.integers(5)
+        valid, words = False, []
+
+        def check(meta) -> bool:
+            return True
+
         base = ["train", files["good"], "--target", "label", "--out", out_path, "--quiet", "--epochs", "3"]
         if kind == 0:  # one hostile flag value
             flag, value = flags[rng.integers(len(flags))], FLAG_VALUES[rng.integers(len(FLAG_VALUES))]
@@ -717,6 +863,8 @@ def fuzz_cli(cases: int, rng, folder: str) -> Counter:
             argv = [*base[:5], [folder, os.path.join(folder, "nodir", "m.nnet"), ""][rng.integers(3)]]
             if rng.integers(2):
                 argv = ["train", files["good"], "--target", ["", "nope", "a,b"][rng.integers(3)], "--out", out_path]
+        elif kind == 4:  # a table with one hostile trait: spellings, huge values, an index column, ...
+            argv, valid, words, check = _table_case(rng, folder, trained)
         else:  # a damaged or foreign model file for every command that reads one
             path, _, _ = models[rng.integers(len(models))]
             data = bytearray(Path(path).read_bytes())
@@ -731,15 +879,21 @@ def fuzz_cli(cases: int, rng, folder: str) -> Counter:
             argv = [command, mutant] + extra.get(command, [files["good"]])
         code, out, err = _run_cli(argv)
         shown = f"neuronet {' '.join(argv)} -> {code}: {err.strip()[-300:]}"
-        if code == -1 or "Traceback" in err:
+        if code == HANG:
+            outcomes[_note("hang", shown)] += 1
+        elif code == -1 or "Traceback" in err:
             outcomes[_note("unclear", shown)] += 1
-        elif code == 0:  # a model it writes must load and hold finite weights
-            works = not os.path.exists(out_path) or np.isfinite(nn.load_model(out_path).get_weights()[0]).all()
+        elif code == 0:  # a model it writes must load, hold finite weights and pass the case's check
+            works = "Warning" not in err  # no NumPy warning may reach the user
+            if os.path.exists(out_path):
+                written = nn.load_model(out_path)
+                works = works and np.isfinite(written.get_weights()[0]).all() and check(written.metadata)
             outcomes["valid" if valid and works else _note("wrong", shown)] += 1
         else:  # a valid setting may still make training diverge (--l2 1e308): refused in one line, nothing written
             one_line = err.count("\n") == 1 and ": error: " in err
+            named = all(w in err for w in words)  # the error names the place and the trouble
             diverged = "training diverged" in err and not os.path.exists(out_path)
-            refused = "clear" if one_line and (not valid or diverged) else ("wrong" if valid else "unclear")
+            refused = "clear" if one_line and named and (not valid or diverged) else ("wrong" if valid else "unclear")
             outcomes[_note(refused, shown)] += 1
     return outcomes
 
@@ -764,10 +918,10 @@ if __name__ == "__main__":
     ap.add_argument("--show", action="store_true", help="print every unclear or wrong case")
     args = ap.parse_args()
     results = run(args.api, args.files, args.cli, args.seed)
-    print("| harness | cases | clear error | unclear | wrong | unchanged / valid |")
-    print("|---|---|---|---|---|---|")
+    print("| harness | cases | clear error | unclear | wrong | hang | unchanged / valid |")
+    print("|---|---|---|---|---|---|---|")
     for name, counts in results.items():
-        cells = [sum(counts.values()), counts["clear"], counts["unclear"], counts["wrong"]]
+        cells = [sum(counts.values()), counts["clear"], counts["unclear"], counts["wrong"], counts["hang"]]
         print(f"| {name} | " + " | ".join(map(str, [*cells, counts["unchanged"] + counts["valid"]])) + " |")
     if args.show:
         print("\n".join(FAILURES))

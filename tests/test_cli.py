@@ -426,7 +426,10 @@ def test_id_and_text_columns_are_left_out_with_drop_or_features(flowers, capsys)
     rows = read_rows(train_csv)
     data = write_csv(tmp / "ids.csv", ["id", "name", *rows[0]], [[str(i), f"n{i}", *r] for i, r in enumerate(rows[1:])])
     err = one_line_error(*train(capsys, data))
-    assert "column 'name' holds 'n0', which is not a number" in err and "--drop name" in err
+    assert "column 'name' holds 150 different texts in 150 rows, too many to be categories" in err
+    assert "--drop name" in err  # a text column of a value per row is no category: an id, encoded one-hot by default
+    err = one_line_error(*train(capsys, data, "--no-one-hot"))
+    assert "column(s) 'name' ('n0' on line 2) hold text, and with --no-one-hot features must be numbers" in err
     for flags in (["--drop", "id,name"], ["--features", "petal,weight"], ["--drop", "id", "--drop", "name"]):
         code, out, err = train(capsys, data, *flags, "--epochs", "2")
         assert code == 0, err

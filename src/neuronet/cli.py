@@ -33,7 +33,7 @@ import numpy as np
 from . import __version__, callbacks, checks, datasets, demos, distributed, layers, losses, optimizers, plot
 from .backend import set_seed
 from .data import StandardScaler, Table, read_csv, sliding_windows, train_val_test_split
-from .data.csv import CellError, is_number
+from .data.csv import COMMA_NUMBER, CONTROL, is_missing, is_number, kind, label, not_a_number, number
 from .metrics import (
     accuracy,
     classification_report,
@@ -47,10 +47,15 @@ from .metrics import (
 )
 from .model import Sequential, load_model
 from .onnx import export as onnx_export
-from .saving import ModelFileError, atomic_write_bytes
+from .saving import ModelFileError, atomic_write_bytes, model_path
 from .text import OOV, Tokenizer, pad_sequences
 
 MAX_CLASSES_GUESSED = 20  # an integer target with at most this many values is taken as class labels
+MAX_CATEGORIES = 100  # a text feature with more values than this (or than half the rows) is an id or free text
+# a classifier needs this many rows per class on average: at --validation-split 0.2, 3 rows give 2 to train on
+# and 1 to validate (fewer classes than this many rows per class is an id, or a number to regress)
+MIN_ROWS_PER_CLASS = 3
+CLASSES_SHOWN = 50  # evaluate prints the per-class report and confusion matrix up to this many classes
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu")
 OPTIMIZERS = {"adam": optimizers.Adam, "adamw": optimizers.AdamW, "sgd": optimizers.SGD}
 OPTIMIZERS |= {"rmsprop": optimizers.RMSprop, "adagrad": optimizers.Adagrad}
@@ -188,6 +193,7 @@ TEXT_MODELS = {
 }
 FORECAST_LOOKBACK, FORECAST_TEST, FORECAST_VAL = 24, 120, 48  # months read; months tested and validated on
 FORECAST_PICTURE = "demo_forecast.png"
+CURVES_PICTURE = "demo_curves.png"  # --plot's picture, but for the forecast demo's
 
 
 def _demo_forecast(args):
@@ -313,6 +319,8 @@ TEXT_EXAMPLES = ["the movie was good , not bad", "the movie was bad , not good",
 
 
 def cmd_demo(args) -> None:
+    if args.plot is True:  # --plot without a name: the demo's own picture
+        args.plot = FORECAST_PICTURE if args.kind == "forecast" else CURVES_PICTURE
     if args.plot:
         plot.require_matplotlib()  # before training, not after it
         _check_writable(args.plot, "--plot")
@@ -322,6 +330,7 @@ def cmd_demo(args) -> None:
         _check_writable(GAN_PICTURE, "the picture of the samples")
     if args.out:
         _check_writable(args.out, "--out")
+        model_path(args.out, "--out")  # a foreign extension (.onnx, .keras) now, not after training
     set_seed(args.seed)
     if args.kind == "gan":  # two networks and no targets: a loop of its own
         _demo_gan(args)
@@ -346,12 +355,13 @@ def cmd_demo(args) -> None:
         print(f'try your own: neuronet predict-text {args.out or "MODEL"} "the plot was not boring"')
 
 
-# -- train ---------------------------------------------------------------------------------
+# -- from a table to numbers -----------------------------------------------------------------
 def guess_task(values: list[str]) -> str:
-    """Classification for text labels or few integer values; regression otherwise."""
-    if not all(is_number(v) for v in values):
+    """Classification for text labels or few whole-number values; regression otherwise."""
+    kinds = [kind(v) for v in values]
+    if "text" in kinds:
         return "classification"
-    numbers = np.array([float(v) for v in values])
+    numbers = np.array([number(v) for v, k in zip(values, kinds) if k == "number"])
     few = len(np.unique(numbers)) <= MAX_CLASSES_GUESSED
     return "classification" if few and np.all(numbers == np.round(numbers)) else "regression"
 
@@ -362,8 +372,17 @@ def _class_order(labels: set[str]) -> list[str]:
     return sorted(labels)
 
 
+def _is_index(table: Table) -> bool:
+    """Whether the first column is a row index as pandas' ``to_csv`` writes it: no name, and distinct
+    whole numbers (0..n-1, or a part of them after a split or a shuffle)."""
+    if table.columns[0] != "":
+        return False
+    cells = table.column("")
+    return all(cell.isascii() and cell.isdigit() for cell in cells) and len({int(c) for c in cells}) == len(cells)
+
+
 def _feature_columns(table: Table, args) -> list[str]:
-    """The columns to learn from: --features, or every column but the target and --drop."""
+    """The columns to learn from: --features, or every column but the target, --drop and a pandas index."""
     named = [*(args.features or []), *(args.drop or [])]
     unknown = [c for c in [args.target, *named] if c not in table.columns]
     if unknown:
@@ -373,6 +392,12 @@ def _feature_columns(table: Table, args) -> list[str]:
             raise CLIError(f"--features names the target {args.target!r}; a model cannot learn it from itself")
         return list(args.features)
     features = [c for c in table.columns if c != args.target and c not in (args.drop or [])]
+    if "" in features and _is_index(table):
+        features.remove("")
+        print(
+            "left out the first column: it has no name and holds distinct whole numbers, a row index as pandas' "
+            "to_csv writes it (a model would learn the row order); to use it, name it: --features ',a,b'"
+        )
     if not features:
         raise CLIError(f"{table.path} has no feature columns besides the target {args.target!r}")
     return features
@@ -385,8 +410,119 @@ def _lines(table: Table, rows) -> str:
     return f"line{'s' if len(numbers) > 1 else ''} {shown}"
 
 
-def _handle_missing(table: Table, columns: list[str], drop: bool, target: str | None) -> Table:
-    """The table without rows that miss a value in ``columns``, if --drop-missing; otherwise an error."""
+def _cells(table: Table, name: str, rows: list[int]) -> str:
+    """The first of ``rows``' cells in column ``name``, why it is not a number, and how many more there are."""
+    more = f" (and {len(rows) - 1} more in {name!r}: {_lines(table, rows[1:])})" if len(rows) > 1 else ""
+    return f"{table.where(rows[0], name)} {not_a_number(table.cell(rows[0], name))}{more}"
+
+
+def _is_text(kinds: dict[str, list[int]]) -> bool:
+    """Whether a column of these kinds of cells is text (labels or categories): text, and not one number."""
+    return bool(kinds.get("text")) and not kinds.get("number")
+
+
+def _not_numbers(table: Table, kinds: dict[str, dict[str, list[int]]], droppable: bool = False) -> list[str]:
+    """What spoils the columns that should hold numbers (``kinds``: their cells' kinds), each with its fix
+    (``droppable``: a column mixing text and numbers may be left out with --drop)."""
+    problems, commas = [], {}
+    for name, found in kinds.items():
+        bad = sorted(found.get("text", []) + found.get("unread", []))
+        if bad and all(COMMA_NUMBER.fullmatch(table.cell(r, name)) for r in bad):
+            commas[name] = bad
+        elif bad:
+            fix = f", or leave the column out with --drop {name}" if droppable and found.get("text") else ""
+            problems.append(f"{_cells(table, name, bad)}: correct the cell(s) or delete the row(s){fix}")
+    if commas:  # a file from a spreadsheet in a decimal-comma locale: one fix for all its columns
+        name, rows = next(iter(commas.items()))
+        problems.insert(
+            0,
+            f"decimal commas: column(s) {list(commas)} hold numbers written with a comma ({table.cell(rows[0], name)!r}"
+            f" on line {table.lines[rows[0]]}, {sum(map(len, commas.values()))} cells in all); numbers are read "
+            "with a decimal point and no thousands separator (1.5, 1000): convert the commas, e.g. save the file "
+            "from the spreadsheet with '.' as the decimal separator",
+        )
+    return problems
+
+
+def _refuse(table: Table, problems: list[str]) -> None:
+    """One error for every problem found, so a file is fixed in one go, not one column per run."""
+    if problems:
+        raise CLIError(f"{table.path}: " + "; ".join(problems))
+
+
+def _control_character(table: Table, name: str) -> str | None:
+    """The first cell of column ``name`` holding a control character (a NUL byte, ...), described."""
+    for r, value in enumerate(table.column(name)):
+        if CONTROL.search(value):
+            return f"{table.where(r, name)} holds {value!r}, with a control character: remove it"
+    return None
+
+
+def _text_problems(table: Table, text: list[str], kinds: dict[str, dict[str, list[int]]], one_hot: bool) -> list[str]:
+    """Why text feature columns cannot be used: at all without one-hot; with it, if a column has too many
+    values to be categories (an id, a name, free text) or holds a control character."""
+    if not text:
+        return []
+    if not one_hot:
+        first = {name: kinds[name]["text"][0] for name in text}
+        examples = ", ".join(f"{n!r} ({table.cell(r, n)!r} on line {table.lines[r]})" for n, r in first.items())
+        return [
+            f"column(s) {examples} hold text, and with --no-one-hot features must be numbers: leave them out with "
+            f"--drop {','.join(text)}, or leave out --no-one-hot to encode each as one 0/1 column per value"
+        ]
+    problems = []
+    limit = min(MAX_CATEGORIES, len(table.rows) // 2)
+    for name in text:
+        values = {v for v in table.column(name) if not is_missing(v)}
+        if len(values) > limit:
+            problems.append(
+                f"column {name!r} holds {len(values):,} different texts in {len(table.rows):,} rows, too many to be "
+                f"categories (at most {MAX_CATEGORIES} and half the rows): an id, a name or free text? leave it "
+                f"out with --drop {name}"
+            )
+        elif found := _control_character(table, name):
+            problems.append(found)
+    return problems
+
+
+def _check_features(table: Table, features: list[str], one_hot: bool) -> list[str]:
+    """The features that hold text (encoded one-hot), after refusing at once every feature that cannot be
+    used; missing cells are left to ``_handle_missing``, after this (a column that fails anyway comes first)."""
+    kinds = {name: table.kinds(name) for name in features}
+    text = [name for name in features if _is_text(kinds[name])]
+    problems = _not_numbers(table, {name: found for name, found in kinds.items() if name not in text}, droppable=True)
+    _refuse(table, problems + _text_problems(table, text, kinds, one_hot))
+    return text
+
+
+def _labels(table: Table, target: str) -> list[str]:
+    """The target's cells as class labels: a number in one spelling (2, 2.0, +2 and 02 are one class)."""
+    found = table.kinds(target)
+    if not found.get("text") and found.get("unread"):  # numbers, but some spelt as no spreadsheet writes them
+        _refuse(table, _not_numbers(table, {target: found}))
+    if problem := _control_character(table, target):
+        raise CLIError(f"{table.path}: {problem}")
+    return [label(v) for v in table.column(target)]
+
+
+def _regression_target(table: Table, target: str) -> None:
+    """Refuse a regression target with cells that are not numbers, saying what to do."""
+    found = table.kinds(target)
+    if _is_text(found):
+        first = found["text"][0]
+        raise CLIError(
+            f"{table.path}: the target {target!r} holds text ({table.cell(first, target)!r} on line "
+            f"{table.lines[first]}), and regression predicts numbers: use --task classification to predict its "
+            "values as classes"
+        )
+    _refuse(table, _not_numbers(table, {target: found}))
+
+
+def _handle_missing(
+    table: Table, columns: list[str], drop: bool, target: str | None, file=None, note: str = ""
+) -> Table:
+    """The table without rows that miss a value in ``columns``, if --drop-missing; otherwise an error.
+    What was dropped is said on ``file`` (stdout if None), with ``note``."""
     gaps = table.missing_rows(columns)
     if not gaps:
         return table
@@ -401,18 +537,61 @@ def _handle_missing(table: Table, columns: list[str], drop: bool, target: str | 
     kept = table.without_rows(gaps)
     if not kept.rows:
         raise CLIError(f"{table.path}: every row misses a value; nothing is left to use")
-    print(f"dropped {len(gaps)} row(s) with missing values ({_lines(table, gaps)})")
+    print(f"dropped {len(gaps)} row(s) with missing values ({_lines(table, gaps)}){note}", file=file)
     return kept
 
 
-def _numeric(table: Table, columns: list[str]) -> np.ndarray:
-    """The columns as numbers; a cell that is not one is an error that says how to get past it."""
-    try:
-        return table.numeric(columns)
-    except CellError as exc:
-        if exc.missing:
-            raise CLIError(f"{exc}; fill it in, or leave such rows out with --drop-missing") from None
-        raise CLIError(f"{exc}; features must be numeric: leave the column out with --drop {exc.column}") from None
+def _one_hot(table: Table, name: str, known: list[str]) -> np.ndarray:
+    """Column ``name`` as one 0/1 column per category in ``known``; a value not among them is an error."""
+    index = {value: i for i, value in enumerate(known)}
+    values = table.column(name)
+    unseen = [r for r, value in enumerate(values) if value not in index]
+    if unseen:
+        shown = ", ".join(map(repr, known[:10])) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+        raise CLIError(
+            f"{table.path}, {table.where(unseen[0], name)} holds {values[unseen[0]]!r}, a value the model never "
+            f"saw in training ({len(unseen)} such row(s): {_lines(table, unseen)}); it knows {shown}: correct "
+            "those cells or delete their rows"
+        )
+    return np.eye(len(known))[[index[value] for value in values]]
+
+
+def _inputs(table: Table, features: list[str], categories: dict[str, list[str]]) -> np.ndarray:
+    """The network's input: each numeric feature as it is, each text feature as one 0/1 column per category."""
+    blocks = [_one_hot(table, f, categories[f]) if f in categories else table.numeric([f]) for f in features]
+    return np.hstack(blocks)
+
+
+def _input_names(features: list[str], categories: dict[str, list[str]]) -> list[str]:
+    """The network's input columns by name: a numeric feature's own, 'colour=red' for a category's."""
+    return [name for f in features for name in ([f"{f}={c}" for c in categories[f]] if f in categories else [f])]
+
+
+def _sources(features: list[str], categories: dict[str, list[str]]) -> list[str]:
+    """The CSV column each of the network's inputs comes from."""
+    return [f for f in features for _ in categories.get(f, [f])]
+
+
+def _standardise(scaler: StandardScaler, x: np.ndarray, table: Table, columns: list[str]) -> np.ndarray:
+    """``scaler.transform(x)``, ``x``'s columns from the table's ``columns``; a value too far from the training
+    rows' to be standardised is an error naming its cell."""
+    with np.errstate(over="ignore"):
+        out = scaler.transform(x)
+    bad = np.argwhere(~np.isfinite(out))
+    if len(bad):
+        r, c = bad[0]
+        raise CLIError(
+            f"{table.path}, {table.where(r, columns[c])} holds {x[r, c]:g}, so far from the training "
+            f"rows' values (mean {scaler.shift[c]:g}, standard deviation {scaler.scale[c]:g}) that it cannot be "
+            "standardised: correct it or delete the row"
+        )
+    return out
+
+
+def _fit_scaler(x: np.ndarray, encoded: np.ndarray) -> StandardScaler:
+    """Standardisation fitted on the training rows ``x``; one-hot columns (``encoded``) are left as 0 and 1."""
+    fitted = StandardScaler().fit(x)
+    return StandardScaler(np.where(encoded, 0.0, fitted.shift), np.where(encoded, 1.0, fitted.scale))
 
 
 def _in_target_units(name: str, scale: float, squared: bool):
@@ -443,9 +622,41 @@ def _fit_or_fail(model: Sequential, args, *fit_args, **fit_kwargs):
     return history
 
 
+# -- train ---------------------------------------------------------------------------------
+def _classes(table: Table, target: str, n: int) -> tuple[list[str], np.ndarray]:
+    """The class names in order, and each row's class as an index; a target of too few rows per class refused."""
+    labels = _labels(table, target)
+    classes = _class_order(set(labels))
+    if len(classes) < 2:
+        raise CLIError(f"the target {target!r} has a single class {classes}; a classifier needs two or more")
+    if MIN_ROWS_PER_CLASS * len(classes) > n:
+        numeric = all(is_number(c) for c in classes)
+        raise CLIError(
+            f"the target {target!r} has {len(classes):,} classes in {n:,} rows, fewer than {MIN_ROWS_PER_CLASS} rows "
+            "per class: too few to train on and validate each class; "
+            + ("to predict it as a number, use --task regression" if numeric else "is it an id or free text?")
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    return classes, np.array([index[v] for v in labels], dtype=np.int64)
+
+
+def _split(n: int, y: np.ndarray, args, classification: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The rows to train on and to validate on (stratified by class for a classifier)."""
+    try:
+        (train, _), (val, _), _ = train_val_test_split(
+            np.arange(n), y, val_size=args.validation_split, test_size=0.0, stratify=classification, seed=args.seed
+        )
+    except ValueError:  # the only one it raises here: no rows left to train on
+        raise CLIError(
+            f"--validation-split {args.validation_split:g} leaves none of the {n} rows to train on: lower it"
+        ) from None
+    return train, val
+
+
 def cmd_train(args) -> None:
     curves = os.path.splitext(args.out)[0] + "_curves.png"
     _check_writable(args.out, "--out")
+    model_path(args.out, "--out")  # a foreign extension (.onnx, .keras) now, not after training
     if args.plot:
         plot.require_matplotlib()  # before training, not after it
         _check_writable(curves, "--plot")
@@ -454,48 +665,47 @@ def cmd_train(args) -> None:
     set_seed(args.seed)
     table = read_csv(args.data, args.delimiter)
     features = _feature_columns(table, args)
-    table = _handle_missing(table, [*features, args.target], args.drop_missing, args.target)
-    target = table.column(args.target)
-    X = _numeric(table, features)
-    task = args.task or guess_task(target)
+    task = args.task or guess_task(table.column(args.target))
     classification = task == "classification"
     if classification:
-        classes = _class_order(set(target))
-        if len(classes) < 2:
-            raise CLIError(f"the target {args.target!r} has a single class {classes}; a classifier needs two or more")
-        index = {c: i for i, c in enumerate(classes)}
-        y = np.array([index[v] for v in target])
+        _labels(table, args.target)  # its mistakes before those of the features
     else:
-        y = _numeric(table, [args.target])[:, 0]
-
-    n = len(X)
-    (train, _), (val, _), _ = train_val_test_split(
-        np.arange(n), y, val_size=args.validation_split, test_size=0.0, stratify=classification, seed=args.seed
-    )
-    if len(train) < 1:
-        raise CLIError(f"{n} rows leave nothing to train on with --validation-split {args.validation_split}")
+        _regression_target(table, args.target)
+    text = _check_features(table, features, one_hot=not args.no_one_hot)
+    table = _handle_missing(table, [*features, args.target], args.drop_missing, args.target)
+    n = len(table.rows)
+    if classification:
+        classes, y = _classes(table, args.target, n)
+    else:
+        y = table.numeric([args.target])[:, 0]
+    categories = {name: sorted(set(table.column(name))) for name in text}
+    X = _inputs(table, features, categories)
+    sources = _sources(features, categories)
+    train, val = _split(n, y, args, classification)
     patience = args.early_stopping if args.early_stopping is not None else 10
     if patience and not len(val):
         if args.early_stopping:
             raise CLIError("--early-stopping watches the validation loss: it needs --validation-split above 0")
         patience = 0
-    scaler = StandardScaler().fit(X[train])
-    Xs = scaler.transform(X)
+    scaler = _fit_scaler(X[train], np.array([s in categories for s in sources]))
+    Xs = _standardise(scaler, X, table, sources)
     metadata = {"task": task, "target": args.target, "features": features, "scaler": scaler.get_config()}
+    if categories:
+        metadata["categories"] = categories
     metrics = ["accuracy"]
     if classification:
         metadata["classes"] = classes
         ys = y
     else:
         y_scaler = StandardScaler().fit(y[train, None])
-        ys = y_scaler.transform(y[:, None])
+        ys = _standardise(y_scaler, y[:, None], table, [args.target])
         metadata["target_scaler"] = y_scaler.get_config()
         std = float(y_scaler.scale[0])
         metrics = [_in_target_units("mae", std, squared=False), _in_target_units("rmse", std, squared=True)]
 
     outputs = len(classes) if classification else 1
-    _check_memory([len(features), *args.hidden, outputs])
-    model = build_model(len(features), args.hidden, outputs, classification, args.activation, args.dropout, args.l2)
+    _check_memory([X.shape[1], *args.hidden, outputs])
+    model = build_model(X.shape[1], args.hidden, outputs, classification, args.activation, args.dropout, args.l2)
     model.compile(
         loss=losses.CategoricalCrossentropy() if classification else losses.MeanSquaredError(),
         optimizer=OPTIMIZERS[args.optimizer](args.learning_rate),
@@ -504,6 +714,9 @@ def cmd_train(args) -> None:
     model.metadata = metadata
     what = f"classification into {len(classes)} classes" if classification else "regression"
     print(f"{args.data}: {n} rows, {len(features)} features, target {args.target!r} ({what})")
+    if categories:
+        shown = ", ".join(f"{name!r} ({len(values)})" for name, values in categories.items())
+        print(f"text features, encoded as one 0/1 input per value: {shown}; {X.shape[1]} inputs in all")
     split = "stratified by class" if classification else "at random"
     print(f"training on {len(train)} rows, validating on {len(val)} ({split})")
     if not classification:
@@ -558,6 +771,23 @@ def _scaler(meta: dict, key: str, size: int, path: str) -> StandardScaler:
     return StandardScaler(**config)
 
 
+def _categories(meta: dict, path: str) -> dict[str, list[str]]:
+    """The categories of the model's text features (none in a model from before they were encoded), checked."""
+    categories = meta.get("categories", {})
+
+    def fine(values) -> bool:
+        return (
+            isinstance(values, list)
+            and 1 <= len(values) <= MAX_CATEGORIES
+            and all(isinstance(v, str) and v and not CONTROL.search(v) for v in values)
+            and len(set(values)) == len(values)
+        )
+
+    if not (isinstance(categories, dict) and all(k in meta["features"] and fine(v) for k, v in categories.items())):
+        raise _damaged(path, f"'categories' must map text features to lists of 1 to {MAX_CATEGORIES} distinct values")
+    return categories
+
+
 def _load_cli_model(path: str) -> Sequential:
     """A model from `neuronet train`, its saved settings checked: every key there, of the right kind."""
     return _check_cli_model(load_model(path), path)
@@ -577,8 +807,9 @@ def _check_cli_model(model: Sequential, path: str) -> Sequential:
         raise _damaged(path, "'task' must be 'classification' or 'regression'")
     if not isinstance(meta.get("target"), str):
         raise _damaged(path, "'target' must be a column name")
-    _scaler(meta, "scaler", len(features), path)
-    outputs = _outputs_for(model, path, np.zeros((1, len(features))))
+    inputs = len(_sources(features, _categories(meta, path)))
+    _scaler(meta, "scaler", inputs, path)
+    outputs = _outputs_for(model, path, np.zeros((1, inputs)))
     if meta["task"] == "classification":
         classes = meta.get("classes")
         if not (isinstance(classes, list) and len(classes) == outputs and all(isinstance(c, str) for c in classes)):
@@ -588,39 +819,78 @@ def _check_cli_model(model: Sequential, path: str) -> Sequential:
     return model
 
 
-def _features(model: Sequential, table: Table) -> np.ndarray:
+def _read_for(model: Sequential, args, target: bool, keep: list[str] = ()) -> Table:
+    """The CSV file of `evaluate` (``target``: with the target) or `predict` (``keep``: columns to copy), checked
+    against the model: its columns there, the numeric ones numbers (all problems at once, before missing
+    values), rows missing a value dropped if asked."""
     meta = model.metadata
+    table = read_csv(args.data, args.delimiter)
+    unknown = [c for c in keep if c not in table.columns]
+    if unknown:
+        raise CLIError(f"--keep: {args.data} has no column(s) {unknown}; its columns are {table.columns}")
     missing = [f for f in meta["features"] if f not in table.columns]
     if missing:
         raise CLIError(
             f"{table.path} lacks the feature column(s) {missing} the model was trained on "
             f"(it expects {len(meta['features'])} features: {meta['features']})"
         )
-    return StandardScaler(**meta["scaler"]).transform(_numeric(table, meta["features"]))
+    if target and meta["target"] not in table.columns:
+        raise CLIError(f"{args.data} has no target column {meta['target']!r} to evaluate against")
+    numeric = [f for f in meta["features"] if f not in meta.get("categories", {})]
+    if target and meta["task"] == "regression":
+        numeric.append(meta["target"])
+    _refuse(table, _not_numbers(table, {name: table.kinds(name) for name in numeric}))
+    if target:
+        used = [*meta["features"], meta["target"]]
+        return _handle_missing(table, used, args.drop_missing, meta["target"])
+    note = "; they get no prediction" + ("" if keep else " (--keep ID copies an id column to line predictions up)")
+    # predict's output is the predictions: what it says about the data goes to stderr
+    return _handle_missing(table, meta["features"], args.drop_missing, None, file=sys.stderr, note=note)
+
+
+def _features(model: Sequential, table: Table) -> np.ndarray:
+    """The network's input for the table's rows, encoded and standardised as in training."""
+    meta = model.metadata
+    categories = meta.get("categories", {})
+    x = _inputs(table, meta["features"], categories)
+    return _standardise(StandardScaler(**meta["scaler"]), x, table, _sources(meta["features"], categories))
 
 
 def _targets(model: Sequential, table: Table) -> np.ndarray:
     meta = model.metadata
-    values = table.column(meta["target"])
-    if meta["task"] == "classification":
-        index = {c: i for i, c in enumerate(meta["classes"])}
-        unknown = sorted(set(values) - set(index))
-        if unknown:
-            raise CLIError(f"{table.path}: labels {unknown[:5]} were not seen in training (known: {meta['classes']})")
-        return np.array([index[v] for v in values])
-    return StandardScaler(**meta["target_scaler"]).transform(_numeric(table, [meta["target"]]))
+    if meta["task"] == "regression":
+        target_scaler = StandardScaler(**meta["target_scaler"])
+        return _standardise(target_scaler, table.numeric([meta["target"]]), table, [meta["target"]])
+    classes = meta["classes"]
+    index = {c: i for i, c in enumerate(classes)}
+    # a label is its class by its spelling, or else by its value: 4.0 is the class '4' (a model trained before
+    # labels had one spelling may have its classes spelt '4.0' or '04')
+    by_value = {}
+    for i, c in enumerate(classes):
+        if (value := number(c)) is not None:
+            by_value.setdefault(value, i)
+    found = [v if v in index else number(v) for v in table.column(meta["target"])]
+    found = [index[v] if isinstance(v, str) else by_value.get(v) for v in found]
+    unknown = [r for r, i in enumerate(found) if i is None]
+    if unknown:
+        values = sorted({table.cell(r, meta["target"]) for r in unknown})
+        raise CLIError(
+            f"{table.path}: labels {values[:5]} were not seen in training ({_lines(table, unknown)}; "
+            f"known: {classes[:20]}{' ...' if len(classes) > 20 else ''})"
+        )
+    return np.array(found, dtype=np.int64)
 
 
 def _report(model: Sequential, Xs: np.ndarray, ys: np.ndarray) -> dict[str, float]:
     """Accuracy and loss for a classifier; MSE, RMSE, MAE and R^2 in the target's own units for a regressor."""
+    out = model.predict(Xs)
     if model.metadata["task"] == "classification":
-        out = model.predict(Xs)
         return {"accuracy": accuracy(ys, out), "loss": losses.CategoricalCrossentropy()(out, ys)}
-    y_scaler = StandardScaler(**model.metadata["target_scaler"])
-    pred = y_scaler.inverse_transform(model.predict(Xs))
-    true = y_scaler.inverse_transform(ys)
-    mse = mean_squared_error(true, pred)
-    return {"mse": mse, "rmse": math.sqrt(mse), "mae": mean_absolute_error(true, pred), "r2": r2_score(true, pred)}
+    # on the standardised values, then in the target's units: the errors of values near 1e308 overflow
+    scale = float(model.metadata["target_scaler"]["std"][0])
+    rmse = _in_target_units("rmse", scale, squared=True)(ys, out)
+    mae = _in_target_units("mae", scale, squared=False)(ys, out)
+    return {"mse": rmse * rmse, "rmse": rmse, "mae": mae, "r2": r2_score(ys, out)}
 
 
 def _confusion_table(y_true, y_pred, classes: list[str]) -> str:
@@ -638,17 +908,15 @@ def _confusion_table(y_true, y_pred, classes: list[str]) -> str:
 def cmd_evaluate(args) -> None:
     model = _load_cli_model(args.model)
     meta = model.metadata
-    table = read_csv(args.data, args.delimiter)
-    if meta["target"] not in table.columns:
-        raise CLIError(f"{args.data} has no target column {meta['target']!r} to evaluate against")
-    table = _handle_missing(
-        table, [c for c in meta["features"] if c in table.columns] + [meta["target"]], args.drop_missing, meta["target"]
-    )
+    table = _read_for(model, args, target=True)
     Xs, ys = _features(model, table), _targets(model, table)
     print(f"{args.data}: {len(table.rows)} rows")
     for k, v in _report(model, Xs, ys).items():
         print(f"{k}: {v:.4f}")
     if meta["task"] == "classification":
+        if len(meta["classes"]) > CLASSES_SHOWN:  # a table of classes x classes says nothing any more
+            print(f"(the per-class report and confusion matrix are shown for up to {CLASSES_SHOWN} classes)")
+            return
         predicted = model.predict(Xs)
         print()
         print(classification_report(ys, predicted, class_names=meta["classes"]))
@@ -664,10 +932,7 @@ def cmd_predict(args) -> None:
         raise CLIError(f"--proba gives class probabilities, but {args.model} is a regression model")
     if args.out:
         _check_writable(args.out, "--out")
-    table = read_csv(args.data, args.delimiter)
-    unknown = [c for c in args.keep or [] if c not in table.columns]
-    if unknown:
-        raise CLIError(f"--keep: {args.data} has no column(s) {unknown}; its columns are {table.columns}")
+    table = _read_for(model, args, target=False, keep=args.keep or [])
     kept = [table.column(c) for c in args.keep or []]
     out = model.predict(_features(model, table))
     header = list(args.keep or [])
@@ -680,7 +945,8 @@ def cmd_predict(args) -> None:
         ]
     else:
         header.append("prediction")
-        values = StandardScaler(**meta["target_scaler"]).inverse_transform(out)[:, 0]
+        with np.errstate(over="ignore"):  # a prediction beyond float64 is written as inf
+            values = StandardScaler(**meta["target_scaler"]).inverse_transform(out)[:, 0]
         rows = [[f"{v:.6g}"] for v in values]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -739,7 +1005,7 @@ def cmd_predict_text(args) -> None:
 def cmd_summary(args) -> None:
     model = load_model(args.model)
     model.summary()
-    for key in ("task", "target", "features", "classes"):
+    for key in ("task", "target", "features", "categories", "classes"):
         if key in model.metadata:
             print(f"{key}: {model.metadata[key]}")
 
@@ -760,8 +1026,11 @@ def cmd_export(args) -> None:
         scaling["output_scaling"] = (meta["target_scaler"]["mean"], meta["target_scaler"]["std"])
     onnx_export(model, args.out, **scaling)
     out = f"the probabilities of {meta['classes']}" if meta["task"] == "classification" else meta["target"]
-    print(f"{args.model} written as ONNX to {args.out}: input the features {meta['features']} as in the CSV "
-          f"(scaled inside the graph), output {out}")  # fmt: skip
+    inputs = f"the features {meta['features']} as in the CSV"
+    if meta.get("categories"):
+        names = _input_names(meta["features"], meta["categories"])
+        inputs = f"the {len(names)} columns {names} (a text feature as one 0/1 column per value, numbers as in the CSV)"
+    print(f"{args.model} written as ONNX to {args.out}: input {inputs} (scaled inside the graph), output {out}")
 
 
 def _shape(text: str) -> list[int]:
@@ -830,11 +1099,8 @@ def _sizes(text: str) -> list[int]:
 
 
 def _names(text: str) -> list[str]:
-    """A list of column names separated by commas."""
-    names = [n.strip() for n in text.split(",")]
-    if not all(names):
-        raise argparse.ArgumentTypeError(f"takes column names separated by commas, e.g. id,name; got {text!r}")
-    return names
+    """A list of column names separated by commas ('' names a column with no name, as pandas' index)."""
+    return [n.strip() for n in text.split(",")]
 
 
 def _delimiter(text: str) -> str:
@@ -864,7 +1130,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted([*DEMOS, "gan"]),
         default="dense",
         help="dense: digits as pixels (default); cnn: digits as images; text: sentiment of reviews; "
-        "forecast: monthly CO2 at Mauna Loa, forecast by an LSTM; gan: a GAN that learns to draw digits",
+        "forecast: monthly CO2 at Mauna Loa, forecast by an LSTM; gan: a GAN that learns to draw digits (300 "
+        "epochs: about 3 minutes on an idle 2-core machine, longer when other work shares the cores)",
     )
     d.add_argument(
         "--model",
@@ -876,9 +1143,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--plot",
         nargs="?",
-        const="demo_curves.png",
+        const=True,
         metavar="PNG",
-        help="write the training curves to PNG (demo_curves.png if no name is given; default: no picture); "
+        help=f"write the training curves to PNG ({CURVES_PICTURE} if no name is given; default: no picture); "
         f"forecast: the forecast against the truth (default {FORECAST_PICTURE}); gan: the losses, and samples "
         f"every {GAN_EVERY} epochs to {GAN_GRIDS.replace('{epoch:03d}', 'NNN')}",
     )
@@ -888,7 +1155,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train on a CSV file with a header row")
-    t.add_argument("data", help="CSV file: a header row, numeric feature columns and one target column")
+    t.add_argument(
+        "data",
+        help="CSV file: a header row, feature columns (numbers, or text encoded one-hot) and one target column; "
+        "numbers are ASCII digits with an optional sign, decimal point and exponent (1e-3); a first column with "
+        "no name and distinct whole numbers (a pandas index) is left out",
+    )
     t.add_argument("--target", required=True, help="name of the column to predict (required)")
     t.add_argument("--out", required=True, help="where to save the model, e.g. model.nnet (required)")
     t.add_argument(
@@ -901,7 +1173,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--task",
         choices=["classification", "regression"],
-        help="default: classification for text labels or up to 20 whole-number values, else regression",
+        help="default: classification for text labels or up to 20 whole-number values, else regression; "
+        "numeric labels are numbers (2, 2.0 and +2 are one class, named 2)",
+    )
+    t.add_argument(
+        "--no-one-hot",
+        action="store_true",
+        help=f"refuse text feature columns; default: each is encoded as one 0/1 input per value (at most "
+        f"{MAX_CATEGORIES}, and half the rows), the values saved in the model; a value not seen in training is "
+        "an error in evaluate and predict",
     )
     t.add_argument(
         "--hidden",
@@ -972,6 +1252,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_names,
         action="extend",
         help="columns copied into the predictions first, e.g. an id column (default: none)",
+    )
+    pr.add_argument(
+        "--drop-missing",
+        action="store_true",
+        help="leave out rows with a missing value in a feature (said on stderr; they get no prediction, so "
+        "--keep an id column to line the rest up); default: error",
     )
     _add_delimiter(pr)
     pr.set_defaults(func=cmd_predict)

@@ -5,6 +5,15 @@ unless given. Cells that spreadsheets and pandas read as missing ("", "NA",
 "N/A", "NaN", "null", "None", "?") are missing here too: ``missing_rows``
 finds them, and ``numeric`` names them rather than reading them as numbers
 or as text.
+
+A number is what a spreadsheet reads as one: ASCII digits with an optional
+sign, decimal point and exponent (``12``, ``-0.5``, ``+1``, ``01``, ``.5``,
+``1e-3``), within float64's range. Other spellings that Python's ``float``
+would take are refused, each with its reason: ``inf`` and ``infinity``,
+digits grouped with ``_`` (``1_000``), digits other than ASCII 0-9
+(Arabic-Indic ``١٢``, full-width ``１２``), a comma in a number (``1,5``,
+``1,000``: a decimal comma or a thousands separator, which only the file's
+locale tells apart) and values beyond float64 (``1e999``). "nan" is missing.
 """
 
 from __future__ import annotations
@@ -13,23 +22,88 @@ import csv
 import io
 import math
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 DELIMITERS = (",", ";", "\t", "|")
-MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "?", "#n/a", "<na>"})  # compared in lower case
+# compared in lower case
+MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "+nan", "null", "none", "?", "#n/a", "<na>"})
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+COMMA_NUMBER = re.compile(r"[+-]?[0-9][0-9.]*,[0-9.,]*")  # 1,5 or 1,000 or 1.000,5
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # NUL and the other control characters
 
 
 def is_missing(cell: str) -> bool:
     return cell.strip().lower() in MISSING
 
 
+def number(cell: str) -> float | None:
+    """The finite number ``cell`` spells as a spreadsheet writes one, or None if it spells none."""
+    cell = cell.strip()
+    if not NUMBER.fullmatch(cell):
+        return None
+    value = float(cell)
+    return value if math.isfinite(value) else None
+
+
 def is_number(cell: str) -> bool:
+    return number(cell) is not None
+
+
+def _looks_numeric(cell: str) -> bool:
+    """Whether a reader might take ``cell`` for a number: float() takes it, or it is digits with a comma."""
     try:
-        return math.isfinite(float(cell))
+        float(cell)
     except ValueError:
-        return False
+        return bool(COMMA_NUMBER.fullmatch(cell))
+    return True
+
+
+def kind(cell: str) -> str:
+    """'missing', 'number', 'unread' (a number in a spelling not read as one: '1,5', '１２', 'inf', '1e999')
+    or 'text'."""
+    cell = cell.strip()
+    if cell.lower() in MISSING:
+        return "missing"
+    if is_number(cell):
+        return "number"
+    return "unread" if _looks_numeric(cell) else "text"
+
+
+def not_a_number(cell: str) -> str:
+    """Why ``cell`` is not read as a number, worded to follow "line 3, column 'x' "."""
+    cell = cell.strip()
+    if cell.lower() in MISSING:
+        return f"is missing ({cell!r})" if cell else "is empty"
+    if NUMBER.fullmatch(cell):
+        return f"holds {cell!r}, beyond the largest number float64 holds (about 1.8e308)"
+    if cell.lower().lstrip("+-") in ("inf", "infinity"):
+        return f"holds {cell!r}, an infinite value"
+    if COMMA_NUMBER.fullmatch(cell):
+        return (
+            f"holds {cell!r}, a number written with a comma (a decimal comma or a thousands separator); numbers "
+            "are read with a decimal point and no separator, e.g. 1.5 or 1000: convert the file's decimal commas"
+        )
+    if _looks_numeric(cell):
+        grouped = "digits grouped with '_'" if "_" in cell else "digits other than ASCII 0-9"
+        return f"holds {cell!r}, {grouped}, which spreadsheets do not read as a number: write it as 0-9 digits"
+    return f"holds {cell!r}, which is not a number"
+
+
+def label(cell: str) -> str:
+    """A class label's one spelling: a number as :func:`spelling` writes it (2, 2.0, +2 and 02 are one class),
+    any other text as it is, less surrounding spaces."""
+    value = number(cell)
+    return cell.strip() if value is None else spelling(value)
+
+
+def spelling(value: float) -> str:
+    """A number's one spelling as a name: whole numbers as integers ('2', '0' for -0), others as repr."""
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
 
 
 class CellError(ValueError):
@@ -76,34 +150,36 @@ class Table:
             self.path, self.columns, [self.rows[r] for r in kept], [self.lines[r] for r in kept], self.delimiter
         )
 
+    def kinds(self, name: str) -> dict[str, list[int]]:
+        """The rows of column ``name`` by the :func:`kind` of their cell (kinds with no row left out)."""
+        i = self._index(name)
+        found: dict[str, list[int]] = {}
+        for r, row in enumerate(self.rows):
+            found.setdefault(kind(row[i]), []).append(r)
+        return found
+
+    def cell(self, row: int, name: str) -> str:
+        return self.rows[row][self._index(name)].strip()
+
+    def where(self, row: int, name: str) -> str:
+        """A cell's place, as a person finds it in the file: "line 4, column 'x'"."""
+        return f"line {self.lines[row]}, column {name!r}"
+
     def numeric(self, names: list[str]) -> np.ndarray:
-        """The named columns as a float64 matrix; a missing or non-numeric cell is a CellError naming it."""
+        """The named columns as a float64 matrix; a cell that is not a number is a CellError naming it."""
         idx = [self._index(n) for n in names]
         out = np.empty((len(self.rows), len(idx)), dtype=np.float64)
         for r, row in enumerate(self.rows):
             for c, i in enumerate(idx):
-                cell = row[i].strip()
-                try:
-                    out[r, c] = float(cell)
-                except ValueError:
-                    missing = is_missing(cell)
-                    if missing:
-                        what = f"is missing ({cell!r})" if cell else "is empty"
-                    else:
-                        what = f"holds {cell!r}, which is not a number"
+                value = number(row[i])
+                if value is None:
                     raise CellError(
-                        f"{self.path}, line {self.lines[r]}, column {names[c]!r} {what}",
+                        f"{self.path}, {self.where(r, names[c])} {not_a_number(row[i])}",
                         names[c],
                         self.lines[r],
-                        missing,
-                    ) from None
-                if not math.isfinite(out[r, c]):  # "inf" parses as a number
-                    raise CellError(
-                        f"{self.path}, line {self.lines[r]}, column {names[c]!r} holds {cell!r}, which is not finite",
-                        names[c],
-                        self.lines[r],
-                        False,
+                        is_missing(row[i]),
                     )
+                out[r, c] = value
         return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..checks import ArgumentError
 
 
 def _nonzero(scale: np.ndarray) -> np.ndarray:
@@ -18,9 +19,20 @@ class Scaler:
         raise NotImplementedError
 
     def fit(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim == 0 or x.shape[0] == 0:
-            raise ValueError(f"{type(self).__name__}.fit needs at least one sample")
+        name = f"{type(self).__name__}.fit's x"
+        x = backend.as_array(x, name).astype(np.float64)
+        if x.ndim < 2 or x.shape[0] == 0:
+            raise ArgumentError(
+                f"{name} must be (samples, features) with at least one sample, got shape {x.shape}; "
+                "one feature is x.reshape(-1, 1)"
+            )
+        bad = ~np.isfinite(x)
+        if bad.any():  # a NaN mean or an infinite std would turn every value of the feature into NaN
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ArgumentError(
+                f"{name} holds {int(bad.sum())} NaN or infinite value(s), the first x{list(first)} = {x[first]}; "
+                "clean or impute them first"
+            )
         self.shift, scale = self.statistics(x)
         self.scale = _nonzero(scale)
         return self
@@ -31,7 +43,8 @@ class Scaler:
         x = np.asarray(x, dtype=np.float64)
         if x.shape[-1] != self.shift.shape[-1]:
             raise ValueError(f"{type(self).__name__} was fitted on {self.shift.shape[-1]} features, got {x.shape[-1]}")
-        return (x - self.shift) / self.scale
+        # not (x - shift) / scale: the difference of two values near +-1.8e308 overflows
+        return x / self.scale - self.shift / self.scale
 
     def fit_transform(self, x) -> np.ndarray:
         return self.fit(x).transform(x)
@@ -48,7 +61,11 @@ class StandardScaler(Scaler):
         self.scale = None if std is None else _nonzero(np.asarray(std, dtype=np.float64))
 
     def statistics(self, x):
-        return x.mean(axis=0), x.std(axis=0)
+        # computed on x / unit, unit a power of two near each feature's largest magnitude: dividing by it is
+        # exact, and the squares of values near 1e300 (which overflow) become squares of values below 2
+        unit = np.ldexp(1.0, np.frexp(np.abs(x).max(axis=0))[1] - 1)
+        z = x / unit
+        return z.mean(axis=0) * unit, z.std(axis=0) * unit
 
     def get_config(self) -> dict:
         return {"mean": self.shift.tolist(), "std": self.scale.tolist()}
@@ -62,7 +79,17 @@ class MinMaxScaler(Scaler):
         self.scale = None if maximum is None else _nonzero(np.asarray(maximum, dtype=np.float64) - self.shift)
 
     def statistics(self, x):
-        return x.min(axis=0), x.max(axis=0) - x.min(axis=0)
+        low, high = x.min(axis=0), x.max(axis=0)
+        with np.errstate(over="ignore"):  # a span beyond float64 is refused just below
+            span = high - low
+        wide = np.flatnonzero(~np.isfinite(span))
+        if wide.size:
+            f = wide[0]
+            raise ArgumentError(
+                f"MinMaxScaler.fit's x: feature {f} spans {low[f]:g}..{high[f]:g}, a range beyond float64's "
+                "largest number; scale it down first, or use StandardScaler"
+            )
+        return low, span
 
     def get_config(self) -> dict:  # a constant feature is saved with span 1, which transforms the same
         return {"minimum": self.shift.tolist(), "maximum": (self.shift + self.scale).tolist()}

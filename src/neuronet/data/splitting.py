@@ -27,8 +27,11 @@ def _stratified_parts(y, fractions: list[float], rng) -> list[np.ndarray]:
     """Split indices into parts of the given fractions, each class spread proportionally."""
     labels = _class_labels(y)
     parts: list[list[np.ndarray]] = [[] for _ in fractions]
-    for label in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == label))
+    # each class's rows in increasing order, found by one sort (not one pass over all rows per class)
+    order = np.argsort(labels, kind="stable")
+    starts = np.unique(labels[order], return_index=True)[1]
+    for members in np.split(order, starts[1:]):
+        idx = rng.permutation(members)
         cuts = np.round(np.cumsum(fractions)[:-1] * len(idx)).astype(int)
         for part, chunk in zip(parts, np.split(idx, cuts)):
             part.append(chunk)
