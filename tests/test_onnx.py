@@ -343,6 +343,30 @@ def test_the_command_line_names_an_input_shape_that_does_not_fit(tmp_path, capsy
     assert not (tmp_path / "o.onnx").exists()
 
 
+def test_the_command_line_says_a_sequence_models_length_is_free(tmp_path, capsys):
+    """An untrained text model has no input shape on file: its graph takes any length, and the CLI says so."""
+    from neuronet.cli import main
+
+    nn.Sequential([L.Embedding(9, 4), L.LSTM(4, 2)]).save(tmp_path / "m.nnet")
+    assert main(["export", str(tmp_path / "m.nnet"), str(tmp_path / "o.onnx")]) == 0
+    assert "(input: batch x time)" in capsys.readouterr().out
+    assert main(["export", str(tmp_path / "m.nnet"), str(tmp_path / "f.onnx"), "--input-shape", "6"]) == 0
+    assert "(input: batch x 6)" in capsys.readouterr().out
+
+
+def test_the_command_line_checks_input_shape_for_a_trained_cli_model(tmp_path, capsys):
+    """--input-shape was ignored for a model from `neuronet train`; now it is checked as for any model."""
+    from neuronet.cli import main
+
+    rows = ["a,b,c,t"] + [f"{i},{i % 7},{i % 3},{i % 2}" for i in range(60)]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    argv = ["train", str(tmp_path / "d.csv"), "--target", "t", "--epochs", "1", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "m.nnet")]) == 0
+    assert main(["export", str(tmp_path / "m.nnet"), str(tmp_path / "o.onnx"), "--input-shape", "5"]) == 1
+    assert "input_shape (5,) does not fit the model" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "m.nnet"), str(tmp_path / "o.onnx"), "--input-shape", "3"]) == 0
+
+
 def test_the_checks_run_on_the_models_device(tmp_path):
     """The zero sample goes through the model's own ops (strict arrays stand in for a GPU's, refusing NumPy's
     functions): a model there exports with its length free and is told a wrong input_shape as on the CPU."""

@@ -307,8 +307,8 @@ def test_a_description_of_arrays_the_file_lacks(tmp_path):
 # -- where saves write ----------------------------------------------------------------------------
 def test_errors_name_the_users_path_not_a_temporary_file(tmp_path):
     model, _ = saved(tmp_path)
-    for target in (tmp_path / "nodir" / "m.nnet", tmp_path):
-        with pytest.raises(OSError) as caught:
+    for target, error in ((tmp_path / "nodir" / "m.nnet", OSError), (tmp_path, nn.checks.ArgumentError)):
+        with pytest.raises(error) as caught:
             model.save(target)
         assert str(target) in str(caught.value) and ".tmp" not in str(caught.value)
     assert sorted(os.listdir(tmp_path)) == ["m.nnet"]

@@ -30,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from . import __version__, callbacks, checks, datasets, demos, distributed, layers, losses, optimizers, plot
+from . import __version__, callbacks, checks, datasets, demos, distributed, layers, losses, memory, optimizers, plot
 from .backend import set_seed
 from .data import StandardScaler, Table, read_csv, sliding_windows, train_val_test_split
 from .data.csv import COMMA_NUMBER, CONTROL, is_missing, is_number, kind, label, not_a_number, number
@@ -101,27 +101,14 @@ def _check_writable(path: str, flag: str) -> None:
         raise CLIError(f"{flag} {path}: the folder {folder} is not writable")
 
 
-def _available_memory() -> int | None:
-    """Bytes of memory this machine can still give (Linux's MemAvailable), or None where unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def _check_memory(sizes: list[int]) -> None:
     """Refuse a network that cannot fit in memory before allocating it (MemoryError would come after)."""
     count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    need, have = count * BYTES_PER_PARAMETER, _available_memory()
-    if have is not None and need > have:
-        raise CLIError(
-            f"--hidden {','.join(map(str, sizes[1:-1]))} makes a network of {count:,} parameters, which needs about "
-            f"{need / 2**30:.1f} GiB to train; this machine has {have / 2**30:.1f} GiB free: use smaller layers"
-        )
+    memory.require(
+        count * BYTES_PER_PARAMETER,
+        f"--hidden {','.join(map(str, sizes[1:-1]))} makes a network of {count:,} parameters, which to train",
+        "use smaller layers",
+    )
 
 
 # -- demos ---------------------------------------------------------------------------------
@@ -1016,15 +1003,14 @@ def cmd_export(args) -> None:
     _check_writable(args.out, "OUT")
     model = load_model(args.model)
     if "features" not in model.metadata:
-        onnx_export(model, args.out, input_shape=args.input_shape)
-        shape = args.input_shape or model._input_shape()[1:]
-        print(f"{args.model} written as ONNX to {args.out} (input: batch x {' x '.join(map(str, shape))})")
+        dims = onnx_export(model, args.out, input_shape=args.input_shape)
+        print(f"{args.model} written as ONNX to {args.out} (input: {' x '.join(map(str, dims))})")
         return
     model, meta = _check_cli_model(model, args.model), model.metadata
     scaling = {"input_scaling": (meta["scaler"]["mean"], meta["scaler"]["std"])}
     if meta["task"] == "regression":
         scaling["output_scaling"] = (meta["target_scaler"]["mean"], meta["target_scaler"]["std"])
-    onnx_export(model, args.out, **scaling)
+    onnx_export(model, args.out, input_shape=args.input_shape, **scaling)
     out = f"the probabilities of {meta['classes']}" if meta["task"] == "classification" else meta["target"]
     inputs = f"the features {meta['features']} as in the CSV"
     if meta.get("categories"):

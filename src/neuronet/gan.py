@@ -27,7 +27,7 @@ from .callbacks import Callback
 from .model import DESCRIPTION_ERRORS, Sequential, from_spec, restore, spec
 from .ops import for_device
 from .optimizers import OPTIMIZERS
-from .saving import ModelFileError, file_name, model_path, read_model_file, write_model_file
+from .saving import ModelFileError, model_path, read_model_file, write_model_file
 
 NETWORKS = ("generator", "discriminator")  # also the prefixes of their weights in a GAN file
 
@@ -225,7 +225,7 @@ def load_gan(path) -> GAN:
 
     A damaged, foreign or hostile file raises ModelFileError, as :func:`nn.load_model` does.
     """
-    path = file_name(path)
+    path = checks.file_path(path, "path")
     description, tensors = read_model_file(path)
     config = description.get("gan")
     if not isinstance(config, dict):

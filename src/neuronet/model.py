@@ -44,7 +44,7 @@ from .losses import LOSSES
 from .ops import for_device
 from .optimizers import OPTIMIZERS
 from .parameter import Parameter, flatten_parameters, shapes_on_file
-from .saving import ModelFileError, file_name, model_path, read_model_file, write_model_file
+from .saving import ModelFileError, model_path, read_model_file, write_model_file
 
 
 class Sequential:
@@ -537,7 +537,7 @@ def load_model(path) -> Sequential:
     A damaged, foreign or hostile file raises ModelFileError, before any layer allocates more than the
     file's tensors hold (see ``parameter.shapes_on_file``).
     """
-    path = file_name(path)
+    path = checks.file_path(path, "path")
     description, tensors = read_model_file(path)
     if isinstance(description.get("gan"), dict):
         raise ModelFileError(f"{path!r} holds a GAN (two models): load it with nn.load_gan")

@@ -37,6 +37,8 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from . import checks
+
 FORMAT = "neuronet"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -71,21 +73,10 @@ FOREIGN_EXTENSIONS = {
 }
 
 
-def file_name(path, what: str = "path") -> str:
-    """``path`` (a str, bytes or os.PathLike) as a str; anything else, or an empty name, refused clearly."""
-    try:
-        path = os.fsdecode(path)
-    except TypeError:
-        raise TypeError(f"{what} must be a file name (str, bytes or os.PathLike), got {type(path).__name__}") from None
-    if not path:
-        raise ValueError(f"{what} is empty; give a file name such as model.nnet")
-    return path
-
-
 def model_path(path, what: str = "path") -> str:
-    """``path`` as :func:`file_name` checks it, also refused if named for another program's format
-    (``model.onnx``): the name a model is saved under."""
-    path = file_name(path, what)
+    """``path`` as ``checks.file_path`` checks it (str, bytes or os.PathLike, no folder), also refused if
+    named for another program's format (``model.onnx``): the name a model is saved under."""
+    path = checks.file_path(path, what)
     extension = os.path.splitext(path)[1].lower()
     if extension in FOREIGN_EXTENSIONS:
         raise ValueError(
@@ -203,7 +194,7 @@ def read_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
     unknown version, whose checksums do not match, or whose tensors are not
     finite float32/float64 arrays.
     """
-    path = file_name(path)
+    path = checks.file_path(path, "path")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
     _check_header_size(path)
