@@ -1117,7 +1117,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="dense",
         help="dense: digits as pixels (default); cnn: digits as images; text: sentiment of reviews; "
         "forecast: monthly CO2 at Mauna Loa, forecast by an LSTM; gan: a GAN that learns to draw digits (300 "
-        "epochs: about 3 minutes on an idle 2-core machine, longer when other work shares the cores)",
+        "epochs: about half a minute on an idle 2-core machine, several times longer when other work shares "
+        "the cores)",
     )
     d.add_argument(
         "--model",
