@@ -152,6 +152,8 @@ MISMATCHES = [
     ("callbacks=[nn.callbacks.EarlyStopping(monitor='loss', patience=2 + rank)]",
      "callbacks: [EarlyStopping(monitor='loss', patience=2, min_delta=0.0, restore_best_weights=True, mode='min')] "
      "on rank 0, [EarlyStopping(monitor='loss', patience=3, "),
+    ("callbacks=[nn.callbacks.LearningRateScheduler(nn.schedules.StepDecay(0.1, every=2 + rank))]",
+     "callbacks: [LearningRateScheduler(schedule=StepDecay(initial=0.1, factor=0.5, every=2), verbose=0)] on rank 0"),
     ("callbacks=[nn.callbacks.ModelCheckpoint('m.nnet')][rank:]",
      "callbacks: [ModelCheckpoint(path='m.nnet', monitor='val_loss', save_best_only=True, mode='min')] on rank 0, "
      "[] on rank 1"),

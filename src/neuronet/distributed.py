@@ -298,19 +298,21 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _described(value) -> str:
+def _described(value, depth: int = 2) -> str:
     """``value`` as ranks compare it: a number or text as itself, a function by its name, an object by its
-    class and the constructor arguments it keeps (``EarlyStopping(monitor='val_loss', patience=3, ...)``)."""
+    class and the constructor arguments it keeps (``EarlyStopping(monitor='val_loss', patience=3, ...)``),
+    those that are objects in turn, ``depth`` levels down (a schedule in a LearningRateScheduler)."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
     if callable(value) and hasattr(value, "__qualname__"):
         return value.__qualname__
     try:
-        names = inspect.signature(type(value).__init__).parameters
+        names = inspect.signature(type(value).__init__).parameters if depth else {}
     except (TypeError, ValueError):  # (a class implemented in C)
         names = {}
     kept = getattr(value, "__dict__", {})
-    return f"{type(value).__name__}({', '.join(f'{n}={_described(kept[n])}' for n in names if n in kept)})"
+    settings = (f"{n}={_described(kept[n], depth - 1)}" for n in names if n in kept)
+    return f"{type(value).__name__}({', '.join(settings)})"
 
 
 def _differences(settings: list[dict]) -> list[str]:
