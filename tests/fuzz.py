@@ -19,6 +19,10 @@ Bit flips that change nothing the model uses (the padding of the file's header) 
 are counted as ``unchanged``, and descriptions rewritten to other *valid* settings as ``valid``.
 ``tests/test_fuzz.py`` runs a small, seeded share of each on every test run; the figures in the
 closing note of issue 9 come from the full run.
+
+``--mpi N`` runs N two-rank jobs under mpiexec (skipped without mpi4py), each with ranks called
+differently or a fault on one rank; a job still running after a wall-clock bound counts as ``hang``.
+``tests/test_distributed.py`` runs a seeded share.
 """
 
 from __future__ import annotations
@@ -33,7 +37,10 @@ import json
 import math
 import numbers
 import os
+import re
 import signal
+import subprocess
+import sys
 import tempfile
 import traceback
 import warnings
@@ -898,6 +905,161 @@ def fuzz_cli(cases: int, rng, folder: str) -> Counter:
     return outcomes
 
 
+# -- MPI jobs ----------------------------------------------------------------------------------------
+# Two ranks under mpiexec that differ in one thing, or where one rank fails: every such job must end, in
+# bounded time, with a message that names what went wrong. A job still running after MPI_BOUND_S hangs.
+MPI_TIMEOUT_S = 3  # NEURONET_MPI_TIMEOUT for the jobs: the deadline of a collective step
+MPI_BOUND_S = 60
+MPI_SCRIPT = """
+import os, signal, sys, time
+import numpy as np
+import neuronet as nn
+
+r = int(os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0")))  # (nn.distributed untouched)
+def both(a, b):
+    return [a, b][r]
+
+class Fault(nn.callbacks.Callback):
+    def on_batch_end(self, batch, logs=None):
+        if r == {rank} and self.epoch == 1 and batch == 2:
+            {fault}
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+nn.set_dtype({dtype})
+rng = np.random.default_rng(0)
+x, y = rng.standard_normal((48, 4)), np.arange(48) % 3
+{data}
+{before}
+L = nn.layers
+model = nn.Sequential([L.Dense(4, {width}, activation="relu"), L.Dense({width}, 3, activation="softmax")])
+model.compile(loss={loss}, optimizer={optimizer}, metrics={metrics})
+{prior}
+model.fit(x, y, epochs={epochs}, batch_size={batch_size}, shuffle={shuffle}, validation_split={validation_split},
+          validation_data={validation_data}, callbacks=[Fault(), *{callbacks}], verbose=0, distributed=True)
+print("FINISHED", r, flush=True)
+"""
+MPI_SAME = {"rank": "0", "dtype": "'float64'", "data": "", "before": "", "width": "6",
+            "loss": "'categorical_crossentropy'", "optimizer": "nn.optimizers.Adam(0.01)", "metrics": "['accuracy']",
+            "prior": "", "epochs": "3", "batch_size": "8", "shuffle": "True", "validation_split": "0.0",
+            "validation_data": "None", "callbacks": "[]", "fault": "pass"}  # fmt: skip
+# a setting: values two ranks may be given, and the words of the refusal when they differ
+MPI_MISMATCHES = {
+    "epochs": (["1", "2", "3", "7"], "epochs: "),
+    "batch_size": (["4", "5", "8", "16"], "batch_size: "),
+    "shuffle": (["True", "False"], "shuffle: "),
+    "validation_split": (["0.0", "0.25", "0.5"], "validation samples: "),
+    "validation_data": (["None", "(x[:8], y[:8])", "(x[:5], y[:5])"], "validation samples: "),
+    "data": (["", "x, y = x[:40], y[:40]", "x, y = x[:47], y[:47]"], "training samples: "),
+    "width": (["6", "7", "16"], "their layers"),
+    "loss": (["'categorical_crossentropy'", "nn.losses.CategoricalCrossentropy(label_smoothing=0.1)"], "loss: "),
+    "optimizer": (["nn.optimizers.Adam(0.01)", "nn.optimizers.Adam(0.02)", "'sgd'", "nn.optimizers.SGD(0.01, 0.9)"],
+                  "optimizer: "),
+    "metrics": (["['accuracy']", "[]", "['acc']"], "metrics: "),
+    "dtype": (["'float64'", "'float32'"], "dtype of the weights: "),
+    "callbacks": (["[]", "[nn.callbacks.EarlyStopping(monitor='loss', patience=1)]",
+                   "[nn.callbacks.EarlyStopping(monitor='loss', patience=2)]",
+                   "[nn.callbacks.ReduceLROnPlateau(monitor='loss')]"], "callbacks: "),
+    "prior": (["", "model.fit(x, y, epochs=1, verbose=0)"], "optimizer steps taken: "),
+}  # fmt: skip
+_WAITED = r"waited 3 s in vain at .*NEURONET_MPI_TIMEOUT"
+# a fault on rank {rank}: (the setting it changes, its code there, a pattern the job's messages must match)
+MPI_FAULTS = [
+    ("data", "if r == {rank}: x[3, 1] = np.nan", r"refused to start fit.*X contains 1 NaN"),
+    ("data", "if r == {rank}: y = y[:-1]", r"X has 48 samples but y has 47"),
+    ("data", "if r == {rank}: x = x[:, :3]", r"rank {rank} of 2 refused to start fit"),
+    ("epochs", "3 if r != {rank} else -1", r"epochs must be >= 0, got -1"),
+    ("batch_size", "8 if r != {rank} else '8'", r"batch_size must be an int"),
+    ("fault", "raise RuntimeError('injected on rank {rank}')", r"rank {rank} of 2: RuntimeError: injected on rank"),
+    ("fault", "time.sleep(120)", _WAITED + "|gradient sum"),
+    ("fault", "while True: pass", _WAITED),
+    ("fault", "os.kill(os.getpid(), signal.SIGKILL)", r"signal 9|" + _WAITED),
+    ("fault", "sys.exit(3)", r"SystemExit|" + _WAITED),
+    ("before", "if r == {rank}: nn.distributed.rank(); time.sleep(120)", _WAITED.replace(".*", "the start-up check.*")),
+    ("before", "if r == {rank}: nn.distributed.rank(); sys.exit(0)", _WAITED.replace(".*", "the start-up check.*")),
+    ("before", "if r == {rank}: time.sleep(120)", r"MPI did not start within 3 s.*NEURONET_MPI_TIMEOUT"),
+    ("before", "if r == {rank}: raise RuntimeError('injected before fit')", r"MPI did not start within 3 s"),
+    ("before", "if r == {rank}: nn.distributed.rank(); raise RuntimeError('injected')", r"RuntimeError: injected"),
+]  # fmt: skip
+
+
+def run_bounded(argv: list[str], seconds: float, **kwargs) -> subprocess.CompletedProcess | None:
+    """Run ``argv`` (mpiexec and its ranks) for at most ``seconds``: its result, or None if it ran longer (all
+    it started is then killed, so that no rank is left behind)."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                          **kwargs) as job:  # fmt: skip
+        try:
+            out, err = job.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.communicate()
+            return None
+    return subprocess.CompletedProcess(argv, job.returncode, out, err)
+
+
+def _mpi_case(rng) -> tuple[str, dict, str | None]:
+    """A job: what it is, the settings of its script, and the pattern its refusal must match (None: a valid job,
+    the same on both ranks, which must train)."""
+    kind = rng.integers(7)
+    settings = dict(MPI_SAME)
+    if kind == 0:
+        return "the same on both ranks", settings, None
+    if kind <= 3:  # two ranks called differently
+        name = list(MPI_MISMATCHES)[rng.integers(len(MPI_MISMATCHES))]
+        values, words = MPI_MISMATCHES[name]
+        first, second = rng.choice(len(values), 2, replace=False)
+        if name in ("data", "prior"):  # statements
+            settings[name] = f"if r == 0:\n    {values[first] or 'pass'}\nelse:\n    {values[second] or 'pass'}"
+        else:
+            settings[name] = f"both({values[first]}, {values[second]})"
+        return f"{name}: {values[first]!r} on rank 0, {values[second]!r} on rank 1", settings, re.escape(words)
+    name, code, pattern = MPI_FAULTS[rng.integers(len(MPI_FAULTS))]
+    faulty = int(rng.integers(2))
+    settings[name], settings["rank"] = code.format(rank=faulty), str(faulty)
+    return f"rank {faulty}: {settings[name]}", settings, pattern.format(rank=faulty)
+
+
+FUZZ_MPI_OUTCOMES = ("clear", "unclear", "wrong", "hang", "valid")
+
+
+def fuzz_mpi(cases: int, rng, folder: str) -> Counter:
+    """Two-rank jobs that differ in one argument or where one rank fails (NaN data, an exception, a sleep past
+    the timeout, an endless loop, SIGKILL, never calling fit): clear if the job ends with the message the
+    fault calls for, unclear if it ends without it, wrong if it exits 0, hang if it runs past MPI_BOUND_S."""
+    from conftest import find_mpiexec
+
+    mpiexec = find_mpiexec()
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        mpiexec = None
+    if mpiexec is None:
+        print('the MPI part is skipped: it needs mpi4py and mpiexec (pip install "neuronet[mpi]")')
+        return Counter()
+    outcomes = Counter()
+    script = os.path.join(folder, "mpi_job.py")
+    env = {**os.environ, "NEURONET_MPI_TIMEOUT": str(MPI_TIMEOUT_S)}
+    for _ in range(cases):
+        what, settings, pattern = _mpi_case(rng)
+        with open(script, "w") as f:
+            f.write(MPI_SCRIPT.format(**settings))
+        done = run_bounded([mpiexec, "-n", "2", sys.executable, script], MPI_BOUND_S, cwd=folder, env=env)
+        if done is None:
+            FAILURES.append(f"hang: mpi {what}: still running after {MPI_BOUND_S} s")
+            outcomes["hang"] += 1
+            continue
+        said = done.stderr + done.stdout  # (mpiexec reports a rank killed by a signal on its standard output)
+        shown = f"mpi {what} -> {done.returncode}: {said.strip()[-600:]}"
+        finished = done.stdout.count("FINISHED")
+        if pattern is None:
+            outcomes["valid" if done.returncode == 0 and finished == 2 else _note("wrong", shown)] += 1
+        elif done.returncode == 0 or finished:
+            outcomes[_note("wrong", shown)] += 1
+        else:
+            outcomes["clear" if re.search(pattern, said, re.DOTALL) else _note("unclear", shown)] += 1
+    return outcomes
+
+
 def run(api: int, files: int, cli: int, seed: int = 0) -> dict[str, Counter]:
     rng = np.random.default_rng(seed)
     nn.set_seed(seed)
@@ -915,6 +1077,7 @@ if __name__ == "__main__":
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--cli", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mpi", type=int, default=0, help="two-rank MPI jobs with a fault (mpi4py and mpiexec)")
     ap.add_argument("--show", action="store_true", help="print every unclear or wrong case")
     args = ap.parse_args()
     results = run(args.api, args.files, args.cli, args.seed)
@@ -923,5 +1086,10 @@ if __name__ == "__main__":
     for name, counts in results.items():
         cells = [sum(counts.values()), counts["clear"], counts["unclear"], counts["wrong"], counts["hang"]]
         print(f"| {name} | " + " | ".join(map(str, [*cells, counts["unchanged"] + counts["valid"]])) + " |")
+    if args.mpi:
+        with tempfile.TemporaryDirectory() as folder:
+            mpi = fuzz_mpi(args.mpi, np.random.default_rng(args.seed), folder)
+        print("\n| MPI jobs | cases | clear error | unclear | wrong | hang | valid |\n|---|---|---|---|---|---|---|")
+        print(f"| mpi | {sum(mpi.values())} | " + " | ".join(str(mpi[k]) for k in FUZZ_MPI_OUTCOMES) + " |")
     if args.show:
         print("\n".join(FAILURES))

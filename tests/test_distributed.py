@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 from conftest import find_mpiexec
+from fuzz import run_bounded
 
 import neuronet as nn
 
@@ -28,7 +29,6 @@ import numpy as np
 import neuronet as nn
 
 L = nn.layers
-L = nn.layers
 nn.set_dtype("float64")
 rank, size = nn.distributed.rank(), nn.distributed.size()
 def report(**values):
@@ -37,12 +37,16 @@ def report(**values):
 """
 
 
-def mpirun(tmp_path, body: str, ranks: int = 2, timeout: int = 120, args=()):
+def mpirun(tmp_path, body: str, ranks: int = 2, timeout: int = 120, args=(), prelude: str = PRELUDE, **env):
+    """Run ``body`` on ``ranks`` ranks, ``env`` added to the environment; a job that outlives ``timeout``
+    seconds is killed, ranks and all, and fails the test (it hung)."""
     script = tmp_path / "job.py"
-    script.write_text(PRELUDE + textwrap.dedent(body))
+    script.write_text(prelude + textwrap.dedent(body))
     start = time.monotonic()
-    done = subprocess.run([MPIEXEC, "-n", str(ranks), sys.executable, str(script), *args], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    done = run_bounded([MPIEXEC, "-n", str(ranks), sys.executable, str(script), *args], timeout, cwd=tmp_path,
+                       env={**os.environ, **env})  # fmt: skip
+    if done is None:
+        pytest.fail(f"the job was still running after {timeout} s: it hung")
     done.seconds = time.monotonic() - start
     results = [json.loads(line[7:]) for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     done.result = results[0] if results else None
@@ -102,9 +106,9 @@ def test_a_rank_raising_mid_training_ends_the_job_within_seconds(tmp_path):
         model.compile()
         x, y = np.random.default_rng(0).standard_normal((64, 3)), np.arange(64) % 2
         model.fit(x, y, epochs=1000, batch_size=8, callbacks=[Fail()], verbose=0, distributed=True)
-        report(finished=True)
+        print("FINISHED", rank, flush=True)  # (nor rank 1, whose MPI_Abort may return before the rank ends)
     """, timeout=60)  # fmt: skip
-    assert done.returncode != 0 and done.result is None
+    assert done.returncode != 0 and "FINISHED" not in done.stdout
     assert done.seconds < 30
     assert "rank 1 of 2: RuntimeError: the disk of rank 1 is full" in done.stderr
 
@@ -129,21 +133,233 @@ def test_early_stopping_stops_every_rank_at_the_same_epoch_and_only_rank_0_print
     assert done.result["threads"] == max(1, (os.cpu_count() or 1) // 2)
 
 
-@pytest.mark.parametrize("mismatch, message", [
-    ("x = x[: 60 + rank]", "the 2 ranks hold different training samples ([60, 61])"),
-    ("model = nn.Sequential([L.Dense(3, 2 + rank, activation='softmax')])", "the 2 ranks hold different models"),
-])  # fmt: skip
-def test_ranks_with_different_data_or_models_refuse_to_start(tmp_path, mismatch, message):
-    done = mpirun(tmp_path, f"""
+# fit's arguments on each rank (``rank`` is 0 or 1), and what the refusal on every rank says
+MISMATCHES = [
+    ("epochs=3 + rank", "epochs: 3 on rank 0, 4 on rank 1"),
+    ("batch_size=8 * (1 + rank)", "batch_size: 8 on rank 0, 16 on rank 1"),
+    ("shuffle=rank == 0", "shuffle: True on rank 0, False on rank 1"),
+    ("validation_split=0.25 * rank", "validation samples: none on rank 0, 16 on rank 1"),
+    ("validation_data=(x[: 8 + rank], y[: 8 + rank])", "validation samples: 8 on rank 0, 9 on rank 1"),
+    ("x=x[: 60 + rank], y=y[: 60 + rank]", "training samples: 60 on rank 0, 61 on rank 1"),
+    ("width=4 + rank", "their layers (different layers or sizes)"),
+    ("loss=nn.losses.CategoricalCrossentropy(label_smoothing=0.1 * rank)",
+     "'label_smoothing': 0.0}} on rank 0, {'class': 'CategoricalCrossentropy', 'config': {'from_logits': False, "
+     "'label_smoothing': 0.1}} on rank 1"),
+    ("optimizer=nn.optimizers.SGD(0.1, momentum=0.5 * rank)", "'momentum': 0.0, 'nesterov': False}} on rank 0"),
+    ("metrics=['accuracy'][rank:]", "metrics: ['accuracy'] on rank 0, [] on rank 1"),
+    ("dtype=['float64', 'float32'][rank]", "dtype of the weights: ['float64'] on rank 0, ['float32'] on rank 1"),
+    ("trained=4 * rank", "optimizer steps taken: 0 on rank 0, 8 on rank 1"),
+    ("callbacks=[nn.callbacks.EarlyStopping(monitor='loss', patience=2 + rank)]",
+     "callbacks: [EarlyStopping(monitor='loss', patience=2, min_delta=0.0, restore_best_weights=True, mode='min')] "
+     "on rank 0, [EarlyStopping(monitor='loss', patience=3, "),
+    ("callbacks=[nn.callbacks.LearningRateScheduler(nn.schedules.StepDecay(0.1, every=2 + rank))]",
+     "callbacks: [LearningRateScheduler(schedule=StepDecay(initial=0.1, factor=0.5, every=2), verbose=0)] on rank 0"),
+    ("callbacks=[nn.callbacks.ModelCheckpoint('m.nnet')][rank:]",
+     "callbacks: [ModelCheckpoint(path='m.nnet', monitor='val_loss', save_best_only=True, mode='min')] on rank 0, "
+     "[] on rank 1"),
+]  # fmt: skip
+
+
+def test_ranks_called_differently_refuse_on_every_rank_naming_each_ranks_value_and_then_go_on_together(tmp_path):
+    """Each difference that would make the ranks take different numbers of collective steps (and wait for
+    each other forever) or train different models is refused on every rank alike, so a script that catches
+    it goes on with the ranks in step: the last call, the same on both, trains."""
+    calls = ", ".join(f"attempt({args})" for args, _ in MISMATCHES)
+    done = mpirun(tmp_path, """
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((64, 3)), np.arange(64) % 2
+        def attempt(width=4, loss="categorical_crossentropy", optimizer="adam", metrics=("accuracy",),
+                    dtype="float64", trained=0, **arguments):
+            nn.set_dtype(dtype)
+            model = nn.Sequential([L.Dense(3, width, activation="relu"), L.Dense(width, 2, activation="softmax")])
+            model.compile(loss=loss, optimizer=optimizer, metrics=list(metrics))
+            if trained:
+                model.fit(x, y, epochs=trained, verbose=0)  # (2 steps an epoch)
+            try:
+                model.fit(**{"x": x, "y": y, "epochs": 3, "batch_size": 8, "verbose": 0, "distributed": True,
+                             **arguments})
+                return "trained"
+            except ValueError as exc:
+                return f"{type(exc).__name__}: {exc}"
+        found = [CALLS, attempt()]
+        report(found=nn.distributed.world().allgather(found))
+    """.replace("CALLS", calls), timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second = done.result["found"]
+    for (args, message), mine, theirs in zip(MISMATCHES, first, second):
+        assert mine == theirs, args  # every rank refuses, with one message
+        assert mine.startswith("ArgumentError: the 2 ranks called fit differently, so they would not take"), mine
+        assert message in mine, (args, mine)
+        assert "Give every rank the same arguments" in mine
+    assert first[-1] == second[-1] == "trained"
+
+
+def test_an_argument_one_rank_alone_refuses_is_refused_on_every_rank(tmp_path):
+    done = mpirun(tmp_path, """
         x, y = np.random.default_rng(0).standard_normal((64, 3)), np.arange(64) % 2
         model = nn.Sequential([L.Dense(3, 2, activation="softmax")])
-        {mismatch}
         model.compile()
-        model.fit(x, y[: len(x)], epochs=2, verbose=0, distributed=True)
-        report(finished=True)
+        try:
+            model.fit(x[:, : 3 - rank], y, epochs=2, verbose=0, distributed=True)
+        except ValueError as exc:
+            report(found=nn.distributed.world().allgather(f"{type(exc).__name__}: {exc}"))
     """, timeout=60)  # fmt: skip
-    assert done.returncode != 0 and done.result is None and done.seconds < 30
-    assert message in done.stderr
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second = done.result["found"]
+    assert second.startswith("ValueError: layer 'dense' (Dense) expects input of shape (batch, 3)")  # its own
+    assert first == f"ArgumentError: rank 1 of 2 refused to start fit, so every rank stops: {second}"
+
+
+RANK_FROM_THE_ENVIRONMENT = """
+import os, signal, sys, time
+import numpy as np
+import neuronet as nn
+
+L = nn.layers
+nn.set_dtype("float64")
+rank = int(os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0")))  # (nn.distributed untouched)
+"""
+
+
+def test_nan_on_one_rank_ends_the_job_with_its_message_though_the_script_never_touched_nn_distributed(tmp_path):
+    done = mpirun(tmp_path, """
+        x, y = np.random.default_rng(0).standard_normal((64, 3)), np.arange(64) % 2
+        if rank == 1:
+            x[5, 1] = np.nan
+        model = nn.Sequential([L.Dense(3, 2, activation="softmax")])
+        model.compile()
+        model.fit(x, y, epochs=2, verbose=0, distributed=True)
+        print("FINISHED", rank, flush=True)
+    """, prelude=RANK_FROM_THE_ENVIRONMENT, timeout=60)  # fmt: skip
+    assert done.returncode != 0 and "FINISHED" not in done.stdout
+    assert "rank 1 of 2 refused to start fit, so every rank stops: ArgumentError: X contains 1 NaN" in done.stderr
+    assert done.stderr.count("X contains 1 NaN or infinite value(s); clean or impute them") >= 2  # rank 1's own too
+
+
+FAULTY_FIT = """
+class Fault(nn.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+    def on_batch_end(self, batch, logs=None):
+        if rank == 1 and self.epoch == 1 and batch == 2:
+            FAULT
+x, y = np.random.default_rng(0).standard_normal((64, 3)), np.arange(64) % 2
+model = nn.Sequential([L.Dense(3, 2, activation="softmax")])
+model.compile()
+model.fit(x, y, epochs=50, batch_size=4, callbacks=[Fault()], verbose=0, distributed=True)
+print("FINISHED", rank, flush=True)
+"""
+
+
+# what rank 1 does (after its third batch of epoch 2, or before fit), and where rank 0 says it waited in vain
+STUCK = [
+    ("time.sleep(120)", "waited 2 s in vain at the gradient sum of epoch 2, batch 4"),
+    ("while True: pass", "waited 2 s in vain at the gradient sum of epoch 2, batch 4"),
+    ("sys.exit(3)", "waited 2 s in vain at the gradient sum of epoch 2, batch 4"),
+    ("BEFORE nn.distributed.rank(); time.sleep(120)", "waited 2 s in vain at the start-up check of fit"),
+    ("BEFORE time.sleep(120)", "MPI did not start within 2 s"),
+    ("BEFORE raise RuntimeError('rank 1 failed before fit')", "MPI did not start within 2 s"),
+]
+
+
+@pytest.mark.parametrize("fault, message", STUCK)
+def test_a_stuck_rank_makes_the_others_end_the_job_after_the_timeout_naming_the_step(tmp_path, fault, message):
+    """A sleeping rank, one in an endless loop, one that left, one that never calls fit or never gets as
+    far as MPI's start: the other ends the job once the timeout (NEURONET_MPI_TIMEOUT here) has passed."""
+    if fault.startswith("BEFORE "):
+        body = f"if rank == 1:\n    {fault[7:]}\n" + FAULTY_FIT.replace("FAULT", "pass")
+    else:
+        body = FAULTY_FIT.replace("FAULT", fault)
+    done = mpirun(tmp_path, body, prelude=RANK_FROM_THE_ENVIRONMENT, timeout=60, NEURONET_MPI_TIMEOUT="2")
+    assert done.returncode != 0 and "FINISHED" not in done.stdout
+    assert f"neuronet: rank 0 of 2: {message}" in done.stderr, done.stderr[-3000:]
+    assert "raise the timeout: nn.distributed.set_timeout(seconds) or the environment variable " in done.stderr
+    assert "NEURONET_MPI_TIMEOUT=seconds" in done.stderr
+
+
+def test_set_timeout_sets_the_deadline_of_every_step(tmp_path):
+    body = "nn.distributed.set_timeout(1.5)\n" + FAULTY_FIT.replace("FAULT", "time.sleep(120)")
+    done = mpirun(tmp_path, body, prelude=RANK_FROM_THE_ENVIRONMENT, timeout=60)
+    assert done.returncode != 0 and "FINISHED" not in done.stdout
+    assert "neuronet: rank 0 of 2: waited 1.5 s in vain at the gradient sum of epoch 2, batch 4" in done.stderr
+
+
+def test_a_rank_killed_mid_training_ends_the_job(tmp_path):
+    body = FAULTY_FIT.replace("FAULT", "os.kill(os.getpid(), signal.SIGKILL)")
+    done = mpirun(tmp_path, body, prelude=RANK_FROM_THE_ENVIRONMENT, timeout=60, NEURONET_MPI_TIMEOUT="2")
+    assert done.returncode != 0 and "FINISHED" not in done.stdout
+    said = done.stdout + done.stderr  # (mpiexec reports a rank killed by a signal, on its standard output)
+    assert "signal 9" in said or "waited 2 s in vain at the gradient sum of epoch 2, batch 4" in said, said[-3000:]
+
+
+def test_the_timeout_comes_from_set_timeout_or_the_environment_and_nonsense_is_refused(monkeypatch):
+    monkeypatch.delenv("NEURONET_MPI_TIMEOUT", raising=False)
+    assert nn.distributed.get_timeout() == 300
+    monkeypatch.setenv("NEURONET_MPI_TIMEOUT", "7.5")
+    assert nn.distributed.get_timeout() == 7.5
+    try:
+        nn.distributed.set_timeout(2)
+        assert nn.distributed.get_timeout() == 2  # set_timeout's comes first
+    finally:
+        nn.distributed.set_timeout(None)
+    assert nn.distributed.get_timeout() == 7.5
+    for text in ("abc", "0", "-3", "inf", ""):
+        monkeypatch.setenv("NEURONET_MPI_TIMEOUT", text)
+        with pytest.raises(ValueError, match=r"NEURONET_MPI_TIMEOUT must be a positive number of seconds, e.g. 600"):
+            nn.distributed.get_timeout()
+    for bad in (0, -1.0, "5", float("nan"), float("inf"), True):
+        with pytest.raises(ValueError, match="seconds must be"):
+            nn.distributed.set_timeout(bad)
+
+
+def test_an_abort_that_returns_still_ends_the_rank(tmp_path):
+    """MPICH's MPI_Abort returns before mpiexec ends the rank (seen with the MPICH wheel): the rank must not
+    go on meanwhile, training or finishing its script. A communicator that behaves so stands in for it."""
+    script = tmp_path / "abort.py"
+    script.write_text(textwrap.dedent("""
+        import neuronet as nn
+        class Comm:
+            def Get_rank(self): return 1
+            def Get_size(self): return 2
+            def Abort(self, code): print("abort asked", flush=True)
+        nn.distributed.world = lambda: Comm()
+        nn.distributed.abort(RuntimeError("the disk of rank 1 is full"))
+        print("went on", flush=True)
+    """))  # fmt: skip
+    done = run_bounded([sys.executable, str(script)], 60)
+    assert done.returncode == 1 and done.stdout == "abort asked\n"
+    assert "neuronet: rank 1 of 2: RuntimeError: the disk of rank 1 is full" in done.stderr
+
+
+def test_a_progress_bar_on_rank_0_gathers_no_metrics_alone(tmp_path):
+    """On a terminal (or in a notebook) a bar would score its live metrics every few batches, on rank 0
+    alone: a gather the other ranks never join. Rank 0 prints lines instead."""
+    done = mpirun(tmp_path, """
+        import itertools
+        if rank == 0:  # a terminal, and a clock by which the bar's live metrics are always due
+            nn.training.interactive = lambda: True
+            ticks = itertools.count()
+            nn.training.time = type("Clock", (), {"monotonic": staticmethod(lambda: next(ticks))})
+        model = nn.Sequential([L.Dense(3, 2, activation="softmax")])
+        model.compile(metrics=["accuracy"])
+        x, y = np.random.default_rng(0).standard_normal((64, 3)), np.arange(64) % 2
+        history = model.fit(x, y, epochs=2, batch_size=2, verbose=1, distributed=True)
+        report(accuracy=history.history["accuracy"])
+    """, timeout=60, NEURONET_MPI_TIMEOUT="5")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(done.result["accuracy"]) == 2
+    assert done.stderr.count("Epoch 2/2 - loss: ") == 1
+
+
+def test_the_mpi_part_of_the_fuzz_harness_ends_every_job_clearly(tmp_path):
+    """A seeded share of ``python tests/fuzz.py --mpi N``: ranks called differently, or one rank failing."""
+    import fuzz
+
+    fuzz.FAILURES.clear()
+    counts = fuzz.fuzz_mpi(5, np.random.default_rng(0), str(tmp_path))
+    assert sum(counts.values()) == 5
+    assert counts["hang"] == counts["unclear"] == counts["wrong"] == 0, fuzz.FAILURES
+    assert counts["clear"] > 0
 
 
 def test_a_checkpoint_of_rank_0_resumes_a_distributed_run_and_batchnorm_statistics_agree(tmp_path):

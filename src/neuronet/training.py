@@ -20,6 +20,7 @@ import math
 import sys
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -55,6 +56,41 @@ def fit(
     ``distributed=True`` under ``mpiexec -n N`` trains data-parallel on N ranks (``distributed.py``); in
     a process of its own it is plain training.
     """
+    replica = _replica(model, checks.flag(distributed, "distributed"))  # first: one rank's refusal is every rank's
+    args = (model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose)
+    if replica is None:
+        return _loop(model, *_checked(*args))
+    from .distributed import Agreement, abort
+
+    plan = replica.start(lambda: _checked(*args))  # (a refusal here is raised on every rank alike)
+    try:
+        return _loop(
+            replica, *plan._replace(
+                batch_size=plan.batch_size * replica.size,
+                callbacks=[*plan.callbacks, Agreement(replica)],
+                # rank 0 prints lines, no bar: a bar's live metrics would be gathered over the ranks by one
+                verbose=(2 if plan.verbose else 0) if replica.rank == 0 else 0,
+            ),
+        )  # fmt: skip
+    except Exception as exc:  # one rank's error ends every rank, which would wait for it in a collective
+        abort(exc)
+
+
+class Plan(NamedTuple):
+    """What the loop runs on: fit's arguments checked, the validation part cut off the data."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    epochs: int
+    batch_size: int
+    validation_data: tuple | None
+    shuffle: bool
+    callbacks: list[Callback]
+    verbose: int
+
+
+def _checked(model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose) -> Plan:
+    """fit's arguments checked (see ``fit``)."""
     epochs = checks.integer(epochs, "epochs", low=0)
     batch_size = checks.integer(batch_size, "batch_size", low=1)
     validation_split = checks.number(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
@@ -73,19 +109,7 @@ def fit(
         _warn_of_unseen_classes(model, y, validation_data[1], validation_split)
     elif validation_data is not None:
         validation_data = model.check_data(*validation_data, name="validation X", y_name="validation y")
-    replica = _replica(model, checks.flag(distributed, "distributed"))
-    if replica is None:
-        return _loop(model, x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose)
-    from .distributed import Agreement, abort
-
-    replica.start(x)  # (a refusal here is raised on every rank alike)
-    try:
-        return _loop(
-            replica, x, y, epochs, batch_size * replica.size, validation_data, shuffle,
-            [*callbacks, Agreement(replica)], verbose if replica.rank == 0 else 0,
-        )  # fmt: skip
-    except Exception as exc:  # one rank's error ends every rank, which would wait for it in a collective
-        abort(exc)
+    return Plan(x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose)
 
 
 def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> None:
