@@ -124,7 +124,7 @@ def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> N
             f"validation_split={validation_split} keeps the last {len(y_val)} samples for validation, and they hold "
             f"classes {unseen[:10]} that the training part lacks (is the data sorted by label?): shuffle the "
             "data before fit (fit's shuffle mixes only the training part), or pass validation_data",
-            stacklevel=4,  # the user's call of model.fit
+            stacklevel=5,  # past _checked, fit and model.fit: the user's call
         )
 
 
