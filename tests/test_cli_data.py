@@ -335,10 +335,12 @@ def test_a_foreign_model_extension_is_refused_before_training(tmp_path, capsys, 
 
 
 def test_the_gan_demos_time_is_stated_in_help_and_readme(capsys):
+    """Both say the same: the time on an idle machine (api.md gives the measurements) and what stretches it."""
+    stated = "about half a minute on an idle 2-core machine, several times longer when other work shares"
     assert main(["demo", "--help"]) == 0
-    assert "about 3 minutes on an idle 2-core machine" in " ".join(capsys.readouterr().out.split())
+    assert stated in " ".join(capsys.readouterr().out.split())
     readme = Path(__file__).parent.parent.joinpath("README.md").read_text(encoding="utf-8")
-    assert "about 3 minutes on an idle 2-core machine" in " ".join(readme.split())
+    assert stated in " ".join(readme.split())
 
 
 def test_predict_names_every_cell_that_is_no_number_and_offers_no_drop(tmp_path, capsys):
