@@ -371,6 +371,14 @@ def test_a_diverging_run_writes_nothing_and_exits_non_zero(flowers, capsys):
     assert "nothing was saved" in err and not (tmp / "m.nnet").exists()
 
 
+def test_a_diverging_regression_says_so_rather_than_a_metrics_complaint(tmp_path, capsys):
+    """The CLI's regression metrics are functions: they met the NaN outputs before the loop could report."""
+    rows = [[f"{i}", f"{i * 2}", f"{i * 3.5}"] for i in range(40)]
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "price"], rows)
+    err = one_line_error(*train(capsys, data, "--learning-rate", "1e30", "--optimizer", "sgd", target="price"))
+    assert "training diverged" in err and "nothing was saved" in err
+
+
 def test_a_network_too_big_for_memory_is_refused_before_allocating(flowers, capsys):
     train_csv, _, _ = flowers
     err = one_line_error(*train(capsys, train_csv, "--hidden", "100000,100000"))

@@ -12,8 +12,6 @@ the threshold 0.5. ``average`` works as in scikit-learn:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import backend, checks
@@ -246,7 +244,7 @@ def get(metric):
         base, average = name, None
     elif base not in ("precision", "recall", "f1") or average not in AVERAGES:
         if name in METRICS:
-            return metric, _nan_if_diverged(METRICS[name])
+            return metric, METRICS[name]
         choices = [*sorted(METRICS), "f1_macro", "precision_weighted", "recall_micro", "..."]
         raise ValueError(f"unknown metric {metric!r}; use one of {choices} or a function (y_true, y_pred)")
     score = METRICS[base]
@@ -256,18 +254,7 @@ def get(metric):
         return score(y_true, y_pred, average=chosen)
 
     averaged.__name__ = name
-    return metric, _nan_if_diverged(averaged)
-
-
-def _nan_if_diverged(score):
-    """``score`` as ``compile`` uses it: outputs that diverged to NaN or infinity score NaN (the training
-    loop reports the divergence itself), where ``score`` called directly refuses them."""
-
-    def scored(y_true, y_pred):
-        return score(y_true, y_pred) if backend.all_finite(np.asarray(y_pred)) else math.nan
-
-    scored.__name__ = score.__name__
-    return scored
+    return metric, averaged
 
 
 def _canonical(name: str) -> str:

@@ -364,6 +364,8 @@ class Sequential:
             return {name: float("nan") for name, _ in self.metrics} if self.metrics else {}
         y = np.concatenate([self.ops.to_numpy(t) for t, _ in self._metric_batches])
         out = np.concatenate([self.ops.to_numpy(o) for _, o in self._metric_batches])
+        if not backend.all_finite(out):  # diverged: the loop says so; a metric would refuse the NaN outputs
+            return {name: float("nan") for name, _ in self.metrics}
         return {name: fn(y, out) for name, fn in self.metrics}
 
     def _metric_outputs(self, out):
