@@ -241,15 +241,21 @@ def test_a_checkpoint_naming_a_value_not_logged_says_which(tmp_path):
     [
         (lambda epoch: "0.1", "the learning rate that schedule <lambda> gave for epoch 0 must be a number"),
         (lambda epoch: math.nan, "schedule <lambda> gave for epoch 0 must be a finite number"),
-        (lambda epoch: 0.0, "schedule <lambda> gave for epoch 0 must be > 0, got 0"),
         (lambda epoch: 0.1 - 0.2 * epoch, "schedule <lambda> gave for epoch 1 must be >= 0, got -0.1"),
         (lambda epoch, lr: None, "schedule <lambda> gave for epoch 0 must be a number, got None"),
     ],
 )
-def test_a_schedule_must_give_a_finite_rate_above_0_at_first(schedule, match):
+def test_a_schedule_must_give_finite_rates_of_0_or_more(schedule, match):
     X, y = data()
     with pytest.raises(nn.checks.ArgumentError, match=match):
         small_model().fit(X, y, epochs=2, callbacks=[nn.callbacks.LearningRateScheduler(schedule)], verbose=0)
+
+
+def test_a_warm_up_from_0_is_a_schedule():
+    X, y = data()
+    warm_up = nn.callbacks.LearningRateScheduler(lambda epoch: 0.01 * epoch / 2)
+    history = small_model().fit(X, y, epochs=3, callbacks=[warm_up], verbose=0)
+    assert history.history["learning_rate"] == [0.0, 0.005, 0.01]
 
 
 def test_a_csv_logger_never_takes_a_file_descriptor():

@@ -21,6 +21,9 @@ class Callback:
     """Hook points called by the training loop (``training.fit``); override the ones you need."""
 
     model = None  # the model being trained, set before training starts
+    # does it change what is trained, or when training stops? A distributed fit compares those on every rank;
+    # one that only writes (only rank 0 writes) may be given to rank 0 alone, as Horovod's scripts do
+    changes_training = True
 
     def set_model(self, model) -> None:
         self.model = model
@@ -125,9 +128,11 @@ class ModelCheckpoint(MonitorCallback):
     the last checkpoint intact. An epoch whose loss diverged is never saved.
     """
 
+    changes_training = False
+
     def __init__(self, path, monitor="val_loss", save_best_only=True, mode="auto"):
         super().__init__(monitor, mode)
-        self.path = _template(saving.model_path(checks.file_path(path, "path"), "path"), logged=True)
+        self.path = _template(saving.model_path(path, "path"), logged=True)
         self.save_best_only = checks.flag(save_best_only, "save_best_only")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -158,16 +163,12 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
         self.verbose = _verbosity(verbose)
 
-    def on_train_begin(self, logs=None):
-        self.first = True
-
     def on_epoch_begin(self, epoch, logs=None):
         opt = self.model.optimizer
         lr = self.schedule(epoch, opt.learning_rate) if self.takes_lr else self.schedule(epoch)
-        # a first rate of 0 would train nothing; later ones may decay to 0 (CosineDecay ends there)
+        # 0 is a rate: a warm-up starts there, CosineDecay ends there
         what = f"the learning rate that schedule {_name(self.schedule)} gave for epoch {epoch}"
-        opt.learning_rate = checks.number(lr, what, low=0.0, low_open=self.first)
-        self.first = False
+        opt.learning_rate = checks.number(lr, what, low=0.0)
         if self.verbose:
             print(f"epoch {epoch + 1}: learning rate {lr:.6g}")
 
@@ -230,6 +231,8 @@ class ReduceLROnPlateau(MonitorCallback):
 class CSVLogger(Callback):
     """Write each epoch's logs as a row of a CSV file (``append=True`` continues an existing file)."""
 
+    changes_training = False
+
     def __init__(self, path, separator: str = ",", append: bool = False) -> None:
         self.path = checks.file_path(path, "path")
         self.separator = checks.text(separator, "separator")
@@ -271,6 +274,8 @@ class SampleGrid(Callback):
     each grid replaces the last. Samples must be images (see :func:`neuronet.plot.image_grid`). Needs
     matplotlib, checked when training starts.
     """
+
+    changes_training = False
 
     def __init__(self, path, every: int = 5, n: int = 64, cols: int = 8, seed: int = 0) -> None:
         self.path = _template(checks.file_path(path, "path"), logged=False)

@@ -400,7 +400,7 @@ class Replica:
             "optimizer steps taken": model.optimizer.iterations,
             "metrics": [name for name, _ in model.metrics],
             "dtype of the weights": sorted({str(p.data.dtype) for p in model.parameters()}),
-            "callbacks": f"[{', '.join(_described(callback) for callback in plan.callbacks)}]",
+            "callbacks": f"[{', '.join(_described(c) for c in plan.callbacks if c.changes_training)}]",
         }
 
     def begin_epoch(self, epoch: int) -> None:

@@ -2,6 +2,9 @@
 
 ``loss(y_pred, y_true)`` is the mean over the batch (a Python float) and
 ``loss.backward(y_pred, y_true)`` its gradient with respect to ``y_pred``.
+Each loss writes its formula in ``value``; ``forward`` first checks that the
+predictions are what the loss takes (a cross-entropy of probabilities refuses
+raw scores, which would train to a tiny loss and a wrong model, silently).
 
 When a model ends in Softmax and is trained with categorical cross-entropy
 (or Sigmoid with binary cross-entropy), the model skips the activation's
@@ -48,7 +51,18 @@ class Loss:
         return y
 
     def forward(self, y_pred, y_true) -> float:
+        """The loss (the mean over the batch) of predictions checked to be what the loss takes."""
+        if self.takes_probabilities():
+            self.check_predictions(y_pred)
+        return self.value(y_pred, y_true)
+
+    def value(self, y_pred, y_true) -> float:
+        """The loss's formula, on predictions already known to be what it takes (a model whose last
+        activation the loss absorbs: softmax outputs are probabilities)."""
         raise NotImplementedError
+
+    def check_predictions(self, y_pred) -> None:
+        """A ValueError if ``y_pred`` cannot be this loss's input (a loss of probabilities given scores)."""
 
     def backward(self, y_pred, y_true):
         raise NotImplementedError
@@ -97,7 +111,7 @@ class Loss:
 class MeanSquaredError(Loss):
     """L = mean((y_pred - y)**2);  dL/dy_pred = 2 (y_pred - y) / N  (N = all elements)."""
 
-    def forward(self, y_pred, y_true):
+    def value(self, y_pred, y_true):
         xp = backend.array_module(y_pred)
         d = y_pred - y_true
         return float(xp.vdot(d, d)) / d.size
@@ -110,7 +124,7 @@ class MeanSquaredError(Loss):
 class MeanAbsoluteError(Loss):
     """L = mean(|y_pred - y|);  dL/dy_pred = sign(y_pred - y) / N."""
 
-    def forward(self, y_pred, y_true):
+    def value(self, y_pred, y_true):
         xp = backend.array_module(y_pred)
         return float(xp.abs(y_pred - y_true).mean())
 
@@ -145,7 +159,7 @@ class BinaryCrossentropy(Loss):
     def sample_classes(self, y):
         if y.ndim != 2:
             return None
-        return (y[:, 0] > 0.5) if y.shape[1] == 1 else y.argmax(axis=1)  # 0/1, or one-hot columns
+        return (y[:, 0] > 0.5).astype(int) if y.shape[1] == 1 else y.argmax(axis=1)  # 0/1, or one-hot columns
 
     def check_predictions(self, p) -> None:
         """Probabilities lie in [0, 1]: anything else is a raw score given to a loss of probabilities."""
@@ -155,13 +169,12 @@ class BinaryCrossentropy(Loss):
     def _smooth(self, y):
         return y * (1.0 - self.label_smoothing) + self.label_smoothing / 2 if self.label_smoothing else y
 
-    def forward(self, y_pred, y_true):
+    def value(self, y_pred, y_true):
         xp = backend.array_module(y_pred)
         y_true = self._smooth(y_true)
         if self.from_logits:
             z = y_pred
             return float((xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z)))).mean())
-        self.check_predictions(y_pred)
         p = xp.clip(y_pred, EPS, 1 - EPS)
         return float(-(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)).mean())
 
@@ -240,8 +253,8 @@ class CategoricalCrossentropy(Loss):
         return y
 
     def sample_classes(self, y):
-        if y.ndim == 1:  # integer labels
-            return y
+        if y.dtype.kind in "iu":  # labels: one per sample, or one per step of a sequence (then no sample's class)
+            return y if y.ndim == 1 else None
         return y.argmax(axis=1) if y.ndim == 2 else None  # one-hot rows
 
     def check_predictions(self, p) -> None:
@@ -268,7 +281,7 @@ class CategoricalCrossentropy(Loss):
             t = rows * (1.0 - self.label_smoothing) + self.label_smoothing / k
         return z, t
 
-    def forward(self, y_pred, y_true):
+    def value(self, y_pred, y_true):
         xp = backend.array_module(y_pred)
         z, t = self._rows(y_pred, y_true)
         labels = t.ndim == 1
@@ -278,7 +291,6 @@ class CategoricalCrossentropy(Loss):
             picked = z[xp.arange(len(z)), t] if labels else (z * t).sum(axis=1)
             norm = 1.0 if labels else t.sum(axis=1)
             return float((lse * norm - picked).mean())
-        self.check_predictions(z)
         p = xp.clip(z, EPS, 1 - EPS)
         if labels:
             return float(-xp.log(p[xp.arange(len(z)), t]).mean())

@@ -74,16 +74,22 @@ class Sequential:
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise checks.ArgumentError(f"Sequential takes a list of layers, got {type(layers).__name__}")
         for layer in layers or []:
-            self.add(layer)
-        if self.layers and self.input_shape is not None:
-            try:
-                check_layers_fit(self)
-            except DESCRIPTION_ERRORS as exc:
-                raise checks.ArgumentError(f"input_shape {tuple(input_shape)} does not fit the layers: {exc}") from None
+            self._append(layer)
+        if self.layers:
+            self._check_input_shape()
 
     # -- building -------------------------------------------------------------
     def add(self, layer: Layer) -> None:
-        """Append a layer, giving it a unique name (dense, dense_1, ...) as Keras does."""
+        """Append a layer, giving it a unique name (dense, dense_1, ...) as Keras does; with ``input_shape``
+        known, a layer that does not fit the ones before it is refused (and not added)."""
+        self._append(layer)
+        try:
+            self._check_input_shape()
+        except checks.ArgumentError:
+            self.layers.pop()
+            raise
+
+    def _append(self, layer: Layer) -> None:
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a Layer, got {type(layer).__name__}")
         taken = {existing.name for existing in self.layers}
@@ -95,20 +101,30 @@ class Sequential:
         layer.use_ops(self.ops)  # it computes with the model's ops from now on
         self.layers.append(layer)
 
+    def _check_input_shape(self) -> None:
+        """``input_shape``, where given, fits the layers: else a model file it saved would not load."""
+        if self.input_shape is None:
+            return
+        try:
+            check_layers_fit(self)
+        except DESCRIPTION_ERRORS as exc:
+            shape = tuple(self.input_shape[1:])
+            raise checks.ArgumentError(f"input_shape {shape} does not fit the layers: {exc}") from None
+
     def compile(self, loss="categorical_crossentropy", optimizer="adam", metrics=None) -> None:
-        """Choose the loss, the optimizer and the metrics reported during training."""
-        self.loss = losses.get(loss)
+        """Choose the loss, the optimizer and the metrics reported during training. A setting refused (with
+        the reason) leaves the model as it was."""
+        loss, optimizer = losses.get(loss), optimizers.get(optimizer)
         if self.layers:
-            self.loss.check_last_layer(self.layers[-1])  # raw scores into a loss of probabilities
-        self.optimizer = optimizers.get(optimizer)
+            loss.check_last_layer(self.layers[-1])  # raw scores into a loss of probabilities
         if metrics is not None and not isinstance(metrics, (list, tuple)):
             raise checks.ArgumentError(f"metrics must be a list of names or functions, got {metrics!r}")
-        self._metric_specs = list(metrics or [])
-        self.metrics = [metrics_lib.get(m) for m in self._metric_specs]  # (the name it is logged under, function)
-        regression = isinstance(self.loss, (losses.MeanSquaredError, losses.MeanAbsoluteError))
-        wrong = [name for name, _ in self.metrics if regression and metrics_lib.is_classification(name)]
+        chosen = [metrics_lib.get(m) for m in metrics or []]  # (the name it is logged under, function)
+        regression = isinstance(loss, (losses.MeanSquaredError, losses.MeanAbsoluteError))
+        wrong = [name for name, _ in chosen if regression and metrics_lib.is_classification(name)]
         if wrong:
             raise ValueError(f"{wrong} are classification metrics; a regression model (MSE/MAE loss) has none")
+        self.loss, self.optimizer, self._metric_specs, self.metrics = loss, optimizer, list(metrics or []), chosen
         self._plan_key = None  # the loss decides the head
 
     def _plan(self) -> list:
@@ -257,7 +273,7 @@ class Sequential:
         """
         out = self._run(x, training=True)
         y = self.ops.asarray(y)  # (the batch's targets come from the host with it)
-        loss = self.loss.forward(out, y)
+        loss = self._loss_of(out, y)
         params = self.parameters()
         for p in params:
             p.zero_grad()
@@ -301,7 +317,12 @@ class Sequential:
         out = self._run(x, training=False)
         y = self.ops.asarray(y)
         self.record(y, out)
-        return {"loss": self.loss.forward(out, y) + self.regularization_loss()}
+        return {"loss": self._loss_of(out, y) + self.regularization_loss()}
+
+    def _loss_of(self, out, y) -> float:
+        """The data loss of the outputs ``out``: checked by the loss (probabilities where it needs them),
+        unless the loss absorbs the last activation, whose outputs are what it takes by construction."""
+        return self.loss.value(out, y) if self._head is not None else self.loss.forward(out, y)
 
     def regularization_loss(self) -> float:
         return sum((p.regularizer.penalty(p.data) for p in self.parameters() if p.regularizer), 0.0)
@@ -642,7 +663,9 @@ def _build(description, shapes: dict[str, tuple]) -> Sequential:
     input_shape = config.get("input_shape")
     if input_shape is not None and (not isinstance(input_shape, list) or None in input_shape):
         raise ValueError(f"input_shape must be a list of sizes, got {input_shape!r}")
-    model = Sequential(input_shape=input_shape)
+    # (set once the layers are in: their fit is checked at load with a limit, before a sample is made)
+    shape = None if input_shape is None else (None, *sample_shape(input_shape))
+    model = Sequential()
     for i, spec in enumerate(_field(config, "layers", list, "the model")):
         name = _field(spec, "name", str, f"layer {i}")
         prefix = f"{i}.{name}."
@@ -654,6 +677,7 @@ def _build(description, shapes: dict[str, tuple]) -> Sequential:
             raise ValueError(f"layer {i} ({spec.get('class')!r}, {name!r}): {exc}") from None
         model.add(layer)
         layer.name = name
+    model.input_shape = shape
     if "loss" in config:
         metrics = _field(config, "metrics", list, "the model")
         model.compile(
