@@ -283,3 +283,18 @@ def test_sample_grids_are_titled_with_their_epoch(tmp_path, monkeypatch):
     grid = nn.callbacks.SampleGrid(os.fsencode(tmp_path / "g{epoch}.png"), every=2, n=4, cols=2)
     gan.fit(np.random.default_rng(0).random((16, 4)), epochs=3, batch_size=8, callbacks=[grid], verbose=0)
     assert titles == ["epoch 2", "epoch 3"] and grid.paths == [str(tmp_path / "g2.png"), str(tmp_path / "g3.png")]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda path: nn.callbacks.CSVLogger(path),
+        lambda path: nn.callbacks.ModelCheckpoint(path.replace(".csv", ".nnet")),
+        lambda path: nn.callbacks.SampleGrid(path.replace(".csv", ".png")),
+    ],
+)
+def test_a_path_in_a_folder_that_does_not_exist_is_refused_when_given(tmp_path, make):
+    """CSVLogger('/nonexistent/log.csv') was taken, and fit then failed with a bare FileNotFoundError."""
+    with pytest.raises(nn.checks.ArgumentError, match=r"the folder .*nowhere does not exist"):
+        make(str(tmp_path / "nowhere" / "log.csv"))
+    make(str(tmp_path / "log.csv"))

@@ -142,7 +142,7 @@ def test_demo_runs_and_reports_test_accuracy(capsys):
         (["train", "{ragged}", "--target", "species", "--out", "{tmp}/m"], "line 2: 2 values but the header names 3"),
         (["train", "{train}", "--target", "species", "--hidden", "16,x", "--out", "{tmp}/m"], "--hidden: takes"),
         (["evaluate", "{tmp}/nope.nnet", "{train}"], "no model file"),
-        (["evaluate", "{garbage}", "{train}"], "not a valid model file"),
+        (["evaluate", "{garbage}", "{train}"], "not a neuronet model file"),
         (["evaluate", "{model}", "{fewer}"], "lacks the feature column(s) ['weight']"),
         (["predict", "{model}", "{fewer}"], "expects 2 features"),
         (["evaluate", "{model}", "{newlabel}"], "labels ['daisy'] were not seen in training"),
@@ -219,6 +219,11 @@ def test_text_demo_with_a_recurrent_network_then_predict_text(tmp_path, capsys, 
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[0].split()[0] == "positive" and lines[1].split()[0] == "negative"
+
+
+def test_the_text_demo_without_out_says_how_to_save_before_trying_a_sentence(capsys):
+    code, out, _ = run(capsys, "demo", "text", "--epochs", "1")
+    assert code == 0 and "save the model (--out MODEL), then: neuronet predict-text MODEL" in out
 
 
 def test_model_is_a_choice_of_the_text_demo_only(capsys):
@@ -342,6 +347,22 @@ def test_a_file_without_a_header_row_is_said_to_have_none(tmp_path, capsys):
     data.write_text("\n".join(",".join(r) for r in rows) + "\n")
     err = one_line_error(*train(capsys, data, target="1"))
     assert "holds only numbers, so the file has no header row" in err
+
+
+def test_a_file_whose_first_data_row_holds_text_is_asked_about_its_header(tmp_path, capsys):
+    rows = [[["blue", "red"][i % 2], f"{i / 7:.3f}", f"{i % 2}"] for i in range(30)]
+    data = tmp_path / "raw.csv"
+    data.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    err = one_line_error(*train(capsys, data, target="label"))
+    assert "has no column(s) ['label']" in err and "names such as '0.000' are numbers" in err
+    assert "does the file lack its header row?" in err
+
+
+def test_an_unknown_flag_points_to_the_commands_own_help(flowers, capsys):
+    train_csv, _, _ = flowers
+    code, out, err = train(capsys, train_csv, "--lr", "1000")
+    one_line_error(code, out, err, expected_code=2)
+    assert "unrecognized arguments: --lr 1000 (see neuronet train --help)" in err
 
 
 @pytest.mark.parametrize(

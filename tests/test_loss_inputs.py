@@ -95,3 +95,12 @@ def test_regression_targets_with_the_default_loss_point_to_mse():
     model.compile()  # the default loss classifies
     with pytest.raises(ValueError, match=r'fractions such as 0.37.*loss="mse"'):
         model.fit(np.zeros((3, 3)), [0.37, 1.0, 2.0], verbose=0)
+
+
+@pytest.mark.parametrize("loss", ["binary_crossentropy", "mse"])
+def test_a_softmax_over_one_output_is_refused(loss):
+    """Dense(3, 1, activation="softmax") outputs 1 whatever it is given: it trained, learning nothing."""
+    model = nn.Sequential([L.Dense(3, 1, activation="softmax")])
+    model.compile(loss=loss)
+    with pytest.raises(ValueError, match=r'softmax over one value is always 1.*activation="sigmoid"'):
+        model.fit(np.zeros((8, 3)), np.zeros(8), verbose=0)

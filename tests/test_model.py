@@ -527,3 +527,13 @@ def test_labels_per_step_of_a_sequence_are_no_samples_classes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(x, y, epochs=1, validation_split=0.25, verbose=0)
+
+
+def test_data_that_does_not_fit_is_named_with_its_own_shape():
+    """The check runs one sample through the layers; the message said (1, 3) of data of 200 rows."""
+    model = nn.Sequential([nn.layers.Dense(4, 2, activation="softmax")])
+    model.compile()
+    with pytest.raises(ValueError, match=r"X of shape \(200, 3\) does not fit the model \(its first sample: layer"):
+        model.fit(np.zeros((200, 3)), np.zeros(200, int), verbose=0)
+    with pytest.raises(ValueError, match=r"validation X of shape \(5, 3\) does not fit the model"):
+        model.fit(np.zeros((20, 4)), np.zeros(20, int), validation_data=(np.zeros((5, 3)), np.zeros(5, int)), verbose=0)

@@ -382,3 +382,27 @@ def test_the_checks_run_on_the_models_device(tmp_path):
         np.testing.assert_allclose(session.run(None, {"input": x})[0], model.predict(x), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match=r"input_shape \(7, 8\) does not fit the model: layer 'lstm'"):
         nn.onnx.export(model, tmp_path / "w.onnx", input_shape=(7, 8))
+
+
+def test_a_cli_model_exported_from_python_needs_its_scaling_said(tmp_path):
+    """A model from `neuronet train` exported without its scaling read raw values as standardised ones: wrong by
+    up to 0.9998 in probability, silently."""
+    from neuronet.cli import main
+
+    rows = ["a,b,t"] + [f"{i * 10.0},{i % 7},{i % 2}" for i in range(60)]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    assert main(["train", str(tmp_path / "d.csv"), "--target", "t", "--epochs", "1", "--quiet",
+                 "--out", str(tmp_path / "m.nnet")]) == 0  # fmt: skip
+    model = nn.load_model(tmp_path / "m.nnet")
+    with pytest.raises(ValueError, match=r"trained by `neuronet train` on standardised features.*neuronet export"):
+        nn.onnx.export(model, tmp_path / "m.onnx")
+    scaler = model.metadata["scaler"]
+    nn.onnx.export(model, tmp_path / "m.onnx", input_scaling=(scaler["mean"], scaler["std"]))
+    nn.onnx.export(model, tmp_path / "s.onnx", input_scaling=(0.0, 1.0))  # a graph of standardised inputs
+
+
+def test_an_onnx_graph_is_never_written_under_a_model_files_name(tmp_path):
+    model, _ = trained("mlp")
+    with pytest.raises(ValueError, match=r"under a \.nnet name would be taken for a neuronet model; name it \.onnx"):
+        nn.onnx.export(model, tmp_path / "m.nnet")
+    assert not (tmp_path / "m.nnet").exists()

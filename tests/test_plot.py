@@ -33,7 +33,7 @@ def test_training_curves(tmp_path):
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["loss", "accuracy"]
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels[:2] == ["training", "validation"] and labels[2].startswith("best epoch")
+    assert labels[:2] == ["training", "validation"] and labels[2].startswith("best val_loss (epoch ")
 
 
 def test_confusion_matrix_picture(tmp_path):

@@ -463,9 +463,21 @@ def test_a_huge_description_is_refused_before_it_is_parsed(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 2**20
-    (tmp_path / "short.nnet").write_bytes(b"\x01\x02")
-    with pytest.raises(nn.ModelFileError, match="too short"):
-        nn.load_model(tmp_path / "short.nnet")
+
+
+@pytest.mark.parametrize(
+    "name,data",
+    [
+        ("short.nnet", b"\x01\x02"),
+        ("table.csv", b"colour,x,y\nblue,-0.43,1\nred,0.2,0\n"),  # its first 8 bytes read as a huge header
+        ("graph.nnet", b"\x08\x08\x12\x07neuronet:\x95\x01\n\x1d"),  # what an ONNX graph starts with
+    ],
+)
+def test_a_file_that_is_no_safetensors_file_is_named_as_such(tmp_path, name, data):
+    """A CSV or an ONNX graph given where a model goes was called a model with an absurd header."""
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(nn.ModelFileError, match="is not a neuronet model file: it does not start as a safetensors"):
+        nn.load_model(tmp_path / name)
 
 
 def test_an_input_shape_of_65_axes_is_a_model_file_error(tmp_path):

@@ -132,7 +132,7 @@ class ModelCheckpoint(MonitorCallback):
 
     def __init__(self, path, monitor="val_loss", save_best_only=True, mode="auto"):
         super().__init__(monitor, mode)
-        self.path = _template(saving.model_path(path, "path"), logged=True)
+        self.path = _in_a_folder(_template(saving.model_path(path, "path"), logged=True))
         self.save_best_only = checks.flag(save_best_only, "save_best_only")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -234,7 +234,7 @@ class CSVLogger(Callback):
     changes_training = False
 
     def __init__(self, path, separator: str = ",", append: bool = False) -> None:
-        self.path = checks.file_path(path, "path")
+        self.path = _in_a_folder(checks.file_path(path, "path"))
         self.separator = checks.text(separator, "separator")
         if len(separator) != 1 or separator in '"\r\n':
             raise checks.ArgumentError(
@@ -278,7 +278,7 @@ class SampleGrid(Callback):
     changes_training = False
 
     def __init__(self, path, every: int = 5, n: int = 64, cols: int = 8, seed: int = 0) -> None:
-        self.path = _template(checks.file_path(path, "path"), logged=False)
+        self.path = _in_a_folder(_template(checks.file_path(path, "path"), logged=False))
         self.every = checks.integer(every, "every", low=1)
         self.n = checks.integer(n, "n", low=1)
         self.cols = checks.integer(cols, "cols", low=1)
@@ -330,6 +330,15 @@ def _template(path: str, logged: bool) -> str:
             f"path {path!r} is no file name neuronet can fill in ({type(exc).__name__}: {exc}); it may hold "
             f"{allowed}, and {{{{ or }}}} for a brace"
         ) from None
+    return path
+
+
+def _in_a_folder(path: str) -> str:
+    """``path``, whose folder must exist (unless it is filled in per epoch): a typo there is found where the
+    path is given, not when the first file is written, after training began."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if "{" not in folder and not os.path.isdir(folder):
+        raise checks.ArgumentError(f"path {path!r}: the folder {folder} does not exist; create it or give another")
     return path
 
 

@@ -339,7 +339,11 @@ def cmd_demo(args) -> None:
         print(f"model saved to {args.out}")
     if args.kind == "text":
         _print_text_predictions(model, TEXT_EXAMPLES)
-        print(f'try your own: neuronet predict-text {args.out or "MODEL"} "the plot was not boring"')
+        example = '"the plot was not boring"'
+        if args.out:
+            print(f"try your own: neuronet predict-text {args.out} {example}")
+        else:  # nothing was saved to try
+            print(f"to try your own, save the model (--out MODEL), then: neuronet predict-text MODEL {example}")
 
 
 # -- from a table to numbers -----------------------------------------------------------------
@@ -373,7 +377,9 @@ def _feature_columns(table: Table, args) -> list[str]:
     named = [*(args.features or []), *(args.drop or [])]
     unknown = [c for c in [args.target, *named] if c not in table.columns]
     if unknown:
-        raise CLIError(f"{table.path} has no column(s) {unknown}; its columns are {table.columns}")
+        numbers = [c for c in table.columns if is_number(c)]  # names no one gives: a first row of data
+        hint = f" (names such as {numbers[0]!r} are numbers: does the file lack its header row?)" if numbers else ""
+        raise CLIError(f"{table.path} has no column(s) {unknown}; its columns are {table.columns}{hint}")
     if args.features:
         if args.target in args.features:
             raise CLIError(f"--features names the target {args.target!r}; a model cannot learn it from itself")
@@ -1273,7 +1279,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- for the life of the process
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # named by the command's own parser, whose --help lists what it takes
+            command = f"{parser.prog} {args.command}"
+            parser.exit(2, f"{command}: error: unrecognized arguments: {' '.join(extra)} (see {command} --help)\n")
         if args.command == "demo" and args.model is not None and args.kind != "text":
             parser.error(f"--model chooses the network of `demo text`, not of `demo {args.kind}`")
     except SystemExit as exc:  # --help, --version, or a mistake in the command (already printed)

@@ -440,7 +440,10 @@ class Sequential:
                 "give one target per sample"
             )
         backend.require_finite(y, y_name)
-        out = self.ops.to_numpy(self._run(x[:1], training=False))  # checks every layer's input shape
+        try:
+            out = self.ops.to_numpy(self._run(x[:1], training=False))  # checks every layer's input shape
+        except ValueError as exc:  # (it names the one sample's shape: say the data's)
+            raise ValueError(f"{name} of shape {x.shape} does not fit the model (its first sample: {exc})") from None
         y = self.loss.prepare_targets(y, np.broadcast_to(out, (len(x), *out.shape[1:])))
         return x, y
 

@@ -30,6 +30,8 @@ Needs onnx (``pip install "neuronet[onnx]"``); the file is checked with
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from . import checks
@@ -457,6 +459,13 @@ def _scaling(value, name: str, sample: tuple, dtype) -> tuple[np.ndarray, np.nda
 def to_onnx(model, input_shape: tuple | None = None, input_scaling=None, output_scaling=None):
     """The model as an ``onnx.ModelProto`` (checked); see :func:`export`."""
     onnx = require_onnx()
+    if input_scaling is None and "scaler" in model.metadata:  # trained by `neuronet train`, behind its scaling
+        raise checks.ArgumentError(
+            "this model was trained by `neuronet train` on standardised features, so a graph without that "
+            "scaling would read raw values wrongly: run `neuronet export MODEL OUT.onnx` (it puts the scaling "
+            "inside the graph), pass input_scaling=(mean, std) from model.metadata['scaler'], or "
+            "input_scaling=(0.0, 1.0) for a graph that takes standardised features"
+        )
     layout = _input_layout(model, input_shape)
     out, dtype = _output_shape(model, layout), np.dtype(model._dtype())
     if input_scaling is not None:
@@ -507,6 +516,11 @@ def export(model, path, input_shape: tuple | None = None, input_scaling=None, ou
     scale)`` puts (x - shift) / scale before the network, ``output_scaling=(shift, scale)`` out * scale + shift
     after it (a standardisation the model was trained behind, as ``neuronet train``'s). Returns the input's
     sizes as the graph names them, e.g. ("batch", "time", 4)."""
+    path = checks.file_path(path, "path")
+    if os.path.splitext(path)[1].lower() == ".nnet":
+        raise checks.ArgumentError(
+            f"path {path!r}: an ONNX graph under a .nnet name would be taken for a neuronet model; name it .onnx"
+        )
     proto = to_onnx(model, input_shape, input_scaling, output_scaling)
     atomic_write_bytes(path, proto.SerializeToString())
     dims = proto.graph.input[0].type.tensor_type.shape.dim

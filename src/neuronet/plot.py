@@ -58,7 +58,8 @@ def training_curves(history, path=None, monitor: str = "val_loss", size=(10.0, 4
         if f"val_{name}" in logs:
             ax.plot(epochs, logs[f"val_{name}"], label="validation", color="tab:orange")
         if best is not None:
-            ax.axvline(best + 1, color="grey", linestyle="--", label=f"best epoch ({best + 1})")
+            # the epoch where the monitored value was best, which a model keeps only if early stopping restored it
+            ax.axvline(best + 1, color="grey", linestyle="--", label=f"best {monitor} (epoch {best + 1})")
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(alpha=0.3)

@@ -235,15 +235,25 @@ def read_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def _check_header_size(path: str) -> None:
-    """Refuse a header (its size is the file's first 8 bytes, little-endian) too large to be a model's."""
+    """Refuse a header (its size is the file's first 8 bytes, little-endian) too large to be a model's, and a
+    file that is no safetensors file at all (a CSV or an ONNX graph given where a model goes)."""
     with open(path, "rb") as f:
-        start = f.read(8)
-    size = int.from_bytes(start, "little") if len(start) == 8 else None
-    if size is None or size > MAX_HEADER_BYTES:
+        start = f.read(9)
+    if len(start) < 9 or start[8:] != b"{":  # the header is a JSON object
         raise ModelFileError(
-            f"{path!r} is not a valid model file: "
-            + ("it is too short to hold a header" if size is None else f"its header declares {size:,} bytes")
-            + f"; a model file's header (its description) holds at most {MAX_HEADER_BYTES:,} bytes"
+            f"{path!r} is not a neuronet model file: it does not start as a safetensors file does (its first "
+            f"bytes are {start[:8]!r}); give a .nnet file that neuronet saved (not a CSV table or an ONNX graph)"
+        )
+    size = int.from_bytes(start[:8], "little")
+    if size > MAX_HEADER_BYTES:
+        raise ModelFileError(
+            f"{path!r} is not a valid model file: its header declares {size:,} bytes; a model file's header (its "
+            f"description) holds at most {MAX_HEADER_BYTES:,} bytes"
+        )
+    if size + 8 > os.path.getsize(path):
+        raise ModelFileError(
+            f"{path!r} is not a valid model file: it is cut short (its header alone would take {size + 8:,} "
+            f"bytes, the file holds {os.path.getsize(path):,})"
         )
 
 

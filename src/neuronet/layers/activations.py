@@ -129,6 +129,11 @@ class Softmax(Activation):
     default_name = "softmax"
 
     def forward(self, x, training=False):
+        if x.shape[-1] == 1:  # exp(x) / exp(x): a constant, and a model that learns nothing
+            raise ValueError(
+                f"'{self.name}': a softmax over one value is always 1, so this output can learn nothing: for one "
+                'output (a yes/no) use activation="sigmoid"; for classes, one output per class'
+            )
         self.y = softmax(x)
         return self.y
 
