@@ -209,7 +209,7 @@ def test_an_argument_one_rank_alone_refuses_is_refused_on_every_rank(tmp_path):
     """, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     first, second = done.result["found"]
-    assert second.startswith("ValueError: layer 'dense' (Dense) expects input of shape (batch, 3)")  # its own
+    assert second.startswith("ValueError: X of shape (64, 2) does not fit the model (its first sample: layer 'dense'")
     assert first == f"ArgumentError: rank 1 of 2 refused to start fit, so every rank stops: {second}"
 
 
