@@ -161,7 +161,7 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule, verbose: int = 0) -> None:
         self.takes_lr = _takes_learning_rate(schedule)
         self.schedule = schedule
-        self.verbose = _verbosity(verbose)
+        self.verbose = checks.verbosity(verbose)
 
     def on_epoch_begin(self, epoch, logs=None):
         opt = self.model.optimizer
@@ -200,7 +200,7 @@ class ReduceLROnPlateau(MonitorCallback):
         self.patience = checks.integer(patience, "patience", low=0)
         self.cooldown = checks.integer(cooldown, "cooldown", low=0)
         self.min_lr = checks.number(min_lr, "min_lr", low=0.0)
-        self.verbose = _verbosity(verbose)
+        self.verbose = checks.verbosity(verbose)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -366,12 +366,6 @@ def _takes_learning_rate(schedule) -> bool:
 
 def _name(function) -> str:
     return getattr(function, "__name__", type(function).__name__)
-
-
-def _verbosity(verbose) -> int:
-    from .training import verbosity  # (training imports this module)
-
-    return verbosity(verbose)
 
 
 __all__ = [

@@ -121,6 +121,11 @@ def file_path(value, name: str) -> str:
     return path
 
 
+def verbosity(verbose) -> int:
+    """``verbose`` as 0, 1 or 2 (True and False count as 1 and 0)."""
+    return integer(int(verbose) if isinstance(verbose, bool) else verbose, "verbose", low=0, high=2)
+
+
 def choice(value, name: str, choices) -> str:
     """``value``, which must be one of ``choices`` (strings)."""
     if not isinstance(value, str) or value not in choices:

@@ -481,7 +481,7 @@ class Sequential:
         result = training.scores(self, *self.check_data(x, y), batch_size)
         if not np.isfinite(result["loss"]):
             raise ValueError(DIVERGED_OUTPUTS)
-        if training.verbosity(verbose):
+        if checks.verbosity(verbose):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         return result
 

@@ -95,7 +95,7 @@ def _checked(model, x, y, epochs, batch_size, validation_data, validation_split,
     batch_size = checks.integer(batch_size, "batch_size", low=1)
     validation_split = checks.number(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
     shuffle = checks.flag(shuffle, "shuffle")
-    verbose = verbosity(verbose)
+    verbose = checks.verbosity(verbose)
     callbacks = _callback_list(callbacks)
     _check_pair(validation_data)
     x, y = model.check_data(x, y)
@@ -248,11 +248,6 @@ def predict(model, x, batch_size: int) -> np.ndarray:
                 result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
             result[lo:hi] = out
     return result
-
-
-def verbosity(verbose) -> int:
-    """``verbose`` as 0, 1 or 2 (True and False count as 1 and 0)."""
-    return checks.integer(int(verbose) if isinstance(verbose, bool) else verbose, "verbose", low=0, high=2)
 
 
 def _check_pair(validation_data) -> None:
