@@ -52,7 +52,7 @@ def passes(model, x, dy):
     state = model.ops.rng.bit_generator.state
     out = model.forward(x, training=True)
     model.zero_grad()
-    dx = model.backward(model.ops.asarray(dy), input_grad=not model._takes_ids())
+    dx = model.backward(model.ops.asarray(dy), input_grad=not model.takes_ids)
     model.ops.rng.bit_generator.state = state  # the next run draws the same dropout masks and shifts
     to_numpy = model.ops.to_numpy
     return [to_numpy(out), None if dx is None else to_numpy(dx), *(to_numpy(p.grad) for p in model.parameters())]

@@ -353,7 +353,7 @@ def test_stacked_and_bidirectional_models_save_and_load_exactly(tmp_path):
     model.fit(ids, np.array([0, 1, 1]), epochs=2, verbose=0)
     model.save(tmp_path / "m.nnet")
     loaded = nn.load_model(tmp_path / "m.nnet")
-    assert "1.bidirectional.backward.recurrent_biases" in loaded._named_arrays()
+    assert "1.bidirectional.backward.recurrent_biases" in loaded.named_arrays()
     np.testing.assert_array_equal(loaded.predict(ids), model.predict(ids))
     for a, b in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)

@@ -184,7 +184,7 @@ def test_files_of_format_version_1_still_load(tmp_path):
     """As neuronet 0.1 wrote them: no checksums."""
     model, X, _ = trained_model()
     description = {"format": "neuronet", "format_version": 1, "model": model.get_config(), "metadata": {"a": 1}}
-    tensors = {k: np.ascontiguousarray(v) for k, v in model._named_arrays().items()}
+    tensors = {k: np.ascontiguousarray(v) for k, v in model.named_arrays().items()}
     path = tmp_path / "old.nnet"
     path.write_bytes(safetensors.numpy.save(tensors, metadata={"neuronet": json.dumps(description)}))
     loaded = nn.load_model(path)

@@ -14,7 +14,7 @@ import string
 
 import numpy as np
 
-from . import checks, saving
+from . import checks, process, saving
 
 
 class Callback:
@@ -244,10 +244,8 @@ class CSVLogger(Callback):
         self.append = checks.flag(append, "append")
 
     def on_train_begin(self, logs=None):
-        from . import distributed
-
         self.keys = None
-        target = self.path if distributed.is_writer() else os.devnull  # (under mpiexec, rank 0 writes for all)
+        target = self.path if process.is_writer() else os.devnull  # (under mpiexec, rank 0 writes for all)
         self.file = open(target, "a" if self.append else "w", newline="")  # noqa: SIM115 -- open for all of fit
         self.writer = csv.writer(self.file, delimiter=self.separator)
         self.write_header = not (self.append and os.path.getsize(target) > 0)
@@ -310,7 +308,7 @@ class SampleGrid(Callback):
     def write(self) -> None:
         from . import plot
 
-        samples = self.model.generator.predict(self.z.astype(self.model.generator._dtype()))
+        samples = self.model.generator.predict(self.z.astype(self.model.generator.dtype))
         path = self.path.format(epoch=self.epochs)
         plot.image_grid(samples, path=path, cols=self.cols, title=f"epoch {self.epochs}")
         self.paths.append(path)

@@ -30,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from . import __version__, callbacks, checks, datasets, demos, distributed, layers, losses, memory, optimizers, plot
+from . import __version__, callbacks, checks, datasets, demos, layers, losses, memory, optimizers, plot, process
 from .backend import set_seed
 from .data import StandardScaler, Table, read_csv, sliding_windows, train_val_test_split
 from .data.csv import COMMA_NUMBER, CONTROL, is_missing, is_number, kind, label, not_a_number, number
@@ -1275,7 +1275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if not distributed.is_writer():  # under mpiexec, rank 0 speaks for all
+    if not process.is_writer():  # under mpiexec, rank 0 speaks for all
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- for the life of the process
     parser = build_parser()
     try:

@@ -57,13 +57,11 @@ from typing import NoReturn
 
 import numpy as np
 
-from . import backend, checks
+from . import backend, checks, process
 from .callbacks import Callback
 
 INSTALL = 'pip install "neuronet[mpi]" (mpi4py and the MPICH wheel)'
 ABORT_GRACE_S = 1.0  # seconds a failing rank's message gets to reach mpiexec before the job ends
-LAUNCHER_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
-RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 TIMEOUT_VARIABLE = "NEURONET_MPI_TIMEOUT"
 DEFAULT_TIMEOUT_S = 300.0
 SPIN_S = 0.05  # a rank looks at its collective step without pause this long (a nap would slow every step)...
@@ -97,31 +95,21 @@ def get_timeout() -> float:
         ) from None
 
 
-def launched_size() -> int:
-    """How many processes mpiexec started, as its environment says (1 when not started by it)."""
-    for name in LAUNCHER_VARIABLES:
-        if name in os.environ:
-            try:
-                return int(os.environ[name])
-            except ValueError:
-                continue
-    return 1
-
-
 @functools.cache
 def world():
     """MPI's COMM_WORLD when this process is one of several ranks, else None (no MPI, or one process)."""
-    if launched_size() <= 1:
+    if process.launched_size() <= 1:
         return None
     try:
         import mpi4py  # noqa: F401 -- (the package alone: its MPI module starts MPI)
     except ImportError:
         raise ImportError(
-            f"started by mpiexec with {launched_size()} processes, but mpi4py is missing: {INSTALL}"
+            f"started by mpiexec with {process.launched_size()} processes, but mpi4py is missing: {INSTALL}"
         ) from None
     comm = _start_mpi()
     if comm.Get_size() <= 1:
         return None
+    process.set_mpi_rank(comm.Get_rank())
     _abort_on_uncaught_errors(comm)
     _share_the_cores(comm)
     return comm
@@ -139,9 +127,7 @@ def size() -> int:
     return 1 if comm is None else comm.Get_size()
 
 
-def is_writer() -> bool:
-    """Whether this process prints and writes files: rank 0, or a process on its own."""
-    return launched_size() <= 1 or rank() == 0
+is_writer = process.is_writer  # (asked here too: rank 0, or a process on its own)
 
 
 # MPI's start waits for every rank and holds the interpreter while it waits, so no thread of this process can
@@ -168,9 +154,9 @@ def _start_mpi():
 
         return MPI.COMM_WORLD
     seconds = get_timeout()
-    where = next((os.environ[name] for name in RANK_VARIABLES if name in os.environ), "?")
+    where = next((os.environ[name] for name in process.RANK_VARIABLES if name in os.environ), "?")
     message = (
-        f"neuronet: rank {where} of {launched_size()}: MPI did not start within {seconds:g} s. It starts when "
+        f"neuronet: rank {where} of {process.launched_size()}: MPI did not start within {seconds:g} s. It starts when "
         "every rank first calls into nn.distributed (fit(..., distributed=True) does), and some rank did not "
         "get there: it failed before (see its message), is stuck, or never calls it. The job ends. " + RAISE_THE_TIMEOUT
     )
@@ -439,7 +425,7 @@ class Replica:
         model, rows = self.model, self.part(len(x))
         share, loss = (rows.stop - rows.start) / len(x), 0.0
         if share:
-            out = model._run(x[rows], training=False)
+            out = model.call(x[rows], training=False)
             part_y = model.ops.asarray(y[rows])
             model.record(part_y, out)
             loss = model.loss.forward(out, part_y) * share

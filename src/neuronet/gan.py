@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, checks, distributed, losses, optimizers, training
+from . import backend, checks, losses, optimizers, process, training
 from .callbacks import Callback
 from .model import DESCRIPTION_ERRORS, Sequential, from_spec, restore, spec
 from .ops import for_device
@@ -82,7 +82,7 @@ class GAN:
     # -- one training step --------------------------------------------------------------------------
     def latent(self, n: int):
         """n latent vectors, standard normal, from the GAN's seeded generator."""
-        return self.ops.normal((n, self.latent_dim), dtype=self.generator._dtype())
+        return self.ops.normal((n, self.latent_dim), dtype=self.generator.dtype)
 
     def train_step(self, x, y=None) -> dict[str, float]:
         """``d_steps`` discriminator steps on the real batch ``x``, then one generator step."""
@@ -97,7 +97,7 @@ class GAN:
         real = self.discriminator.ops.asarray(real)  # (a batch from the host)
         # G only generates here (its training-mode behaviour, dropout or batch statistics, as in its own step);
         # _run rather than forward: no backward pass follows, so this pass is not one the next must answer
-        fake = self.generator._run(self.latent(n), training=True)
+        fake = self.generator.call(self.latent(n), training=True)
         samples = xp.concatenate([real, fake.astype(real.dtype, copy=False)])
         targets = xp.zeros((2 * n, 1), dtype=real.dtype)
         targets[:n] = 1.0 - self.label_smoothing
@@ -152,7 +152,7 @@ class GAN:
         samples of ``sample_shape`` (the data's, where given), D must give one output per sample.
         Returns the shape of one sample."""
         try:
-            sample = self.generator._run(self.ops.zeros((1, self.latent_dim), self.generator._dtype()), False)
+            sample = self.generator.call(self.ops.zeros((1, self.latent_dim), self.generator.dtype), False)
         except ValueError as exc:
             raise ValueError(
                 f"the generator does not take latent vectors of latent_dim={self.latent_dim}: {exc}"
@@ -163,7 +163,7 @@ class GAN:
                 f"{sample_shape}: its last layer must give one sample of the data's shape"
             )
         try:
-            score = self.discriminator._run(sample, training=False)
+            score = self.discriminator.call(sample, training=False)
         except ValueError as exc:
             raise ValueError(f"the discriminator does not take the generator's samples: {exc}") from None
         if tuple(score.shape) != (1, 1):
@@ -213,7 +213,7 @@ class GAN:
             arrays |= {f"{name}.{key}": array for key, array in model.arrays_to_save(path).items()}
         if self.compiled:
             description["optimizers"] = {name: spec(model.optimizer) for name, model in self._networks()}
-        if distributed.is_writer():
+        if process.is_writer():
             write_model_file(path, description, arrays)
 
     def _networks(self):

@@ -35,7 +35,7 @@ import os
 
 import numpy as np
 
-from . import backend, checks, distributed, losses, optimizers, training
+from . import backend, checks, losses, optimizers, process, training
 from . import metrics as metrics_lib
 from .callbacks import Callback, History
 from .layers.activations import Activation, sigmoid
@@ -172,7 +172,7 @@ class Sequential:
     def _weight_arrays(self) -> list:
         return [p.data for p in self.parameters()] + [s for layer in self.layers for s in layer.states()]
 
-    def _named_arrays(self) -> dict:
+    def named_arrays(self) -> dict:
         """Every saved array under the name "<index>.<layer name>.<path in the layer>"."""
         return {
             f"{i}.{layer.name}.{path}": array
@@ -210,14 +210,16 @@ class Sequential:
     def forward(self, x, training: bool = False):
         """The outputs for a batch ``x``; the layers keep what a backward pass needs."""
         self._training_passes += bool(training)
-        return self._run(x, training)
+        return self.call(x, training)
 
-    def _run(self, x, training: bool):
+    def call(self, x, training: bool = False):
+        """The outputs for ``x``, as :meth:`forward` without counting the pass: for a pass no backward pass
+        follows (scoring, a GAN's generated batch)."""
         self.ops.prepare()
         x = self.ops.asarray(x)
         self._seen_shape = (None, *x.shape[1:])
-        dtype = self._dtype()
-        if x.dtype != dtype and x.dtype.kind in "fiub" and not self._takes_ids():
+        dtype = self.dtype
+        if x.dtype != dtype and x.dtype.kind in "fiub" and not self.takes_ids:
             x = x.astype(dtype)  # lists, float64, ints: compute in the model's float type
         steps = self._plan()
         if not self._masked:
@@ -271,7 +273,7 @@ class Sequential:
         fraction of the batch, so that the parts' gradients add up to the batch's. Returns the data
         loss on ``x`` and the outputs.
         """
-        out = self._run(x, training=True)
+        out = self.call(x, training=True)
         y = self.ops.asarray(y)  # (the batch's targets come from the host with it)
         loss = self._loss_of(out, y)
         params = self.parameters()
@@ -314,7 +316,7 @@ class Sequential:
 
     def test_step(self, x, y) -> dict[str, float]:
         """The loss (with regularisation, as in training) on a batch, recorded for the metrics too."""
-        out = self._run(x, training=False)
+        out = self.call(x, training=False)
         y = self.ops.asarray(y)
         self.record(y, out)
         return {"loss": self._loss_of(out, y) + self.regularization_loss()}
@@ -396,13 +398,17 @@ class Sequential:
         return out
 
     # -- checking data ------------------------------------------------------------
-    def _dtype(self):
+    @property
+    def dtype(self):
+        """The float type the model computes in: its parameters'."""
         if self._flat is not None:  # (once trained: no walk over the layers on every forward pass)
             return self._flat.data.dtype
         params = self.parameters()
         return params[0].data.dtype if params else self.ops.dtype
 
-    def _takes_ids(self) -> bool:
+    @property
+    def takes_ids(self) -> bool:
+        """Whether the model's input is integer token ids (an Embedding first)."""
         return bool(self.layers) and self.layers[0].takes_ids
 
     def min_batch(self) -> int:
@@ -412,15 +418,15 @@ class Sequential:
     def check_x(self, x, name="X"):
         """``x`` checked (see ``backend.as_float``), in the model's float type: a NumPy array, which the passes
         move to the model's device one batch at a time."""
-        if self._takes_ids():  # integer token ids: the Embedding layer checks them
+        if self.takes_ids:  # integer token ids: the Embedding layer checks them
             x = backend.as_array(x, name)
             if x.size == 0:
                 raise checks.ArgumentError(f"{name} is empty (shape {x.shape}); give at least one sample")
         else:
             x = backend.as_float(x, name)
-            if x.dtype != self._dtype():
-                x = x.astype(self._dtype())
-        if x.ndim < 1 or (x.ndim < 2 and not self._takes_ids()):
+            if x.dtype != self.dtype:
+                x = x.astype(self.dtype)
+        if x.ndim < 1 or (x.ndim < 2 and not self.takes_ids):
             raise checks.ArgumentError(
                 f"{name} must have a batch axis first, e.g. shape (samples, features); got {x.shape}"
             )
@@ -441,7 +447,7 @@ class Sequential:
             )
         backend.require_finite(y, y_name)
         try:
-            out = self.ops.to_numpy(self._run(x[:1], training=False))  # checks every layer's input shape
+            out = self.ops.to_numpy(self.call(x[:1], training=False))  # checks every layer's input shape
         except ValueError as exc:  # (it names the one sample's shape: say the data's)
             raise ValueError(f"{name} of shape {x.shape} does not fit the model (its first sample: {exc})") from None
         y = self.loss.prepare_targets(y, np.broadcast_to(out, (len(x), *out.shape[1:])))
@@ -486,7 +492,8 @@ class Sequential:
         return result
 
     # -- description ------------------------------------------------------------------
-    def _input_shape(self) -> tuple | None:
+    def known_input_shape(self) -> tuple | None:
+        """The input's shape, batch as None, as far as it is known (given, fixed by the first layer, or seen)."""
         if self.input_shape is not None:
             return self.input_shape
         fixed = self.layers[0].input_shape() if self.layers else None
@@ -500,7 +507,7 @@ class Sequential:
         Shapes follow from ``input_shape=``, from a first layer that fixes its input (Dense), or else from
         the data the model last saw; before any of these, they show as "?".
         """
-        rows, shape = [], self._input_shape()
+        rows, shape = [], self.known_input_shape()
         for layer in self.layers:
             shape = layer.output_shape(shape) if shape is not None else None
             count = sum(p.data.size for p in layer.parameters())
@@ -519,7 +526,7 @@ class Sequential:
 
     # -- saving -----------------------------------------------------------------------
     def get_config(self) -> dict:
-        shape = self._input_shape()  # saved as known (also from the data seen), so a load can check the layers fit
+        shape = self.known_input_shape()  # saved as known (also from the data seen), so a load can check the layers fit
         config = {
             "input_shape": list(shape[1:]) if shape and None not in shape[1:] else None,
             "layers": [serialize(layer) for layer in self.layers],
@@ -538,7 +545,7 @@ class Sequential:
         os.PathLike; a name for another program's format (``model.onnx``, ``model.keras``) is refused.
         """
         path = model_path(path)  # on every rank, so that all refuse alike
-        if distributed.is_writer():
+        if process.is_writer():
             write_model_file(path, self.description(), self.arrays_to_save(path))
 
     def description(self) -> dict:
@@ -547,7 +554,7 @@ class Sequential:
 
     def arrays_to_save(self, path) -> dict[str, np.ndarray]:
         """The weights as NumPy arrays by their saved names; NaN or infinite ones refuse the save to ``path``."""
-        arrays = {key: self.ops.to_numpy(array) for key, array in self._named_arrays().items()}
+        arrays = {key: self.ops.to_numpy(array) for key, array in self.named_arrays().items()}
         diverged = [key for key, array in arrays.items() if not backend.all_finite(array)]
         if diverged:
             raise ValueError(
@@ -577,7 +584,7 @@ def restore(description, tensors: dict[str, np.ndarray], path: str) -> Sequentia
         model = _build(description, {key: tensor.shape for key, tensor in tensors.items()})
     except DESCRIPTION_ERRORS as exc:
         raise ModelFileError(f"{path!r} has a model description this neuronet cannot build: {exc}") from None
-    expected = model._named_arrays()
+    expected = model.named_arrays()
     if set(expected) != set(tensors):
         raise ModelFileError(
             f"{path!r}: weights do not match the architecture "
@@ -604,7 +611,7 @@ def check_layers_fit(model: Sequential, shape: tuple | None = None, limit: int |
     layer that does not take it raises a ValueError naming it now, rather than at the first predict. With
     ``limit``, a layer that would make more values per sample is refused before the sample allocates them (a
     model file's hostile ``input_shape``). The model is left as it was."""
-    shape = shape or model._input_shape()
+    shape = shape or model.known_input_shape()
     if not shape or None in shape[1:]:
         return
     largest = values_per_sample(model.layers, shape)
@@ -613,7 +620,7 @@ def check_layers_fit(model: Sequential, shape: tuple | None = None, limit: int |
             f"one sample of its input shape {tuple(shape[1:])} makes {largest:,} values in a layer; "
             f"neuronet takes models of at most {limit:,} values per sample and layer"
         )
-    x = np.zeros((1, *shape[1:]), dtype=np.int64 if model._takes_ids() else model._dtype())
+    x = np.zeros((1, *shape[1:]), dtype=np.int64 if model.takes_ids else model.dtype)
     with np.errstate(all="ignore"):  # only the shapes matter
         for layer in model.layers:
             x = layer.forward(layer.ops.asarray(x))

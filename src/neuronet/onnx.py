@@ -126,7 +126,7 @@ def _conv(g, layer, x, shape, mask):
     if one_d and shape[1] is None and layer.padding == "same" and layer.stride[1] > 1:
         x, pads = g.op("Pad", x, _same_pads(g, x, layer)), [0, 0]  # (it depends on the length: in the graph)
     else:  # a free length pads as any other: "valid" and an int never depend on it, "same" at stride 1 neither
-        (top, bottom), (left, right) = layer._pads(*([1, shape[1] or 1] if one_d else shape[1:3]))
+        (top, bottom), (left, right) = layer.padding_for(*([1, shape[1] or 1] if one_d else shape[1:3]))
         pads = [left, right] if one_d else [top, left, bottom, right]
     strides, dilations = (layer.stride[1:], layer.dilation[1:]) if one_d else (layer.stride, layer.dilation)
     y = g.op("Conv", x, g.const(kernel, "kernel"), g.const(_host(layer.biases), "bias"),
@@ -339,7 +339,7 @@ def _known_shape(model, input_shape) -> tuple:
                 f"got {input_shape!r}"
             )
         return (None, *(checks.integer(d, "a size in input_shape", low=1) for d in input_shape))
-    known = model._input_shape() or ((None, None) if model._takes_ids() else None)  # token ids: (batch, time)
+    known = model.known_input_shape() or ((None, None) if model.takes_ids else None)  # token ids: (batch, time)
     if known is None or None in known[2:] or (known[1] is None and not _is_sequence(model, known)):
         raise checks.ArgumentError(
             "the model's input shape is not known (it has not seen data, and its first layer does not fix it): "
@@ -352,7 +352,7 @@ def _known_shape(model, input_shape) -> tuple:
 
 def _is_sequence(model, shape) -> bool:
     """Whether ``shape`` is a sequence's, (batch, time) token ids or (batch, time, features)."""
-    return len(shape) == (2 if model._takes_ids() else 3)
+    return len(shape) == (2 if model.takes_ids else 3)
 
 
 def _fixed_length_layer(model, shape):
@@ -467,9 +467,9 @@ def to_onnx(model, input_shape: tuple | None = None, input_scaling=None, output_
             "input_scaling=(0.0, 1.0) for a graph that takes standardised features"
         )
     layout = _input_layout(model, input_shape)
-    out, dtype = _output_shape(model, layout), np.dtype(model._dtype())
+    out, dtype = _output_shape(model, layout), np.dtype(model.dtype)
     if input_scaling is not None:
-        if model._takes_ids():
+        if model.takes_ids:
             raise checks.ArgumentError("input_scaling: the model takes token ids, which are not scaled; leave it out")
         input_scaling = _scaling(input_scaling, "input_scaling", layout, dtype)
     if output_scaling is not None:
@@ -498,7 +498,7 @@ def to_onnx(model, input_shape: tuple | None = None, input_scaling=None, output_
     graph = onnx.helper.make_graph(
         g.nodes,
         "neuronet",
-        [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.INT64 if model._takes_ids() else floats,
+        [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.INT64 if model.takes_ids else floats,
                                             inputs)],
         [onnx.helper.make_tensor_value_info("output", floats, outputs)],
         initializer=g.weights,

@@ -77,7 +77,8 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         return f"(batch, height, width, {self.in_channels})"
 
     # -- the math -------------------------------------------------------------------------------
-    def _pads(self, h, w):
+    def padding_for(self, h, w):
+        """The zero padding ((top, bottom), (left, right)) of an image of h x w pixels."""
         return tuple(
             win.padding_amounts(self.padding, size, k, s, d)
             for size, k, s, d in zip((h, w), self.kernel, self.stride, self.dilation)
@@ -88,7 +89,7 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         if x.ndim != self.rank or x.shape[-1] != self.in_channels:
             raise self.shape_error(self._expected(), x)
         image = self.to_image(x)
-        self.pads = self._pads(image.shape[1], image.shape[2])
+        self.pads = self.padding_for(image.shape[1], image.shape[2])
         padded = self.ops.pad(image, self.pads)
         spans = [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)]
         if padded.shape[1] < spans[0] or padded.shape[2] < spans[1]:
@@ -201,7 +202,7 @@ class Conv1D(win.SequenceAxes, Conv2D):
     def _weight_shape(self):
         return (self.kernel[1], self.in_channels, self.out_channels)
 
-    def _pads(self, h, w):
+    def padding_for(self, h, w):
         return (0, 0), win.padding_amounts(self.padding, w, self.kernel[1], self.stride[1], self.dilation[1])
 
     def _expected(self) -> str:
