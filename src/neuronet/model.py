@@ -35,7 +35,7 @@ import os
 
 import numpy as np
 
-from . import backend, checks, losses, optimizers, process, training
+from . import backend, checks, fusion, losses, optimizers, parallel, process, training
 from . import metrics as metrics_lib
 from .callbacks import Callback, History
 from .layers.activations import Activation, sigmoid
@@ -134,7 +134,8 @@ class Sequential:
             for layer in self.layers:
                 if layer.ops is not self.ops:  # put in place of another (pruning) rather than added
                     layer.use_ops(self.ops)
-            self._steps, self._head, self._plan_key = self.ops.plan(self.layers), self._find_head(), key
+            steps = fusion.plan(self.layers) if self.ops.tuned_for_cpu else list(self.layers)
+            self._steps, self._head, self._plan_key = steps, self._find_head(), key
             self._masked = any(step.takes_mask for step in self._steps)
         return self._steps
 
@@ -259,7 +260,9 @@ class Sequential:
         on a CPU, a batch may be split across threads (``parallel.py``): the same gradients, up to the
         order of float additions.
         """
-        return self.ops.gradients(self, x, y)
+        if self.ops.tuned_for_cpu:
+            return parallel.gradients(self, x, y)
+        return self.compute_gradients_here(x, y)
 
     def compute_gradients_here(self, x, y) -> tuple[float, np.ndarray]:
         """:meth:`compute_gradients` in this thread, on the whole batch."""

@@ -40,6 +40,9 @@ class Ops:
 
     xp = np
     device = "cpu"  # where the arrays live, as model.to names it
+    # whether the CPU's tricks above the kernels pay: a convolution fused with its pooling (fusion.py) and a
+    # batch split across threads (parallel.py); a model asks before it plans its passes and steps
+    tuned_for_cpu = False
 
     def __init__(self, rng: np.random.Generator | None = None, dtype=None) -> None:
         self._rng = rng  # None: the library's generator
@@ -156,33 +159,25 @@ class Ops:
         dcols = dz @ weights.T
         return dcols.reshape(b, out_h, out_w, -1, in_channels).transpose(3, 0, 1, 2, 4)
 
+    def prepare(self) -> None:
+        """Called before a model's passes: a place for a device's one-time set-up."""
+
     def fused_update(self, optimizer, p, state: dict, lr: float) -> bool:
         """The optimizer's update of ``p`` as one fused kernel, if this ops has one for it (True), or
         nothing (False: the optimizer's own array code runs). A device where every pass over memory
         launches a kernel has them (CupyOps)."""
         return False
 
-    # -- how a model runs its layers ----------------------------------------------------------------
-    def prepare(self) -> None:
-        """Called before a model's passes: a place for a device's one-time set-up."""
-
-    def plan(self, layers: list) -> list:
-        """The steps a model's passes run for ``layers``: the layers themselves (NumpyOps fuses some)."""
-        return list(layers)
-
-    def gradients(self, model, x, y):
-        """A model's gradients on a batch (``model.compute_gradients``): here, in one piece."""
-        return model.compute_gradients_here(x, y)
-
 
 class NumpyOps(Ops):
     """Ops for NumPy on a CPU, with every measured trick (see the module's docstring)."""
+
+    tuned_for_cpu = True
 
     def __init__(self, rng=None, dtype=None) -> None:
         super().__init__(rng, dtype)
         self._ones: dict = {}
         self._zeros: dict = {}
-        self.replicas = None  # a model's copies of its layers for the thread split (parallel.py)
 
     def prepare(self) -> None:
         keep_freed_memory()  # each batch reuses the last one's memory (acts once per process)
@@ -256,16 +251,6 @@ class NumpyOps(Ops):
         b, out_h, out_w, _ = image
         by_offset = weights.reshape(-1, in_channels, weights.shape[1]).transpose(0, 2, 1)
         return np.matmul(dz, by_offset).reshape(-1, b, out_h, out_w, in_channels)
-
-    def plan(self, layers: list) -> list:
-        from . import fusion  # fusion builds on the layers, which build on this module
-
-        return fusion.plan(layers)
-
-    def gradients(self, model, x, y):
-        from . import parallel
-
-        return parallel.gradients(model, x, y, self)
 
 
 def for_device(device, like: Ops) -> Ops:

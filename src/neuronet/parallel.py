@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -44,6 +45,7 @@ _pool_size = 0
 # one split step at a time: its parts meet at a barrier, so all of them must hold a thread of the pool at once
 _split_step = threading.Lock()
 _blas = None
+_replicas: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # each model's copies of its layers
 
 
 def set_threads(n: int | None) -> None:
@@ -70,20 +72,21 @@ def parts(n_samples: int, layers) -> int:
     return max(1, (n_samples + PART // 2) // PART)
 
 
-def gradients(model, x, y, ops) -> tuple[float, np.ndarray]:
+def gradients(model, x, y) -> tuple[float, np.ndarray]:
     """``model.compute_gradients`` on a batch, cut into parts where that is exact and pays (see above).
 
-    The copies of the layers the parts run on are kept on the model's ``ops`` between steps.
+    The copies of the layers the parts run on are kept between steps (by model).
     """
     n = parts(len(x), model.layers)
     flat = model.flat_parameter() if n > 1 else None  # the parts' gradients are summed into its buffer
     if flat is None:  # not split, or no parameters to learn
         return model.compute_gradients_here(x, y)
-    if ops.replicas is None or not ops.replicas.match(model, n, flat.grad):
-        ops.replicas = Replicas(model, n, flat.grad)
+    replicas = _replicas.get(model)
+    if replicas is None or not replicas.match(model, n, flat.grad):
+        replicas = _replicas[model] = Replicas(model, n, flat.grad)
     for p in model.parameters():
         p.settle_grad()  # the first part writes its gradients straight into the flat buffer behind these
-    loss, out = ops.replicas.compute_gradients(x, y)
+    loss, out = replicas.compute_gradients(x, y)
     return loss + model.add_regularization_gradients(), out  # the penalties once for the batch, not per part
 
 
