@@ -204,5 +204,5 @@ def test_in_training_diverged_outputs_score_nan_where_the_function_refuses_them(
     assert np.isnan(h.history["acc"][-1])
     regression = nn.Sequential([nn.layers.Dense(4, 1)])
     regression.compile(loss="mse", metrics=[nn.metrics.mean_absolute_error, "mae"])
-    regression.record(np.ones((2, 1)), np.array([[np.inf], [1.0]]))  # a batch whose outputs diverged
-    assert all(np.isnan(v) for v in regression.metric_results().values())
+    regression.epoch_metrics.record(np.ones((2, 1)), np.array([[np.inf], [1.0]]))  # a batch whose outputs diverged
+    assert all(np.isnan(v) for v in regression.epoch_metrics.results().values())

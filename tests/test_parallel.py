@@ -1,11 +1,12 @@
-"""A training batch split across threads (parallel.py) takes the same step as the whole batch, and the
+"""A training batch split across threads (steps/threads.py) takes the same step as the whole batch, and the
 same step bit for bit whatever the number of threads."""
 
 import numpy as np
 import pytest
 
 import neuronet as nn
-from neuronet import parallel
+from neuronet.steps import Step
+from neuronet.steps import threads as parallel
 
 L = nn.layers
 
@@ -38,7 +39,7 @@ def data(n):
 def gradients(model, x, y, threads=None):
     """The split step's loss, outputs and gradients on ``threads`` threads; the whole batch's with None."""
     if threads is None:
-        loss, out = model.compute_gradients_here(x, y)
+        loss, out = Step(model).gradients(x, y)
     else:
         nn.set_threads(threads)
         assert parallel.parts(len(x), model.layers) > 1

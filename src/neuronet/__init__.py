@@ -25,14 +25,13 @@ from . import (
     schedules,
     text,
 )
-from .backend import get_dtype, set_dtype, set_seed
+from .backend import get_dtype, get_threads, set_dtype, set_seed, set_threads
 from .callbacks import History
 from .gan import GAN, load_gan
 from .gpu import gpu_available
-from .model import Sequential, load_model
-from .parallel import get_threads, set_threads
 from .parameter import Parameter
 from .saving import ModelFileError
+from .sequential import Sequential, load_model
 
 __version__ = "0.1.0"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import os
 import sys
 
 import numpy as np
@@ -24,6 +25,7 @@ _dtype: type = np.float32
 _rng: np.random.Generator = np.random.default_rng()
 _ops = contextvars.ContextVar("ops", default=None)  # None: a NumpyOps, made on first use
 _default_ops = None
+_threads: int | None = None  # None: every core
 
 
 def set_dtype(name: str) -> None:
@@ -63,6 +65,22 @@ def seeded(seed: int | None):
 def rng() -> np.random.Generator:
     """The library's random generator (see :func:`set_seed`)."""
     return _rng
+
+
+def set_threads(n: int | None) -> None:
+    """How many threads run the parts of a batch split across cores (``steps/threads.py``) at once; 1 runs
+    them one after another, None uses every core. The results do not depend on it."""
+    global _threads
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ValueError(f"threads must be a positive int or None, got {n!r}")
+    _threads = n
+
+
+def get_threads() -> int:
+    """The number of threads that run the parts of a split batch (see :func:`set_threads`)."""
+    if _threads is not None:
+        return _threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def get_ops():

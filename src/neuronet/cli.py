@@ -45,9 +45,9 @@ from .metrics import (
     r2_score,
     recall,
 )
-from .model import Sequential, load_model
 from .onnx import export as onnx_export
 from .saving import ModelFileError, atomic_write_bytes, model_path
+from .sequential import Sequential, load_model
 from .text import OOV, Tokenizer, pad_sequences
 
 MAX_CLASSES_GUESSED = 20  # an integer target with at most this many values is taken as class labels

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import layers as L
 from .gan import GAN
-from .model import Sequential
+from .sequential import Sequential
 
 
 def digits_mlp() -> Sequential:

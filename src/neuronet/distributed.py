@@ -1,32 +1,13 @@
-"""Data-parallel training over MPI: every rank holds the whole model and trains on its part of each batch.
+"""MPI for training on several processes: the ranks, collective steps that never wait forever, and a job
+that ends as one.
 
     mpiexec -n 4 python train.py            # train.py calls model.fit(X, y, distributed=True)
     mpiexec -n 4 neuronet train data.csv --target label    # the command line distributes by itself
 
-As ChainerMN and Horovod do, on mpi4py. At the start of ``fit`` the ranks
-check that they were called alike (``Replica.start``): the same epochs,
-batch size, shuffle, as many training and validation samples of the same
-shapes, the same layers, loss, optimizer, metrics, dtype and callbacks. A
-difference would make them take different numbers of collective steps and
-wait for each other forever, or train different models without a word, so
-it is refused on every rank, naming each rank's value; so is an argument one
-rank alone refuses (NaN in its data). Then rank 0's weights and random
-stream are broadcast. Every global batch of ``size() * batch_size``
-samples, the same on every rank (the same shuffle, from the same stream), is
-cut into ``size()`` parts; rank ``r`` computes the gradient of its part,
-weighted by the part's share of the batch, and one in-place allreduce of
-the flat gradient buffer sums them: the gradient of the whole batch, on
-every rank, which then takes the same step. So N ranks compute what one
-process computes with batch ``N * batch_size``, up to the order of float
-additions (``Replica``).
-
-Losses and metrics are reduced over the ranks, validation is split the same
-way, and every callback sees the global values; rank 0's decision to stop
-is the decision of all (``Agreement``). Only rank 0 prints, draws progress
-bars and writes files (``is_writer``). BatchNormalization normalises each
-rank's part by its own batch statistics (as PyTorch's DistributedDataParallel
-does without SyncBatchNorm); the running statistics are averaged over the
-ranks after every epoch, so that every rank ends with the same model.
+The data-parallel step itself, which uses what is here, is ``steps/mpi.py``.
+This module starts MPI (``world``), says where a process stands (``rank``,
+``size``; ``process.py`` answers before MPI has started), and runs the
+collective steps the ranks meet at: gather, broadcast and an in-place sum.
 
 No rank waits forever. An exception on one rank aborts the whole job with
 that rank's message (``MPI.Abort``). Every collective step is non-blocking
@@ -43,22 +24,17 @@ BLAS and neuronet threads to its share of the machine's cores
 from __future__ import annotations
 
 import functools
-import hashlib
-import inspect
-import json
 import os
 import pickle
 import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable
 from typing import NoReturn
 
 import numpy as np
 
 from . import backend, checks, process
-from .callbacks import Callback
 
 INSTALL = 'pip install "neuronet[mpi]" (mpi4py and the MPICH wheel)'
 ABORT_GRACE_S = 1.0  # seconds a failing rank's message gets to reach mpiexec before the job ends
@@ -176,13 +152,11 @@ def _share_the_cores(comm) -> None:
     from mpi4py import MPI
     from threadpoolctl import threadpool_limits
 
-    from . import parallel
-
-    hosts = _gather(comm, MPI.Get_processor_name(), "the start of MPI (the ranks' host names)")
+    hosts = gather(comm, MPI.Get_processor_name(), "the start of MPI (the ranks' host names)")
     local = hosts.count(hosts[comm.Get_rank()])
     threads = int(os.environ.get("NEURONET_THREADS", 0)) or max(1, (os.cpu_count() or 1) // local)
     threadpool_limits(limits=threads)
-    parallel.set_threads(threads)
+    backend.set_threads(threads)
 
 
 def _abort_on_uncaught_errors(comm) -> None:
@@ -245,7 +219,7 @@ def wait(comm, requests: list, step: str) -> None:
             time.sleep(min(LONGEST_NAP_S, waited / 100))
 
 
-def _gather(comm, value, step: str) -> list:
+def gather(comm, value, step: str) -> list:
     """Every rank's ``value`` (anything pickle takes), in rank order."""
     mine = np.frombuffer(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), dtype=np.uint8)
     sizes = np.empty(comm.Get_size(), dtype=np.int64)
@@ -256,7 +230,7 @@ def _gather(comm, value, step: str) -> list:
     return [pickle.loads(everything[end - n : end]) for n, end in zip(sizes, ends)]
 
 
-def _broadcast(comm, value, step: str):
+def broadcast(comm, value, step: str):
     """Rank 0's ``value`` (anything pickle takes), on every rank."""
     root = comm.Get_rank() == 0
     data = bytearray(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL) if root else b"")
@@ -267,7 +241,7 @@ def _broadcast(comm, value, step: str):
     return value if root else pickle.loads(buffer)
 
 
-def _sum_in_place(comm, arrays: list, ops, step: str) -> None:
+def sum_in_place(comm, arrays: list, ops, step: str) -> None:
     """Each of ``arrays`` becomes its sum over the ranks, in place: the buffer itself on a CPU; off a GPU a
     host copy, whose sum is copied back (an MPI need not read device memory)."""
     from mpi4py import MPI
@@ -277,196 +251,6 @@ def _sum_in_place(comm, arrays: list, ops, step: str) -> None:
     for array, host in zip(arrays, hosts):
         if host is not array:
             array[...] = ops.asarray(host)
-
-
-# -- the start-up check ------------------------------------------------------------------------------
-def _digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _described(value, depth: int = 2) -> str:
-    """``value`` as ranks compare it: a number or text as itself, a function by its name, an object by its
-    class and the constructor arguments it keeps (``EarlyStopping(monitor='val_loss', patience=3, ...)``),
-    those that are objects in turn, ``depth`` levels down (a schedule in a LearningRateScheduler)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return repr(value)
-    if callable(value) and hasattr(value, "__qualname__"):
-        return value.__qualname__
-    try:
-        names = inspect.signature(type(value).__init__).parameters if depth else {}
-    except (TypeError, ValueError):  # (a class implemented in C)
-        names = {}
-    kept = getattr(value, "__dict__", {})
-    settings = (f"{n}={_described(kept[n], depth - 1)}" for n in names if n in kept)
-    return f"{type(value).__name__}({', '.join(settings)})"
-
-
-def _differences(settings: list[dict]) -> list[str]:
-    """Each setting the ranks differ on, with every value and the ranks that hold it."""
-    found = []
-    for name in settings[0]:
-        ranks: dict[str, list[int]] = {}
-        for r, mine in enumerate(settings):
-            shown = mine[name] if isinstance(mine[name], str) else repr(mine[name])
-            ranks.setdefault(shown, []).append(r)
-        if len(ranks) == 1:
-            continue
-        if name == "layers":  # (a digest: its values say nothing to a person)
-            found.append("their layers (different layers or sizes)")
-            continue
-        each = (f"{value[:200]} on rank{'s' * (len(rs) > 1)} {', '.join(map(str, rs))}" for value, rs in ranks.items())
-        found.append(f"{name}: {', '.join(each)}")
-    return found
-
-
-class Replica:
-    """One rank's model in a data-parallel run: the training loop's model, with the steps that split a
-    batch and reduce across ranks (see the module's docstring). Everything else is the model's."""
-
-    def __init__(self, model, comm) -> None:
-        self.__dict__.update(model=model, comm=comm, rank=comm.Get_rank(), size=comm.Get_size(), epoch=0, batch=0)
-
-    def __getattr__(self, name):
-        return getattr(self.model, name)
-
-    def __setattr__(self, name, value):
-        setattr(self.model, name, value)
-
-    def start(self, check: Callable):
-        """Run ``check`` (fit's checks of its arguments, which returns the loop's plan) and compare its plans
-        across the ranks before anything is trained: an argument that one rank refuses is refused on every
-        rank, and so are ranks called differently, which would take different numbers of collective steps
-        (and wait for each other) or train different models. Then every rank takes rank 0's weights and
-        random stream. Returns the plan."""
-        model, comm = self.model, self.comm
-        try:
-            plan = check()
-            mine = {"settings": self._settings(plan)}
-        except Exception as exc:  # every rank learns of it, and every rank refuses
-            argument = isinstance(exc, ValueError | TypeError)
-            plan, mine = exc, {"error": (type(exc).__name__, " ".join(str(exc).split()), argument)}
-        everyone = _gather(comm, mine, "the start-up check of fit (every rank's arguments, data and model)")
-        if isinstance(plan, Exception):
-            raise plan
-        failed = [(r, found["error"]) for r, found in enumerate(everyone) if "error" in found]
-        if failed:
-            r, (kind, message, argument) = failed[0]
-            raise (checks.ArgumentError if argument else RuntimeError)(
-                f"rank {r} of {self.size} refused to start fit, so every rank stops: {kind}: {message}"
-            )
-        differences = _differences([found["settings"] for found in everyone])
-        if differences:
-            raise checks.ArgumentError(
-                f"the {self.size} ranks called fit differently, so they would not take the same steps: "
-                f"{'; '.join(differences)}. Give every rank the same arguments, as many samples, the same "
-                "model, compile settings and callbacks (only rank 0 prints and writes)"
-            )
-        weights, stream = _broadcast(
-            comm, (model.get_weights(), model.ops.rng.bit_generator.state), "the broadcast of rank 0's weights"
-        )
-        model.set_weights(weights)
-        model.ops.rng.bit_generator.state = stream
-        return plan
-
-    def _settings(self, plan) -> dict:
-        """What every rank must agree on, by the names a message gives it."""
-        model, config = self.model, self.model.get_config()
-        x, y, validation = plan.x, plan.y, plan.validation_data
-        return {
-            "epochs": plan.epochs,
-            "batch_size": plan.batch_size,
-            "shuffle": plan.shuffle,
-            "training samples": len(x),
-            "a sample's shape and type": f"{x.shape[1:]} {x.dtype}",
-            "a target's shape and type": f"{y.shape[1:]} {y.dtype}",
-            "validation samples": "none" if validation is None else len(validation[0]),
-            "layers": _digest(config["layers"]),
-            "loss": config["loss"],
-            "optimizer": config["optimizer"],
-            "optimizer steps taken": model.optimizer.iterations,
-            "metrics": [name for name, _ in model.metrics],
-            "dtype of the weights": sorted({str(p.data.dtype) for p in model.parameters()}),
-            "callbacks": f"[{', '.join(_described(c) for c in plan.callbacks if c.changes_training)}]",
-        }
-
-    def begin_epoch(self, epoch: int) -> None:
-        self.__dict__.update(epoch=epoch, batch=0)  # (for the steps' names)
-
-    def part(self, n: int) -> slice:
-        """This rank's rows of a global batch of ``n`` (parts as np.array_split cuts them)."""
-        base, extra = divmod(n, self.size)
-        lo = self.rank * base + min(self.rank, extra)
-        return slice(lo, lo + base + (self.rank < extra))
-
-    def sum(self, value: float, step: str) -> float:
-        total = np.array([value], dtype=np.float64)
-        _sum_in_place(self.comm, [total], self.model.ops, step)
-        return float(total[0])
-
-    def train_step(self, x, y) -> dict[str, float]:
-        """This rank's part's gradient weighted by its share, summed over the ranks with the loss; then the
-        same step."""
-        self.__dict__["batch"] += 1
-        model, rows = self.model, self.part(len(x))
-        share = (rows.stop - rows.start) / len(x)
-        flat = model.flat_parameter()
-        loss, out = model.data_gradients(x[rows], y[rows], share)
-        total = np.array([float(loss) * share])
-        step = f"the gradient sum of epoch {self.epoch + 1}, batch {self.batch}"
-        _sum_in_place(self.comm, [total] if flat is None else [flat.grad, total], model.ops, step)
-        loss = float(total[0]) + model.add_regularization_gradients()
-        model.apply_gradients()
-        model.record(y[rows], out)
-        return {"loss": loss}
-
-    def test_step(self, x, y) -> dict[str, float]:
-        """The loss on this rank's part of a validation batch, weighted by its share and summed over ranks
-        (a batch smaller than the ranks leaves some with nothing to score)."""
-        model, rows = self.model, self.part(len(x))
-        share, loss = (rows.stop - rows.start) / len(x), 0.0
-        if share:
-            out = model.call(x[rows], training=False)
-            part_y = model.ops.asarray(y[rows])
-            model.record(part_y, out)
-            loss = model.loss.forward(out, part_y) * share
-        total = self.sum(loss, f"the validation loss of epoch {self.epoch + 1}")
-        return {"loss": total + model.regularization_loss()}
-
-    def min_batch(self) -> int:
-        return self.size * self.model.min_batch()  # (every rank's part must be one a layer accepts)
-
-    def metric_results(self) -> dict[str, float]:
-        """The metrics over every rank's recorded batches."""
-        model = self.model
-        mine = [(backend.to_numpy(y), backend.to_numpy(out)) for y, out in model._metric_batches]
-        everyone = _gather(self.comm, mine, f"the metrics of epoch {self.epoch + 1}")
-        kept, model._metric_batches = model._metric_batches, [batch for part in everyone for batch in part]
-        try:
-            return model.metric_results()
-        finally:
-            model._metric_batches = kept
-
-
-class Agreement(Callback):
-    """The last callback of a distributed run: it names the epoch for the steps' messages, and after each
-    epoch makes rank 0's decision to stop every rank's and averages the layers' states (BatchNormalization's
-    running statistics) over the ranks."""
-
-    def __init__(self, replica: Replica) -> None:
-        self.replica = replica
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.replica.begin_epoch(epoch)
-
-    def on_epoch_end(self, epoch, logs=None):
-        replica = self.replica
-        model, comm = replica.model, replica.comm
-        step = f"the end of epoch {epoch + 1} (rank 0's decision to stop, the layers' states)"
-        model.stop_training = _broadcast(comm, model.stop_training, step)
-        states = [state for layer in model.layers for state in layer.states() if state.dtype.kind == "f"]
-        _sum_in_place(comm, states, model.ops, step)
-        for state in states:
-            state /= replica.size
 
 
 __all__ = ["get_timeout", "is_writer", "rank", "set_timeout", "size"]

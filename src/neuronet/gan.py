@@ -2,7 +2,7 @@
 
 The generator G turns random latent vectors z into samples; the discriminator
 D gives the probability that a sample is real. Each training step
-(:meth:`GAN.train_step`, run by the same loop as any model, ``training.py``):
+(``steps/gan.py``, run by the same loop as any model, ``training.py``):
 
 1. the discriminator step: D sees a batch of real samples (target 1) and as
    many of G's (target 0), as one batch; only D's parameters move;
@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, checks, losses, optimizers, process, training
+from . import backend, checks, losses, optimizers, process, steps, training
 from .callbacks import Callback
-from .model import DESCRIPTION_ERRORS, Sequential, from_spec, restore, spec
+from .model_file import DESCRIPTION_ERRORS, arrays_to_save, from_spec, restore, spec
+from .model_file import description as description_of
 from .ops import for_device
 from .optimizers import OPTIMIZERS
 from .saving import ModelFileError, model_path, read_model_file, write_model_file
+from .sequential import Sequential
 
 NETWORKS = ("generator", "discriminator")  # also the prefixes of their weights in a GAN file
 
@@ -84,52 +86,13 @@ class GAN:
         """n latent vectors, standard normal, from the GAN's seeded generator."""
         return self.ops.normal((n, self.latent_dim), dtype=self.generator.dtype)
 
+    def local_step(self) -> steps.GanStep:
+        """The GAN's step (``steps/gan.py``): ``d_steps`` discriminator steps, then a generator step."""
+        return steps.GanStep(self)
+
     def train_step(self, x, y=None) -> dict[str, float]:
-        """``d_steps`` discriminator steps on the real batch ``x``, then one generator step."""
-        for _ in range(self.d_steps):
-            d_loss = self.discriminator_step(x)
-        return {"d_loss": d_loss, "g_loss": self.generator_step(len(x))}
-
-    def discriminator_step(self, real) -> float:
-        """D on real (target 1, or 1 - label_smoothing) and generated samples (target 0), as one batch;
-        D's parameters take a step, G's do not."""
-        xp, n = self.ops.xp, len(real)
-        real = self.discriminator.ops.asarray(real)  # (a batch from the host)
-        # G only generates here (its training-mode behaviour, dropout or batch statistics, as in its own step);
-        # _run rather than forward: no backward pass follows, so this pass is not one the next must answer
-        fake = self.generator.call(self.latent(n), training=True)
-        samples = xp.concatenate([real, fake.astype(real.dtype, copy=False)])
-        targets = xp.zeros((2 * n, 1), dtype=real.dtype)
-        targets[:n] = 1.0 - self.label_smoothing
-        d = self.discriminator
-        out = d.forward(samples, training=True)
-        loss = self.loss.forward(out, targets)
-        d.zero_grad()
-        d.backward(self.loss.backward(out, targets), input_grad=False)
-        self._step(d)
-        return loss
-
-    def generator_step(self, n: int) -> float:
-        """G's samples scored by D against the target 1; the gradient goes back through D into G, and G's
-        parameters take a step, D's do not (the gradients D collects on the way are thrown away)."""
-        g, d = self.generator, self.discriminator
-        fake = g.forward(self.latent(n), training=True)
-        out = d.forward(fake, training=True)
-        targets = self.ops.xp.ones((n, 1), dtype=out.dtype)
-        loss = self.loss.forward(out, targets)
-        g.zero_grad()
-        d.zero_grad()
-        g.backward(d.backward(self.loss.backward(out, targets)), input_grad=False)
-        self._step(g)
-        return loss
-
-    @staticmethod
-    def _step(model: Sequential) -> None:
-        """The model's optimizer step on the gradients its backward pass left (and its penalties')."""
-        for p in model.parameters():
-            p.settle_grad()
-        model.add_regularization_gradients()
-        model.apply_gradients()
+        """``d_steps`` discriminator steps on the real batch ``x``, then one generator step; the two losses."""
+        return self.local_step().train_step(x)
 
     # -- the loop ------------------------------------------------------------------------------------
     def fit(self, x, epochs: int = 1, batch_size: int = 32, callbacks: list[Callback] | None = None, verbose=1):
@@ -175,12 +138,6 @@ class GAN:
     def min_batch(self) -> int:
         return max(self.generator.min_batch(), self.discriminator.min_batch())
 
-    def reset_metrics(self) -> None:
-        """(A GAN reports its two losses only.)"""
-
-    def metric_results(self) -> dict:
-        return {}
-
     def finite(self) -> bool:
         return self.generator.finite() and self.discriminator.finite()
 
@@ -208,9 +165,9 @@ class GAN:
         inputs = {"generator": (self.latent_dim,), "discriminator": self.check_networks()}
         description, arrays = {"gan": self.get_config()}, {}
         for name, model in self._networks():
-            description[name] = model.description()
+            description[name] = description_of(model)
             description[name]["model"]["input_shape"] = list(inputs[name])
-            arrays |= {f"{name}.{key}": array for key, array in model.arrays_to_save(path).items()}
+            arrays |= {f"{name}.{key}": array for key, array in arrays_to_save(model, path).items()}
         if self.compiled:
             description["optimizers"] = {name: spec(model.optimizer) for name, model in self._networks()}
         if process.is_writer():
@@ -236,7 +193,7 @@ def load_gan(path) -> GAN:
     networks = []
     for name in NETWORKS:
         own = {key[len(name) + 1 :]: t for key, t in tensors.items() if key.startswith(name + ".")}
-        networks.append(restore(description.get(name), own, path))
+        networks.append(restore(description.get(name), own, path, Sequential))
     try:
         gan = GAN(*networks, **config)
         inputs = [tuple(model.input_shape[1:]) if model.input_shape else None for model in networks]

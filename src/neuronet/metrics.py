@@ -264,3 +264,37 @@ def _canonical(name: str) -> str:
 
 def is_classification(name: str) -> bool:
     return _canonical(name).split("_")[0] in CLASSIFICATION
+
+
+class EpochMetrics:
+    """The metrics of a model over an epoch: each batch's targets and outputs kept (F1 over an epoch is no
+    mean of batch F1s), each metric computed over all of them when asked.
+
+    ``scores_to_probabilities`` turns a batch's outputs into what the metrics read (a sigmoid, for a model
+    trained from logits), or is None.
+    """
+
+    def __init__(self, chosen: list[tuple[str, callable]], scores_to_probabilities=None) -> None:
+        self.chosen = chosen
+        self.scores_to_probabilities = scores_to_probabilities
+        self.batches: list[tuple] = []  # (targets, outputs), on the model's device
+
+    def reset(self) -> None:
+        self.batches = []
+
+    def record(self, y, out) -> None:
+        """Keep a batch's targets and outputs (nothing to keep without metrics)."""
+        if self.chosen:
+            convert = self.scores_to_probabilities
+            self.batches.append((y, out if convert is None else convert(out)))
+
+    def results(self) -> dict[str, float]:
+        """Each metric over every batch recorded since :meth:`reset` (NaN for none, or for outputs that
+        diverged: the loop says so; a metric would refuse NaN outputs)."""
+        if not self.chosen or not self.batches:
+            return {name: float("nan") for name, _ in self.chosen}
+        y = np.concatenate([backend.to_numpy(t) for t, _ in self.batches])
+        out = np.concatenate([backend.to_numpy(o) for _, o in self.batches])
+        if not backend.all_finite(out):
+            return {name: float("nan") for name, _ in self.chosen}
+        return {name: fn(y, out) for name, fn in self.chosen}

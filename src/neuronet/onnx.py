@@ -37,7 +37,7 @@ import numpy as np
 from . import checks
 from . import layers as L
 from .backend import as_array, to_numpy
-from .model import SAMPLE_LIMIT, check_layers_fit, values_per_sample
+from .model_file import SAMPLE_LIMIT, check_layers_fit, values_per_sample
 from .saving import atomic_write_bytes
 
 OPSET, IR_VERSION = 17, 8  # read by onnxruntime 1.14 and later

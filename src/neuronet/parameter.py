@@ -132,24 +132,81 @@ def declare(name: str, shape: tuple) -> tuple:
     return shape
 
 
-def flatten_parameters(params: list[Parameter], ops=None) -> Parameter:
-    """Move every parameter into one contiguous buffer and return it as a Parameter.
+class FlatParameter(Parameter):
+    """Every parameter of a model in one contiguous buffer: each one's ``data`` and ``grad`` are views into
+    this one's, so an optimizer updates the whole model with a few long vector operations instead of a
+    Python loop of small ones.
 
-    Each parameter's ``data`` and ``grad`` become views into the flat ``data``
-    and ``grad``, so an optimizer can update the whole model with a few large
-    vector operations instead of a Python loop of small ones.
+    Reading ``grad`` carries out each member's pending ``zero_grad`` first (see :class:`Parameter`): a
+    backward pass that left some member untouched still hands the optimizer zeros there, and no caller
+    must remember to settle them.
     """
-    if not params:
-        raise ValueError("there are no parameters to flatten")
-    first = params[0].data
-    total = sum(p.data.size for p in params)
-    flat = Parameter(backend.array_module(first).empty(total, dtype=first.dtype), ops=ops, dtype=first.dtype)
-    offset = 0
-    for p in params:
-        n = p.data.size
-        flat.data[offset : offset + n] = p.data.ravel()
-        flat.grad[offset : offset + n] = p.grad.ravel()
-        p.data = flat.data[offset : offset + n].reshape(p.data.shape)
-        p.grad = flat.grad[offset : offset + n].reshape(p.grad.shape)
-        offset += n
-    return flat
+
+    def __init__(self, params: list[Parameter], ops=None) -> None:
+        if not params:
+            raise ValueError("there are no parameters to flatten")
+        first = params[0].data
+        total = sum(p.data.size for p in params)
+        super().__init__(backend.array_module(first).empty(total, dtype=first.dtype), ops=ops, dtype=first.dtype)
+        self.members = list(params)
+        offset = 0
+        for p in params:
+            n = p.data.size
+            self.data[offset : offset + n] = p.data.ravel()
+            self._grad[offset : offset + n] = p.grad.ravel()
+            p.data = self.data[offset : offset + n].reshape(p.data.shape)
+            p.grad = self._grad[offset : offset + n].reshape(p.grad.shape)
+            offset += n
+
+    def settle_grad(self) -> None:
+        super().settle_grad()
+        for p in self.members:
+            p.settle_grad()
+
+    def move(self, ops) -> None:
+        """Hold the buffer on ``ops``'s device, the members views into it as before."""
+        super().move(ops)
+        offset = 0
+        for p in self.members:
+            n = p.data.size
+            p.data = self.data[offset : offset + n].reshape(p.data.shape)
+            p.grad = self._grad[offset : offset + n].reshape(p.data.shape)
+            offset += n
+
+
+class ModelParameters:
+    """A model's parameters by path ("<index>.<layer name>.<path in the layer>") and the flat buffer behind
+    them, made again when the layers change (pruning, a layer added after training), the optimizer's state of
+    the parameters kept carried over to the new buffer (``Optimizer.carry_state``)."""
+
+    def __init__(self) -> None:
+        self.flat: FlatParameter | None = None
+        self.slices: dict[str, tuple[Parameter, slice]] = {}  # what the buffer holds, by path
+
+    def buffer(self, named: dict[str, Parameter], ops, optimizer=None) -> FlatParameter | None:
+        """The flat buffer of the parameters ``named`` (by path), None if there are none."""
+        same = len(named) == len(self.slices) and all(
+            p is was for p, (was, _) in zip(named.values(), self.slices.values())
+        )
+        if same:
+            return self.flat
+        old, old_slices = self.flat, self.slices
+        self.flat = FlatParameter(list(named.values()), ops) if named else None
+        self.slices, offset = {}, 0
+        for path, p in named.items():
+            self.slices[path] = (p, slice(offset, offset + p.data.size))
+            offset += p.data.size
+        if old is not None and self.flat is not None and optimizer is not None:
+            pieces = [
+                (old_slices[path][1], now)
+                for path, (p, now) in self.slices.items()
+                if path in old_slices and old_slices[path][0].data.shape == p.data.shape
+            ]
+            optimizer.carry_state(old, self.flat, pieces)
+        return self.flat
+
+    def constrain(self) -> None:
+        """Each parameter's constraint, after an optimizer step (SparseDense's mask)."""
+        for p, _ in self.slices.values():
+            if p.constraint is not None:
+                p.constraint(p.data)

@@ -36,10 +36,10 @@ try:
 except ImportError:
     raise ImportError('neuronet.sklearn needs scikit-learn: pip install "neuronet[sklearn]"') from None
 
-from . import backend, checks, layers, losses, optimizers
-from .model import Sequential, load_model
+from . import backend, checks, layers, losses, model_file, optimizers
 from .ops import NumpyOps
 from .saving import write_model_file
+from .sequential import Sequential, load_model
 
 ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity": None, "leaky_relu": "leaky_relu"}
 
@@ -213,7 +213,8 @@ def _to_bytes(model: Sequential) -> bytes:
     """A model as the bytes of its model file (safetensors + JSON)."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.nnet")
-        write_model_file(path, model.description(), model.arrays_to_save(path))  # (on every rank, not save's rank 0)
+        # on every rank, not save's rank 0
+        write_model_file(path, model_file.description(model), model_file.arrays_to_save(model, path))
         with open(path, "rb") as f:
             return f.read()
 

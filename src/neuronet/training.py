@@ -1,12 +1,28 @@
 """The training loop: epochs of shuffled mini-batches around a model's ``train_step``, with callbacks.
 
-The loop knows nothing of layers or losses. It asks the model to check its
-data (``model.check_data``), to take one step on a batch (``train_step``,
-which returns the batch's logs), to score a batch (``test_step``) and to say
-what its metrics came to over the epoch (``metric_results``). A subclass that
-trains differently (a GAN: two models, two losses) overrides ``train_step``;
-a wrapper that trains across processes extends it (the gradient reduced
-between backward and update); the loop stays as it is.
+The loop knows nothing of layers, losses or processes. It asks the model to
+check its data (``model.check_data``) and a step strategy, chosen once at the
+start (``steps.choose``: plain, split over threads, over MPI ranks, a GAN's),
+to take one step on a batch (``train_step``, which returns the batch's logs),
+to score a batch (``test_step``) and to say what its metrics came to over the
+epoch (``metric_results``). A model that trains differently brings its own
+step; the loop stays as it is.
+
+The way of one batch through ``fit``::
+
+    fit ── steps.choose ──> step (Step | ThreadSplitStep | MpiStep | GanStep)
+     │                              │
+     ├─ model.check_data ─> plan    │
+     └─ _loop: each epoch           │
+          batches(x, y) ── xb, yb ──> step.train_step
+                                      ├─ model.call       forward, layer by layer (fused steps on a CPU)
+                                      ├─ model.loss_of    the loss of the outputs
+                                      ├─ model.backward_loss   backward, into each parameter's .grad
+                                      │     (threads: per part on copies of the layers; MPI: + allreduce)
+                                      ├─ + penalties' gradients
+                                      └─ model.apply_gradients  the optimizer's kernel on the flat buffer
+          validation ──────────────> step.test_step
+          logs ──> callbacks (History last)
 
 Each epoch: reset the metrics, take a step on every batch, score the
 validation data, hand the logs to the callbacks. The loop stops early when a
@@ -25,7 +41,7 @@ from typing import NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import checks
+from . import checks, steps
 from .batching import batch_bounds, batches
 from .callbacks import Callback, History
 
@@ -56,24 +72,14 @@ def fit(
     ``distributed=True`` under ``mpiexec -n N`` trains data-parallel on N ranks (``distributed.py``); in
     a process of its own it is plain training.
     """
-    replica = _replica(model, checks.flag(distributed, "distributed"))  # first: one rank's refusal is every rank's
+    step = steps.choose(model, checks.flag(distributed, "distributed"))  # first: one rank's refusal is every rank's
     args = (model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose)
-    if replica is None:
-        return _loop(model, *_checked(*args))
-    from .distributed import Agreement, abort
-
-    plan = replica.start(lambda: _checked(*args))  # (a refusal here is raised on every rank alike)
+    plan = step.start(lambda: _checked(*args))  # (distributed: compared across the ranks, and refused on all alike)
     try:
-        return _loop(
-            replica, *plan._replace(
-                batch_size=plan.batch_size * replica.size,
-                callbacks=[*plan.callbacks, Agreement(replica)],
-                # rank 0 prints lines, no bar: a bar's live metrics would be gathered over the ranks by one
-                verbose=(2 if plan.verbose else 0) if replica.rank == 0 else 0,
-            ),
-        )  # fmt: skip
-    except Exception as exc:  # one rank's error ends every rank, which would wait for it in a collective
-        abort(exc)
+        return _loop(step, *plan)
+    except Exception as exc:
+        step.abandon(exc)
+        raise
 
 
 class Plan(NamedTuple):
@@ -124,23 +130,14 @@ def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> N
             f"validation_split={validation_split} keeps the last {len(y_val)} samples for validation, and they hold "
             f"classes {unseen[:10]} that the training part lacks (is the data sorted by label?): shuffle the "
             "data before fit (fit's shuffle mixes only the training part), or pass validation_data",
-            stacklevel=5,  # past _checked, fit and model.fit: the user's call
+            stacklevel=7,  # past _checked, the plan's check, step.start, fit and model.fit: the user's call
         )
 
 
-def _replica(model, distributed: bool):
-    """The model as one rank of a data-parallel run, or None (not asked, or one process)."""
-    if not distributed:
-        return None
-    from .distributed import Replica, world
-
-    comm = world()
-    return None if comm is None else Replica(model, comm)
-
-
-def _loop(model, x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose) -> History:
-    """The epochs themselves, on checked data."""
-    min_batch = model.min_batch()
+def _loop(step, x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose) -> History:
+    """The epochs themselves, on checked data, each batch through ``step`` (the strategy ``steps.choose``
+    gave)."""
+    model, min_batch = step.model, step.min_batch()
     if len(x) < min_batch:
         raise checks.ArgumentError(
             f"a training batch needs at least {min_batch} samples here (BatchNormalization normalises over "
@@ -158,13 +155,13 @@ def _loop(model, x, y, epochs, batch_size, validation_data, shuffle, callbacks, 
         for cb in hooks:
             cb.on_epoch_begin(epoch)
         desc = f"Epoch {epoch + 1}/{epochs}"
-        logs = _train_epoch(model, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose)
+        logs = _train_epoch(step, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose)
         diverged = not all(math.isfinite(v) for k, v in logs.items() if k.endswith("loss"))  # (a GAN has two)
         if validation_data is not None:
             if diverged:  # nothing to measure with weights gone NaN
                 val = dict.fromkeys(logs, math.nan)
             else:
-                val = scores(model, *validation_data, batch_size=max(batch_size, 256))
+                val = scores(step, *validation_data, batch_size=max(batch_size, 256))
                 if not math.isfinite(val["loss"]):  # weights so large that the outputs overflow
                     diverged = True
                     warnings.warn(
@@ -186,16 +183,17 @@ def _loop(model, x, y, epochs, batch_size, validation_data, shuffle, callbacks, 
     return history
 
 
-def _train_epoch(model, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose) -> dict:
+def _train_epoch(step, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose) -> dict:
     """One pass over the data in mini-batches; the epoch's logs (a non-finite loss if it diverged)."""
+    model = step.model
     bounds = batch_bounds(len(x), batch_size, min_batch)
     totals, seen, live, scored_at = {}, 0, {}, time.monotonic()
-    model.reset_metrics()
+    step.reset_metrics()
     bar = tqdm(total=len(bounds), desc=desc, unit="batch", disable=verbose != 1 or not interactive(), leave=False)
     for b, batch in enumerate(batches(x, y, batch_size, shuffle, rng=model.ops.rng, min_last=min_batch)):
         xb, yb = (batch, None) if y is None else batch  # (a GAN learns from samples alone)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
-            logs = model.train_step(xb, yb)
+            logs = step.train_step(xb, yb)
         broken = [k for k, v in logs.items() if not math.isfinite(v)]
         if broken:
             bar.close()
@@ -205,7 +203,7 @@ def _train_epoch(model, x, y, batch_size, min_batch, shuffle, desc, hooks, verbo
                 RuntimeWarning,
                 stacklevel=4,
             )
-            return {**logs, **dict.fromkeys(model.metric_results(), math.nan)}
+            return {**logs, **dict.fromkeys(step.metric_results(), math.nan)}
         for key, value in logs.items():  # a mean over the epoch's samples
             totals[key] = totals.get(key, 0.0) + value * len(xb)
         seen += len(xb)
@@ -213,7 +211,7 @@ def _train_epoch(model, x, y, batch_size, min_batch, shuffle, desc, hooks, verbo
             cb.on_batch_end(b, logs)
         if not bar.disable and (b % 10 == 0 or b == len(bounds) - 1):
             if time.monotonic() - scored_at > 0.5:  # scoring all seen so far: not every batch
-                live, scored_at = model.metric_results(), time.monotonic()
+                live, scored_at = step.metric_results(), time.monotonic()
             bar.set_postfix({k: v / seen for k, v in totals.items()} | live, refresh=False)
         bar.update(1)
     bar.close()
@@ -223,19 +221,19 @@ def _train_epoch(model, x, y, batch_size, min_batch, shuffle, desc, hooks, verbo
             RuntimeWarning,
             stacklevel=4,
         )
-        return {**dict.fromkeys(totals, math.nan), **dict.fromkeys(model.metric_results(), math.nan)}
-    return {**{k: v / seen for k, v in totals.items()}, **model.metric_results()}
+        return {**dict.fromkeys(totals, math.nan), **dict.fromkeys(step.metric_results(), math.nan)}
+    return {**{k: v / seen for k, v in totals.items()}, **step.metric_results()}
 
 
-def scores(model, x, y, batch_size: int) -> dict[str, float]:
-    """The loss and metrics over checked data, batch by batch (``model.test_step``)."""
+def scores(step, x, y, batch_size: int) -> dict[str, float]:
+    """The loss and metrics over checked data, batch by batch (``step.test_step``)."""
     totals = {}
-    model.reset_metrics()
+    step.reset_metrics()
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are the caller's to judge
         for lo, hi in batch_bounds(len(x), batch_size):
-            for key, value in model.test_step(x[lo:hi], y[lo:hi]).items():
+            for key, value in step.test_step(x[lo:hi], y[lo:hi]).items():
                 totals[key] = totals.get(key, 0.0) + value * (hi - lo)
-    return {**{k: v / len(x) for k, v in totals.items()}, **model.metric_results()}
+    return {**{k: v / len(x) for k, v in totals.items()}, **step.metric_results()}
 
 
 def predict(model, x, batch_size: int) -> np.ndarray:

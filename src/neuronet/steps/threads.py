@@ -1,13 +1,11 @@
-"""Training on several cores: one batch split across threads (data parallelism).
+"""The thread-split step: one batch cut into parts that run in threads on several cores.
 
 NumPy runs its element-wise loops (im2col copies, pooling, activations) on
-one core. The gradient of a batch's mean loss is the size-weighted mean of the
-gradients of its parts, so a batch can be cut into parts, each part's forward
-and backward pass run in a thread on its own copy of the layers (sharing the
-weights, with gradients of its own), its gradient scaled by its share of the
-batch, and the parts' gradients added up (the first part's lands straight in
-the model's flat gradient): the same step, as PyTorch's
-DistributedDataParallel takes it across processes. NumPy lets go of Python's
+one core. So a batch is cut into parts (``data_parallel.py``), each part's
+forward and backward pass run in a thread on its own copy of the layers
+(sharing the weights, with gradients of its own), its gradient scaled by its
+share of the batch, and the parts' gradients added up (the first part's lands
+straight in the model's flat gradient): the same step as the plain one. NumPy lets go of Python's
 lock inside its loops and matrix products, so the threads really run at the
 same time; each part's matrix products use one BLAS thread, so the cores are
 not oversubscribed.
@@ -15,7 +13,7 @@ not oversubscribed.
 How a batch is cut depends on its size alone (parts of about ``PART``
 samples), never on the number of threads, and the parts' gradients are added
 in one fixed order: a seeded run gives the same numbers on one core as on
-sixteen. The threads (:func:`set_threads`) only decide how many parts run at
+sixteen. The threads (``nn.set_threads``) only decide how many parts run at
 once; with one thread they run one after another.
 
 A model is split only where that is exact and pays: every layer must treat
@@ -28,40 +26,24 @@ every core busy inside BLAS, and their steps are too short to split.
 from __future__ import annotations
 
 import copy
-import os
 import threading
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from .. import backend
+from . import data_parallel
+from .plain import Step
 
 # samples per part: a batch of 128 in two parts keeps two cores busy, and smaller parts cost more than they
 # save there (bench/RESULTS.md); larger batches use more cores
 PART = 64
 
-_threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 # one split step at a time: its parts meet at a barrier, so all of them must hold a thread of the pool at once
 _split_step = threading.Lock()
 _blas = None
-_replicas: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # each model's copies of its layers
-
-
-def set_threads(n: int | None) -> None:
-    """How many threads run the parts of a split batch at once; 1 runs them one after another, None uses
-    every core. The results do not depend on it."""
-    global _threads
-    if n is not None and (not isinstance(n, int) or n < 1):
-        raise ValueError(f"threads must be a positive int or None, got {n!r}")
-    _threads = n
-
-
-def get_threads() -> int:
-    """The number of threads that run the parts of a split batch (see :func:`set_threads`)."""
-    if _threads is not None:
-        return _threads
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def parts(n_samples: int, layers) -> int:
@@ -72,22 +54,23 @@ def parts(n_samples: int, layers) -> int:
     return max(1, (n_samples + PART // 2) // PART)
 
 
-def gradients(model, x, y) -> tuple[float, np.ndarray]:
-    """``model.compute_gradients`` on a batch, cut into parts where that is exact and pays (see above).
+class ThreadSplitStep(Step):
+    """The plain step, but a batch that splitting makes faster is cut into parts run in threads (see the
+    module's docstring). The copies of the layers the parts run on are kept between steps."""
 
-    The copies of the layers the parts run on are kept between steps (by model).
-    """
-    n = parts(len(x), model.layers)
-    flat = model.flat_parameter() if n > 1 else None  # the parts' gradients are summed into its buffer
-    if flat is None:  # not split, or no parameters to learn
-        return model.compute_gradients_here(x, y)
-    replicas = _replicas.get(model)
-    if replicas is None or not replicas.match(model, n, flat.grad):
-        replicas = _replicas[model] = Replicas(model, n, flat.grad)
-    for p in model.parameters():
-        p.settle_grad()  # the first part writes its gradients straight into the flat buffer behind these
-    loss, out = replicas.compute_gradients(x, y)
-    return loss + model.add_regularization_gradients(), out  # the penalties once for the batch, not per part
+    def __init__(self, model) -> None:
+        super().__init__(model)
+        self.replicas: Replicas | None = None
+
+    def data_gradients(self, x, y, share: float = 1.0):
+        model = self.model
+        n = parts(len(x), model.layers)
+        flat = model.flat_parameter() if n > 1 else None  # the parts' gradients are summed into its buffer
+        if flat is None:  # not split, or no parameters to learn
+            return super().data_gradients(x, y, share)
+        if self.replicas is None or not self.replicas.match(model, n, flat.grad):
+            self.replicas = Replicas(model, n, flat.grad)
+        return self.replicas.data_gradients(x, y, share)
 
 
 def _thread_pool(n: int) -> ThreadPoolExecutor:
@@ -123,7 +106,7 @@ class Replicas:
         self.flat_grad = flat_grad
         shared = {id(a): a for a in self.weights + [s for layer in self.layers for s in layer.states()]}
         shared[id(model.ops)] = model.ops
-        self.models, self.grads = [], []
+        self.models, self.steps, self.grads = [], [], []
         for i in range(n):
             replica = copy.copy(model)  # shares the loss; the layers below are its own
             replica.layers = copy.deepcopy(self.layers, dict(shared))  # the weights and states stay shared
@@ -134,6 +117,7 @@ class Replicas:
                 p.grad = grad[offset : offset + p.data.size].reshape(p.data.shape)
                 offset += p.data.size
             self.models.append(replica)
+            self.steps.append(Step(replica))
             self.grads.append(grad)
 
     def match(self, model, n: int, flat_grad: np.ndarray) -> bool:
@@ -148,17 +132,18 @@ class Replicas:
             and all(p.data is w for p, w in zip(params, self.weights))
         )
 
-    def compute_gradients(self, x, y) -> tuple[float, np.ndarray]:
-        """Each part of the batch on its copy of the layers, its gradient scaled by its share of the batch;
-        their sum lands in the model's flat gradient. Returns the data loss (no regularisation) and the outputs.
+    def data_gradients(self, x, y, share: float = 1.0) -> tuple[float, np.ndarray]:
+        """Each part of the batch on its copy of the layers, its gradient scaled by its share of the batch
+        (times ``share``, the batch's own in a larger one); their sum lands in the model's flat gradient.
+        Returns the data loss (no regularisation) and the outputs.
 
         Worker ``w`` of the ``threads`` takes parts w, w + threads, ...; then each adds its slice of the
         others' gradients to the first's, in part order, so the sum never depends on the thread count.
         """
         n = len(self.models)
-        bounds = np.linspace(0, len(x), n + 1).astype(int)
-        shares = [float(b - a) / len(x) for a, b in zip(bounds[:-1], bounds[1:])]
-        threads = min(get_threads(), n)
+        rows = data_parallel.cut(len(x), n)
+        shares = [data_parallel.share(part, len(x)) for part in rows]
+        threads = min(backend.get_threads(), n)
         cuts = np.linspace(0, self.flat_grad.size, threads + 1).astype(int)
         ready = threading.Barrier(threads)
         results = [None] * n
@@ -166,8 +151,7 @@ class Replicas:
         def work(w: int) -> None:
             try:
                 for i in range(w, n, threads):
-                    part_x, part_y = x[bounds[i] : bounds[i + 1]], y[bounds[i] : bounds[i + 1]]
-                    results[i] = self.models[i].data_gradients(part_x, part_y, shares[i])
+                    results[i] = self.steps[i].data_gradients(x[rows[i]], y[rows[i]], shares[i] * share)
             except BaseException:
                 ready.abort()  # the other workers stop waiting for this one
                 raise
@@ -188,5 +172,5 @@ class Replicas:
                 failed = [e for e in errors if e is not None]
                 if failed:  # the worker that failed, rather than the others it stopped
                     raise next((e for e in failed if not isinstance(e, threading.BrokenBarrierError)), failed[0])
-        loss = float(sum(share * part_loss for share, (part_loss, _) in zip(shares, results)))
+        loss = float(sum(weight * part_loss for weight, (part_loss, _) in zip(shares, results)))
         return loss, np.concatenate([out for _, out in results])

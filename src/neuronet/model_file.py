@@ -1,0 +1,189 @@
+"""A model as its file describes it, and back: the architecture, compile settings and metadata as JSON, the
+weights by their saved names, and a model built from a file that may be damaged, foreign or hostile.
+
+``saving.py`` is the format (safetensors + JSON, checksums, atomic writes); this module is what goes in it.
+A loaded description is checked at every step: each layer is built against the shapes of the file's tensors
+before it allocates (``parameter.shapes_on_file``), the weights must be the architecture's, the arrays ones a
+trained model can hold, and one sample of the input shape must pass through the layers within a limit of
+values, so that a small file cannot make a large allocation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+
+import numpy as np
+
+from . import backend, checks, process
+from .inputs import sample_shape
+from .layers.base import Layer, deserialize, serialize
+from .losses import LOSSES
+from .optimizers import OPTIMIZERS
+from .parameter import shapes_on_file
+from .saving import ModelFileError, model_path, write_model_file
+
+# the most values one sample may make in any layer of a loaded model (256 MiB in float32)
+SAMPLE_LIMIT = 2**26
+
+# what building from a description can raise: a bad value or type, a missing key, an absurd number
+DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, OverflowError, RecursionError, AttributeError)
+
+
+# -- a model to a file ------------------------------------------------------------------------------
+def config(model) -> dict:
+    """The architecture and compile settings (``model.get_config()``)."""
+    shape = model.known_input_shape()  # saved as known (also from the data seen), so a load can check the fit
+    described = {
+        "input_shape": list(shape[1:]) if shape and None not in shape[1:] else None,
+        "layers": [serialize(layer) for layer in model.layers],
+    }
+    if model.loss is not None:
+        described["loss"], described["optimizer"] = spec(model.loss), spec(model.optimizer)
+        described["metrics"] = [m for m in model.metric_specs if isinstance(m, str)]
+    return described
+
+
+def description(model) -> dict:
+    """What a model file says of the model besides its weights: architecture, compile settings, metadata."""
+    return {"model": model.get_config(), "metadata": model.metadata}
+
+
+def arrays_to_save(model, path) -> dict[str, np.ndarray]:
+    """The weights as NumPy arrays by their saved names; NaN or infinite ones refuse the save to ``path``."""
+    arrays = {key: model.ops.to_numpy(array) for key, array in model.named_arrays().items()}
+    diverged = [key for key, array in arrays.items() if not backend.all_finite(array)]
+    if diverged:
+        raise ValueError(
+            f"not saved to {os.fspath(path)}: {', '.join(diverged[:3])} hold NaN or infinite values "
+            "(training diverged); retrain with a lower learning rate"
+        )
+    return arrays
+
+
+def save(model, path) -> None:
+    """``model.save(path)``: the file written atomically, by rank 0 alone under mpiexec."""
+    path = model_path(path)  # on every rank, so that all refuse alike
+    if process.is_writer():
+        write_model_file(path, description(model), arrays_to_save(model, path))
+
+
+def spec(obj) -> dict:
+    """A loss or optimizer as a file describes it: its class name and its config."""
+    return {"class": type(obj).__name__, "config": obj.get_config()}
+
+
+# -- a file to a model ------------------------------------------------------------------------------
+def restore(description, tensors: dict[str, np.ndarray], path: str, make_model):
+    """The model a file's description and tensors (already read and checked) describe, built as
+    ``make_model()`` (an empty model of the kind the file holds); ModelFileError if they do not make one."""
+    try:
+        model = build(description, {key: tensor.shape for key, tensor in tensors.items()}, make_model)
+    except DESCRIPTION_ERRORS as exc:
+        raise ModelFileError(f"{path!r} has a model description this neuronet cannot build: {exc}") from None
+    expected = model.named_arrays()
+    if set(expected) != set(tensors):
+        raise ModelFileError(
+            f"{path!r}: weights do not match the architecture "
+            f"(missing {sorted(set(expected) - set(tensors))}, unexpected {sorted(set(tensors) - set(expected))})"
+        )
+    for key, target in expected.items():
+        if tensors[key].shape != target.shape:  # each layer declared its shapes; this catches one that did not
+            raise ModelFileError(f"{path!r}: weight {key} has shape {tensors[key].shape}, expected {target.shape}")
+        target[...] = tensors[key]
+    try:
+        for layer in model.layers:
+            layer.check_loaded()
+    except ValueError as exc:
+        raise ModelFileError(f"{path!r} holds arrays no trained model has: {exc}") from None
+    try:
+        check_layers_fit(model, limit=SAMPLE_LIMIT)
+    except DESCRIPTION_ERRORS as exc:
+        raise ModelFileError(f"{path!r}: its layers do not fit together: {exc}") from None
+    return model
+
+
+def build(description, shapes: dict[str, tuple], make_model):
+    """The model a file's description describes, each layer checked against the file's tensor ``shapes``."""
+    described = field(description, "model", dict, "the description")
+    input_shape = described.get("input_shape")
+    if input_shape is not None and (not isinstance(input_shape, list) or None in input_shape):
+        raise ValueError(f"input_shape must be a list of sizes, got {input_shape!r}")
+    # (set once the layers are in: their fit is checked at load with a limit, before a sample is made)
+    shape = None if input_shape is None else (None, *sample_shape(input_shape))
+    model = make_model()
+    for i, layer_spec in enumerate(field(described, "layers", list, "the model")):
+        name = field(layer_spec, "name", str, f"layer {i}")
+        prefix = f"{i}.{name}."
+        on_file = {key[len(prefix) :]: shape for key, shape in shapes.items() if key.startswith(prefix)}
+        try:
+            with shapes_on_file(on_file):
+                layer = deserialize(layer_spec, f"layer {i}")
+        except DESCRIPTION_ERRORS as exc:
+            raise ValueError(f"layer {i} ({layer_spec.get('class')!r}, {name!r}): {exc}") from None
+        model.add(layer)
+        layer.name = name
+    model.input_shape = shape
+    if "loss" in described:
+        metrics = field(described, "metrics", list, "the model")
+        model.compile(
+            loss=from_spec(LOSSES, described["loss"], "the loss"),
+            optimizer=from_spec(OPTIMIZERS, described["optimizer"], "the optimizer"),
+            metrics=[checks.text(m, "a metric name") for m in metrics],
+        )
+    metadata = description.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ValueError(f"the metadata must be a JSON object, got {type(metadata).__name__}")
+    model.metadata = metadata
+    return model
+
+
+def field(described, key: str, kind: type, where: str):
+    """``described[key]``, which must be of ``kind`` (a JSON object, list or string)."""
+    if not isinstance(described, dict):
+        raise ValueError(f"{where} must be a JSON object, got {type(described).__name__}")
+    value = described.get(key)
+    if not isinstance(value, kind):
+        raise ValueError(f"{where}: {key!r} must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def from_spec(registry: dict, described, where: str):
+    """An instance of the class ``described["class"]`` from ``registry``, built with its ``"config"``."""
+    name = field(described, "class", str, where)
+    if name not in registry:
+        raise ValueError(f"{where}: unknown class {name!r}")
+    return registry[name](**field(described, "config", dict, where))
+
+
+# -- the layers' fit, checked before a sample is made -----------------------------------------------
+def check_layers_fit(model, shape: tuple | None = None, limit: int | None = None) -> None:
+    """One zero sample of ``shape`` (batch first; by default the model's input shape) through every layer: a
+    layer that does not take it raises a ValueError naming it now, rather than at the first predict. With
+    ``limit``, a layer that would make more values per sample is refused before the sample allocates them (a
+    model file's hostile ``input_shape``). The model is left as it was."""
+    shape = shape or model.known_input_shape()
+    if not shape or None in shape[1:]:
+        return
+    largest = values_per_sample(model.layers, shape)
+    if limit is not None and largest > limit:
+        raise ValueError(
+            f"one sample of its input shape {tuple(shape[1:])} makes {largest:,} values in a layer; "
+            f"neuronet takes models of at most {limit:,} values per sample and layer"
+        )
+    x = np.zeros((1, *shape[1:]), dtype=np.int64 if model.takes_ids else model.dtype)
+    with np.errstate(all="ignore"):  # only the shapes matter
+        for layer in model.layers:
+            x = layer.forward(layer.ops.asarray(x))
+
+
+def values_per_sample(layers: list[Layer], shape: tuple) -> int:
+    """The most values one sample of ``shape`` makes in the input or a layer's output, as far as the layers'
+    shapes follow it (a layer it does not fit ends the count: its forward pass says why)."""
+    sizes = [math.prod(shape[1:])]
+    with contextlib.suppress(*DESCRIPTION_ERRORS):
+        for layer in layers:
+            shape = layer.output_shape(shape)
+            sizes.append(math.prod(shape[1:]))
+    return max(sizes)
