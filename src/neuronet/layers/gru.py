@@ -93,7 +93,15 @@ class GRU(Recurrent):
         self.recurrent_biases.grad.reshape(3, -1)[order] += self.ops.xp.stack([self.ops.column_sums(g) for g in de])
 
 
-def gru_reference(x, input_weights, recurrent_weights, biases, recurrent_biases, return_sequences=False, mask=None):
+def gru_reference(
+    x: np.ndarray,
+    input_weights: np.ndarray,
+    recurrent_weights: np.ndarray,
+    biases: np.ndarray,
+    recurrent_biases: np.ndarray,
+    return_sequences: bool = False,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
     """The GRU's forward pass as its equations read, one step at a time in plain NumPy, from the layer's
     parameters (each one's columns the gates r, z, n side by side): the last state (batch, hidden), or every
     step's; ``mask`` marks padding as for the layer."""

@@ -86,7 +86,14 @@ class LSTM(Recurrent):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
 
 
-def lstm_reference(x, input_weights, recurrent_weights, biases, return_sequences=False, mask=None):
+def lstm_reference(
+    x: np.ndarray,
+    input_weights: np.ndarray,
+    recurrent_weights: np.ndarray,
+    biases: np.ndarray,
+    return_sequences: bool = False,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
     """The LSTM's forward pass as its equations read, one step at a time in plain NumPy, from the layer's
     parameters (each one's columns the gates i, f, g, o side by side): the last state (batch, hidden), or
     every step's; ``mask`` marks padding as for the layer."""

@@ -55,6 +55,8 @@ input and output are batch-first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .. import checks, initializers
@@ -300,12 +302,19 @@ class Recurrent(Layer, abstract=True):
 
 
 # -- the plain reference ---------------------------------------------------------------------------------------
-def sigmoid(z):
+def sigmoid(z: np.ndarray) -> np.ndarray:
     """The logistic function, as the textbook writes it."""
     return 1 / (1 + np.exp(-z))
 
 
-def unroll(step, x, states: int, hidden: int, return_sequences: bool = False, mask=None):
+def unroll(
+    step: Callable,
+    x: np.ndarray,
+    states: int,
+    hidden: int,
+    return_sequences: bool = False,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
     """The loop of a plain reference: ``step(x_t, *states) -> states`` at each step of ``x`` (batch, time,
     features), from ``states`` zero states of (batch, hidden), h first. A padded step (``mask`` (batch, time)
     False) keeps the states it found and outputs zero, as the layers do. The last h, or every step's

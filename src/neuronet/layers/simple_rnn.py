@@ -53,8 +53,14 @@ class SimpleRNN(Recurrent):
 
 
 def simple_rnn_reference(
-    x, input_weights, recurrent_weights, biases, activation="tanh", return_sequences=False, mask=None
-):
+    x: np.ndarray,
+    input_weights: np.ndarray,
+    recurrent_weights: np.ndarray,
+    biases: np.ndarray,
+    activation: str = "tanh",
+    return_sequences: bool = False,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
     """SimpleRNN's forward pass as its equations read, one step at a time in plain NumPy, from the layer's
     parameters: the last state (batch, hidden), or every step's; ``mask`` marks padding as for the layer."""
     W, U, b = input_weights, recurrent_weights, biases
