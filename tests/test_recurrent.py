@@ -1,5 +1,6 @@
-"""Recurrent layers: gradients by finite differences, parity with torch.nn.RNN/LSTM/GRU (float64, packed
-sequences included), padding, errors, saving, and learning what only a recurrent network can."""
+"""Recurrent layers: agreement with their plain references, gradients by finite differences, parity with
+torch.nn.RNN/LSTM/GRU (float64, packed sequences included), padding, errors, saving, and learning what only a
+recurrent network can."""
 
 import numpy as np
 import pytest
@@ -8,6 +9,9 @@ from hypothesis import strategies as st
 
 import neuronet as nn
 from neuronet.gradcheck import check_layer
+from neuronet.layers.gru import gru_reference
+from neuronet.layers.lstm import lstm_reference
+from neuronet.layers.simple_rnn import simple_rnn_reference
 
 L = nn.layers
 CELLS = {"SimpleRNN": L.SimpleRNN, "LSTM": L.LSTM, "GRU": L.GRU}
@@ -53,6 +57,30 @@ class Masked(L.Layer):
 
     def backward(self, dy):
         return self.layer.backward(dy)
+
+
+# -- the plain references -------------------------------------------------------------------------------------
+def reference(layer, x, mask=None):
+    """The plain reference of ``layer``'s cell, run on its parameters and settings."""
+    arrays = {name: p.data for name, p in layer.named_parameters().items()}
+    settings = {"return_sequences": layer.return_sequences, "mask": mask}
+    if isinstance(layer, L.SimpleRNN):
+        return simple_rnn_reference(x, **arrays, activation=layer.activation, **settings)
+    return (lstm_reference if isinstance(layer, L.LSTM) else gru_reference)(x, **arrays, **settings)
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "relu", "LSTM", "GRU"])
+@pytest.mark.parametrize("sequences", [False, True])
+@pytest.mark.parametrize("padding", [None, "post", "pre"])
+def test_each_layer_agrees_with_its_plain_reference(float64, kind, sequences, padding):
+    """The tuned layer (gates kept apart, sigmoids as halved tanh) computes the textbook equations."""
+    x = np.random.default_rng(2).standard_normal((4, 6, 3))
+    mask = None if padding is None else lengths_mask([6, 4, 1, 0], 6, pre=padding == "pre")
+    layer = make(kind, 3, 5, seed=8, return_sequences=sequences)
+    expected = reference(layer, x, mask)
+    assert expected.shape == ((4, 6, 5) if sequences else (4, 5)) and np.abs(expected).max() > 0.1
+    np.testing.assert_allclose(layer.forward(x, mask=mask), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.forward(x, training=True, mask=mask), expected, rtol=1e-10, atol=1e-12)
 
 
 # -- gradients ---------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
 from .flatten import Flatten
+from .gru import GRU
+from .lstm import LSTM
 from .normalization import BatchNormalization
 from .pooling import (
     AvgPool1D,
@@ -19,8 +21,8 @@ from .pooling import (
     MaxPool1D,
     MaxPool2D,
 )
-from .recurrent import GRU, LSTM, SimpleRNN
 from .reshape import Reshape
+from .simple_rnn import SimpleRNN
 from .sparse import SparseDense, prune, prune_dense
 from .upsampling import UpSampling2D
 from .wrappers import Bidirectional, TimeDistributed

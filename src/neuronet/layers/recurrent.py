@@ -1,4 +1,4 @@
-"""Recurrent layers: networks with a memory, reading a sequence one step at a time.
+"""Recurrent layers' shared machinery: the loops over time, the products around them, and padding.
 
 A recurrent layer carries a state ``h`` (an LSTM also a cell ``c``) along a
 sequence, updating it at each step from that step's input and the state
@@ -12,6 +12,14 @@ second recurrent layer stacked on it reads. Training unrolls the loop and
 backpropagates through time (BPTT): from the last step back to the first,
 the gradient reaching a state is split between the weights, that step's
 input and the state before it.
+
+Each cell has a module of its own (``simple_rnn.py``, ``lstm.py``,
+``gru.py``): its layer, whose docstring gives the forward and backward
+equations, and beside it a plain reference of its forward pass, the
+equations as a textbook writes them, one step at a time in plain NumPy,
+run by ``unroll`` below (``tests/test_recurrent.py`` checks that the layer
+and its reference agree). The layers themselves run the same math in a form
+tuned for speed.
 
 How the code keeps to the speed of the math (``bench/RESULTS.md``):
 
@@ -46,6 +54,10 @@ input and output are batch-first.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
 
 from .. import checks, initializers
 from .base import Layer
@@ -289,196 +301,30 @@ class Recurrent(Layer, abstract=True):
         }
 
 
-class SimpleRNN(Recurrent):
-    """The plain recurrent cell (Elman's network).
-
-    Forward:  h_t = act(x_t W + h_{t-1} U + b),   act = tanh (or relu)
-    Backward: da_t = (dh_t + da_{t+1} U^T) * act'(.)    (dh_t: the output's gradient at t, if any)
-              dW = sum_t x_t^T da_t,  dU = sum_t h_{t-1}^T da_t,  db = sum_t da_t,  dx_t = da_t W^T
-    Shapes:   x (batch, time, input_size), W (input_size, H), U (H, H), b (H,)
-    """
-
-    default_name = "simple_rnn"
-
-    def __init__(self, input_size: int, hidden_size: int, activation: str = "tanh", return_sequences=False) -> None:
-        self.activation = checks.choice(activation, "activation", ("tanh", "relu"))
-        super().__init__(input_size, hidden_size, return_sequences)
-
-    def step(self, t):
-        xp, (z,), hs = self.ops.xp, self.a[:, t], self.carried[0]
-        z += self.recurrent_product(t)[0]
-        if self.activation == "tanh":
-            xp.tanh(z, out=z)
-        else:
-            self.ops.relu(z, out=z)
-        hs[t + 1] = z
-        if self.training:  # act'(.): 1 - h^2 for tanh, [h > 0] for relu
-            d = self.derivatives[0, t]
-            if self.activation == "tanh":
-                xp.multiply(z, z, out=d)
-                xp.subtract(1, d, out=d)
-            else:
-                xp.greater(z, 0, out=d)
-
-    def step_back(self, t, grads):
-        da = self.da[:, t]
-        self.ops.xp.multiply(grads[0], self.derivatives[0, t], out=da[0])
-        return [self.back_through_u(t, da)]
-
-    def get_config(self):
-        return {**super().get_config(), "activation": self.activation}
+# -- the plain reference ---------------------------------------------------------------------------------------
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function, as the textbook writes it."""
+    return 1 / (1 + np.exp(-z))
 
 
-class LSTM(Recurrent):
-    """Long short-term memory (Hochreiter & Schmidhuber 1997), gates in PyTorch's order i, f, g, o.
-
-    Forward:  [i f g o] = x_t W + h_{t-1} U + b,  then i, f, o = sigmoid(.), g = tanh(.)
-              c_t = f * c_{t-1} + i * g
-              h_t = o * tanh(c_t)
-    Backward: (dh, dc: the gradients reaching h_t and c_t, from step t + 1 and the output)
-              do = dh * tanh(c_t)
-              dc = dc + dh * o * (1 - tanh(c_t)^2)
-              di = dc * g,  df = dc * c_{t-1},  dg = dc * i,  then dc_{t-1} = dc * f
-              da_t = [di df dg do] * [i(1-i) f(1-f) 1-g^2 o(1-o)],  dh_{t-1} = da_t U^T
-              dW, dU, db, dx as SimpleRNN's, over all four gates
-    Shapes:   W (input_size, 4H), U (H, 4H), b (4H,): one bias, PyTorch's b_ih + b_hh.
-    Inside the layer the gates are in the order i, f, o, g: the three sigmoids are one block.
-    ``unit_forget_bias=True`` starts the forget gate's bias at 1 (as Keras), so that the cell remembers
-    from the first step of training (Jozefowicz et al. 2015).
-    """
-
-    default_name = "lstm"
-    gates, order, sigmoids, cells = 4, (0, 1, 3, 2), slice(0, 3), 2
-
-    def __init__(self, input_size: int, hidden_size: int, return_sequences=False, unit_forget_bias=True) -> None:
-        self.unit_forget_bias = checks.flag(unit_forget_bias, "unit_forget_bias")
-        super().__init__(input_size, hidden_size, return_sequences)
-
-    def initial_biases(self, shape):
-        b = initializers.zeros(shape)
-        if self.unit_forget_bias:
-            b[self.hidden_size : 2 * self.hidden_size] = 1.0
-        return b
-
-    def prepare(self, steps, batch, dtype):
-        super().prepare(steps, batch, dtype)
-        self.tanh_c = self.ops.empty((steps, batch, self.hidden_size), dtype)
-
-    def step(self, t):
-        xp, z = self.ops.xp, self.a[:, t]
-        hs, cs = self.carried
-        z += self.recurrent_product(t)
-        xp.tanh(z, out=z)  # g, and tanh(x / 2) for the sigmoid gates (their columns were halved)
-        self.sigmoid(z)
-        i, f, o, g = z
-        c, tanh_c = cs[t + 1], self.tanh_c[t]
-        xp.multiply(f, cs[t], out=c)
-        c += i * g
-        xp.tanh(c, out=tanh_c)
-        xp.multiply(o, tanh_c, out=hs[t + 1])
-        if self.training:  # each gate's derivative while the gates are in cache: s(1 - s), 1 - g^2
-            d = self.derivatives[:, t]
-            xp.multiply(z, z, out=d)
-            xp.subtract(z[:3], d[:3], out=d[:3])
-            xp.subtract(1, d[3], out=d[3])
-
-    def step_back(self, t, grads):
-        xp = self.ops.xp
-        dh, dc = grads
-        (i, f, o, g), tanh_c, da = self.a[:, t], self.tanh_c[t], self.da[:, t]
-        xp.multiply(dh, tanh_c, out=da[2])  # do
-        carry = tanh_c * tanh_c  # dc += dh * o * (1 - tanh(c)^2)
-        xp.subtract(1, carry, out=carry)
-        carry *= o
-        carry *= dh
-        dc += carry
-        xp.multiply(dc, g, out=da[0])  # di
-        xp.multiply(dc, self.carried[1][t], out=da[1])  # df
-        xp.multiply(dc, i, out=da[3])  # dg
-        dc *= f
-        da *= self.derivatives[:, t]
-        return [self.back_through_u(t, da), dc]
-
-    def get_config(self):
-        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
-
-
-class GRU(Recurrent):
-    """Gated recurrent unit (Cho et al. 2014), as ``torch.nn.GRU``: gates r, z, n.
-
-    Forward:  [r z] = sigmoid(x_t W_rz + b_rz + h_{t-1} U_rz + c_rz)
-              m = h_{t-1} U_n + c_n
-              n = tanh(x_t W_n + b_n + r * m)
-              h_t = (1 - z) * n + z * h_{t-1}  =  n + z * (h_{t-1} - n)
-    Backward: (dh: the gradient reaching h_t)
-              dn = dh * (1 - z) * (1 - n^2),  dz = dh * (h_{t-1} - n) * z(1-z),  dr = dn * m * r(1-r)
-              da_t = [dr dz dn] (for W, b),  de_t = [dr dz dn * r] (for U, c)
-              dh_{t-1} = dh * z + de_t U^T
-              dW = sum_t x_t^T da_t, db = sum_t da_t, dU = sum_t h_{t-1}^T de_t, dc = sum_t de_t
-    Shapes:   W (input_size, 3H), U (H, 3H), b (3H,) input biases, c (3H,) recurrent biases
-    (PyTorch's b_ih and b_hh, one to one: the reset gate multiplies h U_n + c_n, so c_n is no b_n).
-    """
-
-    default_name = "gru"
-    param_names = ("input_weights", "recurrent_weights", "biases", "recurrent_biases")
-    gates, order, sigmoids = 3, (0, 1, 2), slice(0, 2)
-
-    def __init__(self, input_size: int, hidden_size: int, return_sequences=False) -> None:
-        super().__init__(input_size, hidden_size, return_sequences)
-        self.recurrent_biases = self.new_parameter("recurrent_biases", (3 * self.hidden_size,), initializers.zeros)
-
-    def prepare(self, steps, batch, dtype):
-        super().prepare(steps, batch, dtype)
-        self.m = self.ops.empty((steps, batch, self.hidden_size), dtype)  # h_{t-1} U_n + c_n
-        self.c = self.recurrent_biases.data.reshape(3, 1, -1)[list(self.order)] * self.half(dtype)
-
-    def step(self, t):
-        xp, a, hs, m = self.ops.xp, self.a[:, t], self.carried[0], self.m[t]
-        e = self.recurrent_product(t)
-        e += self.c
-        m[...] = e[2]
-        rz = a[:2]
-        rz += e[:2]
-        xp.tanh(rz, out=rz)
-        self.sigmoid(a)
-        r, z, n = a
-        n += r * m
-        xp.tanh(n, out=n)
-        h = hs[t + 1]
-        xp.subtract(hs[t], n, out=h)  # h_t = n + z * (h_{t-1} - n)
-        h *= z
-        h += n
-        if self.training:  # r(1-r), z(1-z), 1-n^2 while the gates are in cache
-            d = self.derivatives[:, t]
-            xp.multiply(a, a, out=d)
-            xp.subtract(rz, d[:2], out=d[:2])
-            xp.subtract(1, d[2], out=d[2])
-
-    def backward_through_time(self, dy, input_grad):
-        self.de = self.ops.xp.empty_like(self.a)  # the gradients for U and c
-        return super().backward_through_time(dy, input_grad)
-
-    def step_back(self, t, grads):
-        xp = self.ops.xp
-        (dh,) = grads
-        (r, z, n), d, da, de = self.a[:, t], self.derivatives[:, t], self.da[:, t], self.de[:, t]
-        xp.subtract(1, z, out=da[2])  # dn = dh (1 - z) (1 - n^2)
-        da[2] *= dh
-        da[2] *= d[2]
-        xp.subtract(self.carried[0][t], n, out=da[1])  # dz = dh (h_{t-1} - n) z (1 - z)
-        da[1] *= dh
-        da[1] *= d[1]
-        xp.multiply(da[2], self.m[t], out=da[0])  # dr = dn m r (1 - r)
-        da[0] *= d[0]
-        de[:2] = da[:2]
-        xp.multiply(da[2], r, out=de[2])
-        dh_before = self.back_through_u(t, de)
-        dh_before += dh * z
-        return [dh_before]
-
-    def recurrent_gradients(self, hs_t):
-        order = list(self.order)
-        du = self.ops.xp.matmul(hs_t, self.de[:, 1:].reshape(3, hs_t.shape[1], self.hidden_size))
-        self.by_gate(self.recurrent_weights.grad)[order] += du
-        de = self.de.reshape(3, -1, self.hidden_size)  # c's gradient: every step's, the first's too
-        self.recurrent_biases.grad.reshape(3, -1)[order] += self.ops.xp.stack([self.ops.column_sums(g) for g in de])
+def unroll(
+    step: Callable,
+    x: np.ndarray,
+    states: int,
+    hidden: int,
+    return_sequences: bool = False,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """The loop of a plain reference: ``step(x_t, *states) -> states`` at each step of ``x`` (batch, time,
+    features), from ``states`` zero states of (batch, hidden), h first. A padded step (``mask`` (batch, time)
+    False) keeps the states it found and outputs zero, as the layers do. The last h, or every step's
+    (batch, time, hidden) with ``return_sequences``."""
+    batch, steps = x.shape[:2]
+    carried = [np.zeros((batch, hidden), x.dtype) for _ in range(states)]
+    outputs = []
+    for t in range(steps):
+        new = step(x[:, t], *carried)
+        real = np.ones((batch, 1), bool) if mask is None else mask[:, t, None]
+        carried = [np.where(real, n, old) for n, old in zip(new, carried)]
+        outputs.append(np.where(real, carried[0], 0))
+    return np.stack(outputs, axis=1) if return_sequences else carried[0]

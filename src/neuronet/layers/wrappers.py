@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .. import checks
 from .base import Layer, held, serialize
+from .recurrent import Recurrent
 
 
 class TimeDistributed(Layer):
@@ -91,8 +92,6 @@ class Bidirectional(Layer):
 
     def __init__(self, layer: Layer, merge_mode: str = "concat", backward_layer: Layer | None = None) -> None:
         super().__init__()
-        from .recurrent import Recurrent  # (recurrent layers build on wrappers' base, not the other way)
-
         for given, what in ((layer, "layer"), (backward_layer, "backward_layer")):
             if (given is not None or what == "layer") and not isinstance(given, Recurrent):
                 raise checks.ArgumentError(

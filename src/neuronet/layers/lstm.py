@@ -1,0 +1,113 @@
+"""LSTM, long short-term memory: gates that decide what a cell ``c`` keeps, takes in and shows.
+
+The layer runs the cell through ``Recurrent``'s loops (``recurrent.py``);
+``lstm_reference`` beside it is the same forward pass written plainly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import checks, initializers
+from .recurrent import Recurrent, sigmoid, unroll
+
+
+class LSTM(Recurrent):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997), gates in PyTorch's order i, f, g, o.
+
+    Forward:  [i f g o] = x_t W + h_{t-1} U + b,  then i, f, o = sigmoid(.), g = tanh(.)
+              c_t = f * c_{t-1} + i * g
+              h_t = o * tanh(c_t)
+    Backward: (dh, dc: the gradients reaching h_t and c_t, from step t + 1 and the output)
+              do = dh * tanh(c_t)
+              dc = dc + dh * o * (1 - tanh(c_t)^2)
+              di = dc * g,  df = dc * c_{t-1},  dg = dc * i,  then dc_{t-1} = dc * f
+              da_t = [di df dg do] * [i(1-i) f(1-f) 1-g^2 o(1-o)],  dh_{t-1} = da_t U^T
+              dW, dU, db, dx as SimpleRNN's, over all four gates
+    Shapes:   W (input_size, 4H), U (H, 4H), b (4H,): one bias, PyTorch's b_ih + b_hh.
+    Inside the layer the gates are in the order i, f, o, g: the three sigmoids are one block.
+    ``unit_forget_bias=True`` starts the forget gate's bias at 1 (as Keras), so that the cell remembers
+    from the first step of training (Jozefowicz et al. 2015).
+    """
+
+    default_name = "lstm"
+    gates, order, sigmoids, cells = 4, (0, 1, 3, 2), slice(0, 3), 2
+
+    def __init__(self, input_size: int, hidden_size: int, return_sequences=False, unit_forget_bias=True) -> None:
+        self.unit_forget_bias = checks.flag(unit_forget_bias, "unit_forget_bias")
+        super().__init__(input_size, hidden_size, return_sequences)
+
+    def initial_biases(self, shape):
+        b = initializers.zeros(shape)
+        if self.unit_forget_bias:
+            b[self.hidden_size : 2 * self.hidden_size] = 1.0
+        return b
+
+    def prepare(self, steps, batch, dtype):
+        super().prepare(steps, batch, dtype)
+        self.tanh_c = self.ops.empty((steps, batch, self.hidden_size), dtype)
+
+    def step(self, t):
+        xp, z = self.ops.xp, self.a[:, t]
+        hs, cs = self.carried
+        z += self.recurrent_product(t)
+        xp.tanh(z, out=z)  # g, and tanh(x / 2) for the sigmoid gates (their columns were halved)
+        self.sigmoid(z)
+        i, f, o, g = z
+        c, tanh_c = cs[t + 1], self.tanh_c[t]
+        xp.multiply(f, cs[t], out=c)
+        c += i * g
+        xp.tanh(c, out=tanh_c)
+        xp.multiply(o, tanh_c, out=hs[t + 1])
+        if self.training:  # each gate's derivative while the gates are in cache: s(1 - s), 1 - g^2
+            d = self.derivatives[:, t]
+            xp.multiply(z, z, out=d)
+            xp.subtract(z[:3], d[:3], out=d[:3])
+            xp.subtract(1, d[3], out=d[3])
+
+    def step_back(self, t, grads):
+        xp = self.ops.xp
+        dh, dc = grads
+        (i, f, o, g), tanh_c, da = self.a[:, t], self.tanh_c[t], self.da[:, t]
+        xp.multiply(dh, tanh_c, out=da[2])  # do
+        carry = tanh_c * tanh_c  # dc += dh * o * (1 - tanh(c)^2)
+        xp.subtract(1, carry, out=carry)
+        carry *= o
+        carry *= dh
+        dc += carry
+        xp.multiply(dc, g, out=da[0])  # di
+        xp.multiply(dc, self.carried[1][t], out=da[1])  # df
+        xp.multiply(dc, i, out=da[3])  # dg
+        dc *= f
+        da *= self.derivatives[:, t]
+        return [self.back_through_u(t, da), dc]
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+def lstm_reference(
+    x: np.ndarray,
+    input_weights: np.ndarray,
+    recurrent_weights: np.ndarray,
+    biases: np.ndarray,
+    return_sequences: bool = False,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """The LSTM's forward pass as its equations read, one step at a time in plain NumPy, from the layer's
+    parameters (each one's columns the gates i, f, g, o side by side): the last state (batch, hidden), or
+    every step's; ``mask`` marks padding as for the layer."""
+    W_i, W_f, W_g, W_o = np.split(input_weights, 4, axis=1)
+    U_i, U_f, U_g, U_o = np.split(recurrent_weights, 4, axis=1)
+    b_i, b_f, b_g, b_o = np.split(biases, 4)
+
+    def step(x_t, h, c):
+        i = sigmoid(x_t @ W_i + h @ U_i + b_i)  # input gate: how much of g to take in
+        f = sigmoid(x_t @ W_f + h @ U_f + b_f)  # forget gate: how much of c to keep
+        g = np.tanh(x_t @ W_g + h @ U_g + b_g)  # the candidate
+        o = sigmoid(x_t @ W_o + h @ U_o + b_o)  # output gate: how much of c to show
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        return h, c
+
+    return unroll(step, x, 2, U_i.shape[0], return_sequences, mask)
