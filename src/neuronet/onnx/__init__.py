@@ -1,0 +1,37 @@
+"""ONNX export: a model as an ONNX graph that any ONNX runtime can serve.
+
+``export(model, path)`` writes the model's own layout: its input is what
+``model.predict`` takes (channels-last images, (batch, time, features)
+sequences, int64 token ids), its output what ``predict`` returns. The batch
+size is free, and so is a sequence's length ("time"), as in neuronet, unless
+a layer needs it fixed (a Flatten after Conv1D) or ``export(...,
+input_shape=...)`` fixes it; the other sizes are the model's input shape
+(from ``input_shape=``, a first layer that fixes it, or the data it last saw).
+Before the graph is built, one zero sample of that shape goes through the
+layers, so that a shape the model does not take is an error naming it.
+
+Each layer becomes the ONNX operators that compute it (``EXPORTERS``):
+Dense is MatMul and Add; convolutions and pooling transpose to channels-first
+around ONNX's Conv, ConvTranspose, MaxPool, AveragePool and Resize, which
+work that way; BatchNormalization in inference mode is one Mul and one Add
+per channel; Dropout and the augmentation layers are the identity;
+Embedding is a Gather; the recurrent layers are ONNX's RNN, LSTM and GRU,
+whose gates come in another order (LSTM i, o, f, c against PyTorch's and
+neuronet's i, f, g, o; GRU z, r, h against r, z, n) and whose GRU is
+PyTorch's with ``linear_before_reset=1``. A padded sequence's padding
+(Embedding's ``padding_id``) is skipped as in neuronet: ONNX's recurrent
+operators only skip padding at the end of a sequence (``sequence_lens``), so
+each recurrent layer gathers a sequence's real steps to its front first and
+scatters its outputs back after.
+
+Needs onnx (``pip install "neuronet[onnx]"``); the file is checked with
+``onnx.checker`` before it is written (atomically).
+
+The modules, bottom up: ``graph`` (the graph being built), ``direct``, ``spatial`` and ``recurrent`` (each
+kind of layer as ONNX operators), ``exporters`` (which layer takes which form), ``shapes`` (the checks of
+what can be exported) and ``convert`` (``to_onnx``, ``export``).
+"""
+
+from .convert import IR_VERSION, OPSET, export, to_onnx
+
+__all__ = ["IR_VERSION", "OPSET", "export", "to_onnx"]

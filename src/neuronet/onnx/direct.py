@@ -1,0 +1,60 @@
+"""The layers with a direct ONNX form, one or two operators each: the activations, Dense (MatMul and Add),
+BatchNormalization in inference mode (Mul and Add), Embedding (a Gather), Flatten, Reshape, and the layers
+that are the identity at inference (Dropout, the augmentations).
+
+Each takes (graph, layer, x, shape, mask) and returns the output's name."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import checks
+from .. import layers as L
+from .graph import Graph, host
+
+ACTIVATIONS = (L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh, L.Softmax)
+
+
+def activation(g: Graph, act, x: str) -> str:
+    if act is None:
+        return x
+    kind = type(act)
+    if kind is L.ReLU:
+        return g.op("Relu", x)
+    if kind is L.LeakyReLU:
+        return g.op("LeakyRelu", x, alpha=float(act.alpha))
+    if kind is L.Sigmoid:
+        return g.op("Sigmoid", x)
+    if kind is L.Tanh:
+        return g.op("Tanh", x)
+    if kind is L.Softmax:
+        return g.op("Softmax", x, axis=-1)
+    raise checks.ArgumentError(f"activation {kind.__name__} has no ONNX form here")
+
+
+def dense(g, layer, x, shape, mask):
+    z = g.op("Add", g.op("MatMul", x, g.const(host(layer.weights), "weights")), g.const(host(layer.biases), "bias"))
+    return activation(g, layer.activation, z)
+
+
+def batchnorm(g, layer, x, shape, mask):
+    """Inference: y = x * scale + shift per channel (the last axis), scale = gamma / sqrt(var + eps)."""
+    scale = host(layer.gamma) / np.sqrt(host(layer.running_var) + layer.epsilon)
+    shift = host(layer.beta) - host(layer.running_mean) * scale
+    return g.op("Add", g.op("Mul", x, g.const(scale, "scale")), g.const(shift, "shift"))
+
+
+def flatten(g, layer, x, shape, mask):
+    return g.op("Flatten", x, axis=1)  # row-major, as neuronet's (channels-last) Flatten
+
+
+def reshape(g, layer, x, shape, mask):
+    return g.op("Reshape", x, g.const([0, *layer.target_shape], "shape", dtype=np.int64))
+
+
+def embedding(g, layer, x, shape, mask):
+    return g.op("Gather", g.const(host(layer.weights), "table"), x, axis=0)
+
+
+def identity(g, layer, x, shape, mask):
+    return x

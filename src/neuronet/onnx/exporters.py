@@ -1,0 +1,51 @@
+"""Which ONNX form each layer kind has (``EXPORTERS``), and which of them take a sequence of any length."""
+
+from __future__ import annotations
+
+from .. import checks
+from .. import layers as L
+from .direct import ACTIVATIONS, activation, batchnorm, dense, embedding, flatten, identity, reshape
+from .recurrent import recurrent
+from .spatial import conv, conv_transpose, global_pool, pool, upsampling
+
+
+def time_distributed(g, layer, x, shape, mask):
+    if not isinstance(layer.layer, (L.Dense, *ACTIVATIONS)):  # (MatMul and activations take any leading axes)
+        raise checks.ArgumentError(
+            f"layer {layer.name!r}: TimeDistributed({type(layer.layer).__name__}) has no ONNX form in neuronet"
+        )
+    return export_layer(g, layer.layer, x, shape, mask)
+
+
+EXPORTERS = {
+    L.Dense: dense, L.SparseDense: dense,
+    L.Conv1D: conv, L.Conv2D: conv, L.Conv2DTranspose: conv_transpose,
+    L.MaxPool2D: pool, L.AvgPool2D: pool, L.MaxPool1D: pool, L.AvgPool1D: pool,
+    L.GlobalMaxPool2D: global_pool, L.GlobalAvgPool2D: global_pool,
+    L.GlobalMaxPool1D: global_pool, L.GlobalAvgPool1D: global_pool,
+    L.UpSampling2D: upsampling, L.BatchNormalization: batchnorm,
+    L.Flatten: flatten, L.Reshape: reshape, L.Embedding: embedding,
+    L.Dropout: identity, L.GaussianNoise: identity, L.RandomFlip: identity, L.RandomTranslation: identity,
+    L.RandomRotation: identity, L.RandomZoom: identity,
+    L.SimpleRNN: recurrent, L.LSTM: recurrent, L.GRU: recurrent, L.Bidirectional: recurrent,
+    L.TimeDistributed: time_distributed,
+}  # fmt: skip
+
+
+def export_layer(g, layer, x, shape, mask):
+    """The ONNX operators that compute ``layer`` on ``x`` (of ``shape``; ``mask`` the padding's positions and
+    lengths, or None), written into ``g``; the output's name."""
+    if isinstance(layer, ACTIVATIONS):
+        return activation(g, layer, x)
+    exporter = EXPORTERS.get(type(layer))
+    if exporter is None:
+        raise checks.ArgumentError(f"layer {layer.name!r} ({type(layer).__name__}) has no ONNX form in neuronet")
+    return exporter(g, layer, x, shape, mask)
+
+
+# layers whose ONNX form takes a sequence of any length; any other that sees the time axis needs it fixed
+ANY_LENGTH = (
+    *ACTIVATIONS, L.Dense, L.SparseDense, L.BatchNormalization, L.Dropout, L.GaussianNoise, L.Embedding,
+    L.Conv1D, L.MaxPool1D, L.AvgPool1D, L.GlobalMaxPool1D, L.GlobalAvgPool1D,
+    L.SimpleRNN, L.LSTM, L.GRU, L.Bidirectional, L.TimeDistributed,
+)  # fmt: skip
