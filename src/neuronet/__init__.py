@@ -23,6 +23,7 @@ from . import (
     plot,
     regularizers,
     schedules,
+    steps,
     text,
 )
 from .backend import get_dtype, get_threads, set_dtype, set_seed, set_threads
@@ -65,5 +66,6 @@ __all__ = [
     "set_dtype",
     "set_seed",
     "set_threads",
+    "steps",
     "text",
 ]

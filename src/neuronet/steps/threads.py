@@ -5,10 +5,10 @@ one core. So a batch is cut into parts (``data_parallel.py``), each part's
 forward and backward pass run in a thread on its own copy of the layers
 (sharing the weights, with gradients of its own), its gradient scaled by its
 share of the batch, and the parts' gradients added up (the first part's lands
-straight in the model's flat gradient): the same step as the plain one. NumPy lets go of Python's
-lock inside its loops and matrix products, so the threads really run at the
-same time; each part's matrix products use one BLAS thread, so the cores are
-not oversubscribed.
+straight in the model's flat gradient): the same step as the plain one. NumPy
+lets go of Python's lock inside its loops and matrix products, so the threads
+really run at the same time; each part's matrix products use one BLAS
+thread, so the cores are not oversubscribed.
 
 How a batch is cut depends on its size alone (parts of about ``PART``
 samples), never on the number of threads, and the parts' gradients are added
@@ -60,7 +60,7 @@ class ThreadSplitStep(Step):
 
     def __init__(self, model) -> None:
         super().__init__(model)
-        self.replicas: Replicas | None = None
+        self.copies: LayerCopies | None = None
 
     def data_gradients(self, x, y, share: float = 1.0):
         model = self.model
@@ -68,9 +68,9 @@ class ThreadSplitStep(Step):
         flat = model.flat_parameter() if n > 1 else None  # the parts' gradients are summed into its buffer
         if flat is None:  # not split, or no parameters to learn
             return super().data_gradients(x, y, share)
-        if self.replicas is None or not self.replicas.match(model, n, flat.grad):
-            self.replicas = Replicas(model, n, flat.grad)
-        return self.replicas.data_gradients(x, y, share)
+        if self.copies is None or not self.copies.match(model, n, flat.grad):
+            self.copies = LayerCopies(model, n, flat.grad)
+        return self.copies.data_gradients(x, y, share)
 
 
 def _thread_pool(n: int) -> ThreadPoolExecutor:
@@ -93,7 +93,7 @@ def _one_blas_thread():
     return _blas.limit(limits=1, user_api="blas")
 
 
-class Replicas:
+class LayerCopies:
     """Copies of a model's layers that share its weights, each writing its gradients to a flat buffer.
 
     The first copy's buffer is the model's own flat gradient (its part's gradient lands where the
