@@ -8,10 +8,11 @@ does change is below, and only that:
   and augmentation come from a generator on the device (seeded from the
   model's own, so runs repeat; they are other numbers than the CPU's);
 - Embedding's scatter-add is ``cupyx.scatter_add``;
-- the optimizers' updates over the flat parameter buffer run as one fused
-  kernel each (Adam, AdamW, RMSprop), where NumPy makes 8-10 passes over
-  memory: on a GPU every pass is a kernel launch, and for small models the
-  launches, not the arithmetic, are the cost;
+- the optimizers' update kernels ``adam`` (Adam, AdamW) and ``rmsprop`` run
+  over the flat parameter buffer as one fused CUDA kernel each, where NumPy
+  makes 8-10 passes over memory: on a GPU every pass is a kernel launch, and
+  for small models the launches, not the arithmetic, are the cost (``sgd``
+  and ``adagrad`` are the reference's plain ones, in CuPy);
 - none of NumpyOps's CPU tuning (threads, kept memory, fused conv + pool
   layers) applies.
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 import functools
 import math
 
-from . import optimizers
 from .ops import Ops
 
 INSTALL = 'pip install "neuronet[gpu]" (CuPy for CUDA 13; "neuronet[gpu-cuda12]" for a CUDA 12 driver)'
@@ -95,32 +95,18 @@ class CupyOps(Ops):
 
         cupyx.scatter_add(target, self.asarray(index), values)
 
-    def fused_update(self, optimizer, p, state, lr) -> bool:
-        kind = type(optimizer)  # (exactly these: a subclass may change the update)
-        if kind in (optimizers.Adam, optimizers.AdamW):
-            if "m" not in state:
-                state["m"], state["v"] = self.xp.zeros_like(p.data), self.xp.zeros_like(p.data)
-            t = optimizer.iterations + 1
-            b1, b2 = optimizer.beta_1, optimizer.beta_2
-            decay = 1.0 - lr * optimizer.weight_decay if kind is optimizers.AdamW else 1.0
-            kernels().adam(
-                p.grad, b1, 1.0 - b1, b2, 1.0 - b2, 1.0 / math.sqrt(1.0 - b2**t), optimizer.epsilon,
-                lr / (1.0 - b1**t), decay, p.data, state["m"], state["v"],
-            )  # fmt: skip
-            return True
-        if kind is optimizers.RMSprop:
-            if "square_avg" not in state:
-                state["square_avg"] = self.xp.zeros_like(p.data)
-            rho = optimizer.rho
-            kernels().rmsprop(p.grad, rho, 1.0 - rho, optimizer.epsilon, lr, p.data, state["square_avg"])
-            return True
-        return False
+    def rmsprop(self, w, g, square_avg, *, lr, rho, epsilon, scratch):
+        kernels().rmsprop(g, rho, 1.0 - rho, epsilon, lr, w, square_avg)
+
+    def adam(self, w, g, m, v, *, lr, beta_1, beta_2, epsilon, t, decay=1.0, scratch):
+        v_scale, step = 1.0 / math.sqrt(1.0 - beta_2**t), lr / (1.0 - beta_1**t)
+        kernels().adam(g, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, v_scale, epsilon, step, decay, w, m, v)
 
 
 @functools.cache
 def kernels():
-    """The fused kernels, compiled on first use. Each does, per element and in one pass, what the
-    optimizer's NumPy code does in several (``optimizers.py``), in the same order of operations."""
+    """The fused kernels, compiled on first use. Each does, per element and in one pass, what NumpyOps's
+    update does in several (its ``adam``, ``rmsprop``), in the same order of operations."""
     cupy = cupy_module()
 
     class Kernels:

@@ -162,11 +162,46 @@ class Ops:
     def prepare(self) -> None:
         """Called before a model's passes: a place for a device's one-time set-up."""
 
-    def fused_update(self, optimizer, p, state: dict, lr: float) -> bool:
-        """The optimizer's update of ``p`` as one fused kernel, if this ops has one for it (True), or
-        nothing (False: the optimizer's own array code runs). A device where every pass over memory
-        launches a kernel has them (CupyOps)."""
-        return False
+    # -- the optimizers' update rules ----------------------------------------------------------
+    # Each updates the weights ``w`` (a flat buffer's view) and the optimizer's state arrays in place, from
+    # the gradient ``g``. ``scratch`` is a buffer shaped as ``w`` that a kernel may overwrite: NumpyOps
+    # computes through it so that a step allocates nothing; the plain math here needs none.
+    def sgd(self, w, g, velocity=None, *, lr: float, momentum: float = 0.0, nesterov: bool = False, scratch) -> None:
+        """Stochastic gradient descent, with momentum when ``velocity`` is given.
+
+        plain:    w -= lr * g
+        momentum: velocity = momentum * velocity + g;  w -= lr * velocity
+        Nesterov: velocity as above;                   w -= lr * (g + momentum * velocity)
+        """
+        if velocity is None:
+            w -= lr * g
+            return
+        velocity[...] = momentum * velocity + g
+        w -= lr * (g + momentum * velocity if nesterov else velocity)
+
+    def adagrad(self, w, g, sum_of_squares, *, lr: float, epsilon: float, scratch) -> None:
+        """Adagrad: s += g**2;  w -= lr * g / (sqrt(s) + epsilon)."""
+        sum_of_squares += g * g
+        w -= lr * g / (self.xp.sqrt(sum_of_squares) + epsilon)
+
+    def rmsprop(self, w, g, square_avg, *, lr: float, rho: float, epsilon: float, scratch) -> None:
+        """RMSprop: s = rho * s + (1 - rho) * g**2;  w -= lr * g / (sqrt(s) + epsilon)."""
+        square_avg[...] = rho * square_avg + (1 - rho) * g * g
+        w -= lr * g / (self.xp.sqrt(square_avg) + epsilon)
+
+    def adam(
+        self, w, g, m, v, *, lr: float, beta_1: float, beta_2: float, epsilon: float, t: int, decay: float = 1.0,
+        scratch,
+    ) -> None:  # fmt: skip
+        """Adam at step ``t`` (1, 2, ...), the weights first multiplied by ``decay`` (AdamW's decoupled decay).
+
+        m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g**2
+        w = decay * w - (lr / (1 - b1**t)) * m / (sqrt(v) / sqrt(1 - b2**t) + epsilon)
+        """
+        m[...] = beta_1 * m + (1 - beta_1) * g
+        v[...] = beta_2 * v + (1 - beta_2) * g * g
+        w *= decay
+        w -= (lr / (1 - beta_1**t)) * m / (self.xp.sqrt(v) / math.sqrt(1 - beta_2**t) + epsilon)
 
 
 class NumpyOps(Ops):
@@ -251,6 +286,57 @@ class NumpyOps(Ops):
         b, out_h, out_w, _ = image
         by_offset = weights.reshape(-1, in_channels, weights.shape[1]).transpose(0, 2, 1)
         return np.matmul(dz, by_offset).reshape(-1, b, out_h, out_w, in_channels)
+
+    # -- the update rules in place, through the scratch buffer: a step allocates nothing --------------
+    def sgd(self, w, g, velocity=None, *, lr, momentum=0.0, nesterov=False, scratch):
+        if velocity is not None:
+            velocity *= momentum
+            velocity += g
+            if nesterov:
+                np.multiply(velocity, momentum, out=scratch)
+                scratch += g
+                g = scratch
+            else:
+                g = velocity
+        np.multiply(g, lr, out=scratch)
+        w -= scratch
+
+    def adagrad(self, w, g, sum_of_squares, *, lr, epsilon, scratch):
+        np.multiply(g, g, out=scratch)
+        sum_of_squares += scratch
+        self._step_by_root(w, g, sum_of_squares, lr, epsilon, scratch)
+
+    def rmsprop(self, w, g, square_avg, *, lr, rho, epsilon, scratch):
+        square_avg *= rho
+        np.multiply(g, g, out=scratch)
+        scratch *= 1.0 - rho
+        square_avg += scratch
+        self._step_by_root(w, g, square_avg, lr, epsilon, scratch)
+
+    def _step_by_root(self, w, g, s, lr, epsilon, scratch):
+        """w -= lr * g / (sqrt(s) + epsilon): Adagrad's and RMSprop's step."""
+        np.sqrt(s, out=scratch)
+        scratch += epsilon
+        np.divide(g, scratch, out=scratch)
+        scratch *= lr
+        w -= scratch
+
+    def adam(self, w, g, m, v, *, lr, beta_1, beta_2, epsilon, t, decay=1.0, scratch):
+        if decay != 1.0:
+            w *= decay
+        m *= beta_1
+        np.multiply(g, 1.0 - beta_1, out=scratch)
+        m += scratch
+        v *= beta_2
+        np.multiply(g, g, out=scratch)
+        scratch *= 1.0 - beta_2
+        v += scratch
+        np.sqrt(v, out=scratch)
+        scratch *= 1.0 / math.sqrt(1.0 - beta_2**t)
+        scratch += epsilon
+        np.divide(m, scratch, out=scratch)
+        scratch *= lr / (1.0 - beta_1**t)
+        w -= scratch
 
 
 def for_device(device, like: Ops) -> Ops:
