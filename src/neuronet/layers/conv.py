@@ -76,6 +76,9 @@ class Conv2D(win.ImageAxes, WeightedLayer):
     def _expected(self) -> str:
         return f"(batch, height, width, {self.in_channels})"
 
+    def _span_text(self, hw) -> str:
+        return f"{hw[0]}x{hw[1]}"
+
     # -- the math -------------------------------------------------------------------------------
     def padding_for(self, h, w):
         """The zero padding ((top, bottom), (left, right)) of an image of h x w pixels."""
@@ -114,9 +117,6 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         consecutive rows make one row of output pixels, along which ``ops.add_bias`` adds."""
         z = cols @ self.weights.data.reshape(-1, self.out_channels)
         return self.ops.add_bias(z, self.biases.data, row=row)
-
-    def _span_text(self, hw) -> str:
-        return f"{hw[0]}x{hw[1]}"
 
     def backward_linear(self, dz, input_grad: bool = True):
         self.accumulate_gradients(self.cols, dz)
