@@ -1,10 +1,13 @@
 """A convolution and its pooling layer run as one step (fusion.py): the same numbers as one after the other."""
 
+import inspect
+
 import numpy as np
 import pytest
 
 import neuronet as nn
 from neuronet import fusion
+from neuronet import windows as win
 from neuronet.gradcheck import numerical_gradient, relative_error
 
 L = nn.layers
@@ -196,3 +199,35 @@ def test_an_activation_layer_between_is_fused_as_the_inline_one(float64, make_co
     assert len(three) == 1 and three[0].layers == [separate, act, pool]
     for a, b in zip(passes(three, x, r), passes(fusion.plan([inline, pool]), x, r)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("make_conv, shape, phases", [
+    (lambda: L.Conv2D(2, 3, 3, padding="same"), (2, 4, 6, 2), (2, 3)),
+    (lambda: L.Conv2D(5, 4, (2, 3), stride=(1, 2), padding=1, dilation=(2, 1)), (2, 6, 11, 5), (3, 2)),
+    (lambda: L.Conv1D(3, 4, 3, padding="same"), (2, 8, 3), (1, 4)),
+])  # fmt: skip
+def test_a_convolution_s_pieces_take_its_output_pixels_in_any_order(float64, make_conv, shape, phases):
+    """Conv2D knows no phases: fusion.py composes its public pieces (convolve, accumulate_gradients,
+    input_gradient) with im2col in phase order, and they give the plain passes' numbers."""
+    rng = np.random.default_rng(9)
+    conv = make_conv()
+    conv.biases.data[:] = rng.standard_normal(conv.biases.data.shape)
+    x = rng.standard_normal(shape)
+    y = conv.forward(x)
+    dy = rng.standard_normal(y.shape)
+    conv.zero_grad()
+    dx = conv.backward(dy)
+    grads = [conv.weights.grad.copy(), conv.biases.grad.copy()]
+    assert list(inspect.signature(conv.linear).parameters) == ["x"] and not hasattr(conv, "backward_at")
+
+    cols = conv.ops.im2col(conv.prepare_input(x), conv.kernel, conv.stride, conv.dilation, phases)
+    b, out_h, out_w, channels = conv.out_image
+    blocks = (*phases, b, out_h // phases[0], out_w // phases[1], channels)
+    z = conv.convolve(cols, row=out_w // phases[1]).reshape(blocks)
+    in_phases = win.phase_major(y.reshape(conv.out_image), phases)
+    np.testing.assert_allclose(z, in_phases, rtol=1e-12, atol=1e-12)
+    conv.zero_grad()
+    conv.accumulate_gradients(cols, np.ascontiguousarray(win.phase_major(dy.reshape(conv.out_image), phases)))
+    for got, want in zip([conv.weights.grad, conv.biases.grad], grads):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(conv.input_gradient(dy.reshape(-1, channels)), dx, rtol=1e-12, atol=1e-12)

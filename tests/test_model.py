@@ -249,7 +249,7 @@ print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def test_keep_freed_memory_leaves_user_malloc_settings_alone(monkeypatch):
-    monkeypatch.setattr(nn.ops, "_memory_kept", None)
+    monkeypatch.setattr(nn.ops.numpy_ops, "_memory_kept", None)
     monkeypatch.setenv("MALLOC_ARENA_MAX", "2")  # not a glibc tunable name (no trailing _): ignored
     monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
     assert nn.ops.keep_freed_memory() is False

@@ -120,3 +120,62 @@ def test_every_model_has_a_generator_of_its_own():
     for model, weights in zip(models, expected):
         for a, b in zip(model.get_weights(), weights):
             np.testing.assert_array_equal(a, b)
+
+
+UPDATE_RULES = [  # (optimizer, its settings, the state it keeps): every branch of every update kernel
+    ("SGD", {}, set()),
+    ("SGD", {"momentum": 0.9}, {"velocity"}),
+    ("SGD", {"momentum": 0.8, "nesterov": True, "decay": 0.1}, {"velocity"}),
+    ("Adagrad", {"initial_accumulator_value": 0.1, "clipvalue": 0.5}, {"sum"}),
+    ("RMSprop", {"rho": 0.8, "clipnorm": 1.0}, {"square_avg"}),
+    ("Adam", {"beta_1": 0.8, "decay": 0.05}, {"m", "v"}),
+    ("AdamW", {"weight_decay": 0.1, "clipnorm": 0.5, "clipvalue": 0.3}, {"m", "v"}),
+    ("AdamW", {"weight_decay": 0.0}, {"m", "v"}),
+]
+
+
+def steps(ops, name, options, w, grads):
+    """Five steps of the optimizer through ``ops``: the weights and the state kept, as NumPy arrays."""
+    optimizer = nn.optimizers.OPTIMIZERS[name](0.05, **options)
+    p = nn.Parameter(w.copy(), ops=ops)
+    for g in grads:
+        p.grad = ops.asarray(g.copy())  # (clipping scales it in place)
+        optimizer.step([p], ops)
+    state = {k: ops.to_numpy(v) for k, v in optimizer.state[p].items() if k != "scratch"}
+    return ops.to_numpy(p.data), state
+
+
+@pytest.mark.parametrize("name, options, kept", UPDATE_RULES, ids=str)
+def test_the_plain_update_kernels_and_numpyops_in_place_ones_agree(float64, name, options, kept):
+    """Ops writes each rule as its formula, NumpyOps through a scratch buffer: the same weights and state."""
+    rng = np.random.default_rng(5)
+    w, grads = rng.standard_normal(40), rng.standard_normal((5, 40))
+    grads[:, :4] = 0.0  # weights whose gradient stays zero: epsilon keeps their steps finite
+    plain_w, plain_state = steps(nn.ops.Ops(), name, options, w, grads)
+    fast_w, fast_state = steps(nn.ops.NumpyOps(), name, options, w, grads)
+    np.testing.assert_allclose(fast_w, plain_w, rtol=1e-13, atol=1e-15)
+    assert plain_state.keys() == fast_state.keys() == kept
+    for key, values in plain_state.items():
+        np.testing.assert_allclose(fast_state[key], values, rtol=1e-13, atol=1e-15)
+    assert np.isfinite(plain_w).all() and not np.allclose(plain_w, w)
+
+
+def test_an_optimizer_steps_through_the_kernel_of_the_ops_it_is_given():
+    """No class check picks the update: each optimizer calls its rule on the ops given, else the library's."""
+    calls = []
+
+    class Recording(nn.ops.NumpyOps):
+        def __getattribute__(self, name):
+            if name in ("sgd", "adagrad", "rmsprop", "adam"):
+                calls.append(name)
+            return super().__getattribute__(name)
+
+    for name, rule in [("SGD", "sgd"), ("Adagrad", "adagrad"), ("RMSprop", "rmsprop"), ("Adam", "adam"),
+                       ("AdamW", "adam")]:  # fmt: skip
+        p = nn.Parameter(np.ones(3))
+        p.grad = np.ones(3)
+        nn.optimizers.OPTIMIZERS[name]().step([p], Recording())
+        with nn.backend.use_ops(Recording()):
+            nn.optimizers.OPTIMIZERS[name]().step([p])
+        assert calls == [rule, rule], name
+        calls.clear()

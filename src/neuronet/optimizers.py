@@ -1,10 +1,13 @@
 """Optimizers: turn gradients into parameter updates.
 
-``opt.step(params)`` updates each Parameter from its ``.grad``. State (momenta,
-running averages) is kept per Parameter. Updates are written in place
-(``out=``) with one scratch buffer per parameter, so a step allocates nothing;
-a model hands the optimizer its parameters as one flat buffer, which makes a
-step a few long vector operations.
+``opt.step(params, ops)`` updates each Parameter from its ``.grad``. State
+(momenta, running averages) is kept per Parameter. An optimizer holds the
+settings and the state; the arithmetic of its rule is a kernel of the ops it
+is given (``ops.adam``, ``ops.rmsprop``, ...): plain in ``Ops``, in place
+through one scratch buffer per parameter in ``NumpyOps`` (a step allocates
+nothing), one fused kernel in ``CupyOps``. A model hands the optimizer its
+parameters as one flat buffer, which makes a step a few long vector
+operations.
 
 The rules follow ``torch.optim`` for the same hyper-parameters. Every
 optimizer also takes:
@@ -26,10 +29,11 @@ OPTIMIZERS: dict[str, type] = {}
 
 
 class Optimizer:
-    """Base class: subclasses implement ``update(param, state, lr)``.
+    """Base class: subclasses implement ``update(param, state, lr, ops)``, which calls their rule's kernel.
 
     ``state[p]`` holds arrays shaped as ``p`` (momenta, running averages) under
-    names; each starts at ``initial_state(name)`` (0 but for Adagrad's sum).
+    names, each made by :meth:`slot` at ``initial_state(name)`` (0 but for
+    Adagrad's sum), and the kernels' ``"scratch"`` buffer.
     """
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -51,17 +55,18 @@ class Optimizer:
         return self.learning_rate / (1.0 + self.decay * self.iterations)
 
     def step(self, params: list[Parameter], ops=None) -> None:
-        """Update every parameter once from its gradient (clipped first, if asked); through one fused
-        kernel where ``ops`` (the model's) has one for this optimizer (``Ops.fused_update``)."""
+        """Update every parameter once from its gradient (clipped first, if asked), through the kernels of
+        ``ops``: a model passes its own; None takes the library's current ops (``backend.get_ops()``, a
+        NumpyOps unless ``backend.use_ops`` says otherwise), so parameters on another device need theirs."""
         params = list(params)
+        ops = backend.get_ops() if ops is None else ops
         self.clip_gradients(params)
         lr = self.current_learning_rate
         for p in params:
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = {"scratch": backend.array_module(p.data).empty_like(p.data)}
-            if ops is None or not ops.fused_update(self, p, state, lr):
-                self.update(p, state, lr)
+            self.update(p, state, lr, ops)
         self.iterations += 1
 
     def move_state(self, p: Parameter, ops) -> None:
@@ -84,12 +89,20 @@ class Optimizer:
                 for p in params:
                     p.grad *= scale
 
-    def update(self, p: Parameter, state: dict, lr: float) -> None:
+    def update(self, p: Parameter, state: dict, lr: float, ops) -> None:
+        """Update ``p`` once through this rule's kernel of ``ops``, with ``state``, the arrays kept for ``p``."""
         raise NotImplementedError
 
     def initial_state(self, name: str) -> float:
         """The value a state array named ``name`` starts from."""
         return 0.0
+
+    def slot(self, p: Parameter, state: dict, name: str):
+        """The state array ``name`` kept for ``p``, made at ``initial_state(name)`` the first time it is asked for."""
+        values = state.get(name)
+        if values is None:
+            values = state[name] = backend.array_module(p.data).full_like(p.data, self.initial_state(name))
+        return values
 
     def carry_state(self, old: Parameter, new: Parameter, pieces: list[tuple[slice, slice]]) -> None:
         """Move the state kept for ``old`` to ``new``, which holds some of the same values elsewhere.
@@ -124,7 +137,7 @@ class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum.
 
     plain:    w -= lr * g
-    momentum: v = momentum * v + g (v = g at the first step);  w -= lr * v
+    momentum: v = momentum * v + g (v starts at 0: v = g at the first step);  w -= lr * v
     Nesterov: w -= lr * (g + momentum * v)
     """
 
@@ -137,24 +150,11 @@ class SGD(Optimizer):
         if self.nesterov and self.momentum == 0:
             raise checks.ArgumentError("Nesterov momentum needs momentum > 0")
 
-    def update(self, p, state, lr):
-        xp = backend.array_module(p.data)
-        g, tmp = p.grad, state["scratch"]
-        if self.momentum:
-            v = state.get("velocity")
-            if v is None:
-                v = state["velocity"] = g.copy()
-            else:
-                v *= self.momentum
-                v += g
-            if self.nesterov:
-                xp.multiply(v, self.momentum, out=tmp)
-                tmp += g
-                g = tmp
-            else:
-                g = v
-        xp.multiply(g, lr, out=tmp)
-        p.data -= tmp
+    def update(self, p, state, lr, ops):
+        velocity = self.slot(p, state, "velocity") if self.momentum else None
+        ops.sgd(
+            p.data, p.grad, velocity, lr=lr, momentum=self.momentum, nesterov=self.nesterov, scratch=state["scratch"]
+        )
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -176,15 +176,9 @@ class Adagrad(Optimizer):
     def initial_state(self, name):
         return self.initial_accumulator_value if name == "sum" else 0.0
 
-    def update(self, p, state, lr):
-        xp = backend.array_module(p.data)
-        g, tmp = p.grad, state["scratch"]
-        s = state.get("sum")
-        if s is None:
-            s = state["sum"] = xp.full_like(p.data, self.initial_state("sum"))
-        xp.multiply(g, g, out=tmp)
-        s += tmp
-        _step_by_root(p, g, s, tmp, lr, self.epsilon)
+    def update(self, p, state, lr, ops):
+        sums = self.slot(p, state, "sum")
+        ops.adagrad(p.data, p.grad, sums, lr=lr, epsilon=self.epsilon, scratch=state["scratch"])
 
     def get_config(self):
         return {
@@ -205,17 +199,9 @@ class RMSprop(Optimizer):
         self.rho = checks.number(rho, "rho", low=0.0, high=1.0, high_open=True)
         self.epsilon = _epsilon(epsilon)
 
-    def update(self, p, state, lr):
-        xp = backend.array_module(p.data)
-        g, tmp = p.grad, state["scratch"]
-        s = state.get("square_avg")
-        if s is None:
-            s = state["square_avg"] = xp.zeros_like(p.data)
-        s *= self.rho
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1.0 - self.rho
-        s += tmp
-        _step_by_root(p, g, s, tmp, lr, self.epsilon)
+    def update(self, p, state, lr, ops):
+        square_avg = self.slot(p, state, "square_avg")
+        ops.rmsprop(p.data, p.grad, square_avg, lr=lr, rho=self.rho, epsilon=self.epsilon, scratch=state["scratch"])
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -236,28 +222,16 @@ class Adam(Optimizer):
         self.beta_2 = checks.number(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
         self.epsilon = _epsilon(epsilon)
 
-    def update(self, p, state, lr):
-        xp = backend.array_module(p.data)
-        g, tmp = p.grad, state["scratch"]
-        if "m" not in state:
-            state["m"] = xp.zeros_like(p.data)
-            state["v"] = xp.zeros_like(p.data)
-        m, v = state["m"], state["v"]
-        t = self.iterations + 1
-        b1, b2 = self.beta_1, self.beta_2
-        m *= b1
-        xp.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
-        v *= b2
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
-        xp.sqrt(v, out=tmp)
-        tmp *= 1.0 / math.sqrt(1.0 - b2**t)
-        tmp += self.epsilon
-        xp.divide(m, tmp, out=tmp)
-        tmp *= lr / (1.0 - b1**t)
-        p.data -= tmp
+    def update(self, p, state, lr, ops):
+        m, v = self.slot(p, state, "m"), self.slot(p, state, "v")
+        ops.adam(
+            p.data, p.grad, m, v, lr=lr, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+            t=self.iterations + 1, decay=self.decay_factor(lr), scratch=state["scratch"],
+        )  # fmt: skip
+
+    def decay_factor(self, lr: float) -> float:
+        """What the weights are multiplied by before each step: 1 (AdamW decays them)."""
+        return 1.0
 
     def get_config(self):
         return {
@@ -290,22 +264,11 @@ class AdamW(Adam):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, decay, clipnorm, clipvalue)
         self.weight_decay = checks.number(weight_decay, "weight_decay", low=0.0)
 
-    def update(self, p, state, lr):
-        p.data *= 1.0 - lr * self.weight_decay
-        super().update(p, state, lr)
+    def decay_factor(self, lr):
+        return 1.0 - lr * self.weight_decay
 
     def get_config(self):
         return {**super().get_config(), "weight_decay": self.weight_decay}
-
-
-def _step_by_root(p: Parameter, g, s, tmp, lr: float, epsilon: float) -> None:
-    """w -= lr * g / (sqrt(s) + epsilon), through the scratch buffer ``tmp``: Adagrad's and RMSprop's step."""
-    xp = backend.array_module(p.data)
-    xp.sqrt(s, out=tmp)
-    tmp += epsilon
-    xp.divide(g, tmp, out=tmp)
-    tmp *= lr
-    p.data -= tmp
 
 
 def _epsilon(value) -> float:

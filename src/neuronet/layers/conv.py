@@ -76,6 +76,9 @@ class Conv2D(win.ImageAxes, WeightedLayer):
     def _expected(self) -> str:
         return f"(batch, height, width, {self.in_channels})"
 
+    def _span_text(self, hw) -> str:
+        return f"{hw[0]}x{hw[1]}"
+
     # -- the math -------------------------------------------------------------------------------
     def padding_for(self, h, w):
         """The zero padding ((top, bottom), (left, right)) of an image of h x w pixels."""
@@ -99,80 +102,41 @@ class Conv2D(win.ImageAxes, WeightedLayer):
             )
         geometry = zip(padded.shape[1:3], self.kernel, self.stride, self.dilation)
         out_h, out_w = (win.output_size(*axis) for axis in geometry)
-        self.padded, self.out_image, self.phases = padded, (image.shape[0], out_h, out_w, self.out_channels), (1, 1)
+        self.padded, self.out_image = padded, (image.shape[0], out_h, out_w, self.out_channels)
         return padded
 
-    def linear(self, x, phases: tuple[int, int] = (1, 1)):
-        """z = im2col(x_pad) @ W + bias, shaped as the input (images or sequences).
-
-        With ``phases`` (P, Q) other than (1, 1), the output pixels come grouped
-        by phase instead, z of shape (P, Q, batch, out_h / P, out_w / Q, out_channels)
-        (``windows.phase_major``; ``fusion.ConvPool`` pools such blocks), and
-        ``backward_linear`` takes its gradient in that shape.
-        """
+    def linear(self, x):
+        """z = im2col(x_pad) @ W + bias, shaped as the input (images or sequences)."""
         padded = self.prepare_input(x)
-        self.phases = phases
-        self.cols = self.ops.im2col(padded, self.kernel, self.stride, self.dilation, phases)
-        z = self.cols @ self.weights.data.reshape(-1, self.out_channels)
-        b, out_h, out_w, _ = self.out_image
-        self.ops.add_bias(z, self.biases.data, row=out_w // phases[1])
-        if phases != (1, 1):
-            return z.reshape(*phases, b, out_h // phases[0], out_w // phases[1], self.out_channels)
+        self.cols = self.ops.im2col(padded, self.kernel, self.stride, self.dilation)
+        z = self.convolve(self.cols, row=self.out_image[2])
         return self.from_image(z.reshape(self.out_image))
 
-    def _span_text(self, hw) -> str:
-        return f"{hw[0]}x{hw[1]}"
+    def convolve(self, cols, row: int):
+        """z = cols @ W + bias, one output pixel per row of ``cols`` (rows in any order); ``row``
+        consecutive rows make one row of output pixels, along which ``ops.add_bias`` adds."""
+        z = cols @ self.weights.data.reshape(-1, self.out_channels)
+        return self.ops.add_bias(z, self.biases.data, row=row)
 
     def backward_linear(self, dz, input_grad: bool = True):
-        b, out_h, out_w, _ = self.out_image
-        dz2 = dz.reshape(-1, self.out_channels)  # rows in the order of self.cols, whatever the phases
-        self.weights.accumulate_matmul(self.cols.T, dz2)
-        self.biases.grad += self.ops.bias_gradient(dz, self.out_channels, row=out_w // self.phases[1])
+        self.accumulate_gradients(self.cols, dz)
         if not input_grad:
             return None
-        if self.phases != (1, 1):  # col2im below adds blocks laid out as the image: put the pixels back in place
-            image = self.ops.empty(self.out_image, dtype=dz.dtype)
-            win.phase_major(image, self.phases)[...] = dz
-            dz2 = image.reshape(-1, self.out_channels)
-        # dcols = dz @ W.T holds, for each kernel offset, a block (b, out_h, out_w, c_in) that col2im adds up
+        return self.input_gradient(dz.reshape(-1, self.out_channels))
+
+    def accumulate_gradients(self, cols, dz) -> None:
+        """dW += cols.T @ dz and dbias += sum(dz), with dz's pixels in the order of the rows of ``cols`` and
+        shaped (..., pixels of a row, out_channels), the row as :meth:`convolve` was given it."""
+        self.weights.accumulate_matmul(cols.T, dz.reshape(-1, self.out_channels))
+        self.biases.grad += self.ops.bias_gradient(dz, self.out_channels, row=dz.shape[-2])
+
+    def input_gradient(self, dz):
+        """dx = col2im(dz @ W.T), the padding cut off, from dz (batch * out_h * out_w, out_channels) in image
+        order: dcols holds, for each kernel offset, a block (batch, out_h, out_w, in_channels) that col2im adds
+        up."""
         weights = self.weights.data.reshape(-1, self.out_channels)
-        blocks = self.ops.input_gradient_blocks(dz2, weights, self.in_channels, self.out_image)
+        blocks = self.ops.input_gradient_blocks(dz, weights, self.in_channels, self.out_image)
         dx = self.ops.col2im(blocks, self.padded.shape, self.kernel, self.stride, self.dilation)
-        return self.from_image(win.unpad(dx, self.pads))
-
-    def backward_at(self, positions, values, input_grad: bool = True):
-        """``backward_linear`` where dz is zero but at one output pixel per sample and channel, as behind a
-        global max pool: dz[b, positions[b, f], f] = values[b, f], positions flat over out_h x out_w
-        (after a forward pass in image order).
-
-        dW[:, f] = sum_b window(b, positions[b, f]) * values[b, f]: batch x out_channels windows rather
-        than a product with all of cols (textcnn: ~1 ms against 4.7 ms). dx comes from the output pixels
-        holding some maximum only (in textcnn, a quarter hold none), each pixel's dcols row added back
-        offset by offset.
-        """
-        b, out_h, out_w, channels = self.out_image
-        xp = self.ops.xp
-        every = self.ops.windows(self.padded, self.kernel, self.stride, self.dilation)  # the padded input: in cache
-        i, j = xp.divmod(positions.T, out_w)  # (out_channels, batch)
-        windows = every[xp.arange(b), i, j].reshape(channels, b, -1)
-        self.weights.grad += (values.T[:, None, :] @ windows)[:, 0].T.reshape(self.weights.data.shape)
-        self.biases.grad += values.sum(axis=0)
-        if not input_grad:
-            return None
-        pixels = xp.arange(b)[:, None] * (out_h * out_w) + positions  # (batch, out_channels)
-        held, which = xp.unique(pixels, return_inverse=True)
-        dz = xp.zeros((held.size, channels), dtype=values.dtype)
-        dz[which.reshape(b, channels), xp.arange(channels)] = values  # one value per (pixel, channel)
-        dcols = dz @ self.weights.data.reshape(-1, channels).T  # (held pixels, k_h * k_w * in_channels)
-        dx = xp.zeros(self.padded.shape, dtype=values.dtype)
-        _, h, w, c = dx.shape
-        n, rest = xp.divmod(held, out_h * out_w)
-        i, j = xp.divmod(rest, out_w)
-        for k in range(self.kernel[0] * self.kernel[1]):
-            u, v = divmod(k, self.kernel[1])
-            # the input pixel that element (u, v) of each held pixel's window came from
-            pixel = (n * h + i * self.stride[0] + u * self.dilation[0]) * w + j * self.stride[1] + v * self.dilation[1]
-            dx.reshape(-1, c)[pixel] += dcols[:, k * c : (k + 1) * c]  # distinct pixels for one offset: no add.at
         return self.from_image(win.unpad(dx, self.pads))
 
     def output_shape(self, input_shape):
