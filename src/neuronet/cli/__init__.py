@@ -30,11 +30,11 @@ import warnings
 
 import numpy as np
 
-from . import __version__, callbacks, checks, datasets, demos, layers, losses, memory, optimizers, plot, process
-from .backend import set_seed
-from .data import StandardScaler, Table, read_csv, sliding_windows, train_val_test_split
-from .data.csv import COMMA_NUMBER, CONTROL, is_missing, is_number, kind, label, not_a_number, number
-from .metrics import (
+from .. import __version__, callbacks, checks, datasets, demos, layers, losses, memory, optimizers, plot, process
+from ..backend import set_seed
+from ..data import StandardScaler, Table, read_csv, sliding_windows, train_val_test_split
+from ..data.csv import COMMA_NUMBER, CONTROL, is_missing, is_number, kind, label, not_a_number, number
+from ..metrics import (
     accuracy,
     classification_report,
     confusion_matrix,
@@ -45,10 +45,10 @@ from .metrics import (
     r2_score,
     recall,
 )
-from .model import Sequential, load_model
-from .onnx import export as onnx_export
-from .saving import ModelFileError, atomic_write_bytes, model_path
-from .text import OOV, Tokenizer, pad_sequences
+from ..model import Sequential, load_model
+from ..onnx import export as onnx_export
+from ..saving import ModelFileError, atomic_write_bytes, model_path
+from ..text import OOV, Tokenizer, pad_sequences
 
 MAX_CLASSES_GUESSED = 20  # an integer target with at most this many values is taken as class labels
 MAX_CATEGORIES = 100  # a text feature with more values than this (or than half the rows) is an id or free text
@@ -1302,7 +1302,3 @@ def main(argv: list[str] | None = None) -> int:
         print("neuronet: interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
