@@ -571,6 +571,27 @@ def test_help_states_every_options_meaning_and_default(capsys):
                 assert "default" in action.help, f"{name} {action.option_strings} does not say its default"
 
 
+def test_optimizer_and_activation_choices_come_from_the_librarys_registries(flowers, capsys, monkeypatch):
+    from neuronet.cli import build_parser
+    from neuronet.layers import activations
+
+    # a copy, so the classes defined here register into it and leave the library's registry as it was
+    monkeypatch.setattr(nn.optimizers, "OPTIMIZERS", dict(nn.optimizers.OPTIMIZERS))
+    nn.optimizers.OPTIMIZERS["Momentum"] = nn.optimizers.SGD  # as if the library named one more optimizer
+
+    class Mine(nn.optimizers.SGD):  # a program's own optimizer registers too, but is not the command's to offer
+        pass
+
+    monkeypatch.setitem(activations.ACTIVATIONS, "swish", activations.ACTIVATIONS["sigmoid"])
+    commands = build_parser()._subparsers._group_actions[0].choices
+    offered = {action.dest: action.choices for action in commands["train"]._actions}
+    assert "Mine" in nn.optimizers.OPTIMIZERS
+    assert offered["optimizer"] == ["adagrad", "adam", "adamw", "momentum", "rmsprop", "sgd"]
+    assert sorted(offered["activation"]) == ["leaky_relu", "relu", "sigmoid", "swish", "tanh"]  # softmax: output only
+    train_csv, _, _ = flowers
+    assert train(capsys, train_csv, "--epochs", "1", "--optimizer", "momentum", "--activation", "swish")[0] == 0
+
+
 def make_cli_model(flowers, capsys):
     train_csv, test_csv, tmp = flowers
     assert train(capsys, train_csv, "--epochs", "2")[0] == 0

@@ -370,3 +370,23 @@ def test_a_model_with_text_features_exports_taking_one_column_per_category(tmp_p
     code, out, err = run(capsys, "predict", tmp_path / "m.nnet", data)
     predicted = np.array(out.split()[1:], float)
     np.testing.assert_allclose(session.run(None, {"input": x})[0][:, 0], predicted, rtol=1e-4)
+
+
+# -- the saved table settings (issue 21): one object, the file's keys as before ------------------------------
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_table_settings_keep_the_model_files_keys_and_read_back_whole(tmp_path, capsys, task):
+    from neuronet.cli.table_settings import TableSettings
+
+    rng = np.random.default_rng(0)
+    targets = ["a", "b"] if task == "classification" else ["1.5", "2.5"]
+    rows = [[f"{rng.normal():.3f}", ["red", "green"][i % 2], targets[i % 2]] for i in range(60)]
+    data = write(tmp_path / "d.csv", ["x", "colour", "y"], rows)
+    assert train(capsys, data, "y", "--task", task)[0] == 0
+    model = nn.load_model(tmp_path / "m.nnet")
+    last = "classes" if task == "classification" else "target_scaler"
+    # the keys a model file from before the settings were one object holds, in the same order
+    assert list(model.metadata) == ["task", "target", "features", "scaler", "categories", last]
+    assert model.metadata["categories"] == {"colour": ["green", "red"]}
+    settings = TableSettings.from_model(model, "m.nnet")
+    assert settings.task == task and settings.features == ["x", "colour"]
+    assert settings.to_metadata() == model.metadata

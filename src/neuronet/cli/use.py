@@ -1,0 +1,144 @@
+"""Using a saved model: `neuronet evaluate`, `predict`, `summary` and `export`.
+
+A model from ``neuronet train`` is used with the table settings it was saved with, checked first: a CSV
+file is read, checked against them (its columns there, numbers where numbers were) and turned into the
+network's numbers as the training rows were.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+
+import numpy as np
+
+from ..data import Table, read_csv
+from ..metrics import classification_report
+from ..onnx import export as onnx_export
+from ..saving import atomic_write_bytes
+from ..sequential import Sequential, load_model
+from .arguments import CLIError, check_writable
+from .reading import handle_missing, not_numbers, refuse
+from .scores import confusion_table, scores
+from .table_settings import TableSettings, input_names
+
+CLASSES_SHOWN = 50  # evaluate prints the per-class report and confusion matrix up to this many classes
+
+
+def _load(path: str) -> tuple[Sequential, TableSettings]:
+    """A model from `neuronet train`, and its saved settings, checked."""
+    model = load_model(path)
+    return model, TableSettings.from_model(model, path)
+
+
+def _read_for(settings: TableSettings, args, target: bool, keep: list[str] = ()) -> Table:
+    """The CSV file of `evaluate` (``target``: with the target) or `predict` (``keep``: columns to copy), checked
+    against the model's settings: its columns there, the numeric ones numbers (all problems at once, before
+    missing values), rows missing a value dropped if asked."""
+    table = read_csv(args.data, args.delimiter)
+    unknown = [c for c in keep if c not in table.columns]
+    if unknown:
+        raise CLIError(f"--keep: {args.data} has no column(s) {unknown}; its columns are {table.columns}")
+    missing = [f for f in settings.features if f not in table.columns]
+    if missing:
+        raise CLIError(
+            f"{table.path} lacks the feature column(s) {missing} the model was trained on "
+            f"(it expects {len(settings.features)} features: {settings.features})"
+        )
+    if target and settings.target not in table.columns:
+        raise CLIError(f"{args.data} has no target column {settings.target!r} to evaluate against")
+    numeric = [f for f in settings.features if f not in settings.categories]
+    if target and not settings.classification:
+        numeric.append(settings.target)
+    refuse(table, not_numbers(table, {name: table.kinds(name) for name in numeric}))
+    if target:
+        used = [*settings.features, settings.target]
+        return handle_missing(table, used, args.drop_missing, settings.target)
+    note = "; they get no prediction" + ("" if keep else " (--keep ID copies an id column to line predictions up)")
+    # predict's output is the predictions: what it says about the data goes to stderr
+    return handle_missing(table, settings.features, args.drop_missing, None, file=sys.stderr, note=note)
+
+
+def cmd_evaluate(args) -> None:
+    """`neuronet evaluate MODEL DATA`: the model's scores on labelled rows (per class too, for a classifier)."""
+    model, settings = _load(args.model)
+    table = _read_for(settings, args, target=True)
+    Xs, ys = settings.inputs(table), settings.targets(table)
+    print(f"{args.data}: {len(table.rows)} rows")
+    for k, v in scores(model, settings, Xs, ys).items():
+        print(f"{k}: {v:.4f}")
+    if settings.classification:
+        if len(settings.classes) > CLASSES_SHOWN:  # a table of classes x classes says nothing any more
+            print(f"(the per-class report and confusion matrix are shown for up to {CLASSES_SHOWN} classes)")
+            return
+        predicted = model.predict(Xs)
+        print()
+        print(classification_report(ys, predicted, class_names=settings.classes))
+        print()
+        print(confusion_table(ys, predicted, settings.classes))
+
+
+def cmd_predict(args) -> None:
+    """`neuronet predict MODEL DATA`: a prediction per row, as CSV (to --out, or printed)."""
+    model, settings = _load(args.model)
+    if args.proba and not settings.classification:
+        raise CLIError(f"--proba gives class probabilities, but {args.model} is a regression model")
+    if args.out:
+        check_writable(args.out, "--out")
+    table = _read_for(settings, args, target=False, keep=args.keep or [])
+    kept = [table.column(c) for c in args.keep or []]
+    out = model.predict(settings.inputs(table))
+    header = list(args.keep or [])
+    if settings.classification:
+        header += ["prediction", *(settings.classes if args.proba else ["probability"])]
+        best = out.argmax(axis=1)
+        rows = [
+            [settings.classes[k], *(f"{p:.6f}" for p in (row if args.proba else row[k : k + 1]))]
+            for k, row in zip(best, out)
+        ]
+    else:
+        header.append("prediction")
+        with np.errstate(over="ignore"):  # a prediction beyond float64 is written as inf
+            values = settings.target_scaler.inverse_transform(out)[:, 0]
+        rows = [[f"{v:.6g}"] for v in values]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([*(column[i] for column in kept), *row] for i, row in enumerate(rows))
+    if args.out:
+        atomic_write_bytes(args.out, buffer.getvalue().encode())
+        print(f"wrote {len(out)} predictions to {args.out}")
+    else:
+        sys.stdout.write(buffer.getvalue())
+
+
+def cmd_summary(args) -> None:
+    """`neuronet summary MODEL`: the layers, and the settings a command saved, whatever they hold."""
+    model = load_model(args.model)
+    model.summary()
+    for key in ("task", "target", "features", "categories", "classes"):
+        if key in model.metadata:
+            print(f"{key}: {model.metadata[key]}")
+
+
+def cmd_export(args) -> None:
+    """A model as ONNX; one from `neuronet train` with its scaling inside, so the graph takes the CSV's
+    feature values and gives the target in its units (or the classes' probabilities)."""
+    check_writable(args.out, "OUT")
+    model = load_model(args.model)
+    if not TableSettings.saved_in(model):
+        dims = onnx_export(model, args.out, input_shape=args.input_shape)
+        print(f"{args.model} written as ONNX to {args.out} (input: {' x '.join(map(str, dims))})")
+        return
+    settings = TableSettings.from_model(model, args.model)
+    scaling = {"input_scaling": (settings.scaler.shift, settings.scaler.scale)}
+    if not settings.classification:
+        scaling["output_scaling"] = (settings.target_scaler.shift, settings.target_scaler.scale)
+    onnx_export(model, args.out, input_shape=args.input_shape, **scaling)
+    out = f"the probabilities of {settings.classes}" if settings.classification else settings.target
+    inputs = f"the features {settings.features} as in the CSV"
+    if settings.categories:
+        names = input_names(settings.features, settings.categories)
+        inputs = f"the {len(names)} columns {names} (a text feature as one 0/1 column per value, numbers as in the CSV)"
+    print(f"{args.model} written as ONNX to {args.out}: input {inputs} (scaled inside the graph), output {out}")
