@@ -129,7 +129,7 @@ import numpy, neuronet.checks
 from typing import TYPE_CHECKING
 from . import base, Layer
 from .dense import Dense
-from .. import backend as B
+from .. import settings as S
 from ..layers import Dense
 from neuronet.data.csv import read_csv
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def f():
             import neuronet.windows as w
 """
     assert {module for _, module in imports_in(source, "neuronet.layers")} == {
-        "checks", "layers.base", "layers", "layers.dense", "backend", "data.csv", "model", ROOT_INIT, "windows",
+        "checks", "layers.base", "layers", "layers.dense", "settings", "data.csv", "model", ROOT_INIT, "windows",
     }  # fmt: skip
     assert imports_in("from . import checks\nfrom .onnx.graph import Graph\n", "neuronet") == [
         (1, "checks"), (2, "onnx.graph"),

@@ -62,7 +62,7 @@ def data(kind, rng):
 
 def train(make, kind, ops, tmp_path):
     nn.set_seed(1)
-    with nn.backend.use_ops(ops):
+    with nn.ops.use_ops(ops):
         model = nn.Sequential(make())
     model.compile(optimizer=nn.optimizers.Adam(0.01), metrics=["accuracy"])
     x, y = data(kind, np.random.default_rng(2))
@@ -175,7 +175,7 @@ def test_an_optimizer_steps_through_the_kernel_of_the_ops_it_is_given():
         p = nn.Parameter(np.ones(3))
         p.grad = np.ones(3)
         nn.optimizers.OPTIMIZERS[name]().step([p], Recording())
-        with nn.backend.use_ops(Recording()):
+        with nn.ops.use_ops(Recording()):
             nn.optimizers.OPTIMIZERS[name]().step([p])
         assert calls == [rule, rule], name
         calls.clear()

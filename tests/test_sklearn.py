@@ -82,10 +82,10 @@ def test_random_state_refits_are_bit_identical_and_partial_fit_goes_on():
     b = NeuronetClassifier(epochs=5, random_state=3).fit(X, y)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     nn.set_seed(11)
-    before = nn.backend.rng().random()
+    before = nn.settings.rng().random()
     nn.set_seed(11)
     NeuronetClassifier(epochs=1, random_state=3).fit(X, y)
-    assert nn.backend.rng().random() == before  # the library's generator is left as it was
+    assert nn.settings.rng().random() == before  # the library's generator is left as it was
     c = NeuronetClassifier(epochs=1, random_state=3)
     for _ in range(5):
         c.partial_fit(X, y)

@@ -26,15 +26,14 @@ from . import (
     steps,
     text,
 )
-from .backend import get_dtype, get_threads, set_dtype, set_seed, set_threads
 from .callbacks import History
 from .gan import GAN, load_gan
 from .gpu import gpu_available
 from .parameter import Parameter
 from .saving import ModelFileError
 from .sequential import Sequential, load_model
-
-__version__ = "0.1.0"
+from .settings import get_dtype, get_threads, set_dtype, set_seed, set_threads
+from .version import __version__ as __version__
 
 __all__ = [
     "GAN",

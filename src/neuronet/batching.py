@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from . import backend, checks
+from . import checks, settings
 
 
 def batch_bounds(n: int, batch_size: int, min_last: int = 1) -> list[tuple[int, int]]:
@@ -30,7 +30,7 @@ def batches(
     """
     batch_size = checks.integer(batch_size, "batch_size", low=1)
     n = len(x)
-    order = (rng or backend.rng()).permutation(n) if shuffle else None
+    order = (rng or settings.rng()).permutation(n) if shuffle else None
     for lo, hi in batch_bounds(n, batch_size, min_last):
         # a slice gives a view; shuffled, one fancy-index gather per batch (np.take with out= measured 3x slower)
         part = slice(lo, hi) if order is None else order[lo:hi]

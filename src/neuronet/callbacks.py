@@ -14,7 +14,7 @@ import string
 
 import numpy as np
 
-from . import checks, process, saving
+from . import checks, plot, process, saving
 
 
 class Callback:
@@ -289,8 +289,6 @@ class SampleGrid(Callback):
         super().set_model(model)
 
     def on_train_begin(self, logs=None):
-        from . import plot
-
         plot.require_matplotlib()  # before training, not after the first epochs
         # the grid's own random stream: the same vectors each time, and the GAN's draws left as they were
         z = np.random.default_rng(self.seed).standard_normal((self.n, self.model.latent_dim))
@@ -306,8 +304,6 @@ class SampleGrid(Callback):
             self.write()
 
     def write(self) -> None:
-        from . import plot
-
         samples = self.model.generator.predict(self.z.astype(self.model.generator.dtype))
         path = self.path.format(epoch=self.epochs)
         plot.image_grid(samples, path=path, cols=self.cols, title=f"epoch {self.epochs}")

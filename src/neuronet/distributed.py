@@ -34,7 +34,8 @@ from typing import NoReturn
 
 import numpy as np
 
-from . import backend, checks, process
+from . import checks, process, settings
+from .arrays import to_numpy
 
 INSTALL = 'pip install "neuronet[mpi]" (mpi4py and the MPICH wheel)'
 ABORT_GRACE_S = 1.0  # seconds a failing rank's message gets to reach mpiexec before the job ends
@@ -156,7 +157,7 @@ def _share_the_cores(comm) -> None:
     local = hosts.count(hosts[comm.Get_rank()])
     threads = int(os.environ.get("NEURONET_THREADS", 0)) or max(1, (os.cpu_count() or 1) // local)
     threadpool_limits(limits=threads)
-    backend.set_threads(threads)
+    settings.set_threads(threads)
 
 
 def _abort_on_uncaught_errors(comm) -> None:
@@ -246,7 +247,7 @@ def sum_in_place(comm, arrays: list, ops, step: str) -> None:
     host copy, whose sum is copied back (an MPI need not read device memory)."""
     from mpi4py import MPI
 
-    hosts = [backend.to_numpy(array) for array in arrays]
+    hosts = [to_numpy(array) for array in arrays]
     wait(comm, [comm.Iallreduce(MPI.IN_PLACE, host) for host in hosts], step)
     for array, host in zip(arrays, hosts):
         if host is not array:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, checks, losses, optimizers, process, steps, training
+from . import checks, losses, optimizers, process, steps, training
 from .callbacks import Callback
 from .model_file import DESCRIPTION_ERRORS, arrays_to_save, from_spec, restore, spec
 from .model_file import description as description_of
-from .ops import for_device
+from .ops import for_device, get_ops
 from .optimizers import OPTIMIZERS
 from .saving import ModelFileError, model_path, read_model_file, write_model_file
 from .sequential import Sequential
@@ -62,7 +62,7 @@ class GAN:
         self.label_smoothing = checks.number(label_smoothing, "label_smoothing", low=0.0, high=1.0, high_open=True)
         self.d_steps = checks.integer(d_steps, "d_steps", low=1)
         self.loss = losses.MeanSquaredError() if loss == "lsgan" else losses.BinaryCrossentropy(self.from_logits)
-        self.ops = backend.get_ops().spawn()  # the latent draws and the shuffling, seeded from nn.set_seed
+        self.ops = get_ops().spawn()  # the latent draws and the shuffling, seeded from nn.set_seed
         self.stop_training = False
         self.compiled = False
 

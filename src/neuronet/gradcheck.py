@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend
+from . import settings
 from .layers.base import Layer
 
 
@@ -47,15 +47,15 @@ def check_layer(layer: Layer, x: np.ndarray, training: bool = False, seed: int =
     """
 
     def loss() -> float:
-        backend.set_seed(seed)
+        settings.set_seed(seed)
         return float(np.sum(layer.forward(x, training) * r))
 
-    backend.set_seed(seed)
+    settings.set_seed(seed)
     y = layer.forward(x, training)
     r = np.random.default_rng(seed + 1).standard_normal(y.shape)
     for p in layer.parameters():
         p.zero_grad()
-    backend.set_seed(seed)
+    settings.set_seed(seed)
     layer.forward(x, training)
     dx = layer.backward(r)
     errors = {}

@@ -12,26 +12,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend
+from . import settings
 
 
 def glorot_uniform(shape: tuple, fan_in: int, fan_out: int) -> np.ndarray:
     limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return backend.rng().uniform(-limit, limit, size=shape)
+    return settings.rng().uniform(-limit, limit, size=shape)
 
 
 def he_normal(shape: tuple, fan_in: int, fan_out: int) -> np.ndarray:
-    return backend.rng().standard_normal(shape) * np.sqrt(2.0 / fan_in)
+    return settings.rng().standard_normal(shape) * np.sqrt(2.0 / fan_in)
 
 
 def small_normal(shape: tuple, fan_in: int, fan_out: int) -> np.ndarray:
-    return 0.01 * backend.rng().standard_normal(shape)
+    return 0.01 * settings.rng().standard_normal(shape)
 
 
 def orthogonal(shape: tuple, fan_in: int = 0, fan_out: int = 0) -> np.ndarray:
     """Q of the QR decomposition of a normal matrix, signs fixed so that Q is uniformly distributed."""
     rows, cols = shape[0], int(np.prod(shape[1:]))
-    normal = backend.rng().standard_normal((max(rows, cols), min(rows, cols)))
+    normal = settings.rng().standard_normal((max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(normal)
     q *= np.sign(np.diag(r))  # without it, QR's sign convention would bias the draw
     return np.ascontiguousarray(q if rows >= cols else q.T).reshape(shape)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, checks
+from . import arrays, checks
 
 # a sample with more axes is no data neuronet knows (images have three); NumPy's own limit is 64 with the batch
 MAX_AXES = 16
@@ -32,14 +32,14 @@ def sample_shape(value, name: str = "input_shape") -> tuple:
 
 
 def check_x(model, x, name: str = "X") -> np.ndarray:
-    """``x`` checked (see ``backend.as_float``), in the model's float type: a NumPy array, which the passes
+    """``x`` checked (see ``arrays.as_float``), in the model's float type: a NumPy array, which the passes
     move to the model's device one batch at a time. Token ids (an Embedding first) stay integers."""
     if model.takes_ids:  # the Embedding layer checks the ids
-        x = backend.as_array(x, name)
+        x = arrays.as_array(x, name)
         if x.size == 0:
             raise checks.ArgumentError(f"{name} is empty (shape {x.shape}); give at least one sample")
     else:
-        x = backend.as_float(x, name)
+        x = arrays.as_float(x, name)
         if x.dtype != model.dtype:
             x = x.astype(model.dtype)
     if x.ndim < 1 or (x.ndim < 2 and not model.takes_ids):
@@ -56,13 +56,13 @@ def check_data(model, x, y, name: str = "X", y_name: str = "y") -> tuple[np.ndar
     x = check_x(model, x, name)
     if y is None:
         raise checks.ArgumentError(f"{y_name} is None; pass the targets (labels or values) for {name}")
-    y = backend.as_array(y, y_name)
+    y = arrays.as_array(y, y_name)
     if y.ndim == 0 or len(y) != len(x):
         raise checks.ArgumentError(
             f"{name} has {len(x)} samples but {y_name} has {len(y) if y.ndim else 'a single value'}; "
             "give one target per sample"
         )
-    backend.require_finite(y, y_name)
+    arrays.require_finite(y, y_name)
     try:
         out = model.ops.to_numpy(model.call(x[:1], training=False))  # checks every layer's input shape
     except ValueError as exc:  # (it names the one sample's shape: say the data's)

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import backend, checks
+from . import arrays, checks
 from . import layers as L
 
 # the arrays of a layer as (torch key, neuronet attribute, to torch, from torch)
@@ -160,13 +160,13 @@ def _array(value, key) -> np.ndarray:
     """A state dict's value (a tensor, an array or nested lists) as a NumPy array of numbers."""
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
-    return backend.as_array(value, f"the state dict's {key!r}")
+    return arrays.as_array(value, f"the state dict's {key!r}")
 
 
 def _finite(given: dict, key: str) -> np.ndarray:
     """``given[key]``, refused if it holds NaN or infinite values (weights that would make every output NaN)."""
     values = given[key]
-    if not backend.all_finite(values):
+    if not arrays.all_finite(values):
         bad = int((~np.isfinite(values)).sum())
         raise checks.ArgumentError(
             f"the state dict's {key!r} holds {bad} NaN or infinite value(s) of {values.size}; weights must be finite"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, checks
+from . import arrays, checks
 from .layers.activations import sigmoid, softmax
 
 LOSSES: dict[str, type] = {}
@@ -37,12 +37,12 @@ class Loss:
         LOSSES[cls.__name__] = cls
 
     def __call__(self, y_pred, y_true) -> float:
-        y_pred = backend.as_array(y_pred, "y_pred")
-        return self.forward(y_pred, self.prepare_targets(backend.as_array(y_true, "y_true"), y_pred))
+        y_pred = arrays.as_array(y_pred, "y_pred")
+        return self.forward(y_pred, self.prepare_targets(arrays.as_array(y_true, "y_true"), y_pred))
 
     def prepare_targets(self, y_true, y_pred):
         """Check ``y_true`` against ``y_pred`` and convert it once to the form the loss uses."""
-        xp = backend.array_module(y_pred)
+        xp = arrays.array_module(y_pred)
         y = xp.asarray(y_true, dtype=y_pred.dtype)
         if y.ndim == 1 and y_pred.ndim == 2 and y_pred.shape[1] == 1:
             y = y.reshape(-1, 1)
@@ -112,7 +112,7 @@ class MeanSquaredError(Loss):
     """L = mean((y_pred - y)**2);  dL/dy_pred = 2 (y_pred - y) / N  (N = all elements)."""
 
     def value(self, y_pred, y_true):
-        xp = backend.array_module(y_pred)
+        xp = arrays.array_module(y_pred)
         d = y_pred - y_true
         return float(xp.vdot(d, d)) / d.size
 
@@ -125,11 +125,11 @@ class MeanAbsoluteError(Loss):
     """L = mean(|y_pred - y|);  dL/dy_pred = sign(y_pred - y) / N."""
 
     def value(self, y_pred, y_true):
-        xp = backend.array_module(y_pred)
+        xp = arrays.array_module(y_pred)
         return float(xp.abs(y_pred - y_true).mean())
 
     def backward(self, y_pred, y_true):
-        xp = backend.array_module(y_pred)
+        xp = arrays.array_module(y_pred)
         y_true = self.prepare_targets(y_true, y_pred)
         return xp.sign(y_pred - y_true) * (1.0 / y_pred.size)
 
@@ -170,7 +170,7 @@ class BinaryCrossentropy(Loss):
         return y * (1.0 - self.label_smoothing) + self.label_smoothing / 2 if self.label_smoothing else y
 
     def value(self, y_pred, y_true):
-        xp = backend.array_module(y_pred)
+        xp = arrays.array_module(y_pred)
         y_true = self._smooth(y_true)
         if self.from_logits:
             z = y_pred
@@ -179,7 +179,7 @@ class BinaryCrossentropy(Loss):
         return float(-(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)).mean())
 
     def backward(self, y_pred, y_true):
-        xp = backend.array_module(y_pred)
+        xp = arrays.array_module(y_pred)
         y_true = self._smooth(self.prepare_targets(y_true, y_pred))
         if self.from_logits:
             return (sigmoid(y_pred) - y_true) * (1.0 / y_pred.size)
@@ -213,7 +213,7 @@ class CategoricalCrossentropy(Loss):
 
     def prepare_targets(self, y_true, y_pred):
         """Integer labels stay integer, shaped as the rows ``y_pred.shape[:-1]``; one-hot targets become floats."""
-        xp = backend.array_module(y_pred)
+        xp = arrays.array_module(y_pred)
         y = xp.asarray(y_true)
         if y.dtype == bool:
             y = y.astype(np.int64)  # True and False are the labels 1 and 0
@@ -264,7 +264,7 @@ class CategoricalCrossentropy(Loss):
         rows = p.reshape(-1, p.shape[-1])
         if float(rows.min()) < 0:
             raise self._refuse_predictions(f"hold negative values (as low as {float(rows.min()):.4g})")
-        off = backend.array_module(p).abs(rows.sum(axis=1) - 1)
+        off = arrays.array_module(p).abs(rows.sum(axis=1) - 1)
         worst = int(off.argmax())
         if float(off[worst]) > ROW_SUM_TOLERANCE:
             total = float(rows[worst].sum())
@@ -273,7 +273,7 @@ class CategoricalCrossentropy(Loss):
     def _rows(self, y_pred, y_true):
         """The predictions as rows (n, classes), and the targets as n labels or n one-hot rows (smoothed, if
         asked: then always rows)."""
-        xp = backend.array_module(y_pred)
+        xp = arrays.array_module(y_pred)
         k = y_pred.shape[-1]
         z, t = y_pred.reshape(-1, k), y_true.reshape(-1) if y_true.ndim < y_pred.ndim else y_true.reshape(-1, k)
         if self.label_smoothing:
@@ -282,7 +282,7 @@ class CategoricalCrossentropy(Loss):
         return z, t
 
     def value(self, y_pred, y_true):
-        xp = backend.array_module(y_pred)
+        xp = arrays.array_module(y_pred)
         z, t = self._rows(y_pred, y_true)
         labels = t.ndim == 1
         if self.from_logits:
@@ -297,7 +297,7 @@ class CategoricalCrossentropy(Loss):
         return float(-(t * xp.log(p)).sum(axis=1).mean())
 
     def backward(self, y_pred, y_true):
-        xp = backend.array_module(y_pred)
+        xp = arrays.array_module(y_pred)
         y_true = self.prepare_targets(y_true, y_pred)
         if self.from_logits:
             return self.backward_through_activation(softmax(y_pred), y_true)
@@ -314,7 +314,7 @@ class CategoricalCrossentropy(Loss):
 
     def backward_through_activation(self, y_act, y_true):
         """(p * sum(y) - y) / n, which is (p - y) / n for labels and one-hot targets."""
-        xp = backend.array_module(y_act)
+        xp = arrays.array_module(y_act)
         p, t = self._rows(y_act, y_true)
         grad = p.copy()
         n = len(grad)

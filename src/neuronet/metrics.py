@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, checks
+from . import arrays, checks
 
 AVERAGES = ("binary", "macro", "micro", "weighted")
 LARGEST_CONFUSION_BYTES = 2**32  # a confusion matrix larger than 4 GiB of counts is labels that are no class indices
@@ -35,12 +35,12 @@ def to_labels(y, name: str = "y") -> np.ndarray:
 
 def _numbers(y, name: str) -> np.ndarray:
     """``y`` as a finite, non-empty numeric array with a sample axis, or an error naming ``name``."""
-    y = backend.as_array(y, name)
+    y = arrays.as_array(y, name)
     if y.ndim == 0:
         raise checks.ArgumentError(f"{name} must hold one label (or row of scores) per sample, got one value, {y}")
     if y.size == 0:
         raise checks.ArgumentError(f"{name} is empty (shape {y.shape}); give at least one sample")
-    backend.require_finite(y, name)
+    arrays.require_finite(y, name)
     return y
 
 
@@ -293,8 +293,8 @@ class EpochMetrics:
         diverged: the loop says so; a metric would refuse NaN outputs)."""
         if not self.chosen or not self.batches:
             return {name: float("nan") for name, _ in self.chosen}
-        y = np.concatenate([backend.to_numpy(t) for t, _ in self.batches])
-        out = np.concatenate([backend.to_numpy(o) for _, o in self.batches])
-        if not backend.all_finite(out):
+        y = np.concatenate([arrays.to_numpy(t) for t, _ in self.batches])
+        out = np.concatenate([arrays.to_numpy(o) for _, o in self.batches])
+        if not arrays.all_finite(out):
             return {name: float("nan") for name, _ in self.chosen}
         return {name: fn(y, out) for name, fn in self.chosen}

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, checks, inputs, losses, model_file, optimizers, steps, training
+from . import arrays, checks, inputs, losses, model_file, optimizers, steps, training
 from . import metrics as metrics_lib
 from .callbacks import History
 from .layers.activations import sigmoid
-from .ops import for_device
+from .ops import for_device, get_ops
 from .parameter import ModelParameters, Parameter
 
 
@@ -31,7 +31,7 @@ class Model:
     def __init__(self) -> None:
         self.layers: list = []
         self.input_shape: tuple | None = None
-        self.ops = backend.get_ops().spawn()  # the model's own: its generator is drawn from nn.set_seed's
+        self.ops = get_ops().spawn()  # the model's own: its generator is drawn from nn.set_seed's
         self.loss: losses.Loss | None = None
         self.optimizer: optimizers.Optimizer | None = None
         self.metrics: list[tuple[str, callable]] = []
@@ -75,10 +75,10 @@ class Model:
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Overwrite, in place, what :meth:`get_weights` returned."""
-        arrays = self._weight_arrays()
-        if len(weights) != len(arrays):
-            raise ValueError(f"set_weights expects {len(arrays)} arrays, got {len(weights)}")
-        for target, value in zip(arrays, weights):
+        targets = self._weight_arrays()
+        if len(weights) != len(targets):
+            raise ValueError(f"set_weights expects {len(targets)} arrays, got {len(weights)}")
+        for target, value in zip(targets, weights):
             if np.shape(value) != target.shape:
                 raise ValueError(f"set_weights: shape {np.shape(value)} does not fit an array of shape {target.shape}")
             target[...] = value
@@ -169,7 +169,7 @@ class Model:
     def finite(self) -> bool:
         """Whether every learned value is finite (after a step that diverged, some are not)."""
         flat = self.flat_parameter()
-        return flat is None or backend.all_finite(flat.data)
+        return flat is None or arrays.all_finite(flat.data)
 
     # -- what the model takes ----------------------------------------------------------------------
     @property
@@ -216,7 +216,7 @@ class Model:
         """Outputs for ``x`` as a NumPy array, computed ``batch_size`` samples at a time to bound memory."""
         batch_size = checks.integer(batch_size, "batch_size", low=1)
         result = training.predict(self, self.check_x(x), batch_size)
-        if not backend.all_finite(result):
+        if not arrays.all_finite(result):
             raise ValueError(inputs.DIVERGED_OUTPUTS)
         return result
 

@@ -16,7 +16,8 @@ import os
 
 import numpy as np
 
-from . import backend, checks, process
+from . import checks, process
+from .arrays import all_finite
 from .inputs import sample_shape
 from .layers.base import Layer, deserialize, serialize
 from .losses import LOSSES
@@ -53,7 +54,7 @@ def description(model) -> dict:
 def arrays_to_save(model, path) -> dict[str, np.ndarray]:
     """The weights as NumPy arrays by their saved names; NaN or infinite ones refuse the save to ``path``."""
     arrays = {key: model.ops.to_numpy(array) for key, array in model.named_arrays().items()}
-    diverged = [key for key, array in arrays.items() if not backend.all_finite(array)]
+    diverged = [key for key, array in arrays.items() if not all_finite(array)]
     if diverged:
         raise ValueError(
             f"not saved to {os.fspath(path)}: {', '.join(diverged[:3])} hold NaN or infinite values "

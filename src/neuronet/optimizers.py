@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 
-from . import backend, checks
+from . import arrays, checks
+from .ops import get_ops
 from .parameter import Parameter
 
 OPTIMIZERS: dict[str, type] = {}
@@ -56,16 +57,16 @@ class Optimizer:
 
     def step(self, params: list[Parameter], ops=None) -> None:
         """Update every parameter once from its gradient (clipped first, if asked), through the kernels of
-        ``ops``: a model passes its own; None takes the library's current ops (``backend.get_ops()``, a
-        NumpyOps unless ``backend.use_ops`` says otherwise), so parameters on another device need theirs."""
+        ``ops``: a model passes its own; None takes the library's current ops (``get_ops()``, a
+        NumpyOps unless ``use_ops`` says otherwise), so parameters on another device need theirs."""
         params = list(params)
-        ops = backend.get_ops() if ops is None else ops
+        ops = get_ops() if ops is None else ops
         self.clip_gradients(params)
         lr = self.current_learning_rate
         for p in params:
             state = self.state.get(p)
             if state is None:
-                state = self.state[p] = {"scratch": backend.array_module(p.data).empty_like(p.data)}
+                state = self.state[p] = {"scratch": arrays.array_module(p.data).empty_like(p.data)}
             self.update(p, state, lr, ops)
         self.iterations += 1
 
@@ -78,7 +79,7 @@ class Optimizer:
         """Clip in place: each element to +-clipvalue, then the global norm to clipnorm."""
         if not params:
             return
-        xp = backend.array_module(params[0].grad)
+        xp = arrays.array_module(params[0].grad)
         if self.clipvalue is not None:
             for p in params:
                 xp.clip(p.grad, -self.clipvalue, self.clipvalue, out=p.grad)
@@ -101,7 +102,7 @@ class Optimizer:
         """The state array ``name`` kept for ``p``, made at ``initial_state(name)`` the first time it is asked for."""
         values = state.get(name)
         if values is None:
-            values = state[name] = backend.array_module(p.data).full_like(p.data, self.initial_state(name))
+            values = state[name] = arrays.array_module(p.data).full_like(p.data, self.initial_state(name))
         return values
 
     def carry_state(self, old: Parameter, new: Parameter, pieces: list[tuple[slice, slice]]) -> None:
@@ -111,7 +112,7 @@ class Optimizer:
         training); ``pieces`` pairs each kept parameter's slice in the old flat buffer with its slice in
         the new one. The rest of ``new`` starts as at a first step.
         """
-        xp = backend.array_module(new.data)
+        xp = arrays.array_module(new.data)
         state = self.state.pop(old, None)
         if state is None:
             return

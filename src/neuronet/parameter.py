@@ -12,7 +12,8 @@ import contextvars
 
 import numpy as np
 
-from . import backend
+from . import arrays
+from .ops import get_ops
 
 
 class Parameter:
@@ -25,7 +26,7 @@ class Parameter:
     """
 
     def __init__(self, data, regularizer=None, ops=None, constraint=None, dtype=None) -> None:
-        ops = ops or backend.get_ops()
+        ops = ops or get_ops()
         self.data = ops.asarray(data, dtype=dtype or ops.dtype)
         self._grad = ops.xp.zeros_like(self.data)
         self._grad_pending_zero = False
@@ -60,7 +61,7 @@ class Parameter:
     def accumulate_matmul(self, a, b) -> None:
         """grad += (a @ b) reshaped to grad's shape, written straight into grad when it was just zeroed."""
         if self._grad_pending_zero:
-            backend.array_module(a).matmul(a, b, out=self._grad.reshape(a.shape[0], b.shape[1]))
+            arrays.array_module(a).matmul(a, b, out=self._grad.reshape(a.shape[0], b.shape[1]))
             self._grad_pending_zero = False
         else:
             self._grad += (a @ b).reshape(self._grad.shape)
@@ -147,7 +148,7 @@ class FlatParameter(Parameter):
             raise ValueError("there are no parameters to flatten")
         first = params[0].data
         total = sum(p.data.size for p in params)
-        super().__init__(backend.array_module(first).empty(total, dtype=first.dtype), ops=ops, dtype=first.dtype)
+        super().__init__(arrays.array_module(first).empty(total, dtype=first.dtype), ops=ops, dtype=first.dtype)
         self.members = list(params)
         offset = 0
         for p in params:

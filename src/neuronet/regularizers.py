@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, checks
+from . import arrays, checks
 
 
 class L1L2:
@@ -26,13 +26,13 @@ class L1L2:
         if self.l1:
             value += self.l1 * float(abs(w).sum())
         if self.l2:
-            value += self.l2 * float(backend.array_module(w).vdot(w, w))
+            value += self.l2 * float(arrays.array_module(w).vdot(w, w))
         return value
 
     def add_gradient(self, w: np.ndarray, grad: np.ndarray) -> None:
         """grad += l1 * sign(w) + 2 * l2 * w, in place."""
         if self.l1:
-            grad += self.l1 * backend.array_module(w).sign(w)
+            grad += self.l1 * arrays.array_module(w).sign(w)
         if self.l2:
             grad += (2.0 * self.l2) * w
 

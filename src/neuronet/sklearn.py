@@ -36,8 +36,8 @@ try:
 except ImportError:
     raise ImportError('neuronet.sklearn needs scikit-learn: pip install "neuronet[sklearn]"') from None
 
-from . import backend, checks, layers, losses, model_file, optimizers
-from .ops import NumpyOps
+from . import checks, layers, losses, model_file, optimizers, settings
+from .ops import NumpyOps, use_ops
 from .saving import write_model_file
 from .sequential import Sequential, load_model
 
@@ -92,7 +92,7 @@ class _NeuronetEstimator(BaseEstimator):
 
     def _build(self, n_features: int, n_outputs: int) -> Sequential:
         dtype = checks.choice(self.dtype, "dtype", ("float32", "float64"))
-        with backend.use_ops(NumpyOps(dtype=np.dtype(dtype).type)):
+        with use_ops(NumpyOps(dtype=np.dtype(dtype).type)):
             if self.model is not None:
                 if not callable(self.model):
                     raise checks.ArgumentError(
@@ -134,7 +134,7 @@ class _NeuronetEstimator(BaseEstimator):
         targets = self._targets(y, fresh, classes)
         if fresh:
             n_outputs = self._n_outputs(targets)
-            with backend.seeded(self._seed()):  # the weights and the model's own stream (shuffling, dropout)
+            with settings.seeded(self._seed()):  # the weights and the model's own stream (shuffling, dropout)
                 self.model_ = self._build(X.shape[1], n_outputs)
                 width = _output_width(self.model_, X[:1])
             self._check_width(width, n_outputs)  # (before training: a wrong width fails only in predict)
@@ -226,7 +226,7 @@ def _from_bytes(data: bytes, dtype: str) -> Sequential:
         path = os.path.join(folder, "model.nnet")
         with open(path, "wb") as f:
             f.write(data)
-        with backend.use_ops(NumpyOps(dtype=np.dtype(dtype).type)):
+        with use_ops(NumpyOps(dtype=np.dtype(dtype).type)):
             return load_model(path)
 
 

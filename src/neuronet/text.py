@@ -14,7 +14,7 @@ from collections import Counter
 
 import numpy as np
 
-from . import backend, checks
+from . import arrays, checks
 from .data.csv import read_csv
 
 PAD, OOV = 0, 1
@@ -129,7 +129,7 @@ def pad_sequences(
 
 def _ids(sequence, name: str) -> np.ndarray:
     """One sequence of token ids as int64: whole numbers >= 0 (an id of 1.7 or -3 is refused, never cut)."""
-    ids = backend.as_array(sequence, name)
+    ids = arrays.as_array(sequence, name)
     if ids.ndim != 1:
         raise checks.ArgumentError(f"{name} must be a list of token ids, got an array of shape {ids.shape}")
     return checks.whole_numbers(ids, f"{name} (token ids)", low=0)

@@ -106,10 +106,12 @@ class ImageAxes:
     rank = 4  # the input's number of axes
     layout = "(batch, height, width, channels)"
 
-    def _pair(self, value, name: str, high: int = checks.LARGEST_INT) -> tuple[int, int]:
+    def pair(self, value, name: str, high: int = checks.LARGEST_INT) -> tuple[int, int]:
+        """A window setting (kernel size, stride...) as given, an int or a pair, as (height, width)."""
         return as_pair(value, name, high)
 
-    def _unpair(self, pair):
+    def unpair(self, pair):
+        """The setting as a layer's config saves it: a list of two for images."""
         return list(pair)
 
     def to_image(self, x):
@@ -134,10 +136,11 @@ class SequenceAxes(ImageAxes):
     rank = 3
     layout = "(batch, length, channels)"
 
-    def _pair(self, value, name: str, high: int = checks.LARGEST_INT) -> tuple[int, int]:
+    def pair(self, value, name: str, high: int = checks.LARGEST_INT) -> tuple[int, int]:
         return (1, checks.integer(value, name, low=1, high=high))
 
-    def _unpair(self, pair):
+    def unpair(self, pair):
+        """(A single length for sequences.)"""
         return pair[1]
 
     def to_image(self, x):

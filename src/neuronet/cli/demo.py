@@ -15,11 +15,11 @@ import time
 import numpy as np
 
 from .. import callbacks, datasets, demos, losses, optimizers, plot
-from ..backend import set_seed
 from ..data import sliding_windows, train_val_test_split
 from ..metrics import accuracy, classification_report, f1_score, precision, recall
 from ..saving import model_path
 from ..sequential import Sequential
+from ..settings import set_seed
 from ..text import Tokenizer, pad_sequences
 from .arguments import check_writable
 from .text import TextSettings, print_predictions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import __version__
+from ..version import __version__
 from . import demo
 from .arguments import delimiter, input_shape, layer_sizes, names, number, whole_number
 from .reading import MAX_CATEGORIES

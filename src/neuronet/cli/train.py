@@ -14,11 +14,11 @@ import warnings
 import numpy as np
 
 from .. import callbacks, layers, losses, memory, optimizers, plot
-from ..backend import set_seed
 from ..data import StandardScaler, read_csv, train_val_test_split
 from ..layers import activations
 from ..saving import model_path
 from ..sequential import Sequential
+from ..settings import set_seed
 from .arguments import CLIError, check_writable
 from .reading import check_features, classes, feature_columns, guess_task, handle_missing, labels, regression_target
 from .scores import in_target_units, scores

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import arrays, settings
 from ..checks import ArgumentError
 
 
@@ -20,7 +20,7 @@ class Scaler:
 
     def fit(self, x):
         name = f"{type(self).__name__}.fit's x"
-        x = backend.as_array(x, name).astype(np.float64)
+        x = arrays.as_array(x, name).astype(np.float64)
         if x.ndim < 2 or x.shape[0] == 0:
             raise ArgumentError(
                 f"{name} must be (samples, features) with at least one sample, got shape {x.shape}; "
@@ -103,4 +103,4 @@ def one_hot(labels, num_classes: int | None = None) -> np.ndarray:
     k = int(labels.max()) + 1 if num_classes is None else int(num_classes)
     if labels.size and (labels.min() < 0 or labels.max() >= k):
         raise ValueError(f"labels must be in 0..{k - 1}, found {labels.min()}..{labels.max()}")
-    return np.eye(k, dtype=backend.get_dtype())[labels]
+    return np.eye(k, dtype=settings.get_dtype())[labels]

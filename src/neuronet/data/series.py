@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, checks
+from .. import arrays, checks
 
 
 def sliding_windows(series, lookback: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -18,10 +18,10 @@ def sliding_windows(series, lookback: int, horizon: int = 1) -> tuple[np.ndarray
     (windows, horizon, features). Both are copies, in order of time: split them by time, not at random,
     or the test windows overlap the training ones.
     """
-    s = backend.as_float(series, "series")
+    s = arrays.as_float(series, "series")
     if s.ndim not in (1, 2):
         raise checks.ArgumentError(f"series must be 1-D (time,) or 2-D (time, features), got shape {s.shape}")
-    backend.require_finite(s, "series")
+    arrays.require_finite(s, "series")
     lookback = checks.integer(lookback, "lookback", low=1)
     horizon = checks.integer(horizon, "horizon", low=1)
     count = len(s) - lookback - horizon + 1

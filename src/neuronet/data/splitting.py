@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .. import backend, checks
+from .. import checks, settings
 
 
 def _rng(seed: int | None) -> np.random.Generator:
-    return np.random.default_rng(seed) if seed is not None else backend.rng()
+    return np.random.default_rng(seed) if seed is not None else settings.rng()
 
 
 def _class_labels(y) -> np.ndarray:

@@ -7,7 +7,7 @@ from importlib import resources
 
 import numpy as np
 
-from .. import backend, checks
+from .. import checks, settings
 
 
 def spiral(samples: int = 100, classes: int = 3, noise: float = 0.2, seed: int | None = 0):
@@ -19,8 +19,8 @@ def spiral(samples: int = 100, classes: int = 3, noise: float = 0.2, seed: int |
     """
     samples, classes = checks.integer(samples, "samples", low=1), checks.integer(classes, "classes", low=1)
     noise = checks.number(noise, "noise", low=0.0)
-    rng = np.random.default_rng(seed) if seed is not None else backend.rng()
-    X = np.zeros((samples * classes, 2), dtype=backend.get_dtype())
+    rng = np.random.default_rng(seed) if seed is not None else settings.rng()
+    X = np.zeros((samples * classes, 2), dtype=settings.get_dtype())
     y = np.zeros(samples * classes, dtype=np.int64)
     for k in range(classes):
         rows = slice(samples * k, samples * (k + 1))
@@ -39,7 +39,7 @@ def load_digits():
     """
     with resources.files(__package__).joinpath("data/digits.csv.gz").open("rb") as raw, gzip.open(raw) as text:
         data = np.loadtxt(text, delimiter=",", dtype=np.float64)
-    return data[:, :-1].astype(backend.get_dtype()), data[:, -1].astype(np.int64)
+    return data[:, :-1].astype(settings.get_dtype()), data[:, -1].astype(np.int64)
 
 
 def co2(monthly: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +60,7 @@ def co2(monthly: bool = True) -> tuple[np.ndarray, np.ndarray]:
         missing = np.isnan(ppm)
         ppm[missing] = np.interp(np.flatnonzero(missing), np.flatnonzero(~missing), ppm[~missing])
         dates = np.array([f"{y:04d}-{m:02d}-{d % 100:02d}" for y, m, d in zip(year, month, day)], "datetime64[D]")
-        return dates, ppm.astype(backend.get_dtype())
+        return dates, ppm.astype(settings.get_dtype())
     index = (year - year[0]) * 12 + month - month[0]  # months since the first
     measured = ~np.isnan(ppm)
     sums = np.bincount(index[measured], weights=ppm[measured], minlength=index[-1] + 1)
@@ -70,7 +70,7 @@ def co2(monthly: bool = True) -> tuple[np.ndarray, np.ndarray]:
         gap = np.isnan(means)
         means[gap] = np.interp(np.flatnonzero(gap), np.flatnonzero(~gap), means[~gap])
     dates = np.datetime64(f"{year[0]:04d}-{month[0]:02d}", "M") + np.arange(len(means))
-    return dates, means.astype(backend.get_dtype())
+    return dates, means.astype(settings.get_dtype())
 
 
 SUBJECTS = [
@@ -108,7 +108,7 @@ def sentiment(samples: int = 2000, seed: int | None = 0) -> tuple[list[str], np.
     film", "a dull plot", "i loved it", "i hated the ending".
     """
     samples = checks.integer(samples, "samples", low=1)
-    rng = np.random.default_rng(seed) if seed is not None else backend.rng()
+    rng = np.random.default_rng(seed) if seed is not None else settings.rng()
 
     def pick(words):
         return words[rng.integers(len(words))]

@@ -5,7 +5,7 @@ Each caches its output ``y`` (or input) from forward, which backward needs.
 
 from __future__ import annotations
 
-from .. import backend, checks
+from .. import arrays, checks
 from .base import Layer
 
 
@@ -145,14 +145,14 @@ class Softmax(Activation):
 def softmax(x):
     """Numerically stable softmax over the last axis (one temporary array)."""
     e = x - x.max(axis=-1, keepdims=True)
-    backend.array_module(x).exp(e, out=e)
+    arrays.array_module(x).exp(e, out=e)
     e /= e.sum(axis=-1, keepdims=True)
     return e
 
 
 def sigmoid(x):
     """Overflow-free logistic sigmoid."""
-    return 0.5 * (1 + backend.array_module(x).tanh(0.5 * x))
+    return 0.5 * (1 + arrays.array_module(x).tanh(0.5 * x))
 
 
 def spec(activation: Activation | None):

@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from .. import backend, memory
+from .. import memory
+from ..ops import get_ops
 from ..parameter import Parameter, declare, within
 
 LAYERS: dict[str, type] = {}  # class name -> class, for loading saved models
@@ -49,7 +50,7 @@ class Layer:
 
     def __init__(self) -> None:
         self.name = self.default_name  # a model renames it (dense, dense_1, ...)
-        self.ops = backend.get_ops()  # a model gives its layers its own (see use_ops)
+        self.ops = get_ops()  # a model gives its layers its own (see use_ops)
 
     def forward(self, x, training: bool = False):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")

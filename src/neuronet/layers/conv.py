@@ -17,9 +17,9 @@ def set_geometry(layer, in_channels, out_channels, kernel_size, stride, padding,
     ``limit``), and a padding within the kernel's span."""
     layer.in_channels = checks.integer(in_channels, "in_channels", low=1)
     layer.out_channels = checks.integer(out_channels, "out_channels", low=1)
-    layer.kernel = layer._pair(kernel_size, "kernel_size")
-    layer.stride = layer._pair(stride, "stride", limit)
-    layer.dilation = layer._pair(dilation, "dilation", limit)
+    layer.kernel = layer.pair(kernel_size, "kernel_size")
+    layer.stride = layer.pair(stride, "stride", limit)
+    layer.dilation = layer.pair(dilation, "dilation", limit)
     win.check_padding(padding, [d * (k - 1) + 1 for k, d in zip(layer.kernel, layer.dilation)])
     layer.padding = padding
 
@@ -29,10 +29,10 @@ def geometry_config(layer) -> dict:
     return {
         "in_channels": layer.in_channels,
         "out_channels": layer.out_channels,
-        "kernel_size": layer._unpair(layer.kernel),
-        "stride": layer._unpair(layer.stride),
+        "kernel_size": layer.unpair(layer.kernel),
+        "stride": layer.unpair(layer.stride),
         "padding": layer.padding,
-        "dilation": layer._unpair(layer.dilation),
+        "dilation": layer.unpair(layer.dilation),
     }
 
 

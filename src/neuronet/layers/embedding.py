@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, checks
+from .. import arrays, checks, settings
 from .base import Layer
 
 
@@ -35,7 +35,7 @@ class Embedding(Layer):
         self.padding_id = padding_id
 
         def uniform(shape):  # as Keras, with the padding row at zero
-            table = backend.rng().uniform(-0.05, 0.05, shape)
+            table = settings.rng().uniform(-0.05, 0.05, shape)
             if padding_id is not None:
                 table[padding_id] = 0.0
             return table
@@ -44,7 +44,7 @@ class Embedding(Layer):
 
     def forward(self, x, training=False):
         if not hasattr(x, "dtype"):  # lists and the like: checked as any input (None, ragged, ...)
-            x = backend.as_array(x, f"the input of layer '{self.name}' (Embedding)")
+            x = arrays.as_array(x, f"the input of layer '{self.name}' (Embedding)")
         ids, xp = self.ops.asarray(x), self.ops.xp
         if ids.dtype.kind == "f":  # ids that came as floats: whole numbers only
             whole = xp.isfinite(ids) & (ids == xp.round(ids))

@@ -31,8 +31,8 @@ class Pool2D(win.ImageAxes, Layer, abstract=True):
 
     def __init__(self, pool_size=2, stride=None) -> None:
         super().__init__()
-        self.pool = self._pair(pool_size, "pool_size")
-        self.stride = self.pool if stride is None else self._pair(stride, "stride")
+        self.pool = self.pair(pool_size, "pool_size")
+        self.stride = self.pool if stride is None else self.pair(stride, "stride")
 
     def forward(self, x, training=False):
         if x.ndim != self.rank:
@@ -40,7 +40,7 @@ class Pool2D(win.ImageAxes, Layer, abstract=True):
         image = self.to_image(x)
         if image.shape[1] < self.pool[0] or image.shape[2] < self.pool[1]:
             raise ValueError(
-                f"layer '{self.name}' ({type(self).__name__}): pool {self._unpair(self.pool)} is larger than the "
+                f"layer '{self.name}' ({type(self).__name__}): pool {self.unpair(self.pool)} is larger than the "
                 f"input {tuple(x.shape[1:-1])}"
             )
         self.stages = []  # (axis, input shape, window elements, output) for the backward pass
@@ -90,7 +90,7 @@ class Pool2D(win.ImageAxes, Layer, abstract=True):
         return self._shape_from_image(input_shape[0], out, input_shape[-1])
 
     def get_config(self):
-        return {"pool_size": self._unpair(self.pool), "stride": self._unpair(self.stride)}
+        return {"pool_size": self.unpair(self.pool), "stride": self.unpair(self.stride)}
 
 
 def _window_elements(x, axis: int, pool: int, stride: int) -> list:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, checks
+from .. import checks, settings
 from ..parameter import declare
 from .dense import Dense
 
@@ -33,7 +33,7 @@ class SparseDense(Dense):
             density = checks.number(density, "density", low=0.0, high=1.0, low_open=True)
             keep = max(1, int(round(density * self.n_inputs * self.n_neurons)))
             flat = np.zeros(self.n_inputs * self.n_neurons, dtype=bool)
-            flat[backend.rng().choice(flat.size, keep, replace=False)] = True  # at construction: the library's
+            flat[settings.rng().choice(flat.size, keep, replace=False)] = True  # at construction: the library's
             mask = flat.reshape(shape)
         if np.shape(mask) != shape:
             raise ValueError(f"SparseDense mask must have shape {shape}, got {np.shape(mask)}")

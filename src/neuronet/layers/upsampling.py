@@ -64,4 +64,4 @@ class UpSampling2D(win.ImageAxes, Layer):
         return (b, None if h is None else h * self.size[0], None if w is None else w * self.size[1], c)
 
     def get_config(self):
-        return {"size": self._unpair(self.size), "interpolation": self.interpolation}
+        return {"size": self.unpair(self.size), "interpolation": self.interpolation}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..arrays import to_numpy
 
 TIME = "time"  # the graph's name for a sequence's free length, as "batch" names the batch's size
 

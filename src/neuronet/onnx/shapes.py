@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import checks
-from ..backend import as_array
+from ..arrays import as_array
 from ..model_file import SAMPLE_LIMIT, check_layers_fit, values_per_sample
 from .exporters import ANY_LENGTH
 from .graph import TIME

@@ -15,6 +15,8 @@ not plan a model's passes or choose how a step runs.
 - ``cupy_ops.py``: :class:`CupyOps`, CuPy on an NVIDIA GPU, with fused CUDA
   kernels for the updates; whether this machine can use one (``why_no_gpu``).
 - ``devices.py``: :func:`for_device`, the ops ``model.to`` moves a model to.
+- ``current.py``: :func:`get_ops`, the ops new layers and models are made with, and
+  :func:`use_ops`, a block that makes them with another.
 
 A model owns an ops of its own (:meth:`Ops.spawn`), whose generator is drawn
 from the library's seeded one (``nn.set_seed``): shuffling, dropout and
@@ -24,8 +26,9 @@ each run repeats. Host-side work (CSV files, metrics, shapes) stays in NumPy;
 """
 
 from .cupy_ops import CupyOps
+from .current import get_ops, use_ops
 from .devices import for_device
 from .numpy_ops import NumpyOps, keep_freed_memory
 from .reference import Ops
 
-__all__ = ["CupyOps", "NumpyOps", "Ops", "for_device", "keep_freed_memory"]
+__all__ = ["CupyOps", "NumpyOps", "Ops", "for_device", "get_ops", "keep_freed_memory", "use_ops"]

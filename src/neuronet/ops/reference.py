@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import arrays, settings
 from .. import windows as win
 
 
@@ -34,16 +34,16 @@ class Ops:
     @property
     def dtype(self) -> type:
         """The float type of new parameters and inputs."""
-        return self._dtype or backend.get_dtype()
+        return self._dtype or settings.get_dtype()
 
     @property
     def rng(self) -> np.random.Generator:
         """The seeded generator behind shuffling, dropout and augmentation."""
-        return self._rng if self._rng is not None else backend.rng()
+        return self._rng if self._rng is not None else settings.rng()
 
     def spawn(self) -> Ops:
         """An ops of the same kind with a generator of its own, drawn from the library's (a model's ops)."""
-        return type(self)(np.random.default_rng(int(backend.rng().integers(2**63))), self._dtype)
+        return type(self)(np.random.default_rng(int(settings.rng().integers(2**63))), self._dtype)
 
     def same_stream(self, kind: type[Ops]) -> Ops:
         """An ops of ``kind`` drawing from this one's generator, with its float type (a model moving to
@@ -54,13 +54,13 @@ class Ops:
         """``x`` (NumPy data, a list, an array of this ops or of another device's) as an array of this ops;
         no copy if it is one."""
         host = isinstance(x, (np.ndarray, np.generic, list, tuple, int, float))
-        if not host and backend.array_module(x) is not self.xp:
-            x = backend.to_numpy(x)  # from another device: through the host
+        if not host and arrays.array_module(x) is not self.xp:
+            x = arrays.to_numpy(x)  # from another device: through the host
         return self.xp.asarray(x, dtype=dtype)
 
     def to_numpy(self, a) -> np.ndarray:
         """An array of this ops (or a NumPy array) as a NumPy array (a copy off the device, where there is one)."""
-        return backend.to_numpy(a)
+        return arrays.to_numpy(a)
 
     def zeros(self, shape, dtype=None):
         return self.xp.zeros(shape, dtype=dtype or self.dtype)

@@ -38,7 +38,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import backend, checks, distributed
+from .. import arrays, checks, distributed
 from ..callbacks import Callback
 from ..metrics import EpochMetrics
 from . import data_parallel
@@ -169,7 +169,7 @@ class MpiStep(Step):
     def metric_results(self) -> dict[str, float]:
         """The metrics over every rank's recorded batches."""
         mine = self.model.epoch_metrics
-        kept = [(backend.to_numpy(y), backend.to_numpy(out)) for y, out in mine.batches]
+        kept = [(arrays.to_numpy(y), arrays.to_numpy(out)) for y, out in mine.batches]
         everyone = distributed.gather(self.comm, kept, f"the metrics of epoch {self.epoch + 1}")
         gathered = EpochMetrics(mine.chosen)  # (the outputs are probabilities already)
         gathered.batches = [batch for part in everyone for batch in part]

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .. import backend
+from .. import settings
 from . import data_parallel
 from .plain import Step
 
@@ -143,7 +143,7 @@ class LayerCopies:
         n = len(self.models)
         rows = data_parallel.cut(len(x), n)
         shares = [data_parallel.share(part, len(x)) for part in rows]
-        threads = min(backend.get_threads(), n)
+        threads = min(settings.get_threads(), n)
         cuts = np.linspace(0, self.flat_grad.size, threads + 1).astype(int)
         ready = threading.Barrier(threads)
         results = [None] * n

@@ -1,109 +1,21 @@
-"""The library's settings: the float type, the seeded generator, the ops new layers and models use.
+"""Arrays as users hand them in, and arrays of any device: which module an array belongs to, a copy on the
+host, and the checks that turn what users pass into numbers neuronet computes with.
 
-Arrays themselves come from an ops object (``ops.py``): a model and its
-layers reach them through ``self.ops``, and code that only receives arrays
-(losses, optimizers, regularisers) asks :func:`array_module` which module
-they belong to, as Chainer's ``get_array_module`` does. This module also
-checks what users hand in (``as_array``, ``as_float``): host-side NumPy,
-before anything reaches a device.
+Code that only receives arrays (losses, optimizers, regularisers) asks
+:func:`array_module` which module they belong to, as Chainer's
+``get_array_module`` does. ``as_array`` and ``as_float`` check what users hand
+in: host-side NumPy, before anything reaches a device.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
-import os
 import sys
 
 import numpy as np
 
-from .checks import ArgumentError, integer
-
-_DTYPES = {"float32": np.float32, "float64": np.float64}
-_dtype: type = np.float32
-_rng: np.random.Generator = np.random.default_rng()
-_ops = contextvars.ContextVar("ops", default=None)  # None: a NumpyOps, made on first use
-_default_ops = None
-_threads: int | None = None  # None: every core
-
-
-def set_dtype(name: str) -> None:
-    """Choose the float type of new parameters and inputs: "float32" (default) or "float64"."""
-    global _dtype
-    if str(name) not in _DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {name!r}")
-    _dtype = _DTYPES[str(name)]
-
-
-def get_dtype() -> type:
-    """The float type in use (``np.float32`` unless :func:`set_dtype` said otherwise)."""
-    return _dtype
-
-
-def set_seed(seed: int | None) -> None:
-    """Seed the one generator behind initialisation, and behind the generators models draw from it."""
-    global _rng
-    if seed is not None:
-        seed = integer(seed, "seed", low=0, high=2**63 - 1)
-    _rng = np.random.default_rng(seed)
-
-
-@contextlib.contextmanager
-def seeded(seed: int | None):
-    """Draw from a generator seeded with ``seed`` inside this block (None: a fresh one); the library's own
-    generator is as it was after it (an estimator's ``random_state`` does not reseed the library)."""
-    global _rng
-    saved = _rng
-    set_seed(seed)
-    try:
-        yield _rng
-    finally:
-        _rng = saved
-
-
-def rng() -> np.random.Generator:
-    """The library's random generator (see :func:`set_seed`)."""
-    return _rng
-
-
-def set_threads(n: int | None) -> None:
-    """How many threads run the parts of a batch split across cores (``steps/threads.py``) at once; 1 runs
-    them one after another, None uses every core. The results do not depend on it."""
-    global _threads
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-        raise ValueError(f"threads must be a positive int or None, got {n!r}")
-    _threads = n
-
-
-def get_threads() -> int:
-    """The number of threads that run the parts of a split batch (see :func:`set_threads`)."""
-    if _threads is not None:
-        return _threads
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def get_ops():
-    """The ops new layers and models are made with: a NumpyOps unless :func:`use_ops` says otherwise."""
-    global _default_ops
-    ops = _ops.get()
-    if ops is None:
-        if _default_ops is None:
-            from .ops import NumpyOps
-
-            _default_ops = NumpyOps()
-        ops = _default_ops
-    return ops
-
-
-@contextlib.contextmanager
-def use_ops(ops):
-    """Make the layers and models built inside this block with ``ops`` (another device, another kind)."""
-    token = _ops.set(ops)
-    try:
-        yield ops
-    finally:
-        _ops.reset(token)
+from . import settings
+from .checks import ArgumentError
 
 
 def array_module(a):
@@ -179,12 +91,13 @@ def as_float(x, name: str = "input") -> np.ndarray:
     if source.size == 0:
         raise ArgumentError(f"{name} is empty (shape {source.shape}); give at least one sample")
     with np.errstate(over="ignore"):  # values beyond the float type's range are reported below
-        arr = source.astype(_dtype, copy=False)
+        arr = source.astype(settings.get_dtype(), copy=False)
     if not all_finite(arr):
         if source.dtype.kind == "f" and all_finite(source):  # finite before the cast: too large for the float type
             raise ArgumentError(
                 f"{name} holds values up to {float(np.abs(source).max()):.3g}, beyond the range of "
-                f"{np.dtype(_dtype).name} (+-{float(np.finfo(_dtype).max):.3g}); scale them down, "
+                f"{np.dtype(settings.get_dtype()).name} (+-{float(np.finfo(settings.get_dtype()).max):.3g}); "
+                "scale them down, "
                 'or compute in float64 with nn.set_dtype("float64")'
             )
         require_finite(source, name)
