@@ -36,10 +36,10 @@ def test_each_step_moves_only_its_own_network(float64, options):
     gan = gan_of(**options)
     real = np.random.default_rng(0).standard_normal((16, 2))
     g, d = weights(gan.generator), weights(gan.discriminator)
-    gan.local_step().discriminator_step(real)
+    gan.discriminator_step(real)
     assert moved(d, gan.discriminator) and not moved(g, gan.generator)
     g, d = weights(gan.generator), weights(gan.discriminator)
-    gan.local_step().generator_step(16)
+    gan.generator_step(16)
     assert moved(g, gan.generator) and not moved(d, gan.discriminator)
 
 
@@ -67,7 +67,7 @@ def test_the_generator_step_follows_the_gradient_of_the_generator_loss(float64, 
     params = gan.generator.parameters()
     expected = [numerical_gradient(generator_loss, p.data) for p in params]
     before, loss_before = [p.data.copy() for p in params], generator_loss()
-    assert gan.local_step().generator_step(5) == pytest.approx(loss_before, rel=1e-12)  # the loss before its step
+    assert gan.generator_step(5) == pytest.approx(loss_before, rel=1e-12)  # the loss before its step
     for p, was, grad in zip(params, before, expected):
         assert relative_error(was - p.data, grad) < 1e-6
 

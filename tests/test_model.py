@@ -537,3 +537,28 @@ def test_data_that_does_not_fit_is_named_with_its_own_shape():
         model.fit(np.zeros((200, 3)), np.zeros(200, int), verbose=0)
     with pytest.raises(ValueError, match=r"validation X of shape \(5, 3\) does not fit the model"):
         model.fit(np.zeros((20, 4)), np.zeros(20, int), validation_data=(np.zeros((5, 3)), np.zeros(5, int)), verbose=0)
+
+
+def test_fit_and_evaluate_call_a_subclass_s_own_train_step_and_test_step():
+    """A subclass that trains differently overrides train_step/test_step (as Keras allows); fit and evaluate
+    call them, and super() reaches the step the model would take."""
+    calls = []
+
+    class Logged(nn.Sequential):
+        def train_step(self, x, y):
+            calls.append("train")
+            return super().train_step(x, y)
+
+        def test_step(self, x, y):
+            calls.append("test")
+            return super().test_step(x, y)
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((24, 3)), rng.integers(0, 2, 24)
+    model = Logged([nn.layers.Dense(3, 2, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    history = model.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, verbose=0)
+    assert calls.count("train") == 2 * 3 and calls.count("test") == 2  # 18 samples in 3 batches; 6 in 1
+    assert np.isfinite(history.history["val_loss"]).all()
+    model.evaluate(x, y, batch_size=24)
+    assert calls[-1] == "test"

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import neuronet as nn
-from neuronet.steps import Step
-from neuronet.steps import threads as parallel
+from neuronet.steps import PlainStep, parts
 
 L = nn.layers
 
@@ -39,10 +38,10 @@ def data(n):
 def gradients(model, x, y, threads=None):
     """The split step's loss, outputs and gradients on ``threads`` threads; the whole batch's with None."""
     if threads is None:
-        loss, out = Step(model).gradients(x, y)
+        loss, out = PlainStep(model).gradients(x, y)
     else:
         nn.set_threads(threads)
-        assert parallel.parts(len(x), model.layers) > 1
+        assert parts(len(x), model.layers) > 1
         loss, out = model.compute_gradients(x, y)
     return loss, out.copy(), [p.grad.copy() for p in model.parameters()]
 
@@ -77,7 +76,7 @@ def test_seeded_training_is_the_same_bit_for_bit_on_one_and_two_threads(make, da
         model = make()
         model.fit(x, y, epochs=2, batch_size=128, verbose=0)
         weights.append(model.get_weights())
-    assert parallel.parts(128, model.layers) == 2
+    assert parts(128, model.layers) == 2
     assert all(np.isfinite(w).all() for w in weights[0])
     for a, b in zip(*weights):
         np.testing.assert_array_equal(a, b)
@@ -96,15 +95,15 @@ def test_the_thread_copies_follow_replaced_weights(float64):
 
 def test_only_exact_and_worthwhile_models_are_split():
     nn.set_threads(2)
-    assert parallel.parts(128, small_cnn().layers) == 2
-    assert parallel.parts(1024, small_cnn().layers) == 16  # about parallel.PART samples a part
-    assert parallel.parts(20, small_cnn().layers) == 1  # small parts do not pay
-    assert parallel.parts(128, small_cnn(L.Dropout(0.5)).layers) == 1  # random draws in threads
-    assert parallel.parts(128, small_cnn(L.BatchNormalization(4)).layers) == 1  # statistics over the whole batch
+    assert parts(128, small_cnn().layers) == 2
+    assert parts(1024, small_cnn().layers) == 16  # about steps.threads.PART samples a part
+    assert parts(20, small_cnn().layers) == 1  # small parts do not pay
+    assert parts(128, small_cnn(L.Dropout(0.5)).layers) == 1  # random draws in threads
+    assert parts(128, small_cnn(L.BatchNormalization(4)).layers) == 1  # statistics over the whole batch
     dense = nn.Sequential([L.Dense(4, 8, activation="relu"), L.Dense(8, 2)])
-    assert parallel.parts(256, dense.layers) == 1  # BLAS already keeps every core busy
+    assert parts(256, dense.layers) == 1  # BLAS already keeps every core busy
     nn.set_threads(1)
-    assert parallel.parts(128, small_cnn().layers) == 2  # the same cut on one thread: the same numbers
+    assert parts(128, small_cnn().layers) == 2  # the same cut on one thread: the same numbers
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, "4"])

@@ -94,6 +94,14 @@ class GAN:
         """``d_steps`` discriminator steps on the real batch ``x``, then one generator step; the two losses."""
         return self.local_step().train_step(x)
 
+    def discriminator_step(self, real) -> float:
+        """D on ``real`` and as many generated samples; only D's parameters move (``GanStep``)."""
+        return self.local_step().discriminator_step(real)
+
+    def generator_step(self, n: int) -> float:
+        """G's ``n`` samples scored by D against the target 1; only G's parameters move (``GanStep``)."""
+        return self.local_step().generator_step(n)
+
     # -- the loop ------------------------------------------------------------------------------------
     def fit(self, x, epochs: int = 1, batch_size: int = 32, callbacks: list[Callback] | None = None, verbose=1):
         """Train on the real samples ``x`` for ``epochs`` passes in shuffled batches; the History holds

@@ -40,8 +40,7 @@ class Model:
         self.metadata: dict = {}  # JSON-able extras saved with the model (the CLI keeps its table settings here)
         self.stop_training = False
         self.params = ModelParameters()
-        self._plan_key: tuple | None = None  # what the kind's plan of its passes was made for (None: make it)
-        self._local_step: steps.Step | None = None
+        self._strategy: steps.PlainStep | None = None  # how a step runs here (steps.local), kept until a move
 
     def compile(self, loss="categorical_crossentropy", optimizer="adam", metrics=None) -> None:
         """Choose the loss, the optimizer and the metrics reported during training. A setting refused (with
@@ -59,7 +58,6 @@ class Model:
         self.loss, self.optimizer, self.metric_specs, self.metrics = loss, optimizer, list(metrics or []), chosen
         logits = isinstance(loss, losses.BinaryCrossentropy) and loss.from_logits  # then the outputs are scores
         self.epoch_metrics = metrics_lib.EpochMetrics(chosen, sigmoid if logits else None)
-        self._plan_key = None  # the loss decides the head
 
     # -- parameters and weights --------------------------------------------------------------------
     def parameters(self) -> list[Parameter]:
@@ -97,6 +95,8 @@ class Model:
     def flat_parameter(self) -> Parameter | None:
         """All parameters as one flat Parameter, so the optimizer runs a few long vector ops (None if there
         are none); made again, the optimizer's state carried over, when the layers change."""
+        if self.params.holds(self.parameters()):  # (every step: the names are made only when needed)
+            return self.params.flat
         named = {
             f"{i}.{layer.name}.{path}": p
             for i, layer in enumerate(self.layers)
@@ -125,27 +125,33 @@ class Model:
         self.ops = ops
         for layer in self.layers:
             layer.use_ops(ops)
-        self._plan_key = self._local_step = None  # the plan and the step are the ops's
+        self._strategy = None  # (the thread split is the CPU's)
         return self
 
     # -- a training step (steps/) ------------------------------------------------------------------
     def local_step(self) -> steps.Step:
-        """The step this model takes in a process of its own (``steps.local``), kept until it moves."""
-        if self._local_step is None:
-            self._local_step = steps.local(self)
-        return self._local_step
+        """The step this model takes in a process of its own (``steps.local``: the thread split on a CPU, else
+        the plain step); where a subclass overrides ``train_step`` or ``test_step`` (as Keras allows), a step
+        that calls those."""
+        own = {name for name in ("train_step", "test_step") if getattr(type(self), name) is not getattr(Model, name)}
+        return steps.ModelsOwnStep(self, self._built_in_step(), own) if own else self._built_in_step()
+
+    def _built_in_step(self) -> steps.PlainStep:
+        if self._strategy is None:
+            self._strategy = steps.local(self)
+        return self._strategy
 
     def train_step(self, x, y) -> dict[str, float]:
         """One step of gradient descent on a batch ``x`` with targets ``y`` in the loss's form; its logs."""
-        return self.local_step().train_step(x, y)
+        return self._built_in_step().train_step(x, y)
 
     def test_step(self, x, y) -> dict[str, float]:
         """The loss (with regularisation, as in training) on a batch, recorded for the metrics too."""
-        return self.local_step().test_step(x, y)
+        return self._built_in_step().test_step(x, y)
 
     def compute_gradients(self, x, y) -> tuple[float, np.ndarray]:
         """Forward, loss and backward on a batch: fill every ``.grad``; return (loss, outputs)."""
-        return self.local_step().gradients(x, y)
+        return self._built_in_step().gradients(x, y)
 
     def apply_gradients(self) -> None:
         """The optimizer's step on every parameter, then each parameter's constraint (SparseDense's mask)."""

@@ -1,23 +1,25 @@
 """How a training step runs: a strategy, chosen once by ``fit``.
 
+- ``base.py``: what the loop asks of any step (``Step``);
 - ``plain.py``: forward, loss, backward, update, on the whole batch;
 - ``threads.py``: the batch cut into parts that run in threads (a CPU, layers where that is exact and pays);
 - ``mpi.py``: the batch cut over the ranks of an ``mpiexec`` job, the gradient summed with one allreduce;
 - ``gan.py``: a discriminator step, then a generator step;
 - ``data_parallel.py``: the cut and the shares the thread and MPI strategies both use.
 
-A model says which step it takes in a process of its own (``model.local_step()``); ``choose`` wraps it in
-the MPI step when ``fit(..., distributed=True)`` runs under mpiexec. The loop (``training.py``) talks to the
-step alone.
+A model says which step it takes in a process of its own (``model.local_step()``, built by ``local``);
+``choose`` wraps it in the MPI step when ``fit(..., distributed=True)`` runs under mpiexec. The loop
+(``training.py``) talks to the step alone.
 """
 
 from __future__ import annotations
 
 from .. import distributed
+from .base import Step
 from .data_parallel import cut, share
 from .gan import GanStep
 from .mpi import Agreement, MpiStep
-from .plain import Step
+from .plain import ModelsOwnStep, PlainStep
 from .threads import ThreadSplitStep, parts
 
 
@@ -29,10 +31,23 @@ def choose(model, distributed_run: bool = False) -> Step:
     return local if comm is None else MpiStep(local, comm)
 
 
-def local(model) -> Step:
-    """The step a Sequential model takes in a process of its own: the thread split where its ops is tuned for
+def local(model) -> PlainStep:
+    """The step a model of layers takes in a process of its own: the thread split where its ops is tuned for
     a CPU (it cuts only batches where that is exact and pays), else the plain step."""
-    return ThreadSplitStep(model) if model.ops.tuned_for_cpu else Step(model)
+    return ThreadSplitStep(model) if model.ops.tuned_for_cpu else PlainStep(model)
 
 
-__all__ = ["Agreement", "GanStep", "MpiStep", "Step", "ThreadSplitStep", "choose", "cut", "local", "parts", "share"]
+__all__ = [
+    "Agreement",
+    "GanStep",
+    "ModelsOwnStep",
+    "MpiStep",
+    "PlainStep",
+    "Step",
+    "ThreadSplitStep",
+    "choose",
+    "cut",
+    "local",
+    "parts",
+    "share",
+]

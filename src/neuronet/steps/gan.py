@@ -13,7 +13,7 @@ draws; this is how one batch trains them, run by the same loop as any model.
 
 from __future__ import annotations
 
-from .plain import Step
+from .base import Step
 
 
 class GanStep(Step):
@@ -57,9 +57,6 @@ class GanStep(Step):
         g.backward(d.backward(gan.loss.backward(out, targets)), input_grad=False)
         update(g)
         return loss
-
-    def test_step(self, x, y=None) -> dict[str, float]:
-        raise NotImplementedError("a GAN has no validation data: it learns from samples alone")
 
     def reset_metrics(self) -> None:
         """(A GAN reports its two losses only.)"""

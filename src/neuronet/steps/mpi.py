@@ -42,12 +42,13 @@ from .. import arrays, checks, distributed
 from ..callbacks import Callback
 from ..metrics import EpochMetrics
 from . import data_parallel
-from .plain import Step
+from .base import Step
 
 
 class MpiStep(Step):
     """One rank's step in a data-parallel run: its part of each batch through ``local`` (the step it would
-    take in a process of its own), the gradient summed over the ranks (see the module's docstring)."""
+    take in a process of its own: its ``data_gradients``), the gradient summed over the ranks (see the
+    module's docstring)."""
 
     def __init__(self, local: Step, comm) -> None:
         super().__init__(local.model)
@@ -134,10 +135,10 @@ class MpiStep(Step):
         distributed.sum_in_place(self.comm, [total], self.model.ops, step)
         return float(total[0])
 
-    def train_step(self, x, y) -> dict[str, float]:
-        """This rank's part's gradient weighted by its share, summed over the ranks with the loss; then the
-        same update on every rank."""
-        self.batch += 1
+    def gradients(self, x, y) -> tuple[float, object]:
+        """The gradient of the whole global batch's loss (penalties included) in every ``.grad``, on every
+        rank: this rank's part's gradient weighted by its share, summed over the ranks with the loss. Returns
+        the loss and this rank's part's outputs."""
         model, rows = self.model, self.part(len(x))
         share = data_parallel.share(rows, len(x))
         flat = model.flat_parameter()
@@ -145,9 +146,14 @@ class MpiStep(Step):
         total = np.array([float(loss) * share])
         step = f"the gradient sum of epoch {self.epoch + 1}, batch {self.batch}"
         distributed.sum_in_place(self.comm, [total] if flat is None else [flat.grad, total], model.ops, step)
-        loss = float(total[0]) + model.add_regularization_gradients()
-        model.apply_gradients()
-        model.epoch_metrics.record(y[rows], out)
+        return float(total[0]) + model.add_regularization_gradients(), out
+
+    def train_step(self, x, y) -> dict[str, float]:
+        """The summed gradient, then the same update on every rank."""
+        self.batch += 1
+        loss, out = self.gradients(x, y)
+        self.model.apply_gradients()
+        self.model.epoch_metrics.record(y[self.part(len(x))], out)
         return {"loss": loss}
 
     def test_step(self, x, y) -> dict[str, float]:

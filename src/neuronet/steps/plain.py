@@ -5,28 +5,21 @@
     grad = dL/dw for every parameter w    backward, last layer to first
     w   -= optimizer's step(grad)         update
 
-A :class:`Step` holds the model it trains and gives the training loop
-(``training.py``) all it asks of a step: ``train_step`` (the four steps on a
-batch, returning its logs), ``test_step`` (the loss on a batch, no update),
-the epoch's metrics, the smallest batch a step takes. The other strategies
-(``threads.py``, ``mpi.py``, ``gan.py``) are subclasses that change how the
-gradient of a batch is found; the loop never knows which one it runs.
+The thread split (``threads.py``) is this step with another way of finding a
+batch's gradient (``data_gradients``); the MPI step (``mpi.py``) takes a
+rank's part through it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from .base import Step
 
 
-class Step:
+class PlainStep(Step):
     """One training step of ``model`` on a batch, in one piece (see the module's docstring)."""
 
-    def __init__(self, model) -> None:
-        self.model = model
-
-    # -- the gradient ------------------------------------------------------------------------------
     def data_gradients(self, x, y, share: float = 1.0) -> tuple[float, object]:
-        """Fill every ``.grad`` with the gradient of the data loss on ``x`` times ``share`` (a part's fraction
+        """Set every ``.grad`` to the gradient of the data loss on ``x`` times ``share`` (a part's fraction
         of a batch split over threads or ranks, so that the parts' gradients add up to the batch's). Returns
         the data loss (no penalties) and the outputs."""
         model = self.model
@@ -41,7 +34,6 @@ class Step:
         loss, out = self.data_gradients(x, y)
         return loss + self.model.add_regularization_gradients(), out
 
-    # -- what the training loop asks ---------------------------------------------------------------
     def train_step(self, x, y) -> dict[str, float]:
         """The gradient, the optimizer's update, the batch recorded for the epoch's metrics; the batch's logs."""
         loss, out = self.gradients(x, y)
@@ -57,21 +49,20 @@ class Step:
         model.epoch_metrics.record(y, out)
         return {"loss": model.loss_of(out, y) + model.regularization_loss()}
 
-    def reset_metrics(self) -> None:
-        self.model.epoch_metrics.reset()
 
-    def metric_results(self) -> dict[str, float]:
-        return self.model.epoch_metrics.results()
+class ModelsOwnStep(Step):
+    """The step of a model whose class overrides ``train_step`` or ``test_step`` (as Keras allows): the loop
+    calls the model's own methods for those, and ``inner`` (the step the model would take) for the rest."""
 
-    def min_batch(self) -> int:
-        """The fewest samples a training batch may hold (BatchNormalization needs two)."""
-        return self.model.min_batch()
+    def __init__(self, model, inner: PlainStep, own: set[str]) -> None:
+        super().__init__(model)
+        self.inner, self.own = inner, own
 
-    # -- around the loop ---------------------------------------------------------------------------
-    def start(self, check: Callable):
-        """Run ``check`` (fit's checks of its arguments, which return the loop's plan) and return the plan the
-        loop runs: here, as it is."""
-        return check()
+    def train_step(self, x, y) -> dict[str, float]:
+        return self.model.train_step(x, y) if "train_step" in self.own else self.inner.train_step(x, y)
 
-    def abandon(self, error: BaseException) -> None:
-        """Called when the loop fails with ``error``, before it is raised: nothing to do in one process."""
+    def test_step(self, x, y) -> dict[str, float]:
+        return self.model.test_step(x, y) if "test_step" in self.own else self.inner.test_step(x, y)
+
+    def data_gradients(self, x, y, share: float = 1.0) -> tuple[float, object]:
+        return self.inner.data_gradients(x, y, share)

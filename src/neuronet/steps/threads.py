@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import settings
 from . import data_parallel
-from .plain import Step
+from .plain import PlainStep
 
 # samples per part: a batch of 128 in two parts keeps two cores busy, and smaller parts cost more than they
 # save there (bench/RESULTS.md); larger batches use more cores
@@ -54,7 +54,7 @@ def parts(n_samples: int, layers) -> int:
     return max(1, (n_samples + PART // 2) // PART)
 
 
-class ThreadSplitStep(Step):
+class ThreadSplitStep(PlainStep):
     """The plain step, but a batch that splitting makes faster is cut into parts run in threads (see the
     module's docstring). The copies of the layers the parts run on are kept between steps."""
 
@@ -68,8 +68,10 @@ class ThreadSplitStep(Step):
         flat = model.flat_parameter() if n > 1 else None  # the parts' gradients are summed into its buffer
         if flat is None:  # not split, or no parameters to learn
             return super().data_gradients(x, y, share)
-        if self.copies is None or not self.copies.match(model, n, flat.grad):
-            self.copies = LayerCopies(model, n, flat.grad)
+        # (flat.grad carries out the members' pending zero_grad first: the first part writes into this buffer)
+        grad = flat.grad
+        if self.copies is None or not self.copies.match(model, n, grad):
+            self.copies = LayerCopies(model, n, flat)
         return self.copies.data_gradients(x, y, share)
 
 
@@ -100,24 +102,23 @@ class LayerCopies:
     optimizer reads it); the others have one each, added to it at the end of a step.
     """
 
-    def __init__(self, model, n: int, flat_grad: np.ndarray) -> None:
+    def __init__(self, model, n: int, flat) -> None:
         self.layers = list(model.layers)  # what these copies were made from
         self.weights = [p.data for p in model.parameters()]
-        self.flat_grad = flat_grad
+        self.flat_grad = flat_grad = flat.grad
         shared = {id(a): a for a in self.weights + [s for layer in self.layers for s in layer.states()]}
         shared[id(model.ops)] = model.ops
         self.models, self.steps, self.grads = [], [], []
         for i in range(n):
-            replica = copy.copy(model)  # shares the loss; the layers below are its own
-            replica.layers = copy.deepcopy(self.layers, dict(shared))  # the weights and states stay shared
-            params = replica.parameters()
+            # shares the loss and the model's settings (its flat buffer's record too: a copy never makes one);
+            # the layers below are its own, the weights and states in them shared
+            replica = copy.copy(model)
+            replica.layers = copy.deepcopy(self.layers, dict(shared))
             grad = flat_grad if i == 0 else np.zeros(flat_grad.size, dtype=flat_grad.dtype)
-            offset = 0
-            for p in params:
-                p.grad = grad[offset : offset + p.data.size].reshape(p.data.shape)
-                offset += p.data.size
+            for p, piece in zip(replica.parameters(), flat.pieces(grad)):
+                p.grad = piece
             self.models.append(replica)
-            self.steps.append(Step(replica))
+            self.steps.append(PlainStep(replica))
             self.grads.append(grad)
 
     def match(self, model, n: int, flat_grad: np.ndarray) -> bool:
