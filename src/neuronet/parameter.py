@@ -41,7 +41,7 @@ class Parameter:
         return self._grad
 
     def settle_grad(self) -> None:
-        """Carry out a pending zero_grad now (needed before reading grads through a flat buffer)."""
+        """Carry out a pending zero_grad now (reading ``grad`` does; a flat buffer does it for its members)."""
         if self._grad_pending_zero:
             self._grad.fill(0)
             self._grad_pending_zero = False
@@ -150,14 +150,20 @@ class FlatParameter(Parameter):
         total = sum(p.data.size for p in params)
         super().__init__(arrays.array_module(first).empty(total, dtype=first.dtype), ops=ops, dtype=first.dtype)
         self.members = list(params)
-        offset = 0
-        for p in params:
-            n = p.data.size
-            self.data[offset : offset + n] = p.data.ravel()
-            self._grad[offset : offset + n] = p.grad.ravel()
-            p.data = self.data[offset : offset + n].reshape(p.data.shape)
-            p.grad = self._grad[offset : offset + n].reshape(p.grad.shape)
-            offset += n
+        ends = np.cumsum([p.data.size for p in params])
+        self.slices = [slice(int(end) - p.data.size, int(end)) for p, end in zip(params, ends)]
+        for p, data, grad in zip(params, self.pieces(self.data), self.pieces(self._grad)):
+            data[...], grad[...] = p.data, p.grad
+        self.point_members()
+
+    def pieces(self, buffer) -> list:
+        """Each member's part of ``buffer`` (a flat array of this one's size), shaped as the member: views."""
+        return [buffer[part].reshape(p.data.shape) for p, part in zip(self.members, self.slices)]
+
+    def point_members(self) -> None:
+        """Make each member's ``data`` and ``grad`` its views into this buffer."""
+        for p, data, grad in zip(self.members, self.pieces(self.data), self.pieces(self._grad)):
+            p.data, p.grad = data, grad
 
     def settle_grad(self) -> None:
         super().settle_grad()
@@ -167,12 +173,7 @@ class FlatParameter(Parameter):
     def move(self, ops) -> None:
         """Hold the buffer on ``ops``'s device, the members views into it as before."""
         super().move(ops)
-        offset = 0
-        for p in self.members:
-            n = p.data.size
-            p.data = self.data[offset : offset + n].reshape(p.data.shape)
-            p.grad = self._grad[offset : offset + n].reshape(p.data.shape)
-            offset += n
+        self.point_members()
 
 
 class ModelParameters:
@@ -184,19 +185,18 @@ class ModelParameters:
         self.flat: FlatParameter | None = None
         self.slices: dict[str, tuple[Parameter, slice]] = {}  # what the buffer holds, by path
 
+    def holds(self, params: list[Parameter]) -> bool:
+        """Whether the buffer holds exactly ``params``, in order."""
+        return len(params) == len(self.slices) and all(p is was for p, (was, _) in zip(params, self.slices.values()))
+
     def buffer(self, named: dict[str, Parameter], ops, optimizer=None) -> FlatParameter | None:
         """The flat buffer of the parameters ``named`` (by path), None if there are none."""
-        same = len(named) == len(self.slices) and all(
-            p is was for p, (was, _) in zip(named.values(), self.slices.values())
-        )
-        if same:
+        if self.holds(list(named.values())):
             return self.flat
         old, old_slices = self.flat, self.slices
         self.flat = FlatParameter(list(named.values()), ops) if named else None
-        self.slices, offset = {}, 0
-        for path, p in named.items():
-            self.slices[path] = (p, slice(offset, offset + p.data.size))
-            offset += p.data.size
+        parts = self.flat.slices if named else []
+        self.slices = {path: (p, part) for (path, p), part in zip(named.items(), parts)}
         if old is not None and self.flat is not None and optimizer is not None:
             pieces = [
                 (old_slices[path][1], now)

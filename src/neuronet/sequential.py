@@ -6,7 +6,7 @@ first, each layer adding dL/d(its parameters) into their ``.grad``. All else
 (compile, fit, evaluate, predict, weights, devices, saving) is what every
 model is (``model.py``).
 
-The model plans its layers once until they change: the steps its passes run
+The model plans its layers once until they change: the stages its passes run
 (a convolution and its pooling fused, where the ops is tuned for a CPU,
 ``fusion.py``) and whether the loss absorbs the last activation's backward
 pass (softmax with cross-entropy: the "head").
@@ -39,8 +39,9 @@ class Sequential(Model):
         None on an axis leaves it free (a sequence's length)."""
         super().__init__()
         self.input_shape = None if input_shape is None else (None, *inputs.sample_shape(input_shape))
-        self._steps: list = []
-        self._masked = False  # does a step take a mask (a recurrent layer)? Then the passes hand masks on
+        self._plan_key: tuple | None = None  # the layers (by identity), loss and ops the plan was made for
+        self._stages: list = []  # what the passes run: the layers, or fused stages of them (fusion.py)
+        self._masked = False  # does a stage take a mask (a recurrent layer)? Then the passes hand masks on
         self._head: Layer | None = None
         self._training_passes = 0  # training forward passes since the last backward (see the module's docstring)
         self._seen_shape: tuple | None = None  # the shape of the last input, batch as None (for summary)
@@ -85,16 +86,16 @@ class Sequential(Model):
             raise checks.ArgumentError(f"input_shape {shape} does not fit the layers: {exc}") from None
 
     def _plan(self) -> list:
-        """The steps the passes run, made once for the current layers (and again only when they change)."""
-        key = (tuple(map(id, self.layers)), id(self.loss))
+        """The stages the passes run, made once for the current layers (and again only when they change)."""
+        key = (tuple(map(id, self.layers)), id(self.loss), id(self.ops))
         if key != self._plan_key:
             for layer in self.layers:
                 if layer.ops is not self.ops:  # put in place of another (pruning) rather than added
                     layer.use_ops(self.ops)
             planned = fusion.plan(self.layers) if self.ops.tuned_for_cpu else list(self.layers)
-            self._steps, self._head, self._plan_key = planned, self._find_head(), key
-            self._masked = any(step.takes_mask for step in self._steps)
-        return self._steps
+            self._stages, self._head, self._plan_key = planned, self._find_head(), key
+            self._masked = any(stage.takes_mask for stage in self._stages)
+        return self._stages
 
     def _find_head(self) -> Layer | None:
         """The last layer, if the loss absorbs its activation's backward pass (softmax + cross-entropy)."""
@@ -121,13 +122,13 @@ class Sequential(Model):
         if x.dtype != self.dtype and x.dtype.kind in "fiub" and not self.takes_ids:
             x = x.astype(self.dtype)  # lists, float64, ints: compute in the model's float type
         mask = None  # which steps of a sequence are real (see Layer.output_mask): Embedding makes it
-        for step in self._plan():
-            if self._masked and step.takes_mask and mask is not None:
-                x = step.forward(x, training, mask=mask)
+        for stage in self._plan():
+            if self._masked and stage.takes_mask and mask is not None:
+                x = stage.forward(x, training, mask=mask)
             else:
-                x = step.forward(x, training)
+                x = stage.forward(x, training)
             if self._masked:
-                mask = step.output_mask(mask)
+                mask = stage.output_mask(mask)
         return x
 
     def backward(self, dy, input_grad: bool = True):
@@ -222,13 +223,13 @@ def load_model(path) -> Sequential:
     return model_file.restore(description, tensors, path, Sequential)
 
 
-def backward_through(steps: list, dy, input_grad: bool):
-    """Backpropagate ``dy`` through ``steps``, last to first; dL/d input, or None without ``input_grad``."""
-    if not steps:
+def backward_through(stages: list, dy, input_grad: bool):
+    """Backpropagate ``dy`` through ``stages``, last to first; dL/d input, or None without ``input_grad``."""
+    if not stages:
         return dy
-    for step in steps[:0:-1]:
-        dy = step.backward(dy)
+    for stage in stages[:0:-1]:
+        dy = stage.backward(dy)
     if input_grad:
-        return steps[0].backward(dy)
-    steps[0].backward_params_only(dy)  # training needs no gradient for the data itself
+        return stages[0].backward(dy)
+    stages[0].backward_params_only(dy)  # training needs no gradient for the data itself
     return None
