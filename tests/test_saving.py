@@ -513,3 +513,27 @@ def test_a_name_for_another_programs_format_is_refused(tmp_path, name, points_to
     assert os.listdir(tmp_path) == []
     model.save(tmp_path / "m.safetensors")  # what it is: a safetensors file
     model.save(tmp_path / "model")  # or no extension at all
+
+
+OLD_FILES = os.path.join(os.path.dirname(__file__), "data", "saved_by_0.1.0")
+
+
+def test_files_saved_before_the_core_was_redesigned_load_and_predict_the_same():
+    """Files written by the code before issue 21 (commit 56dc860): a CNN, a text model (Embedding,
+    Bidirectional LSTM) and a GAN load and give the outputs that code gave."""
+    saved = np.load(os.path.join(OLD_FILES, "inputs_and_outputs.npz"))
+    for name in ("cnn", "text"):
+        model = nn.load_model(os.path.join(OLD_FILES, f"{name}.nnet"))
+        np.testing.assert_allclose(model.predict(saved[f"{name}_x"]), saved[f"{name}_y"], rtol=1e-6, atol=1e-7)
+    gan = nn.load_gan(os.path.join(OLD_FILES, "gan.nnet"))
+    np.testing.assert_allclose(gan.generator.predict(saved["gan_z"]), saved["gan_y"], rtol=1e-6, atol=1e-7)
+
+
+def test_a_command_line_model_saved_before_the_redesign_predicts_the_same(tmp_path):
+    from neuronet.cli import main
+
+    out = tmp_path / "predictions.csv"
+    main(["predict", os.path.join(OLD_FILES, "table.nnet"), os.path.join(OLD_FILES, "table.csv"), "--out", str(out)])
+    now = np.loadtxt(out, delimiter=",", skiprows=1)
+    before = np.loadtxt(os.path.join(OLD_FILES, "table_predictions.csv"), delimiter=",", skiprows=1)
+    np.testing.assert_allclose(now, before, rtol=1e-4)

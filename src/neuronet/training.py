@@ -69,7 +69,7 @@ def fit(
     If the loss, the weights or the validation loss turn NaN or infinite, training stops after that
     epoch with a warning; the History records the epoch (its loss as it came, the rest NaN). A last
     batch too small for some layer (a single sample, for BatchNormalization) joins the batch before it.
-    ``distributed=True`` under ``mpiexec -n N`` trains data-parallel on N ranks (``distributed.py``); in
+    ``distributed=True`` under ``mpiexec -n N`` trains data-parallel on N ranks (``steps/mpi.py``); in
     a process of its own it is plain training.
     """
     step = steps.choose(model, checks.flag(distributed, "distributed"))  # first: one rank's refusal is every rank's

@@ -32,7 +32,7 @@ class Layer:
     state_names: tuple[str, ...] = ()  # arrays kept but not learned by gradient (running statistics, masks)
     default_name: str = "layer"
     takes_ids: bool = False  # True for layers fed integer token ids (Embedding): the model must not cast them
-    # may a training batch be split across threads (see parallel.py)? Only if every sample's output depends on
+    # may a training batch be split across threads (see steps/threads.py)? Only if every sample's output depends on
     # that sample alone, with no random draw; and it pays only if some layer's work is mostly NumPy loops
     independent_samples: bool = True
     numpy_bound: bool = False

@@ -74,7 +74,7 @@ class Recurrent(Layer, abstract=True):
     param_names = ("input_weights", "recurrent_weights", "biases")
     takes_mask = True
     # every sample's sequence is its own; a step is small products and element-wise loops on small blocks,
-    # which two halves of a batch run better in two threads than one (parallel.py)
+    # which two halves of a batch run better in two threads than one (steps/threads.py)
     numpy_bound = True
     gates = 1
     order: tuple[int, ...] = (0,)  # inside the layer, gate k is gate order[k] of the weights' columns

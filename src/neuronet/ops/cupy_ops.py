@@ -13,8 +13,9 @@ does change is below, and only that:
   makes 8-10 passes over memory: on a GPU every pass is a kernel launch, and
   for small models the launches, not the arithmetic, are the cost (``sgd``
   and ``adagrad`` are the reference's plain ones, in CuPy);
-- none of NumpyOps's CPU tuning (threads, kept memory, fused conv + pool
-  layers) applies.
+- none of the CPU's tuning applies: not NumpyOps's kernels and kept memory,
+  and, since ``tuned_for_cpu`` is False, a model plans no fused conv + pool
+  stages and splits no batch over threads.
 
 The CuPy wheels ship no cuDNN, so convolutions are im2col and a cuBLAS
 product, as on the CPU. Data stays on the host and moves a batch at a time

@@ -6,7 +6,7 @@ sums as a matrix-vector product, im2col as a strided view (filled transposed
 for few channels), the bias added a row of pixels at a time, and the
 optimizers' updates in place through one scratch buffer. A model whose ops is
 ``tuned_for_cpu`` also fuses convolutions with their pooling (``fusion.py``)
-and splits a batch across threads (``parallel.py``).
+and splits a batch across threads (``steps/threads.py``).
 """
 
 from __future__ import annotations

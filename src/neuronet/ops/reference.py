@@ -23,7 +23,7 @@ class Ops:
     xp = np
     device = "cpu"  # where the arrays live, as model.to names it
     # whether the CPU's tricks above the kernels pay: a convolution fused with its pooling (fusion.py) and a
-    # batch split across threads (parallel.py); a model asks before it plans its passes and steps
+    # batch split across threads (steps/threads.py); a model asks before it plans its passes and steps
     tuned_for_cpu = False
 
     def __init__(self, rng: np.random.Generator | None = None, dtype=None) -> None:
@@ -164,7 +164,7 @@ class Ops:
             w -= lr * g
             return
         velocity[...] = momentum * velocity + g
-        w -= lr * (g + momentum * velocity if nesterov else velocity)
+        w -= lr * ((g + momentum * velocity) if nesterov else velocity)
 
     def adagrad(self, w, g, sum_of_squares, *, lr: float, epsilon: float, scratch) -> None:
         """Adagrad: s += g**2;  w -= lr * g / (sqrt(s) + epsilon)."""
