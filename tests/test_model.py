@@ -562,3 +562,39 @@ def test_fit_and_evaluate_call_a_subclass_s_own_train_step_and_test_step():
     assert np.isfinite(history.history["val_loss"]).all()
     model.evaluate(x, y, batch_size=24)
     assert calls[-1] == "test"
+
+
+def test_backward_loss_answers_the_forward_pass_before_it():
+    """forward, backward_loss, then forward and backward: each forward pass was answered, so no refusal."""
+    rng = np.random.default_rng(0)
+    model = nn.Sequential([nn.layers.Dense(3, 2, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    x, y = model.check_data(rng.standard_normal((4, 3)), rng.integers(0, 2, 4))
+    out = model.forward(x, training=True)
+    model.backward_loss(out, model.ops.asarray(y))
+    model.apply_gradients()
+    model.forward(x, training=True)
+    assert model.backward(np.ones((4, 2))).shape == (4, 3)
+
+
+def test_a_step_of_a_subclass_s_own_serves_fit_train_step_and_compute_gradients():
+    made = []
+
+    class Counting(nn.steps.PlainStep):
+        def data_gradients(self, x, y, share=1.0):
+            made.append(len(x))
+            return super().data_gradients(x, y, share)
+
+    class Model(nn.Sequential):
+        def make_step(self):
+            return Counting(self)
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 3)), rng.integers(0, 2, 16)
+    model = Model([nn.layers.Dense(3, 2, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    xs, ys = model.check_data(x, y)
+    model.train_step(xs, ys)
+    model.compute_gradients(xs, ys)
+    assert made == [8, 8, 16, 16]

@@ -40,7 +40,8 @@ class Model:
         self.metadata: dict = {}  # JSON-able extras saved with the model (the CLI keeps its table settings here)
         self.stop_training = False
         self.params = ModelParameters()
-        self._strategy: steps.PlainStep | None = None  # how a step runs here (steps.local), kept until a move
+        self._step: steps.Step | None = None  # make_step's, kept while the ops and the layers stay
+        self._step_key: tuple | None = None
 
     def compile(self, loss="categorical_crossentropy", optimizer="adam", metrics=None) -> None:
         """Choose the loss, the optimizer and the metrics reported during training. A setting refused (with
@@ -125,24 +126,32 @@ class Model:
         self.ops = ops
         for layer in self.layers:
             layer.use_ops(ops)
-        self._strategy = None  # (the thread split is the CPU's)
+        self._step = None  # (the thread split is the CPU's)
         return self
 
     # -- a training step (steps/) ------------------------------------------------------------------
+    def make_step(self) -> steps.Step:
+        """The step this model's training takes in a process of its own: ``steps.local`` (the thread split
+        where it pays on a CPU, else the plain step). Override it to train differently: return a step of your
+        own (a ``steps.PlainStep`` subclass that changes ``data_gradients``, say)."""
+        return steps.local(self)
+
     def local_step(self) -> steps.Step:
-        """The step this model takes in a process of its own (``steps.local``: the thread split on a CPU, else
-        the plain step); where a subclass overrides ``train_step`` or ``test_step`` (as Keras allows), a step
-        that calls those."""
+        """The step ``fit`` and ``evaluate`` take here: :meth:`make_step`'s; where a subclass overrides
+        ``train_step`` or ``test_step`` (as Keras allows), a step that calls those."""
         own = {name for name in ("train_step", "test_step") if getattr(type(self), name) is not getattr(Model, name)}
         return steps.ModelsOwnStep(self, self._built_in_step(), own) if own else self._built_in_step()
 
-    def _built_in_step(self) -> steps.PlainStep:
-        if self._strategy is None:
-            self._strategy = steps.local(self)
-        return self._strategy
+    def _built_in_step(self) -> steps.Step:
+        key = (id(self.ops), tuple(map(id, self.layers)))
+        if self._step is None or key != self._step_key:
+            self._step, self._step_key = self.make_step(), key
+        return self._step
 
     def train_step(self, x, y) -> dict[str, float]:
-        """One step of gradient descent on a batch ``x`` with targets ``y`` in the loss's form; its logs."""
+        """One step of gradient descent on a batch ``x`` with targets ``y`` in the loss's form; its logs.
+        A subclass that overrides it and leaves out ``super().train_step`` records what its metrics need with
+        ``self.epoch_metrics.record(y, outputs)``."""
         return self._built_in_step().train_step(x, y)
 
     def test_step(self, x, y) -> dict[str, float]:

@@ -3,7 +3,7 @@ weights by their saved names, and a model built from a file that may be damaged,
 
 ``saving.py`` is the format (safetensors + JSON, checksums, atomic writes); this module is what goes in it.
 A loaded description is checked at every step: each layer is built against the shapes of the file's tensors
-before it allocates (``parameter.shapes_on_file``), the weights must be the architecture's, the arrays ones a
+before it allocates (``file_shapes.shapes_on_file``), the weights must be the architecture's, the arrays ones a
 trained model can hold, and one sample of the input shape must pass through the layers within a limit of
 values, so that a small file cannot make a large allocation.
 """
@@ -18,11 +18,11 @@ import numpy as np
 
 from . import checks, process
 from .arrays import all_finite
+from .file_shapes import shapes_on_file
 from .inputs import sample_shape
 from .layers.base import Layer, deserialize, serialize
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
-from .parameter import shapes_on_file
 from .saving import ModelFileError, model_path, write_model_file
 
 # the most values one sample may make in any layer of a loaded model (256 MiB in float32)

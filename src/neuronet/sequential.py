@@ -114,8 +114,8 @@ class Sequential(Model):
         return self.call(x, training)
 
     def call(self, x, training: bool = False):
-        """The outputs for ``x``, as :meth:`forward` without counting the pass: for a pass no backward pass
-        follows (scoring, a GAN's generated batch)."""
+        """The outputs for ``x``, as :meth:`forward`, but a pass ``backward`` will not answer and does not
+        count (see the module's docstring): scoring, a GAN's generated batch."""
         self.ops.prepare()
         x = self.ops.asarray(x)
         self._seen_shape = (None, *x.shape[1:])
@@ -153,17 +153,19 @@ class Sequential(Model):
         self._plan()
         return self.loss.value(out, y) if self._head is not None else self.loss.forward(out, y)
 
-    def backward_loss(self, out, y, scale: float = 1.0) -> None:
-        """Every ``.grad`` set (not added to) to ``scale`` times the gradient of the data loss of ``out``, the
-        outputs of the last training pass: the gradients are zeroed here, where they are made."""
+    def backward_loss(self, out, y, share: float = 1.0) -> None:
+        """Every ``.grad`` set (not added to) to ``share`` times the gradient of the data loss of ``out``, the
+        outputs of the last training pass, which this answers (as :meth:`backward` does): the gradients are
+        zeroed here, where they are made. ``share``: a part's fraction of a batch split into parts."""
+        self._training_passes = 0
         params = self.parameters()
         for p in params:
             p.zero_grad()
         planned, head = self._plan(), self._head
         # with a head, the loss's gradient with respect to the scores before the activation
         dz = self.loss.backward(out, y) if head is None else self.loss.backward_through_activation(out, y)
-        if scale != 1.0:
-            dz *= scale  # in place: a NumPy float64 scale must not turn a float32 model's gradients to float64
+        if share != 1.0:
+            dz *= share  # in place: a NumPy float64 share must not turn a float32 model's gradients to float64
         if head is not None:
             planned = planned[:-1]  # a separate Softmax/Sigmoid layer is skipped; Dense(softmax) its linear part
             if not isinstance(head, Activation):
@@ -214,7 +216,7 @@ def load_model(path) -> Sequential:
     """Load a model saved by :meth:`Sequential.save` (arrays take the current dtype).
 
     A damaged, foreign or hostile file raises ModelFileError, before any layer allocates more than the
-    file's tensors hold (see ``parameter.shapes_on_file``).
+    file's tensors hold (see ``file_shapes.shapes_on_file``).
     """
     path = checks.file_path(path, "path")
     description, tensors = read_model_file(path)

@@ -8,21 +8,8 @@ to score a batch (``test_step``) and to say what its metrics came to over the
 epoch (``metric_results``). A model that trains differently brings its own
 step; the loop stays as it is.
 
-The way of one batch through ``fit``::
-
-    fit ── steps.choose ──> step (Step | ThreadSplitStep | MpiStep | GanStep)
-     │                              │
-     ├─ model.check_data ─> plan    │
-     └─ _loop: each epoch           │
-          batches(x, y) ── xb, yb ──> step.train_step
-                                      ├─ model.call       forward, layer by layer (fused steps on a CPU)
-                                      ├─ model.loss_of    the loss of the outputs
-                                      ├─ model.backward_loss   backward, into each parameter's .grad
-                                      │     (threads: per part on copies of the layers; MPI: + allreduce)
-                                      ├─ + penalties' gradients
-                                      └─ model.apply_gradients  the optimizer's kernel on the flat buffer
-          validation ──────────────> step.test_step
-          logs ──> callbacks (History last)
+The way of one batch through ``fit``, module by module, is drawn in
+``docs/architecture.md`` ("One batch through fit").
 
 Each epoch: reset the metrics, take a step on every batch, score the
 validation data, hand the logs to the callbacks. The loop stops early when a
@@ -74,15 +61,17 @@ def fit(
     """
     step = steps.choose(model, checks.flag(distributed, "distributed"))  # first: one rank's refusal is every rank's
     args = (model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose)
-    plan = step.start(lambda: _checked(*args))  # (distributed: compared across the ranks, and refused on all alike)
+    arguments = step.start(
+        lambda: _checked(*args)
+    )  # (distributed: compared across the ranks, and refused on all alike)
     try:
-        return _loop(step, *plan)
+        return _loop(step, *arguments)
     except Exception as exc:
         step.abandon(exc)
         raise
 
 
-class Plan(NamedTuple):
+class FitArguments(NamedTuple):
     """What the loop runs on: fit's arguments checked, the validation part cut off the data."""
 
     x: np.ndarray
@@ -95,7 +84,9 @@ class Plan(NamedTuple):
     verbose: int
 
 
-def _checked(model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose) -> Plan:
+def _checked(
+    model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose
+) -> FitArguments:
     """fit's arguments checked (see ``fit``)."""
     epochs = checks.integer(epochs, "epochs", low=0)
     batch_size = checks.integer(batch_size, "batch_size", low=1)
@@ -115,7 +106,7 @@ def _checked(model, x, y, epochs, batch_size, validation_data, validation_split,
         _warn_of_unseen_classes(model, y, validation_data[1], validation_split)
     elif validation_data is not None:
         validation_data = model.check_data(*validation_data, name="validation X", y_name="validation y")
-    return Plan(x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose)
+    return FitArguments(x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose)
 
 
 def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> None:
@@ -130,7 +121,7 @@ def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> N
             f"validation_split={validation_split} keeps the last {len(y_val)} samples for validation, and they hold "
             f"classes {unseen[:10]} that the training part lacks (is the data sorted by label?): shuffle the "
             "data before fit (fit's shuffle mixes only the training part), or pass validation_data",
-            stacklevel=7,  # past _checked, the plan's check, step.start, fit and model.fit: the user's call
+            stacklevel=7,  # past _checked, the check, step.start, fit and model.fit: the user's call
         )
 
 

@@ -19,8 +19,9 @@ import math
 import numpy as np
 
 from .. import memory
+from ..file_shapes import declare, within
 from ..ops import get_ops
-from ..parameter import Parameter, declare, within
+from ..parameter import Parameter
 
 LAYERS: dict[str, type] = {}  # class name -> class, for loading saved models
 
@@ -67,7 +68,7 @@ class Layer:
 
     def new_parameter(self, name: str, shape: tuple, initializer, regularizer=None) -> Parameter:
         """The learned array ``name`` of ``shape``, drawn by ``initializer(shape)``: every layer makes its
-        parameters here, declaring each shape before it allocates (see ``parameter.declare``) and refusing one
+        parameters here, declaring each shape before it allocates (see ``file_shapes.declare``) and refusing one
         the machine cannot hold (the draw in float64, then the values and their gradient)."""
         shape = declare(name, shape)
         self._require_memory(name, shape, 8 + 2 * np.dtype(self.ops.dtype).itemsize)

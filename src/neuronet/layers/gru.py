@@ -41,7 +41,7 @@ class GRU(Recurrent):
         self.m = self.ops.empty((steps, batch, self.hidden_size), dtype)  # h_{t-1} U_n + c_n
         self.c = self.recurrent_biases.data.reshape(3, 1, -1)[list(self.order)] * self.half(dtype)
 
-    def step(self, t):
+    def forward_step(self, t):
         xp, a, hs, m = self.ops.xp, self.a[:, t], self.carried[0], self.m[t]
         e = self.recurrent_product(t)
         e += self.c
@@ -49,7 +49,7 @@ class GRU(Recurrent):
         rz = a[:2]
         rz += e[:2]
         xp.tanh(rz, out=rz)
-        self.sigmoid(a)
+        self.sigmoids_from_tanh(a)
         r, z, n = a
         n += r * m
         xp.tanh(n, out=n)
@@ -67,7 +67,7 @@ class GRU(Recurrent):
         self.de = self.ops.xp.empty_like(self.a)  # the gradients for U and c
         return super().backward_through_time(dy, input_grad)
 
-    def step_back(self, t, grads):
+    def backward_step(self, t, grads):
         xp = self.ops.xp
         (dh,) = grads
         (r, z, n), d, da, de = self.a[:, t], self.derivatives[:, t], self.da[:, t], self.de[:, t]

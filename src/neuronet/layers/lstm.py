@@ -47,12 +47,12 @@ class LSTM(Recurrent):
         super().prepare(steps, batch, dtype)
         self.tanh_c = self.ops.empty((steps, batch, self.hidden_size), dtype)
 
-    def step(self, t):
+    def forward_step(self, t):
         xp, z = self.ops.xp, self.a[:, t]
         hs, cs = self.carried
         z += self.recurrent_product(t)
         xp.tanh(z, out=z)  # g, and tanh(x / 2) for the sigmoid gates (their columns were halved)
-        self.sigmoid(z)
+        self.sigmoids_from_tanh(z)
         i, f, o, g = z
         c, tanh_c = cs[t + 1], self.tanh_c[t]
         xp.multiply(f, cs[t], out=c)
@@ -65,7 +65,7 @@ class LSTM(Recurrent):
             xp.subtract(z[:3], d[:3], out=d[:3])
             xp.subtract(1, d[3], out=d[3])
 
-    def step_back(self, t, grads):
+    def backward_step(self, t, grads):
         xp = self.ops.xp
         dh, dc = grads
         (i, f, o, g), tanh_c, da = self.a[:, t], self.tanh_c[t], self.da[:, t]

@@ -67,7 +67,7 @@ class Recurrent(Layer, abstract=True):
     """What SimpleRNN, LSTM and GRU share: the checks, the two loops and the products around them.
 
     A subclass says how many blocks of ``hidden_size`` columns its weights have (``gates``), which of them
-    are sigmoids, and writes one step forwards (``step``) and backwards (``step_back``). Gate k of step t
+    are sigmoids, and writes one step forwards (``forward_step``) and backwards (``backward_step``). Gate k of step t
     is ``self.a[k, t]`` (batch, hidden).
     """
 
@@ -123,7 +123,7 @@ class Recurrent(Layer, abstract=True):
         self.training = training
         self.prepare(steps, batch, x.dtype)
         for t in range(steps):
-            self.step(t)
+            self.forward_step(t)
             if self.padded[t]:  # a padded step keeps the state it found
                 for s in self.carried:
                     xp.copyto(s[t + 1], s[t], where=~self.mask[t])
@@ -193,13 +193,13 @@ class Recurrent(Layer, abstract=True):
             self.ops.xp.matmul(self.carried[0][t], self.u, out=self.r)
         return self.r_by_gate
 
-    def sigmoid(self, z) -> None:
+    def sigmoids_from_tanh(self, z) -> None:
         """z (gates, batch, H) holds tanh(x / 2) in the sigmoid gates: make them (1 + tanh(x / 2)) / 2."""
         part = z[self.sigmoids]
         part *= 0.5
         part += 0.5
 
-    def step(self, t: int) -> None:
+    def forward_step(self, t: int) -> None:
         """One step of the cell: from ``self.carried[.][t]`` and ``self.a[:, t]``, write ``self.carried[.][t + 1]``."""
         raise NotImplementedError
 
@@ -211,7 +211,7 @@ class Recurrent(Layer, abstract=True):
         self.backward_through_time(dy, input_grad=False)
 
     def backward_through_time(self, dy, input_grad: bool):
-        """BPTT: each step's ``step_back`` from the last to the first, then the weight products once."""
+        """BPTT: each step's ``backward_step`` from the last to the first, then the weight products once."""
         if self.a is None or self.derivatives is None:
             raise RuntimeError(
                 f"layer '{self.name}' ({type(self).__name__}): backward needs a forward pass with training=True "
@@ -237,13 +237,13 @@ class Recurrent(Layer, abstract=True):
                 kept = [g * ~self.mask[t] for g in grads]
                 for g in grads:
                     g *= self.mask[t]
-            grads = self.step_back(t, grads)
+            grads = self.backward_step(t, grads)
             if kept is not None:
                 for g, k in zip(grads, kept):
                     g += k
         return self.weight_gradients(input_grad)
 
-    def step_back(self, t: int, grads: list) -> list:
+    def backward_step(self, t: int, grads: list) -> list:
         """Given dL/d(states at t + 1) (the cell's own part, padding removed), fill ``self.da[:, t]`` and
         return dL/d(states at t)."""
         raise NotImplementedError

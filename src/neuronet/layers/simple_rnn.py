@@ -27,7 +27,7 @@ class SimpleRNN(Recurrent):
         self.activation = checks.choice(activation, "activation", ("tanh", "relu"))
         super().__init__(input_size, hidden_size, return_sequences)
 
-    def step(self, t):
+    def forward_step(self, t):
         xp, (z,), hs = self.ops.xp, self.a[:, t], self.carried[0]
         z += self.recurrent_product(t)[0]
         if self.activation == "tanh":
@@ -43,7 +43,7 @@ class SimpleRNN(Recurrent):
             else:
                 xp.greater(z, 0, out=d)
 
-    def step_back(self, t, grads):
+    def backward_step(self, t, grads):
         da = self.da[:, t]
         self.ops.xp.multiply(grads[0], self.derivatives[0, t], out=da[0])
         return [self.back_through_u(t, da)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import checks, settings
-from ..parameter import declare
+from ..file_shapes import declare
 from .dense import Dense
 
 

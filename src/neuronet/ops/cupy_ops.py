@@ -97,10 +97,10 @@ class CupyOps(Ops):
 
         cupyx.scatter_add(target, self.asarray(index), values)
 
-    def rmsprop(self, w, g, square_avg, *, lr, rho, epsilon, scratch):
+    def rmsprop(self, w, g, square_avg, *, lr, rho, epsilon, scratch=None):
         kernels().rmsprop(g, rho, 1.0 - rho, epsilon, lr, w, square_avg)
 
-    def adam(self, w, g, m, v, *, lr, beta_1, beta_2, epsilon, t, decay=1.0, scratch):
+    def adam(self, w, g, m, v, *, lr, beta_1, beta_2, epsilon, t, decay=1.0, scratch=None):
         v_scale, step = 1.0 / math.sqrt(1.0 - beta_2**t), lr / (1.0 - beta_1**t)
         kernels().adam(g, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, v_scale, epsilon, step, decay, w, m, v)
 

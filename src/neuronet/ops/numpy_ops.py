@@ -108,7 +108,8 @@ class NumpyOps(Ops):
         return np.matmul(dz, by_offset).reshape(-1, b, out_h, out_w, in_channels)
 
     # -- the update rules in place, through the scratch buffer: a step allocates nothing --------------
-    def sgd(self, w, g, velocity=None, *, lr, momentum=0.0, nesterov=False, scratch):
+    def sgd(self, w, g, velocity=None, *, lr, momentum=0.0, nesterov=False, scratch=None):
+        scratch = _scratch(w, scratch)
         if velocity is not None:
             velocity *= momentum
             velocity += g
@@ -121,12 +122,14 @@ class NumpyOps(Ops):
         np.multiply(g, lr, out=scratch)
         w -= scratch
 
-    def adagrad(self, w, g, sum_of_squares, *, lr, epsilon, scratch):
+    def adagrad(self, w, g, sum_of_squares, *, lr, epsilon, scratch=None):
+        scratch = _scratch(w, scratch)
         np.multiply(g, g, out=scratch)
         sum_of_squares += scratch
         self._step_by_root(w, g, sum_of_squares, lr, epsilon, scratch)
 
-    def rmsprop(self, w, g, square_avg, *, lr, rho, epsilon, scratch):
+    def rmsprop(self, w, g, square_avg, *, lr, rho, epsilon, scratch=None):
+        scratch = _scratch(w, scratch)
         square_avg *= rho
         np.multiply(g, g, out=scratch)
         scratch *= 1.0 - rho
@@ -141,7 +144,8 @@ class NumpyOps(Ops):
         scratch *= lr
         w -= scratch
 
-    def adam(self, w, g, m, v, *, lr, beta_1, beta_2, epsilon, t, decay=1.0, scratch):
+    def adam(self, w, g, m, v, *, lr, beta_1, beta_2, epsilon, t, decay=1.0, scratch=None):
+        scratch = _scratch(w, scratch)
         if decay != 1.0:
             w *= decay
         m *= beta_1
@@ -198,3 +202,9 @@ def keep_freed_memory() -> bool:
             except (OSError, AttributeError):  # not glibc (musl has no mallopt)
                 pass
     return _memory_kept
+
+
+def _scratch(w, scratch):
+    """The buffer an update kernel works in: the optimizer's (one per parameter, so a step allocates nothing),
+    or a new one for a kernel called on its own."""
+    return np.empty_like(w) if scratch is None else scratch

@@ -152,8 +152,11 @@ class Ops:
     # -- the optimizers' update rules ----------------------------------------------------------
     # Each updates the weights ``w`` (a flat buffer's view) and the optimizer's state arrays in place, from
     # the gradient ``g``. ``scratch`` is a buffer shaped as ``w`` that a kernel may overwrite: NumpyOps
-    # computes through it so that a step allocates nothing; the plain math here needs none.
-    def sgd(self, w, g, velocity=None, *, lr: float, momentum: float = 0.0, nesterov: bool = False, scratch) -> None:
+    # computes through it so that a step allocates nothing (an optimizer keeps one per parameter; without
+    # it, NumpyOps makes one); the plain math here needs none.
+    def sgd(
+        self, w, g, velocity=None, *, lr: float, momentum: float = 0.0, nesterov: bool = False, scratch=None
+    ) -> None:
         """Stochastic gradient descent, with momentum when ``velocity`` is given.
 
         plain:    w -= lr * g
@@ -166,19 +169,19 @@ class Ops:
         velocity[...] = momentum * velocity + g
         w -= lr * ((g + momentum * velocity) if nesterov else velocity)
 
-    def adagrad(self, w, g, sum_of_squares, *, lr: float, epsilon: float, scratch) -> None:
+    def adagrad(self, w, g, sum_of_squares, *, lr: float, epsilon: float, scratch=None) -> None:
         """Adagrad: s += g**2;  w -= lr * g / (sqrt(s) + epsilon)."""
         sum_of_squares += g * g
         w -= lr * g / (self.xp.sqrt(sum_of_squares) + epsilon)
 
-    def rmsprop(self, w, g, square_avg, *, lr: float, rho: float, epsilon: float, scratch) -> None:
+    def rmsprop(self, w, g, square_avg, *, lr: float, rho: float, epsilon: float, scratch=None) -> None:
         """RMSprop: s = rho * s + (1 - rho) * g**2;  w -= lr * g / (sqrt(s) + epsilon)."""
         square_avg[...] = rho * square_avg + (1 - rho) * g * g
         w -= lr * g / (self.xp.sqrt(square_avg) + epsilon)
 
     def adam(
         self, w, g, m, v, *, lr: float, beta_1: float, beta_2: float, epsilon: float, t: int, decay: float = 1.0,
-        scratch,
+        scratch=None,
     ) -> None:  # fmt: skip
         """Adam at step ``t`` (1, 2, ...), the weights first multiplied by ``decay`` (AdamW's decoupled decay).
 

@@ -20,7 +20,7 @@ from .data_parallel import cut, share
 from .gan import GanStep
 from .mpi import Agreement, MpiStep
 from .plain import ModelsOwnStep, PlainStep
-from .threads import ThreadSplitStep, parts
+from .threads import ThreadSplitStep, parts, splittable
 
 
 def choose(model, distributed_run: bool = False) -> Step:
@@ -33,8 +33,8 @@ def choose(model, distributed_run: bool = False) -> Step:
 
 def local(model) -> PlainStep:
     """The step a model of layers takes in a process of its own: the thread split where its ops is tuned for
-    a CPU (it cuts only batches where that is exact and pays), else the plain step."""
-    return ThreadSplitStep(model) if model.ops.tuned_for_cpu else PlainStep(model)
+    a CPU and its layers can be split (it then cuts the batches large enough to pay), else the plain step."""
+    return ThreadSplitStep(model) if model.ops.tuned_for_cpu and splittable(model.layers) else PlainStep(model)
 
 
 __all__ = [
@@ -50,4 +50,5 @@ __all__ = [
     "local",
     "parts",
     "share",
+    "splittable",
 ]

@@ -39,8 +39,8 @@ class Step:
         return self.model.min_batch()
 
     def start(self, check: Callable):
-        """Run ``check`` (fit's checks of its arguments, which return the loop's plan) and return the plan the
-        loop runs: here, as it is."""
+        """Run ``check`` (fit's checks of its arguments, which return them checked) and return the arguments the
+        loop runs with: here, as they are."""
         return check()
 
     def abandon(self, error: BaseException) -> None:

@@ -57,23 +57,23 @@ class MpiStep(Step):
         self.epoch = self.batch = 0  # (for the collective steps' names)
 
     def start(self, check: Callable):
-        """Run ``check`` (fit's checks of its arguments, which returns the loop's plan) and compare its plans
+        """Run ``check`` (fit's checks of its arguments, which returns them checked) and compare them
         across the ranks before anything is trained: an argument that one rank refuses is refused on every
         rank, and so are ranks called differently, which would take different numbers of collective steps
         (and wait for each other) or train different models. Then every rank takes rank 0's weights and
-        random stream. Returns the plan as the loop runs it here: global batches, the Agreement last among
-        the callbacks, rank 0 alone printing (lines, no bar: a bar's live metrics would be gathered over the
-        ranks by one)."""
+        random stream. Returns the arguments as the loop runs with them here: global batches, the Agreement
+        last among the callbacks, rank 0 alone printing (lines, no bar: a bar's live metrics would be gathered
+        over the ranks by one)."""
         model, comm = self.model, self.comm
         try:
-            plan = check()
-            mine = {"settings": self.settings(plan)}
+            arguments = check()
+            mine = {"settings": self.settings(arguments)}
         except Exception as exc:  # every rank learns of it, and every rank refuses
             argument = isinstance(exc, ValueError | TypeError)
-            plan, mine = exc, {"error": (type(exc).__name__, " ".join(str(exc).split()), argument)}
+            arguments, mine = exc, {"error": (type(exc).__name__, " ".join(str(exc).split()), argument)}
         everyone = distributed.gather(comm, mine, "the start-up check of fit (every rank's arguments, data and model)")
-        if isinstance(plan, Exception):
-            raise plan
+        if isinstance(arguments, Exception):
+            raise arguments
         failed = [(r, found["error"]) for r, found in enumerate(everyone) if "error" in found]
         if failed:
             r, (kind, message, argument) = failed[0]
@@ -92,24 +92,24 @@ class MpiStep(Step):
         )
         model.set_weights(weights)
         model.ops.rng.bit_generator.state = stream
-        return plan._replace(
-            batch_size=plan.batch_size * self.size,
-            callbacks=[*plan.callbacks, Agreement(self)],
-            verbose=(2 if plan.verbose else 0) if self.rank == 0 else 0,
+        return arguments._replace(
+            batch_size=arguments.batch_size * self.size,
+            callbacks=[*arguments.callbacks, Agreement(self)],
+            verbose=(2 if arguments.verbose else 0) if self.rank == 0 else 0,
         )
 
     def abandon(self, error: BaseException) -> None:
         """One rank's error ends every rank, which would wait for it in a collective step."""
         distributed.abort(error)
 
-    def settings(self, plan) -> dict:
+    def settings(self, arguments) -> dict:
         """What every rank must agree on, by the names a message gives it."""
         model, config = self.model, self.model.get_config()
-        x, y, validation = plan.x, plan.y, plan.validation_data
+        x, y, validation = arguments.x, arguments.y, arguments.validation_data
         return {
-            "epochs": plan.epochs,
-            "batch_size": plan.batch_size,
-            "shuffle": plan.shuffle,
+            "epochs": arguments.epochs,
+            "batch_size": arguments.batch_size,
+            "shuffle": arguments.shuffle,
             "training samples": len(x),
             "a sample's shape and type": f"{x.shape[1:]} {x.dtype}",
             "a target's shape and type": f"{y.shape[1:]} {y.dtype}",
@@ -120,7 +120,7 @@ class MpiStep(Step):
             "optimizer steps taken": model.optimizer.iterations,
             "metrics": [name for name, _ in model.metrics],
             "dtype of the weights": sorted({str(p.data.dtype) for p in model.parameters()}),
-            "callbacks": f"[{', '.join(described(c) for c in plan.callbacks if c.changes_training)}]",
+            "callbacks": f"[{', '.join(described(c) for c in arguments.callbacks if c.changes_training)}]",
         }
 
     def begin_epoch(self, epoch: int) -> None:

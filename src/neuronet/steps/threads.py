@@ -46,12 +46,15 @@ _split_step = threading.Lock()
 _blas = None
 
 
+def splittable(layers) -> bool:
+    """Whether splitting a batch over threads is exact and pays for ``layers`` (see the module's docstring)."""
+    return all(layer.independent_samples for layer in layers) and any(layer.numpy_bound for layer in layers)
+
+
 def parts(n_samples: int, layers) -> int:
     """Into how many parts a training batch of ``n_samples`` is cut for ``layers`` (1: not cut): about
     ``PART`` samples each, whatever the number of threads."""
-    if not all(layer.independent_samples for layer in layers) or not any(layer.numpy_bound for layer in layers):
-        return 1
-    return max(1, (n_samples + PART // 2) // PART)
+    return max(1, (n_samples + PART // 2) // PART) if splittable(layers) else 1
 
 
 class ThreadSplitStep(PlainStep):
