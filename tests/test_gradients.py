@@ -46,6 +46,7 @@ def test_dense_with_extra_leading_axes(float64):
     ),
 )
 def test_parameter_free_layers(shape, layer):
+    assume(layer is not nn.layers.Softmax or shape[-1] > 1)  # a softmax over one value is refused (test_loss_inputs)
     nn.set_dtype("float64")
     try:
         x = np.random.default_rng(3).standard_normal((2, *shape))
