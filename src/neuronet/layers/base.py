@@ -6,7 +6,7 @@ to ``x`` from ``layer.backward(dy)``, after *adding* the gradients of its own
 parameters into their ``.grad``. Layers remember what their backward pass
 needs (their input, their output) from the last forward pass.
 
-A layer makes its arrays through its ``ops`` (``ops.py``), the one a model
+A layer makes its arrays through its ``ops`` (``ops/``), the one a model
 gives it. A layer may hold layers (a wrapper such as ``TimeDistributed``):
 ``sublayers`` names them, and parameters, states, saving and loading walk
 them, each array saved under its path ("layer.weights").

@@ -44,7 +44,7 @@ How the code keeps to the speed of the math (``bench/RESULTS.md``):
 
 Padding. A layer fed by ``Embedding(padding_id=p)`` gets a mask, True where
 a step holds a real token (``Layer.output_mask``; the model hands it on, see
-``model.py``). A padded step leaves the state as it was, so a padded sequence
+``sequential.py``). A padded step leaves the state as it was, so a padded sequence
 ends in the same state as the unpadded one, with pre- or post-padding; its
 output in ``return_sequences`` is zero (as PyTorch's packed sequences give),
 and it takes no gradient. A sequence of padding only ends in the zero state.
