@@ -40,8 +40,8 @@ class Model:
         self.metadata: dict = {}  # JSON-able extras saved with the model (the CLI keeps its table settings here)
         self.stop_training = False
         self.params = ModelParameters()
-        self._step: steps.Step | None = None  # make_step's, kept while the ops and the layers stay
-        self._step_key: tuple | None = None
+        self._step: steps.Step | None = None  # make_step's, kept while the ops and the layers stay (a move to
+        self._step_key: tuple | None = None  # another device makes another: the thread split is the CPU's)
 
     def compile(self, loss="categorical_crossentropy", optimizer="adam", metrics=None) -> None:
         """Choose the loss, the optimizer and the metrics reported during training. A setting refused (with
@@ -126,7 +126,6 @@ class Model:
         self.ops = ops
         for layer in self.layers:
             layer.use_ops(ops)
-        self._step = None  # (the thread split is the CPU's)
         return self
 
     # -- a training step (steps/) ------------------------------------------------------------------

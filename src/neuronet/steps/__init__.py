@@ -7,7 +7,8 @@
 - ``gan.py``: a discriminator step, then a generator step;
 - ``data_parallel.py``: the cut and the shares the thread and MPI strategies both use.
 
-A model says which step it takes in a process of its own (``model.local_step()``, built by ``local``);
+A model says which step it takes in a process of its own (``model.local_step()``: its ``make_step``, by
+default ``local``);
 ``choose`` wraps it in the MPI step when ``fit(..., distributed=True)`` runs under mpiexec. The loop
 (``training.py``) talks to the step alone.
 """
