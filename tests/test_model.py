@@ -598,3 +598,43 @@ def test_a_step_of_a_subclass_s_own_serves_fit_train_step_and_compute_gradients(
     model.train_step(xs, ys)
     model.compute_gradients(xs, ys)
     assert made == [8, 8, 16, 16]
+
+
+def test_backward_loss_after_two_unanswered_training_passes_is_refused():
+    rng = np.random.default_rng(0)
+    model = nn.Sequential([nn.layers.Dense(3, 2, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    x, y = model.check_data(rng.standard_normal((4, 3)), rng.integers(0, 2, 4))
+    out = model.forward(x[:2], training=True)
+    model.forward(x[2:], training=True)
+    with pytest.raises(RuntimeError, match="backward_loss after 2 training forward passes"):
+        model.backward_loss(out, model.ops.asarray(y[:2]))
+
+
+def test_the_model_s_step_is_made_once_and_again_when_its_layers_change():
+    made = []
+
+    class Counted(nn.Sequential):
+        def make_step(self):
+            made.append(len(self.layers))
+            return super().make_step()
+
+    rng = np.random.default_rng(0)
+    model = Counted([nn.layers.Dense(3, 4, activation="relu"), nn.layers.Dense(4, 2, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    x, y = model.check_data(rng.standard_normal((8, 3)), rng.integers(0, 2, 8))
+    model.train_step(x, y)
+    model.train_step(x, y)
+    assert made == [2]
+    model.layers[0] = nn.layers.Dense(3, 4, activation="tanh")  # a layer put in place of another
+    model.train_step(x, y)
+    assert made == [2, 2]
+
+
+def test_a_model_whose_layers_cannot_be_split_takes_the_plain_step():
+    dense = nn.Sequential([nn.layers.Dense(3, 2)])
+    conv = nn.Sequential([nn.layers.Conv2D(1, 2, 3), nn.layers.Flatten()])
+    with_dropout = nn.Sequential([nn.layers.Conv2D(1, 2, 3), nn.layers.Dropout(0.5), nn.layers.Flatten()])
+    assert type(nn.steps.local(dense)) is nn.steps.PlainStep  # BLAS already runs dense layers on every core
+    assert type(nn.steps.local(conv)) is nn.steps.ThreadSplitStep
+    assert type(nn.steps.local(with_dropout)) is nn.steps.PlainStep  # random draws in threads would differ

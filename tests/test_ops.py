@@ -179,3 +179,25 @@ def test_an_optimizer_steps_through_the_kernel_of_the_ops_it_is_given():
             nn.optimizers.OPTIMIZERS[name]().step([p])
         assert calls == [rule, rule], name
         calls.clear()
+
+
+@pytest.mark.parametrize(
+    "kernel, state, settings",
+    [
+        ("sgd", 1, {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+        ("adagrad", 1, {"lr": 0.1, "epsilon": 1e-7}),
+        ("rmsprop", 1, {"lr": 0.1, "rho": 0.9, "epsilon": 1e-7}),
+        ("adam", 2, {"lr": 0.1, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "t": 3, "decay": 0.99}),
+    ],
+)
+def test_an_update_kernel_called_on_its_own_needs_no_scratch_buffer(kernel, state, settings):
+    rng = np.random.default_rng(0)
+    w, g = rng.standard_normal(5), rng.standard_normal(5)
+    states = [np.abs(rng.standard_normal(5)) for _ in range(state)]
+    results = []
+    for ops in (nn.ops.Ops(), nn.ops.NumpyOps()):
+        w_k, s_k = w.copy(), [s.copy() for s in states]
+        getattr(ops, kernel)(w_k, g, *s_k, **settings)
+        results.append((w_k, s_k))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    assert not np.allclose(results[0][0], w)  # the weights moved

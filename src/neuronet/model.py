@@ -40,8 +40,8 @@ class Model:
         self.metadata: dict = {}  # JSON-able extras saved with the model (the CLI keeps its table settings here)
         self.stop_training = False
         self.params = ModelParameters()
-        self._step: steps.Step | None = None  # make_step's, kept while the ops and the layers stay (a move to
-        self._step_key: tuple | None = None  # another device makes another: the thread split is the CPU's)
+        self._step: steps.PlainStep | None = None  # make_step's, kept while the ops and the layers stay (a move
+        self._step_key: tuple = ()  # to another device makes another: the thread split is the CPU's)
 
     def compile(self, loss="categorical_crossentropy", optimizer="adam", metrics=None) -> None:
         """Choose the loss, the optimizer and the metrics reported during training. A setting refused (with
@@ -129,10 +129,10 @@ class Model:
         return self
 
     # -- a training step (steps/) ------------------------------------------------------------------
-    def make_step(self) -> steps.Step:
+    def make_step(self) -> steps.PlainStep:
         """The step this model's training takes in a process of its own: ``steps.local`` (the thread split
-        where it pays on a CPU, else the plain step). Override it to train differently: return a step of your
-        own (a ``steps.PlainStep`` subclass that changes ``data_gradients``, say)."""
+        where it pays on a CPU, else the plain step). Override it to train differently: return a
+        ``steps.PlainStep`` of your own (one that changes ``data_gradients``, say)."""
         return steps.local(self)
 
     def local_step(self) -> steps.Step:
@@ -141,10 +141,14 @@ class Model:
         own = {name for name in ("train_step", "test_step") if getattr(type(self), name) is not getattr(Model, name)}
         return steps.ModelsOwnStep(self, self._built_in_step(), own) if own else self._built_in_step()
 
-    def _built_in_step(self) -> steps.Step:
-        key = (id(self.ops), tuple(map(id, self.layers)))
-        if self._step is None or key != self._step_key:
-            self._step, self._step_key = self.make_step(), key
+    def _built_in_step(self) -> steps.PlainStep:
+        made_for = (self.ops, *self.layers)
+        if (
+            self._step is None
+            or len(made_for) != len(self._step_key)
+            or any(a is not b for a, b in zip(made_for, self._step_key))
+        ):
+            self._step, self._step_key = self.make_step(), made_for
         return self._step
 
     def train_step(self, x, y) -> dict[str, float]:

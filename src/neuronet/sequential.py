@@ -114,8 +114,9 @@ class Sequential(Model):
         return self.call(x, training)
 
     def call(self, x, training: bool = False):
-        """The outputs for ``x``, as :meth:`forward`, but a pass ``backward`` will not answer and does not
-        count (see the module's docstring): scoring, a GAN's generated batch."""
+        """The outputs for ``x``, as :meth:`forward`, without counting the pass for the check of ``backward``
+        (see the module's docstring): for a pass no backward pass answers (scoring, a GAN's generated
+        batch), or one a training step answers at once itself."""
         self.ops.prepare()
         x = self.ops.asarray(x)
         self._seen_shape = (None, *x.shape[1:])
@@ -137,15 +138,18 @@ class Sequential(Model):
         It differentiates the last forward pass: after two training passes (``training=True``) without a
         backward pass between them, it is an error rather than the second batch's gradient.
         """
-        if self._training_passes > 1:
-            passes, self._training_passes = self._training_passes, 0
+        self._answer_pass("backward")
+        return backward_through(self._plan(), dy, input_grad)
+
+    def _answer_pass(self, what: str) -> None:
+        """A backward pass answers the last training forward pass: refused after two unanswered ones."""
+        passes, self._training_passes = self._training_passes, 0
+        if passes > 1:
             raise RuntimeError(
-                f"model.backward after {passes} training forward passes: each layer keeps only its last "
-                "pass's inputs, so this could only be the last batch's gradient. Call backward after each "
+                f"model.{what} after {passes} training forward passes: each layer keeps only its last "
+                "pass's inputs, so this could only be the last batch's gradient. Call it after each "
                 "forward: forward(a, training=True), backward(da), forward(b, training=True), backward(db)"
             )
-        self._training_passes = 0
-        return backward_through(self._plan(), dy, input_grad)
 
     def loss_of(self, out, y) -> float:
         """The data loss of the outputs ``out``: checked by the loss (probabilities where it needs them),
@@ -157,7 +161,7 @@ class Sequential(Model):
         """Every ``.grad`` set (not added to) to ``share`` times the gradient of the data loss of ``out``, the
         outputs of the last training pass, which this answers (as :meth:`backward` does): the gradients are
         zeroed here, where they are made. ``share``: a part's fraction of a batch split into parts."""
-        self._training_passes = 0
+        self._answer_pass("backward_loss")
         params = self.parameters()
         for p in params:
             p.zero_grad()

@@ -61,9 +61,8 @@ def fit(
     """
     step = steps.choose(model, checks.flag(distributed, "distributed"))  # first: one rank's refusal is every rank's
     args = (model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose)
-    arguments = step.start(
-        lambda: _checked(*args)
-    )  # (distributed: compared across the ranks, and refused on all alike)
+    # (distributed: compared across the ranks, and refused on all alike)
+    arguments = step.start(lambda: _checked(*args))
     try:
         return _loop(step, *arguments)
     except Exception as exc:

@@ -23,7 +23,7 @@ class PlainStep(Step):
         of a batch split over threads or ranks, so that the parts' gradients add up to the batch's). Returns
         the data loss (no penalties) and the outputs."""
         model = self.model
-        out = model.forward(x, training=True)
+        out = model.call(x, training=True)  # (answered at once, below: a pass the user made before stays theirs)
         y = model.ops.asarray(y)  # (the batch's targets come from the host with it)
         loss = model.loss_of(out, y)
         model.backward_loss(out, y, share)
