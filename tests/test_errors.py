@@ -280,3 +280,16 @@ def test_abstract_layers_are_not_loadable_classes():
     for name in ("Activation", "WeightedLayer", "Pool2D", "GlobalPool", "Augmentation", "AffineAugmentation"):
         assert name not in nn.layers.LAYERS
     assert {"Dense", "ReLU", "MaxPool2D", "RandomFlip"} <= set(nn.layers.LAYERS)
+
+
+@pytest.mark.parametrize(
+    "make, named",
+    [
+        (lambda: nn.layers.Dense(5, 7, l2=0.01), "Dense takes no argument 'l2'.*weight_regularizer_l2"),
+        (lambda: nn.layers.Conv2D(1, 2, 3, strides=2), "Conv2D takes no argument 'strides'.*stride"),
+    ],
+)
+def test_an_unknown_keyword_names_the_layer_and_what_it_takes(make, named):
+    with pytest.raises(nn.checks.ArgumentError, match=named) as caught:
+        make()
+    assert "WeightedLayer" not in str(caught.value) and "fan_in" not in str(caught.value)

@@ -25,6 +25,7 @@ from .scores import in_target_units, scores
 from .table_settings import TableSettings, encode, sources, standardise
 
 BYTES_PER_PARAMETER = 28  # float32 weights, gradients, Adam's two moments and scratch, plus a float64 draw at init
+FEATURES_NAMED = 12  # the first line names this many feature columns (the rest: summary, or the model file)
 
 
 def optimizer_classes() -> dict[str, type]:
@@ -164,7 +165,8 @@ def cmd_train(args) -> None:
     )
     model.metadata = settings.to_metadata()
     what = f"classification into {len(names)} classes" if classification else "regression"
-    print(f"{args.data}: {n} rows, {len(features)} features, target {args.target!r} ({what})")
+    named = ", ".join(features[:FEATURES_NAMED]) + (", ..." if len(features) > FEATURES_NAMED else "")
+    print(f"{args.data}: {n} rows, {len(features)} features ({named}), target {args.target!r} ({what})")
     if categories:
         shown = ", ".join(f"{name!r} ({len(values)})" for name, values in categories.items())
         print(f"text features, encoded as one 0/1 input per value: {shown}; {X.shape[1]} inputs in all")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from .. import checks, initializers
 from ..regularizers import L1L2
 from . import activations
@@ -29,7 +31,16 @@ class WeightedLayer(Layer, abstract=True):
         bias_regularizer_l1: float = 0.0,
         bias_regularizer_l2: float = 0.0,
         weight_initializer: str = "glorot_uniform",
+        **unknown,
     ) -> None:
+        if unknown:  # (Dense and the convolutions hand their keywords on: name the layer, not this class)
+            takes = [*inspect.signature(type(self).__init__).parameters, *inspect.signature(WeightedLayer).parameters]
+            internal = ("self", "kwargs", "unknown", "weight_shape", "fan_in", "fan_out")  # (the subclass gives these)
+            options = [n for n in dict.fromkeys(takes) if n not in internal]
+            raise checks.ArgumentError(
+                f"{type(self).__name__} takes no argument {', '.join(map(repr, unknown))}; it takes "
+                f"{', '.join(options)}"
+            )
         super().__init__()
         self.activation = activations.get(activation)
         self.weight_initializer = checks.choice(weight_initializer, "weight_initializer", initializers.INITIALIZERS)
