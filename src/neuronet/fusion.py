@@ -9,7 +9,7 @@ of its im2col matrix), so it computes them grouped by that place in the window
 contiguous array, and pooling is an element-wise max or mean of P x Q arrays,
 with none of the strided views of a channels-last image that make the
 stand-alone pooling layers slow (the benchmark cnn's convolutions and pools
-measured 17% faster: 3.36 ms against 4.05 ms for 64 images on one core).
+measured faster fused: ``bench/RESULTS.md``).
 
 A global max pool keeps one position per sample and channel, so only those
 positions of the convolution's output get a gradient: dW needs only the
@@ -167,9 +167,9 @@ class ConvGlobalMaxPool(FusedStep):
         dz[b, positions[b, f], f] = values[b, f], positions flat over out_h x out_w (image order).
 
         dW[:, f] = sum_b window(b, positions[b, f]) * values[b, f]: batch x out_channels windows rather
-        than a product with all of cols (textcnn: ~1 ms against 4.7 ms). dx comes from the output pixels
-        holding some maximum only (in textcnn, a quarter hold none), each pixel's dcols row added back
-        offset by offset.
+        than a product with all of cols (``bench/RESULTS.md`` measures both in textcnn). dx comes from the
+        output pixels holding some maximum only (in textcnn many hold none), each pixel's dcols row added
+        back offset by offset.
         """
         conv = self.conv
         b, out_h, out_w, channels = conv.out_image

@@ -66,7 +66,7 @@ class Pool2D(win.ImageAxes, Layer, abstract=True):
             for target, weight in zip(targets, self.shares(elements, out)):
                 if stride < pool:  # overlapping windows: a pixel collects shares from several
                     target += grad * weight
-                else:  # straight into its place in dx (measured 5-15% faster than through a temporary)
+                else:  # straight into its place in dx (measured faster than through a temporary)
                     self.ops.xp.multiply(grad, weight, out=target)
             grad = dx
         return self.from_image(grad)

@@ -172,12 +172,11 @@ def keep_freed_memory() -> bool:
 
     Every step allocates and frees the same large arrays. By default glibc hands
     big freed blocks back to the operating system, so the next step's arrays
-    start on fresh pages, each zero-filled by the kernel on first touch: in the
-    cnn benchmark, 400-600 page faults and about 1.3 ms of system time a step
-    (out of 6-9 ms). Fixing the mmap threshold at 32 MiB and the trim threshold
-    at 128 MiB lets freed blocks be reused instead, as PyTorch's caching
-    allocator reuses GPU memory: measured 10-15% faster steps (and a max-pool
-    backward pass alone 0.45 ms instead of 2.7 ms on this virtual machine,
+    start on fresh pages, each zero-filled by the kernel on first touch: hundreds
+    of page faults a step in the cnn benchmark. Fixing the mmap threshold at 32
+    MiB and the trim threshold at 128 MiB lets freed blocks be reused instead,
+    as PyTorch's caching allocator reuses GPU memory (``bench/RESULTS.md``,
+    "Freed memory kept", has the figures: faster steps on a virtual machine,
     where a page fault is dear). Peak memory is unchanged; up to 128 MiB of
     freed memory is kept per arena rather than returned. Does nothing off
     glibc, or where the user set glibc's malloc tunables (``MALLOC_*_`` or

@@ -111,7 +111,7 @@ class LayerCopies:
         self.flat_grad = flat_grad = flat.grad
         shared = {id(a): a for a in self.weights + [s for layer in self.layers for s in layer.states()]}
         shared[id(model.ops)] = model.ops
-        self.models, self.steps, self.grads = [], [], []
+        self.steps, self.grads = [], []
         for i in range(n):
             # shares the loss and the model's settings (its flat buffer's record too: a copy never makes one);
             # the layers below are its own, the weights and states in them shared
@@ -120,7 +120,6 @@ class LayerCopies:
             grad = flat_grad if i == 0 else np.zeros(flat_grad.size, dtype=flat_grad.dtype)
             for p, piece in zip(replica.parameters(), flat.pieces(grad)):
                 p.grad = piece
-            self.models.append(replica)
             self.steps.append(PlainStep(replica))
             self.grads.append(grad)
 
@@ -128,7 +127,7 @@ class LayerCopies:
         """Whether these copies still mirror ``model`` (same layers, same weight and gradient arrays) n times."""
         params = model.parameters()
         return (
-            len(self.models) == n
+            len(self.steps) == n
             and self.flat_grad is flat_grad
             and len(model.layers) == len(self.layers)
             and all(a is b for a, b in zip(model.layers, self.layers))
@@ -144,7 +143,7 @@ class LayerCopies:
         Worker ``w`` of the ``threads`` takes parts w, w + threads, ...; then each adds its slice of the
         others' gradients to the first's, in part order, so the sum never depends on the thread count.
         """
-        n = len(self.models)
+        n = len(self.steps)
         rows = data_parallel.cut(len(x), n)
         shares = [data_parallel.share(part, len(x)) for part in rows]
         threads = min(settings.get_threads(), n)
@@ -161,7 +160,7 @@ class LayerCopies:
                 raise
             ready.wait()
             # every part's gradient is ready: each worker adds its slice of the others' to the first's
-            # (done in the main thread alone, the sum took 1.4 ms of a 20 ms textcnn step)
+            # (done in the main thread alone, the sum was a sizeable part of a textcnn step: bench/RESULTS.md)
             mine = slice(cuts[w], cuts[w + 1])
             for grad in self.grads[1:]:
                 self.flat_grad[mine] += grad[mine]
