@@ -11,24 +11,10 @@ import numpy as np
 
 from . import arrays, checks
 
-# a sample with more axes is no data neuronet knows (images have three); NumPy's own limit is 64 with the batch
-MAX_AXES = 16
-
 DIVERGED_OUTPUTS = (
     "the model's outputs hold NaN or infinite values although X is finite: its weights have diverged "
     "(retrain with a lower learning rate) or X holds extreme values (scale it)"
 )
-
-
-def sample_shape(value, name: str = "input_shape") -> tuple:
-    """``value`` checked as one sample's shape: a tuple or list of sizes >= 1 (None: a free axis)."""
-    if not isinstance(value, (tuple, list)):
-        raise checks.ArgumentError(
-            f"{name} must be a tuple of sizes for one sample, e.g. (4,) or (28, 28, 1), got {value!r}"
-        )
-    if not 1 <= len(value) <= MAX_AXES:
-        raise checks.ArgumentError(f"{name} must have 1 to {MAX_AXES} axes, got {len(value)}")
-    return tuple(None if d is None else checks.integer(d, f"each size in {name}", low=1) for d in value)
 
 
 def check_x(model, x, name: str = "X") -> np.ndarray:

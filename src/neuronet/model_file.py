@@ -19,7 +19,7 @@ import numpy as np
 from . import checks, process
 from .arrays import all_finite
 from .file_shapes import shapes_on_file
-from .inputs import sample_shape
+from .checks import sample_shape
 from .layers.base import Layer, deserialize, serialize
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS

@@ -38,7 +38,7 @@ class Sequential(Model):
         """``input_shape``: one sample's shape (no batch axis), checked against the layers when both are given;
         None on an axis leaves it free (a sequence's length)."""
         super().__init__()
-        self.input_shape = None if input_shape is None else (None, *inputs.sample_shape(input_shape))
+        self.input_shape = None if input_shape is None else (None, *checks.sample_shape(input_shape))
         self._plan_key: tuple | None = None  # the layers (by identity), loss and ops the plan was made for
         self._stages: list = []  # what the passes run: the layers, or fused stages of them (fusion.py)
         self._masked = False  # does a stage take a mask (a recurrent layer)? Then the passes hand masks on

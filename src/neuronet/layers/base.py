@@ -10,6 +10,13 @@ A layer makes its arrays through its ``ops`` (``ops/``), the one a model
 gives it. A layer may hold layers (a wrapper such as ``TimeDistributed``):
 ``sublayers`` names them, and parameters, states, saving and loading walk
 them, each array saved under its path ("layer.weights").
+
+A layer whose sizes come from its input (``Dense(32)``, ``Conv2D(16, 3)``)
+has no parameters until it is *built* for an input shape (``build``): by
+the model at its first batch, by ``nn.Input`` or ``input_shape=`` at once,
+or by ``layer(x)``. Called on a node of a graph model (``nodes.py``), a
+layer gives the node of its output; a layer that joins several nodes (a
+merge layer: ``Add``) says so with ``takes_list`` and takes and gives lists.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import math
 
 import numpy as np
 
-from .. import memory
+from .. import memory, nodes
 from ..file_shapes import declare, within
 from ..ops import get_ops
 from ..parameter import Parameter
@@ -42,6 +49,10 @@ class Layer:
     # that of the input (a layer that works on each step alone)? See output_mask.
     takes_mask: bool = False
     keeps_mask: bool = False
+    # does forward take a list of inputs (a merge layer: Add()([a, b])), and backward give one gradient for each?
+    takes_list: bool = False
+    # are the parameters made? A layer whose sizes come from its input (Dense(32)) sets False until build()
+    built: bool = True
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs) -> None:
         """Register the class for loading saved models; ``abstract=True`` (a base class) keeps it out."""
@@ -64,7 +75,37 @@ class Layer:
         self.backward(dy)
 
     def __call__(self, x, training: bool = False):
+        """``layer(x)``: on a node of a graph model (or a list of them), the node of the output (``nodes.py``); on
+        arrays, the forward pass, the layer built for ``x``'s shape first where it was not (as in Keras)."""
+        if nodes.is_node(x):
+            return nodes.connect(self, x)
+        if not self.built:
+            self.build([(None, *np.shape(v)[1:]) for v in x] if self.takes_list else (None, *np.shape(x)[1:]))
         return self.forward(x, training)
+
+    def build(self, input_shape) -> None:
+        """Make the parameters for inputs of ``input_shape`` (batch first; a list of shapes for a layer that
+        ``takes_list``), taking from it the sizes the layer was not given (``Dense(32)`` its inputs); nothing
+        to do for a layer built already. The layers that infer a size override it."""
+
+    def check_input_shape(self, input_shape) -> None:
+        """A ValueError if a built layer cannot take inputs of ``input_shape`` (batch first, None where free):
+        the sizes it fixes (``input_shape()``) must match. Merge layers check their list of shapes."""
+        fixed = None if self.takes_list else self.input_shape()
+        if fixed is None:
+            return
+        if len(fixed) != len(input_shape) or any(
+            f is not None and g is not None and f != g for f, g in zip(fixed, input_shape)
+        ):
+            raise ValueError(f"it takes inputs of shape {axes(fixed)}, not {axes(input_shape)}")
+
+    def unbuilt_error(self) -> RuntimeError:
+        """The error for a pass through a layer not built yet (see ``build``)."""
+        return RuntimeError(
+            f"layer '{self.name}' ({type(self).__name__}) has no parameters yet: its input size comes from its first "
+            "input. Use it in a model (nn.Input, Sequential(..., input_shape=...) or the first batch build it), "
+            "call it as layer(x), or call layer.build(input_shape) first"
+        )
 
     def new_parameter(self, name: str, shape: tuple, initializer, regularizer=None) -> Parameter:
         """The learned array ``name`` of ``shape``, drawn by ``initializer(shape)``: every layer makes its
@@ -94,26 +135,27 @@ class Layer:
 
     def named_parameters(self) -> dict[str, Parameter]:
         """This layer's Parameters by path ("weights"), then those of the layers it holds ("layer.weights")."""
-        params = {n: getattr(self, n) for n in self.param_names}
+        params = {n: getattr(self, n) for n in self.param_names} if self.built else {}
         for name, sub in self.sublayers().items():
             params.update({f"{name}.{path}": p for path, p in sub.named_parameters().items()})
         return params
 
     def parameters(self) -> list[Parameter]:
         """This layer's Parameters, then those of the layers it holds, in a stable order."""
-        own = [getattr(self, n) for n in self.param_names]  # (a list, not named_parameters: called every step)
+        # (a list, not named_parameters: called every step)
+        own = [getattr(self, n) for n in self.param_names] if self.built else []
         held = self.sublayers()
         return own + [p for sub in held.values() for p in sub.parameters()] if held else own
 
     def states(self) -> list:
         """The non-trainable arrays saved with the model, this layer's and those of the layers it holds."""
-        own = [getattr(self, n) for n in self.state_names]
+        own = [getattr(self, n) for n in self.state_names] if self.built else []
         return own + [s for sub in self.sublayers().values() for s in sub.states()]
 
     def named_arrays(self) -> dict:
         """Every array saved with the model, by path: "weights", or "layer.weights" in a held layer."""
-        arrays = {n: getattr(self, n).data for n in self.param_names}
-        arrays.update({n: getattr(self, n) for n in self.state_names})
+        arrays = {n: getattr(self, n).data for n in self.param_names} if self.built else {}
+        arrays.update({n: getattr(self, n) for n in self.state_names} if self.built else {})
         for name, sub in self.sublayers().items():
             arrays.update({f"{name}.{path}": a for path, a in sub.named_arrays().items()})
         return arrays  # (the same order as get_weights: parameters first within each layer)
@@ -127,9 +169,9 @@ class Layer:
 
     def use_ops(self, ops) -> None:
         """Compute with ``ops`` from now on (a model's own), moving this layer's arrays and its layers' there."""
-        for n in self.param_names:
+        for n in self.param_names if self.built else ():
             getattr(self, n).move(ops)
-        for n in self.state_names:
+        for n in self.state_names if self.built else ():
             setattr(self, n, ops.asarray(getattr(self, n)))
         for sub in self.sublayers().values():
             sub.use_ops(ops)
@@ -202,3 +244,8 @@ def held(spec, name: str) -> Layer:
     """The layer ``name`` a wrapper holds, built from ``spec`` with its arrays' shapes checked under "name."."""
     with within(name):
         return deserialize(spec, f"the layer {name!r} it holds")
+
+
+def axes(shape: tuple) -> tuple:
+    """A shape as a message shows it: "batch" first, "any" on a free axis."""
+    return tuple("batch" if i == 0 else "any" if d is None else d for i, d in enumerate(shape))
