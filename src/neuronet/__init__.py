@@ -29,6 +29,8 @@ from . import (
 from .callbacks import History
 from .gan import GAN, load_gan
 from .gpu import gpu_available
+from .model import Model
+from .nodes import Input
 from .parameter import Parameter
 from .saving import ModelFileError
 from .sequential import Sequential, load_model
@@ -38,6 +40,8 @@ from .version import __version__ as __version__
 __all__ = [
     "GAN",
     "History",
+    "Input",
+    "Model",
     "ModelFileError",
     "Parameter",
     "Sequential",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import arrays, checks
+from .several import Several, listed
 
 AVERAGES = ("binary", "macro", "micro", "weighted")
 LARGEST_CONFUSION_BYTES = 2**32  # a confusion matrix larger than 4 GiB of counts is labels that are no class indices
@@ -270,31 +271,77 @@ class EpochMetrics:
     """The metrics of a model over an epoch: each batch's targets and outputs kept (F1 over an epoch is no
     mean of batch F1s), each metric computed over all of them when asked.
 
-    ``scores_to_probabilities`` turns a batch's outputs into what the metrics read (a sigmoid, for a model
-    trained from logits), or is None.
+    ``scores_to_probabilities`` turns the outputs into what the metrics read (a sigmoid, for a model trained
+    from logits), or is None. A model of several outputs has metrics per output (:meth:`per_output`).
     """
 
     def __init__(self, chosen: list[tuple[str, callable]], scores_to_probabilities=None) -> None:
-        self.chosen = chosen
-        self.scores_to_probabilities = scores_to_probabilities
-        self.batches: list[tuple] = []  # (targets, outputs), on the model's device
+        # per output: the prefix of its logged names, its metrics, its conversion, and its loss (logged too)
+        self.outputs = [("", chosen, scores_to_probabilities, None)]
+        self.batches: list[tuple] = []  # (targets, outputs) as the model gave them, on its device
+
+    @classmethod
+    def per_output(cls, names: list[str], chosen: list, converts: list, losses: list) -> EpochMetrics:
+        """Metrics for a model of several outputs: output k's loss and ``chosen`` metrics logged as
+        "<names[k]>_loss", "<names[k]>_accuracy", as Keras names them."""
+        made = cls([])
+        made.outputs = [(f"{name}_", chosen, convert, loss) for name, convert, loss in zip(names, converts, losses)]
+        return made
+
+    @property
+    def chosen(self) -> list[tuple[str, callable]]:
+        """The metrics of the (first) output."""
+        return self.outputs[0][1]
+
+    def like(self, batches: list[tuple]) -> EpochMetrics:
+        """These metrics over other ``batches`` (every rank's, gathered)."""
+        made = EpochMetrics([])
+        made.outputs, made.batches = self.outputs, batches
+        return made
 
     def reset(self) -> None:
         self.batches = []
 
     def record(self, y, out) -> None:
         """Keep a batch's targets and outputs (nothing to keep without metrics)."""
-        if self.chosen:
-            convert = self.scores_to_probabilities
-            self.batches.append((y, out if convert is None else convert(out)))
+        if self.names():
+            self.batches.append((y, out))
+
+    def names(self) -> list[str]:
+        """What the results are logged under."""
+        return [
+            f"{prefix}{name}"
+            for prefix, chosen, _, loss in self.outputs
+            for name in (["loss"] if loss is not None else []) + [name for name, _ in chosen]
+        ]
+
+    def host_batches(self) -> list[tuple]:
+        """The recorded batches as NumPy arrays (lists of them for several outputs)."""
+        return [(on_host(y), on_host(out)) for y, out in self.batches]
 
     def results(self) -> dict[str, float]:
         """Each metric over every batch recorded since :meth:`reset` (NaN for none, or for outputs that
         diverged: the loop says so; a metric would refuse NaN outputs)."""
-        if not self.chosen or not self.batches:
-            return {name: float("nan") for name, _ in self.chosen}
-        y = np.concatenate([arrays.to_numpy(t) for t, _ in self.batches])
-        out = np.concatenate([arrays.to_numpy(o) for _, o in self.batches])
-        if not arrays.all_finite(out):
-            return {name: float("nan") for name, _ in self.chosen}
-        return {name: fn(y, out) for name, fn in self.chosen}
+        if not self.batches:
+            return dict.fromkeys(self.names(), float("nan"))
+        several = len(self.outputs) > 1
+        results = {}
+        for k, (prefix, chosen, convert, loss) in enumerate(self.outputs):
+            y = np.concatenate([arrays.to_numpy(listed(t)[k] if several else t) for t, _ in self.batches])
+            out = np.concatenate([arrays.to_numpy(listed(o)[k] if several else o) for _, o in self.batches])
+            names = (["loss"] if loss is not None else []) + [name for name, _ in chosen]
+            if not arrays.all_finite(out):
+                results.update({f"{prefix}{name}": float("nan") for name in names})
+                continue
+            if loss is not None:
+                results[f"{prefix}loss"] = float(loss.value(out, y))
+            read = out if convert is None else convert(out)
+            results.update({f"{prefix}{name}": fn(y, read) for name, fn in chosen})
+        return results
+
+
+def on_host(value):
+    """An array, or several (a model's several outputs or targets), as NumPy."""
+    if isinstance(value, (list, tuple, Several)):
+        return [arrays.to_numpy(v) for v in listed(value)]
+    return arrays.to_numpy(value)

@@ -1,38 +1,56 @@
-"""What every neuronet model is, whatever the shape of its layers: compiled with a loss, an optimizer and
-metrics; trained, evaluated and used; its parameters in one flat buffer; moved between devices; saved.
+"""What every neuronet model is: a graph of layers (``graph.py``) with its passes, compiled with a loss per
+output, an optimizer and metrics; trained, evaluated and used; its parameters in one flat buffer; moved
+between devices; saved.
 
-A model's layers and their passes (forward, backward) are its kind's:
-``sequential.py``'s ``Sequential`` runs them in a row. What a training step
-does with the passes (forward, loss, backward, update, on one thread,
-several, or several processes) is a strategy of ``steps/``, chosen once by
-``fit``; the loop around it, epochs of mini-batches with validation and
-callbacks, is ``training.py``. Each concept a model uses has its own module:
-the flat parameter buffer (``parameter.py``), the epoch's metrics
-(``metrics.EpochMetrics``), the checks of data (``inputs.py``), the model
-file (``model_file.py``).
+``nn.Model(inputs, outputs)`` is a model of any graph, built from nodes (``nodes.py``): residual
+connections, several inputs and outputs, shared layers. A ``Sequential`` (``sequential.py``) is a model
+whose graph is a chain; both run the same passes here:
+
+- ``call``/``forward``: the graph's layers in topological order (``Graph.forward``), in stages the model
+  plans once until its layers change (a convolution and its pooling fused where the ops is tuned for a CPU);
+- ``backward``: dL/d(outputs) back through them in reverse, the gradients of a node read by several layers
+  added up; ``backward_loss``: the same from the losses, where softmax with cross-entropy skips the last
+  activation's backward pass (the "head": the loss gives dL/d(scores) directly).
+
+Each layer keeps what its backward pass needs from its last forward pass only (a one-slot cache, as the
+book's layers do), so ``model.backward`` must follow the forward pass it differentiates: a second training
+pass in between is an error, not the other batch's gradient.
+
+What a training step does with the passes (forward, loss, backward, update, on one thread, several, or
+several processes) is a strategy of ``steps/``, chosen once by ``fit``; the loop around it is
+``training.py``. Each concept a model uses has its own module: the flat parameter buffer
+(``parameter.py``), the epoch's metrics (``metrics.EpochMetrics``), the checks of data (``inputs.py``), the
+model file (``model_file.py``), the summary table (``summary.py``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import arrays, checks, inputs, losses, model_file, optimizers, steps, training
+from . import arrays, checks, inputs, losses, model_file, optimizers, steps, summary, training
 from . import metrics as metrics_lib
 from .callbacks import History
-from .layers.activations import sigmoid
+from .graph import Graph
+from .layers.activations import Activation, sigmoid
+from .layers.base import Layer
 from .ops import for_device, get_ops
 from .parameter import ModelParameters, Parameter
+from .several import Several, listed
 
 
 class Model:
-    """What the kinds of model share (see the module's docstring); a kind provides ``layers`` (in the order
-    they run), ``call``, ``backward``, ``backward_loss``, ``loss_of``, ``known_input_shape`` and ``takes_ids``."""
+    """A model of layers: ``nn.Model(inputs=x, outputs=y)`` for a graph of nodes (see the module's docstring;
+    ``inputs``/``outputs`` a node or a list of them), or a ``Sequential``."""
 
-    def __init__(self) -> None:
+    kind = "model"  # what summary() calls it
+
+    def __init__(self, inputs=None, outputs=None) -> None:
         self.layers: list = []
-        self.input_shape: tuple | None = None
+        self.input_shape: tuple | None = None  # one input's shape, batch as None (Sequential's input_shape=)
         self.ops = get_ops().spawn()  # the model's own: its generator is drawn from nn.set_seed's
-        self.loss: losses.Loss | None = None
+        self.loss: losses.Loss | None = None  # the (first) output's
+        self.losses: list[losses.Loss] = []  # one per output
+        self.loss_weights: list[float] = []
         self.optimizer: optimizers.Optimizer | None = None
         self.metrics: list[tuple[str, callable]] = []
         self.metric_specs: list = []  # as given to compile: the names among them are saved
@@ -40,25 +58,106 @@ class Model:
         self.metadata: dict = {}  # JSON-able extras saved with the model (the CLI keeps its table settings here)
         self.stop_training = False
         self.params = ModelParameters()
+        self.several_inputs = self.several_outputs = False  # given as lists (then fit and predict take lists)
+        self._graph: Graph | None = None
         self._step: steps.PlainStep | None = None  # make_step's, kept while the ops and the layers stay (a move
         self._step_key: tuple = ()  # to another device makes another: the thread split is the CPU's)
+        self._plan_key: tuple | None = None  # the graph, losses and ops the plan was made for
+        self._calls: list = []  # what the passes run (graph.Call): the layers, or fused stages of them
+        self._masked = False  # does a stage take a mask (a recurrent layer)? Then the passes hand masks on
+        self._heads: frozenset = frozenset()  # the outputs whose loss absorbs the last activation
+        self._built = False  # every layer built (Dense(32) is built by the first batch)
+        self._training_passes = 0  # training forward passes since the last backward (see the module's docstring)
+        self._seen_shapes: list | None = None  # the shapes of the last inputs, batch as None (for summary)
+        if inputs is not None or outputs is not None:
+            self.several_inputs = isinstance(inputs, (list, tuple))
+            self.several_outputs = isinstance(outputs, (list, tuple))
+            self._graph = Graph(listed(inputs), listed(outputs))
+            for layer in self._graph.layers:
+                self.name_layer(layer)
+            for k, node in enumerate(self._graph.inputs):
+                if node.name == "input":
+                    node.name = "input" if k == 0 else f"input_{k}"
+            self._check_fit()
 
-    def compile(self, loss="categorical_crossentropy", optimizer="adam", metrics=None) -> None:
-        """Choose the loss, the optimizer and the metrics reported during training. A setting refused (with
-        the reason) leaves the model as it was."""
-        loss, optimizer = losses.get(loss), optimizers.get(optimizer)
-        if self.layers:
-            loss.check_last_layer(self.layers[-1])  # raw scores into a loss of probabilities
+    def name_layer(self, layer: Layer) -> None:
+        """Give ``layer`` a name unique in the model (dense, dense_1, ...) as Keras does, and the model's ops."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"a model's layers must be Layers, got {type(layer).__name__}")
+        taken = {existing.name for existing in self.layers}
+        base, name, i = layer.default_name, layer.default_name, 0
+        while name in taken:
+            i += 1
+            name = f"{base}_{i}"
+        layer.name = name
+        layer.use_ops(self.ops)  # it computes with the model's ops from now on
+        self.layers.append(layer)
+
+    def _check_fit(self) -> None:
+        """Where every input's shape is known: one zero sample through the layers, so that a layer that does not
+        fit is named now rather than at the first batch (``model_file.check_layers_fit``)."""
+        try:
+            model_file.check_layers_fit(self)
+        except model_file.DESCRIPTION_ERRORS as exc:
+            raise checks.ArgumentError(f"the layers do not fit together: {exc}") from None
+
+    @property
+    def graph(self) -> Graph:
+        """The model's graph of layers (a Sequential's is the chain of its layers, made again when they change)."""
+        return self._graph
+
+    @property
+    def output_names(self) -> list[str]:
+        """Each output's name, its layer's (unique: a layer that makes two outputs names the second "<name>_1"),
+        as History's keys for several outputs use it ("<name>_loss")."""
+        names = []
+        for node in self.graph.outputs:
+            name, i = node.layer.name, 0
+            while name in names:
+                i += 1
+                name = f"{node.layer.name}_{i}"
+            names.append(name)
+        return names
+
+    def compile(self, loss="categorical_crossentropy", optimizer="adam", metrics=None, loss_weights=None) -> None:
+        """Choose the loss (one for every output, or a list with one per output), the optimizer, the metrics
+        reported during training (for each output) and, with several outputs, ``loss_weights`` (the loss
+        minimised is their weighted sum; 1 each by default). A setting refused (with the reason) leaves the
+        model as it was."""
+        graph = self.graph if self.layers else None  # (an empty Sequential has no graph yet)
+        count = len(graph.outputs) if graph is not None else 1
+        given = list(loss) if isinstance(loss, (list, tuple)) else [loss] * count
+        if len(given) != count:
+            raise checks.ArgumentError(f"loss is a list of {len(given)}, but the model has {count} outputs")
+        given = [losses.get(one) for one in given]
+        if loss_weights is None:
+            weights = [1.0] * count
+        elif not isinstance(loss_weights, (list, tuple)) or len(loss_weights) != count:
+            raise checks.ArgumentError(
+                f"loss_weights must be a list of {count} numbers, one per output; got {loss_weights!r}"
+            )
+        else:
+            weights = [checks.number(w, "each of loss_weights", low=0.0) for w in loss_weights]
+        optimizer = optimizers.get(optimizer)
+        if graph is not None:
+            for one, node in zip(given, graph.outputs):
+                one.check_last_layer(node.layer)  # raw scores into a loss of probabilities
         if metrics is not None and not isinstance(metrics, (list, tuple)):
             raise checks.ArgumentError(f"metrics must be a list of names or functions, got {metrics!r}")
         chosen = [metrics_lib.get(m) for m in metrics or []]  # (the name it is logged under, function)
-        regression = isinstance(loss, (losses.MeanSquaredError, losses.MeanAbsoluteError))
-        wrong = [name for name, _ in chosen if regression and metrics_lib.is_classification(name)]
-        if wrong:
-            raise ValueError(f"{wrong} are classification metrics; a regression model (MSE/MAE loss) has none")
-        self.loss, self.optimizer, self.metric_specs, self.metrics = loss, optimizer, list(metrics or []), chosen
-        logits = isinstance(loss, losses.BinaryCrossentropy) and loss.from_logits  # then the outputs are scores
-        self.epoch_metrics = metrics_lib.EpochMetrics(chosen, sigmoid if logits else None)
+        for one in given:
+            regression = isinstance(one, (losses.MeanSquaredError, losses.MeanAbsoluteError))
+            wrong = [name for name, _ in chosen if regression and metrics_lib.is_classification(name)]
+            if wrong:
+                raise ValueError(f"{wrong} are classification metrics; a regression model (MSE/MAE loss) has none")
+        self.losses, self.loss_weights, self.loss = given, weights, given[0]
+        self.optimizer, self.metric_specs, self.metrics = optimizer, list(metrics or []), chosen
+        # outputs trained as scores (BinaryCrossentropy(from_logits=True)) are turned into probabilities for metrics
+        converts = [sigmoid if isinstance(o, losses.BinaryCrossentropy) and o.from_logits else None for o in given]
+        if count == 1:
+            self.epoch_metrics = metrics_lib.EpochMetrics(chosen, converts[0])
+        else:
+            self.epoch_metrics = metrics_lib.EpochMetrics.per_output(self.output_names, chosen, converts, given)
 
     # -- parameters and weights --------------------------------------------------------------------
     def parameters(self) -> list[Parameter]:
@@ -189,6 +288,163 @@ class Model:
         flat = self.flat_parameter()
         return flat is None or arrays.all_finite(flat.data)
 
+    # -- the passes (graph.py) ----------------------------------------------------------------------
+    def forward(self, x, training: bool = False):
+        """The outputs for a batch ``x`` (a list with several inputs or outputs); the layers keep what a backward
+        pass needs."""
+        self._training_passes += bool(training)
+        return self.call(x, training)
+
+    def call(self, x, training: bool = False):
+        """The outputs for ``x``, as :meth:`forward`, without counting the pass for the check of ``backward``
+        (see the module's docstring): for a pass no backward pass answers (scoring, a GAN's generated
+        batch), or one a training step answers at once itself."""
+        self.ops.prepare()
+        graph = self.graph
+        xs = [self._on_device(v, k) for k, v in enumerate(listed(x))]
+        if len(xs) != len(graph.inputs):
+            raise checks.ArgumentError(f"the model has {len(graph.inputs)} inputs, got {len(xs)} arrays")
+        self._seen_shapes = [(None, *v.shape[1:]) for v in xs]
+        calls = self._plan()
+        if not self._built:  # sizes inferred from the first batch (Dense(32))
+            graph.build(self._seen_shapes)
+            self._built = True
+        outs = graph.forward(calls, xs, training, self._masked)
+        return outs if self.several_outputs else outs[0]
+
+    def _on_device(self, x, k: int):
+        """Input ``k``'s batch on the model's device, in its float type unless it holds token ids."""
+        x = self.ops.asarray(x)
+        if x.dtype != self.dtype and x.dtype.kind in "fiub" and not self.input_takes_ids(k):
+            x = x.astype(self.dtype)  # lists, float64, ints: compute in the model's float type
+        return x
+
+    def on_device(self, y):
+        """Targets (an array, or several) on the model's device."""
+        return Several([self.ops.asarray(v) for v in y]) if isinstance(y, Several) else self.ops.asarray(y)
+
+    def backward(self, dy, input_grad: bool = True):
+        """Backpropagate ``dy`` (dL/d output; a list for several outputs) through every layer; return dL/d
+        input (a list for several inputs).
+
+        It differentiates the last forward pass: after two training passes (``training=True``) without a
+        backward pass between them, it is an error rather than the second batch's gradient.
+        """
+        self._answer_pass("backward")
+        dxs = self.graph.backward(self._plan(), [self.ops.asarray(d) for d in listed(dy)], input_grad)
+        return dxs if self.several_inputs else dxs[0]
+
+    def _answer_pass(self, what: str) -> None:
+        """A backward pass answers the last training forward pass: refused after two unanswered ones."""
+        passes, self._training_passes = self._training_passes, 0
+        if passes > 1:
+            raise RuntimeError(
+                f"model.{what} after {passes} training forward passes: each layer keeps only its last "
+                "pass's inputs, so this could only be the last batch's gradient. Call it after each "
+                "forward: forward(a, training=True), backward(da), forward(b, training=True), backward(db)"
+            )
+
+    def loss_of(self, out, y) -> float:
+        """The data loss of the outputs ``out`` (the weighted sum over several): each checked by its loss
+        (probabilities where it needs them), unless the loss absorbs the last activation, whose outputs are
+        what it takes by construction."""
+        self._plan()
+        total = 0.0
+        for slot, loss, weight, o, t in zip(
+            self.graph.output_slots, self.losses, self.loss_weights, listed(out), listed(y)
+        ):
+            total += weight * (loss.value(o, t) if slot in self._heads else loss.forward(o, t))
+        return total
+
+    def backward_loss(self, out, y, share: float = 1.0) -> None:
+        """Every ``.grad`` set (not added to) to ``share`` times the gradient of the data loss of ``out``, the
+        outputs of the last training pass, which this answers (as :meth:`backward` does): the gradients are
+        zeroed here, where they are made. ``share``: a part's fraction of a batch split into parts."""
+        self._answer_pass("backward_loss")
+        params = self.parameters()
+        for p in params:
+            p.zero_grad()
+        calls = self._plan()
+        dys = []
+        for slot, loss, weight, o, t in zip(
+            self.graph.output_slots, self.losses, self.loss_weights, listed(out), listed(y)
+        ):
+            # with a head, the loss's gradient with respect to the scores before the activation
+            dz = loss.backward_through_activation(o, t) if slot in self._heads else loss.backward(o, t)
+            if share * weight != 1.0:
+                dz *= share * weight  # in place: a NumPy float64 must not turn a float32 model's gradients to float64
+            dys.append(dz)
+        self.graph.backward(calls, dys, input_grad=False, heads=self._heads)
+        for p in params:
+            p.settle_grad()  # (a parameter no pass reached holds zeros, not the last batch's gradient)
+
+    def _per_output(self, out, y):
+        """For each output: its node, its loss and weight, its values and its targets."""
+        return zip(self.graph.output_slots, self.losses, self.loss_weights, listed(out), listed(y))
+
+    def _plan(self) -> list:
+        """The calls the passes run, made once for the current graph (and again only when it changes)."""
+        graph = self.graph
+        key = (graph, self.ops, *self.losses)  # (held, so compared by identity: an id may be reused)
+        if len(key) != len(self._plan_key or ()) or any(a is not b for a, b in zip(key, self._plan_key)):
+            for layer in graph.layers:
+                if layer.ops is not self.ops:  # put in place of another (pruning) rather than added
+                    layer.use_ops(self.ops)
+            self._calls = graph.plan(fuse=self.ops.tuned_for_cpu)
+            self._heads = frozenset(self._find_heads())
+            self._masked = any(call.stage.takes_mask for call in self._calls)
+            self._built = all(layer.built for layer in graph.layers)
+            self._plan_key = key
+        return self._calls
+
+    def _find_heads(self):
+        """The outputs whose loss absorbs their layer's activation's backward pass (softmax + cross-entropy): an
+        output made by a layer of its own (not fused, not shared) that nothing else reads."""
+        graph = self.graph
+        made_by = {call.target: call for call in self._calls}
+        for slot, loss in zip(graph.output_slots, self.losses):
+            call = made_by[slot]
+            if loss.fuses_with is None or getattr(loss, "from_logits", False):
+                continue
+            if call.stage is not call.layer or call.shared or graph.readers[slot] or graph.output_slots.count(slot) > 1:
+                continue
+            layer = call.layer
+            act = layer if isinstance(layer, Activation) else getattr(layer, "activation", None)
+            if act is not None and act.default_name == loss.fuses_with:
+                yield slot
+
+    def known_input_shape(self) -> tuple | None:
+        """The (first) input's shape, batch as None, as far as it is known (given, fixed by the first layer,
+        or seen)."""
+        shapes = self.known_input_shapes()
+        return shapes[0] if shapes else None
+
+    def known_input_shapes(self) -> list:
+        """Each input's shape, batch as None, as far as it is known (its nn.Input's, or seen); None where not."""
+        seen = self._seen_shapes or [None] * len(self.graph.inputs)
+        return [node.shape if node.shape is not None else s for node, s in zip(self.graph.inputs, seen)]
+
+    def input_takes_ids(self, k: int = 0) -> bool:
+        """Whether input ``k`` is integer token ids: its nn.Input says so, or a layer reading it (an Embedding)."""
+        graph = self.graph
+        if graph is None:
+            return False
+        node = graph.inputs[k]
+        if node.dtype is not None:
+            return node.dtype.startswith(("int", "uint"))
+        return any(n.layer.takes_ids for n in graph.nodes if node in n.parents)
+
+    @property
+    def takes_ids(self) -> bool:
+        """Whether the (first) input is integer token ids."""
+        return self.input_takes_ids(0)
+
+    def summary(self, print_fn=print) -> str:
+        """Print (and return) a table of layers, output shapes, parameter counts and the layers feeding each."""
+        text = summary.table(self)
+        print_fn(text)
+        return text
+
     # -- what the model takes ----------------------------------------------------------------------
     @property
     def dtype(self):
@@ -230,11 +486,12 @@ class Model:
             self, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose, distributed
         )
 
-    def predict(self, x, batch_size: int = 256) -> np.ndarray:
-        """Outputs for ``x`` as a NumPy array, computed ``batch_size`` samples at a time to bound memory."""
+    def predict(self, x, batch_size: int = 256) -> np.ndarray | list[np.ndarray]:
+        """Outputs for ``x`` as a NumPy array (a list of them for several outputs; ``x`` a list for several
+        inputs), computed ``batch_size`` samples at a time to bound memory."""
         batch_size = checks.integer(batch_size, "batch_size", low=1)
         result = training.predict(self, self.check_x(x), batch_size)
-        if not arrays.all_finite(result):
+        if not all(arrays.all_finite(r) for r in listed(result)):
             raise ValueError(inputs.DIVERGED_OUTPUTS)
         return result
 

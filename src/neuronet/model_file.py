@@ -18,9 +18,9 @@ import numpy as np
 
 from . import checks, process
 from .arrays import all_finite
-from .file_shapes import shapes_on_file
 from .checks import sample_shape
-from .layers.base import Layer, deserialize, serialize
+from .file_shapes import shapes_on_file
+from .layers.base import deserialize, serialize
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 from .saving import ModelFileError, model_path, write_model_file
@@ -159,32 +159,37 @@ def from_spec(registry: dict, described, where: str):
 
 
 # -- the layers' fit, checked before a sample is made -----------------------------------------------
-def check_layers_fit(model, shape: tuple | None = None, limit: int | None = None) -> None:
-    """One zero sample of ``shape`` (batch first; by default the model's input shape) through every layer: a
-    layer that does not take it raises a ValueError naming it now, rather than at the first predict. With
-    ``limit``, a layer that would make more values per sample is refused before the sample allocates them (a
-    model file's hostile ``input_shape``). The model is left as it was."""
-    shape = shape or model.known_input_shape()
-    if not shape or None in shape[1:]:
+def check_layers_fit(model, shape=None, limit: int | None = None) -> None:
+    """One zero sample of ``shape`` (batch first; a list of shapes for several inputs; by default the model's
+    input shapes) through every layer: a layer that does not take it raises a ValueError naming it now, rather
+    than at the first predict. With ``limit``, a layer that would make more values per sample is refused before
+    the sample allocates them (a model file's hostile ``input_shape``). The model is left as it was."""
+    shapes = model.known_input_shapes() if shape is None else [shape] if isinstance(shape, tuple) else list(shape)
+    graph = model.graph
+    if graph is None or any(not s or None in s[1:] for s in shapes):
         return
-    largest = values_per_sample(model.layers, shape)
+    largest = values_per_sample(graph, shapes)
     if limit is not None and largest > limit:
+        shown = tuple(shapes[0][1:]) if len(shapes) == 1 else [tuple(s[1:]) for s in shapes]
         raise ValueError(
-            f"one sample of its input shape {tuple(shape[1:])} makes {largest:,} values in a layer; "
+            f"one sample of its input shape {shown} makes {largest:,} values in a layer; "
             f"neuronet takes models of at most {limit:,} values per sample and layer"
         )
-    x = np.zeros((1, *shape[1:]), dtype=np.int64 if model.takes_ids else model.dtype)
+    xs = [
+        model.ops.asarray(np.zeros((1, *s[1:]), dtype=np.int64 if model.input_takes_ids(k) else model.dtype))
+        for k, s in enumerate(shapes)
+    ]
     with np.errstate(all="ignore"):  # only the shapes matter
-        for layer in model.layers:
-            x = layer.forward(layer.ops.asarray(x))
+        graph.forward(graph.plan(fuse=False), xs, training=False, masked=False)
 
 
-def values_per_sample(layers: list[Layer], shape: tuple) -> int:
-    """The most values one sample of ``shape`` makes in the input or a layer's output, as far as the layers'
-    shapes follow it (a layer it does not fit ends the count: its forward pass says why)."""
-    sizes = [math.prod(shape[1:])]
+def values_per_sample(graph, shapes: list[tuple]) -> int:
+    """The most values one sample of ``shapes`` (one per input) makes in an input or a layer's output, as far as
+    the layers' shapes follow it (a layer it does not fit ends the count: its forward pass says why)."""
+    known = dict(zip(graph.input_slots, shapes))
     with contextlib.suppress(*DESCRIPTION_ERRORS):
-        for layer in layers:
-            shape = layer.output_shape(shape)
-            sizes.append(math.prod(shape[1:]))
-    return max(sizes)
+        for i, node in enumerate(graph.nodes):
+            if i not in known:
+                given = [known[p] for p in graph.parents[i]]
+                known[i] = tuple(node.layer.output_shape(given if node.layer.takes_list else given[0]))
+    return max(math.prod(shape[1:]) for shape in known.values())

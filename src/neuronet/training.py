@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from . import checks, steps
 from .batching import batch_bounds, batches
 from .callbacks import Callback, History
+from .several import listed
 
 DIVERGENCE_ADVICE = (
     "Lower the learning rate, scale the inputs (e.g. standardise them), or check the data for extreme values."
@@ -226,16 +227,18 @@ def scores(step, x, y, batch_size: int) -> dict[str, float]:
     return {**{k: v / len(x) for k, v in totals.items()}, **step.metric_results()}
 
 
-def predict(model, x, batch_size: int) -> np.ndarray:
-    """The model's outputs for checked data, ``batch_size`` samples at a time, as one NumPy array."""
-    result = None
+def predict(model, x, batch_size: int) -> np.ndarray | list[np.ndarray]:
+    """The model's outputs for checked data, ``batch_size`` samples at a time, as one NumPy array (a list of
+    them for a model of several outputs)."""
+    results = None
     with np.errstate(over="ignore", invalid="ignore"):  # the caller judges non-finite outputs
         for lo, hi in batch_bounds(len(x), batch_size):
-            out = model.ops.to_numpy(model.forward(x[lo:hi], training=False))
-            if result is None:
-                result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
-            result[lo:hi] = out
-    return result
+            outs = [model.ops.to_numpy(out) for out in listed(model.forward(x[lo:hi], training=False))]
+            if results is None:
+                results = [np.empty((len(x), *out.shape[1:]), dtype=out.dtype) for out in outs]
+            for result, out in zip(results, outs):
+                result[lo:hi] = out
+    return results if model.several_outputs else results[0]
 
 
 def _check_pair(validation_data) -> None:

@@ -62,7 +62,7 @@ def _check_fits(model, shape, name: str) -> None:
     lengths = [shape[1]] if shape[1] is not None else [2**k for k in range(11)]
     for steps in lengths:
         sample = (None, steps, *shape[2:])
-        values = values_per_sample(model.layers, sample)
+        values = values_per_sample(model.graph, [sample])
         if values > SAMPLE_LIMIT:  # (before one sample allocates it)
             raise checks.ArgumentError(
                 f"{name} {_shown(sample)}: one sample of it makes {values:,} values in a layer; neuronet exports "

@@ -38,9 +38,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import arrays, checks, distributed
+from .. import checks, distributed
 from ..callbacks import Callback
-from ..metrics import EpochMetrics
 from . import data_parallel
 from .base import Step
 
@@ -163,7 +162,7 @@ class MpiStep(Step):
         share, loss = data_parallel.share(rows, len(x)), 0.0
         if share:
             out = model.call(x[rows], training=False)
-            part_y = model.ops.asarray(y[rows])
+            part_y = model.on_device(y[rows])
             model.epoch_metrics.record(part_y, out)
             loss = model.loss_of(out, part_y) * share
         total = self.sum(loss, f"the validation loss of epoch {self.epoch + 1}")
@@ -175,11 +174,8 @@ class MpiStep(Step):
     def metric_results(self) -> dict[str, float]:
         """The metrics over every rank's recorded batches."""
         mine = self.model.epoch_metrics
-        kept = [(arrays.to_numpy(y), arrays.to_numpy(out)) for y, out in mine.batches]
-        everyone = distributed.gather(self.comm, kept, f"the metrics of epoch {self.epoch + 1}")
-        gathered = EpochMetrics(mine.chosen)  # (the outputs are probabilities already)
-        gathered.batches = [batch for part in everyone for batch in part]
-        return gathered.results()
+        everyone = distributed.gather(self.comm, mine.host_batches(), f"the metrics of epoch {self.epoch + 1}")
+        return mine.like([batch for part in everyone for batch in part]).results()
 
 
 class Agreement(Callback):

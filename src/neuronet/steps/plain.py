@@ -24,7 +24,7 @@ class PlainStep(Step):
         the data loss (no penalties) and the outputs."""
         model = self.model
         out = model.call(x, training=True)  # (answered at once, below: a pass the user made before stays theirs)
-        y = model.ops.asarray(y)  # (the batch's targets come from the host with it)
+        y = model.on_device(y)  # (the batch's targets come from the host with it)
         loss = model.loss_of(out, y)
         model.backward_loss(out, y, share)
         return loss, out
@@ -45,7 +45,7 @@ class PlainStep(Step):
         """The loss (with the penalties, as in training) on a batch, recorded for the metrics too."""
         model = self.model
         out = model.call(x, training=False)
-        y = model.ops.asarray(y)
+        y = model.on_device(y)
         model.epoch_metrics.record(y, out)
         return {"loss": model.loss_of(out, y) + model.regularization_loss()}
 
