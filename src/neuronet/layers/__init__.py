@@ -10,6 +10,7 @@ from .embedding import Embedding
 from .flatten import Flatten
 from .gru import GRU
 from .lstm import LSTM
+from .merge import Add, Average, Concatenate, Merge, Multiply, Subtract
 from .normalization import BatchNormalization
 from .pooling import (
     AvgPool1D,
@@ -30,10 +31,13 @@ from .wrappers import Bidirectional, TimeDistributed
 __all__ = [
     "LAYERS",
     "Activation",
+    "Add",
+    "Average",
     "AvgPool1D",
     "AvgPool2D",
     "BatchNormalization",
     "Bidirectional",
+    "Concatenate",
     "Conv1D",
     "Conv2D",
     "Conv2DTranspose",
@@ -52,6 +56,8 @@ __all__ = [
     "LeakyReLU",
     "MaxPool1D",
     "MaxPool2D",
+    "Merge",
+    "Multiply",
     "RandomFlip",
     "RandomRotation",
     "RandomTranslation",
@@ -62,6 +68,7 @@ __all__ = [
     "SimpleRNN",
     "Softmax",
     "SparseDense",
+    "Subtract",
     "Tanh",
     "TimeDistributed",
     "UpSampling2D",
