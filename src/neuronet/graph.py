@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from . import checks, fusion
 from .layers.activations import Activation
+from .layers.base import Layer
 from .nodes import Node
 
 
@@ -235,11 +236,12 @@ KEPT = frozenset({"ops", "name", "built"})
 
 
 def memory(layer) -> list[tuple[object, dict]]:
-    """What the last forward pass left in ``layer`` and the layers it holds (for its backward pass): each one's
-    attributes but its parameters, its states and its settings."""
+    """What the last forward pass left in ``layer`` and the layers it holds (its activation, a wrapper's layer)
+    for its backward pass: each one's attributes but its parameters, its states and its settings."""
     kept = KEPT | set(layer.param_names) | set(layer.state_names)
-    held = [item for sub in layer.sublayers().values() for item in memory(sub)]
-    return [(layer, {k: v for k, v in vars(layer).items() if k not in kept}), *held]
+    attributes = {k: v for k, v in vars(layer).items() if k not in kept}
+    held = [item for v in attributes.values() if isinstance(v, Layer) for item in memory(v)]
+    return [(layer, attributes), *held]
 
 
 def recall(layer, remembered: list[tuple[object, dict]]) -> None:
