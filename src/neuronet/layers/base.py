@@ -14,18 +14,20 @@ them, each array saved under its path ("layer.weights").
 A layer whose sizes come from its input (``Dense(32)``, ``Conv2D(16, 3)``)
 has no parameters until it is *built* for an input shape (``build``): by
 the model at its first batch, by ``nn.Input`` or ``input_shape=`` at once,
-or by ``layer(x)``. Called on a node of a graph model (``nodes.py``), a
-layer gives the node of its output; a layer that joins several nodes (a
-merge layer: ``Add``) says so with ``takes_list`` and takes and gives lists.
+or by ``layer(x)``; ``SizedByInput`` below is what such layers share. Called
+on a node of a graph model (``nodes.py``), a layer gives the node of its
+output; a layer that joins several nodes (a merge layer: ``Add``) says so
+with ``takes_list`` and takes and gives lists.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
-from .. import memory, nodes
+from .. import checks, memory, nodes
 from ..file_shapes import declare, within
 from ..ops import get_ops
 from ..parameter import Parameter
@@ -219,6 +221,94 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+class SizedByInput(Layer, abstract=True):
+    """A layer whose input size (the attribute ``size_name``: the size of its input's last axis, its features
+    or channels) may be left out, the Keras way (``Dense(32)``), and taken from its first input: it makes its
+    parameters (``make_parameters``) at once when the size is given, else when it is built."""
+
+    size_name: str  # the attribute holding the input size: "n_inputs", "in_channels"...
+    layout = "(batch, ..., features)"  # the inputs it takes, as its messages show them
+    rank: int | None = None  # their number of axes (None: two or more)
+
+    def make_parameters(self) -> None:
+        """Make the parameters, every size known (the same arrays whichever way the sizes came)."""
+        raise NotImplementedError
+
+    def build_if_sized(self) -> None:
+        """At the end of the constructor: make the parameters now if the input size was given; else the layer
+        waits, unbuilt, for :meth:`build`."""
+        self.built = False
+        if getattr(self, self.size_name) is not None:
+            self.make_parameters()
+            self.built = True
+
+    def build(self, input_shape) -> None:
+        if self.built:
+            return
+        setattr(self, self.size_name, self.size_from(input_shape))
+        self.make_parameters()
+        self.built = True
+
+    def size_from(self, input_shape) -> int:
+        """The input size in ``input_shape`` (batch first): its last axis, which must be known; a ValueError
+        naming the layer where the shape has not the layer's rank or leaves that axis free."""
+        where = f"layer '{self.name}' ({type(self).__name__})"
+        if not isinstance(input_shape, (tuple, list)):
+            raise ValueError(
+                f"{where} is built for the shape of its input, batch first, such as (None, 32); got {input_shape!r}"
+            )
+        shape = tuple(input_shape)
+        if not self.rank_fits(shape):
+            raise ValueError(f"{where} takes inputs of shape {self.layout}, not {axes(shape)}")
+        size = shape[-1]
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            raise ValueError(
+                f"{where} takes its {self.size_name} from the last axis of its input, which is {size!r} in "
+                f"{axes(shape)}: give the input's whole shape (nn.Input, input_shape=) or the {self.size_name}"
+            )
+        return int(size)
+
+    def rank_fits(self, shape: tuple) -> bool:
+        """Has a shape (batch first) as many axes as this layer's inputs?"""
+        return len(shape) == self.rank if self.rank else len(shape) >= 2
+
+    def check_input_shape(self, input_shape) -> None:
+        """A built layer takes inputs of its rank whose last axis is its input size (any leading axes)."""
+        size = getattr(self, self.size_name)
+        if size is None:
+            return  # (build takes the size from the shape and checks it)
+        shape = tuple(input_shape)
+        if not self.rank_fits(shape) or shape[-1] not in (None, size):
+            raise ValueError(f"it takes inputs of shape {self.layout} with {self.size_name} {size}, not {axes(shape)}")
+
+
+def given_sizes(layer: Layer, positional: tuple, sizes: dict, inferred: tuple[str, ...]) -> dict:
+    """The sizes a layer was given, by name. ``sizes`` holds its size keywords in the order of its full
+    spelling, None where not given; the ``positional`` arguments fill, in order, the other names of the
+    spelling their count makes: every size (``Dense(64, 32)``), or all but the ``inferred`` ones
+    (``Dense(32)``), which then stay None until the layer is built for its input. Anything else is an
+    ArgumentError naming both spellings."""
+    named = [n for n, v in sizes.items() if v is not None]
+    short = [n for n in sizes if n not in inferred]
+    count = len(positional) + len(named)
+    spelling = list(sizes) if count == len(sizes) else short if count == len(short) else []
+    free = [n for n in spelling if n not in named]
+    if not spelling or len(free) != len(positional):
+        cls = type(layer).__name__
+        got = ", ".join([*map(repr, positional), *(f"{n}={sizes[n]!r}" for n in named)])
+        more = ": give its other arguments by keyword" if len(positional) > len(sizes) else ""
+        raise checks.ArgumentError(
+            f"{cls} takes its sizes as {cls}({', '.join(short)}), its {', '.join(inferred)} then taken from its "
+            f"input, or as {cls}({', '.join(sizes)}); got {cls}({got}){more}"
+        )
+    return {**sizes, **dict(zip(free, positional))}
+
+
+def optional_size(value, name: str) -> int | None:
+    """A size a layer may take from its input: None (not given), or an int >= 1."""
+    return None if value is None else checks.integer(value, name, low=1)
 
 
 def serialize(layer: Layer) -> dict:

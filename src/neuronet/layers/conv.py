@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from .. import checks
 from .. import windows as win
+from .base import given_sizes, optional_size
 from .weighted import WeightedLayer
 
 
-def set_geometry(layer, in_channels, out_channels, kernel_size, stride, padding, dilation, limit=checks.LARGEST_INT):
-    """Check and keep what every convolution is given: channels, kernel, stride and dilation (at most
-    ``limit``), and a padding within the kernel's span."""
-    layer.in_channels = checks.integer(in_channels, "in_channels", low=1)
-    layer.out_channels = checks.integer(out_channels, "out_channels", low=1)
-    layer.kernel = layer.pair(kernel_size, "kernel_size")
+def set_geometry(
+    layer, sizes, in_channels, out_channels, kernel_size, stride, padding, dilation, limit=checks.LARGEST_INT
+):
+    """Check and keep what every convolution is given: channels (``in_channels`` None where they are to come
+    from the input: ``Conv2D(16, 3)``, see ``given_sizes``), kernel, stride and dilation (at most ``limit``),
+    and a padding within the kernel's span."""
+    given = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size}
+    given = given_sizes(layer, sizes, given, ("in_channels",))
+    layer.in_channels = optional_size(given["in_channels"], "in_channels")
+    layer.out_channels = checks.integer(given["out_channels"], "out_channels", low=1)
+    layer.kernel = layer.pair(given["kernel_size"], "kernel_size")
     layer.stride = layer.pair(stride, "stride", limit)
     layer.dilation = layer.pair(dilation, "dilation", limit)
     win.check_padding(padding, [d * (k - 1) + 1 for k, d in zip(layer.kernel, layer.dilation)])
@@ -46,32 +52,37 @@ class Conv2D(win.ImageAxes, WeightedLayer):
               y (batch, out_h, out_w, out_channels), out = (h + pad - d (k - 1) - 1) // s + 1.
     ``padding`` is an int (zeros on every side), "valid" (none) or "same"
     (output size ceil(h / s), as in Keras); ``dilation`` spaces the kernel taps.
+    ``Conv2D(out_channels, kernel_size)`` takes ``in_channels`` from its input when it is built;
+    ``Conv2D(in_channels, out_channels, kernel_size)`` gives them.
     """
 
     numpy_bound = True  # im2col and col2im copies
 
     default_name = "conv2d"
+    size_name = "in_channels"
 
     def __init__(
         self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
+        *sizes,
+        in_channels: int | None = None,
+        out_channels: int | None = None,
+        kernel_size=None,
         stride=1,
         padding=0,
         dilation=1,
         activation=None,
         **kwargs,
     ) -> None:
-        set_geometry(self, in_channels, out_channels, kernel_size, stride, padding, dilation)
-        kh, kw = self.kernel
-        super().__init__(
-            self._weight_shape(), kh * kw * self.in_channels, kh * kw * self.out_channels, activation, **kwargs
-        )
+        set_geometry(self, sizes, in_channels, out_channels, kernel_size, stride, padding, dilation)
+        super().__init__(activation, **kwargs)
 
     # -- 2-D here; Conv1D overrides these to work on images of height 1 -------------------------
-    def _weight_shape(self):
+    def weight_shape(self):
         return (*self.kernel, self.in_channels, self.out_channels)
+
+    def fans(self):
+        kh, kw = self.kernel
+        return kh * kw * self.in_channels, kh * kw * self.out_channels
 
     def _expected(self) -> str:
         return f"(batch, height, width, {self.in_channels})"
@@ -163,7 +174,7 @@ class Conv1D(win.SequenceAxes, Conv2D):
 
     default_name = "conv1d"
 
-    def _weight_shape(self):
+    def weight_shape(self):
         return (self.kernel[1], self.in_channels, self.out_channels)
 
     def padding_for(self, h, w):
@@ -190,17 +201,20 @@ class Conv2DTranspose(win.ImageAxes, WeightedLayer):
               y (batch, out_h, out_w, out_channels) with out = (h - 1) s - 2 p + d (k - 1) + output_padding + 1
               as ``torch.nn.ConvTranspose2d`` for an int ``padding``; "same" gives out = h * s (as Keras),
               "valid" is padding 0.
+    Its sizes are spelled as Conv2D's: ``Conv2DTranspose(out_channels, kernel_size)`` or with ``in_channels`` first.
     """
 
     numpy_bound = True  # col2im and im2col copies
 
     default_name = "conv2d_transpose"
+    size_name = "in_channels"
 
     def __init__(
         self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
+        *sizes,
+        in_channels: int | None = None,
+        out_channels: int | None = None,
+        kernel_size=None,
         stride=1,
         padding=0,
         output_padding=0,
@@ -208,7 +222,7 @@ class Conv2DTranspose(win.ImageAxes, WeightedLayer):
         activation=None,
         **kwargs,
     ) -> None:
-        set_geometry(self, in_channels, out_channels, kernel_size, stride, padding, dilation, win.GROWTH_LIMIT)
+        set_geometry(self, sizes, in_channels, out_channels, kernel_size, stride, padding, dilation, win.GROWTH_LIMIT)
         pads = output_padding if isinstance(output_padding, (list, tuple)) else (output_padding, output_padding)
         if len(pads) != 2:
             raise checks.ArgumentError(f"output_padding must be an int or a pair of them, got {output_padding!r}")
@@ -219,14 +233,15 @@ class Conv2DTranspose(win.ImageAxes, WeightedLayer):
         )
         if padding == "same" and any(self.output_padding):
             raise checks.ArgumentError('output_padding goes with an int padding; "same" fixes the output size')
+        super().__init__(activation, **kwargs)
+
+    def weight_shape(self):
         kh, kw = self.kernel
-        super().__init__(
-            (kh, kw, self.out_channels, self.in_channels),
-            kh * kw * self.out_channels,
-            kh * kw * self.in_channels,
-            activation,
-            **kwargs,
-        )
+        return (kh, kw, self.out_channels, self.in_channels)
+
+    def fans(self):
+        kh, kw = self.kernel
+        return kh * kw * self.out_channels, kh * kw * self.in_channels
 
     def bias_shape(self, weight_shape):
         return (weight_shape[-2],)  # W is (k_h, k_w, out_channels, in_channels)

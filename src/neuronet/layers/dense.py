@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import checks
+from .base import given_sizes, optional_size
 from .weighted import WeightedLayer
 
 
@@ -13,15 +14,27 @@ class Dense(WeightedLayer):
     Backward: dz = act'(dy);  dW = x.T @ dz,  db = sum_batch(dz),  dx = dz @ W.T
     Shapes:   x (batch, n_inputs), W (n_inputs, n_neurons), b (n_neurons,),
               y (batch, n_neurons). Extra leading axes are treated as batch.
+    ``Dense(n_neurons)`` takes ``n_inputs`` from its input when it is built;
+    ``Dense(n_inputs, n_neurons)`` gives both.
     """
 
     default_name = "dense"
     keeps_mask = True  # on (batch, time, features) it maps each step alone
+    size_name, layout = "n_inputs", "(batch, ..., n_inputs)"
 
-    def __init__(self, n_inputs: int, n_neurons: int, activation=None, **kwargs) -> None:
-        self.n_inputs = checks.integer(n_inputs, "n_inputs", low=1)
-        self.n_neurons = checks.integer(n_neurons, "n_neurons", low=1)
-        super().__init__((self.n_inputs, self.n_neurons), self.n_inputs, self.n_neurons, activation, **kwargs)
+    def __init__(
+        self, *sizes: int, n_inputs: int | None = None, n_neurons: int | None = None, activation=None, **kwargs
+    ) -> None:
+        given = given_sizes(self, sizes, {"n_inputs": n_inputs, "n_neurons": n_neurons}, ("n_inputs",))
+        self.n_inputs = optional_size(given["n_inputs"], "n_inputs")
+        self.n_neurons = checks.integer(given["n_neurons"], "n_neurons", low=1)
+        super().__init__(activation, **kwargs)
+
+    def weight_shape(self):
+        return (self.n_inputs, self.n_neurons)
+
+    def fans(self):
+        return self.n_inputs, self.n_neurons
 
     def linear(self, x):
         if x.ndim < 2 or x.shape[-1] != self.n_inputs:
@@ -47,7 +60,7 @@ class Dense(WeightedLayer):
         return (*tuple(input_shape)[:-1], self.n_neurons)
 
     def input_shape(self):
-        return (None, self.n_inputs)
+        return (None, self.n_inputs) if self.built else None
 
     def get_config(self):
         return {"n_inputs": self.n_inputs, "n_neurons": self.n_neurons, **super().get_config()}

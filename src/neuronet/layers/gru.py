@@ -32,8 +32,13 @@ class GRU(Recurrent):
     param_names = ("input_weights", "recurrent_weights", "biases", "recurrent_biases")
     gates, order, sigmoids = 3, (0, 1, 2), slice(0, 2)
 
-    def __init__(self, input_size: int, hidden_size: int, return_sequences=False) -> None:
-        super().__init__(input_size, hidden_size, return_sequences)
+    def __init__(
+        self, *sizes: int, input_size: int | None = None, hidden_size: int | None = None, return_sequences=False
+    ) -> None:
+        super().__init__(sizes, input_size, hidden_size, return_sequences)
+
+    def make_parameters(self):
+        super().make_parameters()
         self.recurrent_biases = self.new_parameter("recurrent_biases", (3 * self.hidden_size,), initializers.zeros)
 
     def prepare(self, steps, batch, dtype):

@@ -33,9 +33,16 @@ class LSTM(Recurrent):
     default_name = "lstm"
     gates, order, sigmoids, cells = 4, (0, 1, 3, 2), slice(0, 3), 2
 
-    def __init__(self, input_size: int, hidden_size: int, return_sequences=False, unit_forget_bias=True) -> None:
+    def __init__(
+        self,
+        *sizes: int,
+        input_size: int | None = None,
+        hidden_size: int | None = None,
+        return_sequences=False,
+        unit_forget_bias=True,
+    ) -> None:
         self.unit_forget_bias = checks.flag(unit_forget_bias, "unit_forget_bias")
-        super().__init__(input_size, hidden_size, return_sequences)
+        super().__init__(sizes, input_size, hidden_size, return_sequences)
 
     def initial_biases(self, shape):
         b = initializers.zeros(shape)

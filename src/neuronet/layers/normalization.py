@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import checks
-from .base import Layer
+from .base import SizedByInput, optional_size
 
 
-class BatchNormalization(Layer):
+class BatchNormalization(SizedByInput):
     """Normalise each feature (the last axis) over the batch, then scale and shift it.
 
     Forward (training):  mu, var = mean and variance over all axes but the last
@@ -26,6 +26,8 @@ class BatchNormalization(Layer):
     normalise by. ``fit`` therefore folds a last batch of a single sample into
     the batch before it (33 samples at ``batch_size=32`` train as one batch of
     33), rather than take a step on a variance of zero, as PyTorch refuses to.
+
+    ``BatchNormalization()`` takes ``n_features`` from its input when it is built.
     """
 
     independent_samples = False  # statistics over the whole batch
@@ -34,18 +36,24 @@ class BatchNormalization(Layer):
     param_names = ("gamma", "beta")
     state_names = ("running_mean", "running_var")
     default_name = "batch_normalization"
+    size_name = "n_features"
 
-    def __init__(self, n_features: int, momentum: float = 0.99, epsilon: float = 1e-3) -> None:
+    def __init__(self, n_features: int | None = None, momentum: float = 0.99, epsilon: float = 1e-3) -> None:
         super().__init__()
-        self.n_features = checks.integer(n_features, "n_features", low=1)
+        self.n_features = optional_size(n_features, "n_features")
         self.momentum = checks.number(momentum, "momentum", low=0.0, high=1.0, high_open=True)
         self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
+        self.build_if_sized()
+
+    def make_parameters(self) -> None:
         self.gamma = self.new_parameter("gamma", (self.n_features,), np.ones)
         self.beta = self.new_parameter("beta", (self.n_features,), np.zeros)
         self.running_mean = self.new_state("running_mean", (self.n_features,), 0.0)
         self.running_var = self.new_state("running_var", (self.n_features,), 1.0)
 
     def forward(self, x, training=False):
+        if not self.built:
+            raise self.unbuilt_error()
         if x.ndim < 2 or x.shape[-1] != self.n_features:
             raise self.shape_error(f"(batch, ..., {self.n_features})", x)
         axes = tuple(range(x.ndim - 1))
@@ -71,6 +79,8 @@ class BatchNormalization(Layer):
         return self.x_hat * self.gamma.data + self.beta.data
 
     def backward(self, dy):
+        if not self.built:
+            raise self.unbuilt_error()
         axes = tuple(range(dy.ndim - 1))
         self.gamma.grad += (dy * self.x_hat).sum(axis=axes)
         self.beta.grad += dy.sum(axis=axes)
@@ -83,6 +93,8 @@ class BatchNormalization(Layer):
 
     def check_loaded(self) -> None:
         super().check_loaded()
+        if not self.built:
+            return
         low = float(self.running_var.min())
         if low < 0:
             raise ValueError(f"layer '{self.name}': its running_var holds {low:g}, but a variance is never negative")

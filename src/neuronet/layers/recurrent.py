@@ -60,15 +60,16 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import checks, initializers
-from .base import Layer
+from .base import SizedByInput, given_sizes, optional_size
 
 
-class Recurrent(Layer, abstract=True):
+class Recurrent(SizedByInput, abstract=True):
     """What SimpleRNN, LSTM and GRU share: the checks, the two loops and the products around them.
 
     A subclass says how many blocks of ``hidden_size`` columns its weights have (``gates``), which of them
     are sigmoids, and writes one step forwards (``forward_step``) and backwards (``backward_step``). Gate k of step t
-    is ``self.a[k, t]`` (batch, hidden).
+    is ``self.a[k, t]`` (batch, hidden). ``LSTM(hidden_size)`` takes ``input_size`` from its input when it
+    is built; ``LSTM(input_size, hidden_size)`` gives both.
     """
 
     param_names = ("input_weights", "recurrent_weights", "biases")
@@ -80,18 +81,24 @@ class Recurrent(Layer, abstract=True):
     order: tuple[int, ...] = (0,)  # inside the layer, gate k is gate order[k] of the weights' columns
     sigmoids = slice(0, 0)  # the gates (inside the layer) computed by a sigmoid: a range of them
     cells = 1  # states carried from step to step: h, and for an LSTM c
+    size_name, layout, rank = "input_size", "(batch, time, features)", 3
 
-    def __init__(self, input_size: int, hidden_size: int, return_sequences: bool = False) -> None:
+    def __init__(self, sizes: tuple, input_size: int | None, hidden_size: int | None, return_sequences: bool) -> None:
+        """``sizes``: the sizes given by position, which ``given_sizes`` reads with the keywords."""
         super().__init__()
-        self.input_size = checks.integer(input_size, "input_size", low=1)
-        self.hidden_size = checks.integer(hidden_size, "hidden_size", low=1)
+        given = given_sizes(self, sizes, {"input_size": input_size, "hidden_size": hidden_size}, ("input_size",))
+        self.input_size = optional_size(given["input_size"], "input_size")
+        self.hidden_size = checks.integer(given["hidden_size"], "hidden_size", low=1)
         self.return_sequences = checks.flag(return_sequences, "return_sequences")
+        self.a = None
+        self.build_if_sized()
+
+    def make_parameters(self) -> None:
         f, h, k = self.input_size, self.hidden_size, self.gates * self.hidden_size
         # as Keras: Glorot for the input weights, orthogonal recurrent weights, biases at zero
         self.input_weights = self.new_parameter("input_weights", (f, k), lambda s: initializers.glorot_uniform(s, f, k))
         self.recurrent_weights = self.new_parameter("recurrent_weights", (h, k), initializers.orthogonal)
         self.biases = self.new_parameter("biases", (k,), self.initial_biases)
-        self.a = None
 
     def initial_biases(self, shape: tuple):
         return initializers.zeros(shape)
@@ -104,6 +111,8 @@ class Recurrent(Layer, abstract=True):
     def forward(self, x, training=False, mask=None):
         """The last state (batch, hidden), or every state (batch, time, hidden); ``mask`` (batch, time), True
         at real steps, marks padding (see the module's docstring)."""
+        if not self.built:
+            raise self.unbuilt_error()
         xp, h = self.ops.xp, self.hidden_size
         self.check_input(x)
         batch, steps = x.shape[:2]
@@ -212,6 +221,8 @@ class Recurrent(Layer, abstract=True):
 
     def backward_through_time(self, dy, input_grad: bool):
         """BPTT: each step's ``backward_step`` from the last to the first, then the weight products once."""
+        if not self.built:
+            raise self.unbuilt_error()
         if self.a is None or self.derivatives is None:
             raise RuntimeError(
                 f"layer '{self.name}' ({type(self).__name__}): backward needs a forward pass with training=True "
@@ -291,7 +302,7 @@ class Recurrent(Layer, abstract=True):
         return (batch, steps, self.hidden_size) if self.return_sequences else (batch, self.hidden_size)
 
     def input_shape(self):
-        return (None, None, self.input_size)
+        return (None, None, self.input_size) if self.built else None
 
     def get_config(self):
         return {

@@ -23,9 +23,16 @@ class SimpleRNN(Recurrent):
 
     default_name = "simple_rnn"
 
-    def __init__(self, input_size: int, hidden_size: int, activation: str = "tanh", return_sequences=False) -> None:
+    def __init__(
+        self,
+        *sizes: int,
+        input_size: int | None = None,
+        hidden_size: int | None = None,
+        activation: str = "tanh",
+        return_sequences=False,
+    ) -> None:
         self.activation = checks.choice(activation, "activation", ("tanh", "relu"))
-        super().__init__(input_size, hidden_size, return_sequences)
+        super().__init__(sizes, input_size, hidden_size, return_sequences)
 
     def forward_step(self, t):
         xp, (z,), hs = self.ops.xp, self.a[:, t], self.carried[0]

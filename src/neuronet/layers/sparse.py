@@ -20,20 +20,27 @@ class SparseDense(Dense):
     faster in NumPy than sparse formats.
 
     ``density`` is the fraction of connections kept, drawn at random (seeded
-    by ``nn.set_seed``); or pass an explicit ``mask`` of shape (n_inputs, n_neurons).
+    by ``nn.set_seed``) when the weights are made; or pass an explicit ``mask``
+    of shape (n_inputs, n_neurons). Its sizes are spelled as Dense's.
     """
 
     state_names = ("mask",)
     default_name = "sparse_dense"
 
-    def __init__(self, n_inputs: int, n_neurons: int, density: float = 0.1, mask=None, **dense_kwargs) -> None:
-        super().__init__(n_inputs, n_neurons, **dense_kwargs)
-        shape = declare("mask", (self.n_inputs, self.n_neurons))
+    def __init__(self, *sizes: int, density: float = 0.1, mask=None, **dense_kwargs) -> None:
         if mask is None:
             density = checks.number(density, "density", low=0.0, high=1.0, low_open=True)
-            keep = max(1, int(round(density * self.n_inputs * self.n_neurons)))
+        self.density, self.given_mask = density, mask  # (before Dense's constructor, which may make the mask)
+        super().__init__(*sizes, **dense_kwargs)
+
+    def make_parameters(self) -> None:
+        super().make_parameters()
+        shape = declare("mask", (self.n_inputs, self.n_neurons))
+        mask = self.given_mask
+        if mask is None:
+            keep = max(1, int(round(self.density * self.n_inputs * self.n_neurons)))
             flat = np.zeros(self.n_inputs * self.n_neurons, dtype=bool)
-            flat[settings.rng().choice(flat.size, keep, replace=False)] = True  # at construction: the library's
+            flat[settings.rng().choice(flat.size, keep, replace=False)] = True  # the library's generator
             mask = flat.reshape(shape)
         if np.shape(mask) != shape:
             raise ValueError(f"SparseDense mask must have shape {shape}, got {np.shape(mask)}")
@@ -48,6 +55,8 @@ class SparseDense(Dense):
 
     def check_loaded(self) -> None:
         super().check_loaded()
+        if not self.built:
+            return
         if not bool(((self.mask == 0) | (self.mask == 1)).all()):
             raise ValueError(f"layer '{self.name}': its mask holds values other than 0 and 1")
         if bool((self.weights.data * (1 - self.mask)).any()):

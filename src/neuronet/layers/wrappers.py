@@ -9,7 +9,7 @@ wrapper's config when it loads.
 from __future__ import annotations
 
 from .. import checks
-from .base import Layer, held, serialize
+from .base import Layer, axes, held, serialize
 from .recurrent import Recurrent
 
 
@@ -40,11 +40,30 @@ class TimeDistributed(Layer):
     numpy_bound = property(lambda self: self.layer.numpy_bound)
     takes_ids = property(lambda self: self.layer.takes_ids)
     min_batch = property(lambda self: self.layer.min_batch)
+    built = property(lambda self: self.layer.built)
+
+    def build(self, input_shape) -> None:
+        if not self.built:
+            self.layer.build(self.step_shape(input_shape))
+
+    def check_input_shape(self, input_shape) -> None:
+        self.layer.check_input_shape(self.step_shape(input_shape))
+
+    def step_shape(self, input_shape) -> tuple:
+        """What the held layer sees of an input of ``input_shape``, (batch, time, ...): (batch * time, ...)."""
+        if len(input_shape) < 3:
+            raise ValueError(
+                f"layer '{self.name}' (TimeDistributed) takes inputs of shape (batch, time, ...), not "
+                f"{axes(tuple(input_shape))}"
+            )
+        return (None, *input_shape[2:])
 
     def output_activation(self) -> str | None:
         return self.layer.output_activation()
 
     def forward(self, x, training=False):
+        if not self.built:
+            raise self.unbuilt_error()
         if x.ndim < 3:
             raise self.shape_error("(batch, time, ...)", x)
         self.steps = x.shape[:2]
@@ -52,10 +71,14 @@ class TimeDistributed(Layer):
         return y.reshape(*self.steps, *y.shape[1:])
 
     def backward(self, dy):
+        if not self.built:
+            raise self.unbuilt_error()
         dx = self.layer.backward(dy.reshape(-1, *dy.shape[2:]))
         return None if dx is None else dx.reshape(*self.steps, *dx.shape[1:])
 
     def backward_params_only(self, dy) -> None:
+        if not self.built:
+            raise self.unbuilt_error()
         self.layer.backward_params_only(dy.reshape(-1, *dy.shape[2:]))
 
     def output_shape(self, input_shape):
@@ -114,8 +137,16 @@ class Bidirectional(Layer):
 
     independent_samples = property(lambda self: self.forward_layer.independent_samples)
     numpy_bound = property(lambda self: self.forward_layer.numpy_bound)
+    built = property(lambda self: self.forward_layer.built and self.backward_layer.built)
+
+    def build(self, input_shape) -> None:
+        """Build both layers for the input (``Bidirectional(LSTM(16))``)."""
+        self.forward_layer.build(input_shape)
+        self.backward_layer.build(input_shape)
 
     def forward(self, x, training=False, mask=None):
+        if not self.built:
+            raise self.unbuilt_error()
         self.y_f = self.forward_layer.forward(x, training, mask)
         reversed_mask = None if mask is None else mask[:, ::-1]
         y_b = self.backward_layer.forward(x[:, ::-1], training, reversed_mask)
@@ -143,12 +174,16 @@ class Bidirectional(Layer):
         return dy_f, dy_b[:, ::-1] if self.return_sequences else dy_b
 
     def backward(self, dy):
+        if not self.built:
+            raise self.unbuilt_error()
         dy_f, dy_b = self.split(dy)
         dx = self.forward_layer.backward(dy_f)
         dx += self.backward_layer.backward(dy_b)[:, ::-1]
         return dx
 
     def backward_params_only(self, dy) -> None:
+        if not self.built:
+            raise self.unbuilt_error()
         dy_f, dy_b = self.split(dy)
         self.forward_layer.backward_params_only(dy_f)
         self.backward_layer.backward_params_only(dy_b)
