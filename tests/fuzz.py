@@ -159,21 +159,22 @@ EXTRA_VALUES = {
     **dict.fromkeys(["append", "save_best_only", "restore_best_weights", "return_sequences", "shuffle"], FLAG_WORDS),
 }  # fmt: skip
 
-# target: (callable, valid keyword arguments, {argument: validity})
+# target: (callable, valid keyword arguments, {argument: validity}); an input size may be None (Dense(32): it
+# comes from the layer's first input)
 CONSTRUCTORS = {
     "Dense": (L.Dense, {"n_inputs": 4, "n_neurons": 3}, {
-        "n_inputs": spec_int(1), "n_neurons": spec_int(1), "activation": ACTIVATION,
+        "n_inputs": spec_optional(spec_int(1)), "n_neurons": spec_int(1), "activation": ACTIVATION,
         "weight_regularizer_l1": NON_NEGATIVE, "weight_regularizer_l2": NON_NEGATIVE,
         "bias_regularizer_l1": NON_NEGATIVE, "bias_regularizer_l2": NON_NEGATIVE,
         "weight_initializer": spec_choice("glorot_uniform", "he_normal", "small_normal", "zeros")}),
     "Conv2D": (L.Conv2D, {"in_channels": 1, "out_channels": 2, "kernel_size": 3}, {
-        "in_channels": spec_int(1), "out_channels": spec_int(1), "stride": spec_int_or_pair(1),
+        "in_channels": spec_optional(spec_int(1)), "out_channels": spec_int(1), "stride": spec_int_or_pair(1),
         "dilation": spec_int_or_pair(1), "kernel_size": spec_int_or_pair(1), "activation": ACTIVATION,
         "padding": lambda v: v in ("valid", "same") or (is_int(v, 0) and v <= 3)}),
     "Conv1D": (L.Conv1D, {"in_channels": 2, "out_channels": 2, "kernel_size": 2}, {
-        "kernel_size": spec_int(1), "stride": spec_int(1), "dilation": spec_int(1), "in_channels": spec_int(1)}),
+        "kernel_size": spec_int(1), "stride": spec_int(1), "dilation": spec_int(1), "in_channels": spec_optional(spec_int(1))}),
     "Conv2DTranspose": (L.Conv2DTranspose, {"in_channels": 2, "out_channels": 2, "kernel_size": 3, "stride": 2}, {
-        "in_channels": spec_int(1), "out_channels": spec_int(1), "kernel_size": spec_int_or_pair(1),
+        "in_channels": spec_optional(spec_int(1)), "out_channels": spec_int(1), "kernel_size": spec_int_or_pair(1),
         "output_padding": lambda v: is_int(v, 0) and v <= 1, "activation": ACTIVATION,
         "padding": lambda v: v in ("valid", "same") or (is_int(v, 0) and v <= 3)}),
     "UpSampling2D": (L.UpSampling2D, {}, {
@@ -187,17 +188,17 @@ CONSTRUCTORS = {
         "padding_id": spec_optional(lambda v: is_int(v, 0) and v <= 9)}),
     "Dropout": (L.Dropout, {"rate": 0.1}, {"rate": FRACTION}),
     "SimpleRNN": (L.SimpleRNN, {"input_size": 3, "hidden_size": 2}, {
-        "input_size": spec_int(1), "hidden_size": spec_int(1), "activation": spec_choice("tanh", "relu"),
+        "input_size": spec_optional(spec_int(1)), "hidden_size": spec_int(1), "activation": spec_choice("tanh", "relu"),
         "return_sequences": is_flag}),
     "LSTM": (L.LSTM, {"input_size": 3, "hidden_size": 2}, {
-        "input_size": spec_int(1), "hidden_size": spec_int(1), "return_sequences": is_flag,
+        "input_size": spec_optional(spec_int(1)), "hidden_size": spec_int(1), "return_sequences": is_flag,
         "unit_forget_bias": is_flag}),
     "GRU": (L.GRU, {"input_size": 3, "hidden_size": 2}, {"hidden_size": spec_int(1), "return_sequences": is_flag}),
     "Bidirectional": (L.Bidirectional, {"layer": L.GRU(3, 2)}, {
         "merge_mode": spec_choice("concat", "sum", "mul", "ave"),
         "layer": lambda v: isinstance(v, (L.SimpleRNN, L.LSTM, L.GRU))}),
     "BatchNormalization": (L.BatchNormalization, {"n_features": 3}, {
-        "n_features": spec_int(1), "momentum": FRACTION, "epsilon": POSITIVE}),
+        "n_features": spec_optional(spec_int(1)), "momentum": FRACTION, "epsilon": POSITIVE}),
     "LeakyReLU": (L.LeakyReLU, {}, {"alpha": spec_num()}),
     "SparseDense": (L.SparseDense, {"n_inputs": 4, "n_neurons": 3}, {
         "density": spec_num(low=0.0, high=1.0, low_open=True)}),

@@ -282,10 +282,10 @@ class EpochMetrics:
 
     @classmethod
     def per_output(cls, names: list[str], chosen: list, converts: list, losses: list) -> EpochMetrics:
-        """Metrics for a model of several outputs: output k's loss and ``chosen`` metrics logged as
+        """Metrics for a model of several outputs: output k's loss and metrics (``chosen[k]``) logged as
         "<names[k]>_loss", "<names[k]>_accuracy", as Keras names them."""
         made = cls([])
-        made.outputs = [(f"{name}_", chosen, convert, loss) for name, convert, loss in zip(names, converts, losses)]
+        made.outputs = [(f"{name}_", *per) for name, *per in zip(names, chosen, converts, losses)]
         return made
 
     @property

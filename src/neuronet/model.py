@@ -95,9 +95,10 @@ class Model:
 
     def _check_fit(self) -> None:
         """Where every input's shape is known: one zero sample through the layers, so that a layer that does not
-        fit is named now rather than at the first batch (``model_file.check_layers_fit``)."""
+        fit is named now rather than at the first batch (``model_file.check_layers_fit``), and none makes more
+        values per sample than a model file may (``SAMPLE_LIMIT``: checked before the sample is made)."""
         try:
-            model_file.check_layers_fit(self)
+            model_file.check_layers_fit(self, limit=model_file.SAMPLE_LIMIT)
         except model_file.DESCRIPTION_ERRORS as exc:
             raise checks.ArgumentError(f"the layers do not fit together: {exc}") from None
 
@@ -121,9 +122,9 @@ class Model:
 
     def compile(self, loss="categorical_crossentropy", optimizer="adam", metrics=None, loss_weights=None) -> None:
         """Choose the loss (one for every output, or a list with one per output), the optimizer, the metrics
-        reported during training (for each output) and, with several outputs, ``loss_weights`` (the loss
-        minimised is their weighted sum; 1 each by default). A setting refused (with the reason) leaves the
-        model as it was."""
+        reported during training (with several outputs: for each output, or a list of lists, one per output)
+        and, with several outputs, ``loss_weights`` (the loss minimised is their weighted sum; 1 each by
+        default). A setting refused (with the reason) leaves the model as it was."""
         graph = self.graph if self.layers else None  # (an empty Sequential has no graph yet)
         count = len(graph.outputs) if graph is not None else 1
         given = list(loss) if isinstance(loss, (list, tuple)) else [loss] * count
@@ -142,20 +143,22 @@ class Model:
         if graph is not None:
             for one, node in zip(given, graph.outputs):
                 one.check_last_layer(node.layer)  # raw scores into a loss of probabilities
-        if metrics is not None and not isinstance(metrics, (list, tuple)):
-            raise checks.ArgumentError(f"metrics must be a list of names or functions, got {metrics!r}")
-        chosen = [metrics_lib.get(m) for m in metrics or []]  # (the name it is logged under, function)
-        for one in given:
+        per_output = metrics_per_output(metrics, count)
+        chosen = [[metrics_lib.get(m) for m in listed_metrics] for listed_metrics in per_output]  # (name, function)
+        for one, mine in zip(given, chosen):
             regression = isinstance(one, (losses.MeanSquaredError, losses.MeanAbsoluteError))
-            wrong = [name for name, _ in chosen if regression and metrics_lib.is_classification(name)]
+            wrong = [name for name, _ in mine if regression and metrics_lib.is_classification(name)]
             if wrong:
-                raise ValueError(f"{wrong} are classification metrics; a regression model (MSE/MAE loss) has none")
+                raise ValueError(
+                    f"{wrong} are classification metrics; a regression output (MSE/MAE loss) has none"
+                    + ("; give the metrics per output, e.g. metrics=[[], ['accuracy']]" if count > 1 else "")
+                )
         self.losses, self.loss_weights, self.loss = given, weights, given[0]
-        self.optimizer, self.metric_specs, self.metrics = optimizer, list(metrics or []), chosen
+        self.optimizer, self.metric_specs, self.metrics = optimizer, list(metrics or []), chosen[0]
         # outputs trained as scores (BinaryCrossentropy(from_logits=True)) are turned into probabilities for metrics
         converts = [sigmoid if isinstance(o, losses.BinaryCrossentropy) and o.from_logits else None for o in given]
         if count == 1:
-            self.epoch_metrics = metrics_lib.EpochMetrics(chosen, converts[0])
+            self.epoch_metrics = metrics_lib.EpochMetrics(chosen[0], converts[0])
         else:
             self.epoch_metrics = metrics_lib.EpochMetrics.per_output(self.output_names, chosen, converts, given)
 
@@ -518,3 +521,20 @@ class Model:
         os.PathLike; a name for another program's format (``model.onnx``, ``model.keras``) is refused.
         """
         model_file.save(self, path)
+
+
+def metrics_per_output(metrics, count: int) -> list[list]:
+    """``compile``'s ``metrics`` for each of ``count`` outputs: a list for every output, or (several outputs) a
+    list of ``count`` lists, one per output."""
+    if metrics is not None and not isinstance(metrics, (list, tuple)):
+        raise checks.ArgumentError(f"metrics must be a list of names or functions, got {metrics!r}")
+    metrics = list(metrics or [])
+    nested = [m for m in metrics if isinstance(m, (list, tuple)) or m is None]
+    if not nested:
+        return [metrics] * count
+    if count == 1 or len(nested) != len(metrics) or len(metrics) != count:
+        raise checks.ArgumentError(
+            f"metrics must be a list of names or functions, or for a model of several outputs a list of {count} "
+            f"such lists (one per output); got {metrics!r}"
+        )
+    return [list(m or []) for m in metrics]

@@ -22,11 +22,14 @@ from .checks import sample_shape
 from .file_shapes import shapes_on_file
 from .layers.base import deserialize, serialize
 from .losses import LOSSES
+from .nodes import Input
 from .optimizers import OPTIMIZERS
 from .saving import ModelFileError, model_path, write_model_file
 
 # the most values one sample may make in any layer of a loaded model (256 MiB in float32)
 SAMPLE_LIMIT = 2**26
+# the most layers, and nodes of a graph, a model file may describe: a hostile file of a million is refused unread
+MAX_LAYERS = MAX_NODES = 10_000
 
 # what building from a description can raise: a bad value or type, a missing key, an absurd number
 DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, OverflowError, RecursionError, AttributeError)
@@ -34,16 +37,52 @@ DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, OverflowError, RecursionE
 
 # -- a model to a file ------------------------------------------------------------------------------
 def config(model) -> dict:
-    """The architecture and compile settings (``model.get_config()``)."""
-    shape = model.known_input_shape()  # saved as known (also from the data seen), so a load can check the fit
-    described = {
-        "input_shape": list(shape[1:]) if shape and None not in shape[1:] else None,
-        "layers": [serialize(layer) for layer in model.layers],
-    }
+    """The architecture and compile settings (``model.get_config()``): a Sequential's layers in a row, or a graph
+    model's layers and the graph between them (:func:`graph_config`)."""
+    if model.layers and not all(layer.built for layer in model.layers):
+        unbuilt = [layer.name for layer in model.layers if not layer.built]
+        raise ValueError(
+            f"layers {unbuilt} have no parameters yet (their sizes come from the first batch): build the model "
+            "first (fit or predict on data, or give nn.Input / input_shape=) before saving it"
+        )
+    described: dict = {"layers": [serialize(layer) for layer in model.layers]}
+    if model.kind == "sequential":
+        shape = model.known_input_shape()  # saved as known (also from the data seen), so a load can check the fit
+        described["input_shape"] = list(shape[1:]) if shape and None not in shape[1:] else None
+    else:
+        described["graph"] = graph_config(model)
     if model.loss is not None:
         described["loss"], described["optimizer"] = spec(model.loss), spec(model.optimizer)
-        described["metrics"] = [m for m in model.metric_specs if isinstance(m, str)]
+        if len(model.losses) > 1:
+            described["losses"] = [spec(loss) for loss in model.losses]
+            described["loss_weights"] = list(model.loss_weights)
+        described["metrics"] = [  # names only (a function is code); per output, a list of names for each
+            [n for n in m or [] if isinstance(n, str)] if isinstance(m, (list, tuple)) or m is None else m
+            for m in model.metric_specs
+            if isinstance(m, (str, list, tuple)) or m is None
+        ]
     return described
+
+
+def graph_config(model) -> dict:
+    """A graph as a file holds it: the inputs (nodes 0 to k-1), then each layer's call in the order they run (node
+    k + j: the layer's index in ``layers`` and the nodes it was called on, all of them earlier nodes), then the
+    output nodes. Since a call names only earlier nodes, a file cannot describe a cycle."""
+    graph = model.graph
+    index = {id(layer): i for i, layer in enumerate(model.layers)}
+    numbers = {slot: k for k, slot in enumerate(graph.input_slots)}
+    calls = []
+    for i, node in enumerate(graph.nodes):
+        if not node.is_input:
+            numbers[i] = len(graph.inputs) + len(calls)
+            calls.append({"layer": index[id(node.layer)], "inputs": [numbers[p] for p in graph.parents[i]]})
+    return {
+        "inputs": [{"name": node.name, "shape": list(node.shape[1:]), "dtype": node.dtype} for node in graph.inputs],
+        "calls": calls,
+        "outputs": [numbers[slot] for slot in graph.output_slots],
+        "several_inputs": model.several_inputs,
+        "several_outputs": model.several_outputs,
+    }
 
 
 def description(model) -> dict:
@@ -76,11 +115,12 @@ def spec(obj) -> dict:
 
 
 # -- a file to a model ------------------------------------------------------------------------------
-def restore(description, tensors: dict[str, np.ndarray], path: str, make_model):
+def restore(description, tensors: dict[str, np.ndarray], path: str, make_model, make_graph_model=None):
     """The model a file's description and tensors (already read and checked) describe, built as
-    ``make_model()`` (an empty model of the kind the file holds); ModelFileError if they do not make one."""
+    ``make_model()`` (an empty Sequential) or, for a graph, ``make_graph_model(inputs, outputs)``; ModelFileError
+    if they do not make one."""
     try:
-        model = build(description, {key: tensor.shape for key, tensor in tensors.items()}, make_model)
+        model = build(description, {key: tensor.shape for key, tensor in tensors.items()}, make_model, make_graph_model)
     except DESCRIPTION_ERRORS as exc:
         raise ModelFileError(f"{path!r} has a model description this neuronet cannot build: {exc}") from None
     expected = model.named_arrays()
@@ -105,16 +145,14 @@ def restore(description, tensors: dict[str, np.ndarray], path: str, make_model):
     return model
 
 
-def build(description, shapes: dict[str, tuple], make_model):
+def build(description, shapes: dict[str, tuple], make_model, make_graph_model=None):
     """The model a file's description describes, each layer checked against the file's tensor ``shapes``."""
     described = field(description, "model", dict, "the description")
-    input_shape = described.get("input_shape")
-    if input_shape is not None and (not isinstance(input_shape, list) or None in input_shape):
-        raise ValueError(f"input_shape must be a list of sizes, got {input_shape!r}")
-    # (set once the layers are in: their fit is checked at load with a limit, before a sample is made)
-    shape = None if input_shape is None else (None, *sample_shape(input_shape))
-    model = make_model()
-    for i, layer_spec in enumerate(field(described, "layers", list, "the model")):
+    specs = field(described, "layers", list, "the model")
+    if len(specs) > MAX_LAYERS:
+        raise ValueError(f"it has {len(specs):,} layers; neuronet loads models of at most {MAX_LAYERS:,}")
+    layers = []
+    for i, layer_spec in enumerate(specs):
         name = field(layer_spec, "name", str, f"layer {i}")
         prefix = f"{i}.{name}."
         on_file = {key[len(prefix) :]: shape for key, shape in shapes.items() if key.startswith(prefix)}
@@ -123,21 +161,82 @@ def build(description, shapes: dict[str, tuple], make_model):
                 layer = deserialize(layer_spec, f"layer {i}")
         except DESCRIPTION_ERRORS as exc:
             raise ValueError(f"layer {i} ({layer_spec.get('class')!r}, {name!r}): {exc}") from None
-        model.add(layer)
-        layer.name = name
-    model.input_shape = shape
+        if not layer.built:  # a saved model's layers have every size: building one now would allocate unchecked
+            raise ValueError(f"layer {i} ({name!r}) lacks its input size")
+        layers.append(layer)
+    if "graph" in described:
+        if make_graph_model is None:
+            raise ValueError("it holds a graph model where a chain of layers (Sequential) is expected")
+        model = make_graph_model(*graph_nodes(field(described, "graph", dict, "the model"), layers))
+    else:
+        input_shape = described.get("input_shape")
+        if input_shape is not None and (not isinstance(input_shape, list) or None in input_shape):
+            raise ValueError(f"input_shape must be a list of sizes, got {input_shape!r}")
+        # (set once the layers are in: their fit is checked at load with a limit, before a sample is made)
+        shape = None if input_shape is None else (None, *sample_shape(input_shape))
+        model = make_model()
+        for layer in layers:
+            model.add(layer)
+        model.input_shape = shape
+    if model.layers != layers:  # (a graph's layers are those its calls use, in order: none left out)
+        raise ValueError("the graph's calls do not use every layer on file, in the order of the file")
+    for layer, layer_spec in zip(model.layers, specs):
+        layer.name = layer_spec["name"]
     if "loss" in described:
         metrics = field(described, "metrics", list, "the model")
+        if "losses" in described:
+            chosen = [from_spec(LOSSES, one, "a loss") for one in field(described, "losses", list, "the model")]
+        else:
+            chosen = from_spec(LOSSES, described["loss"], "the loss")
         model.compile(
-            loss=from_spec(LOSSES, described["loss"], "the loss"),
+            loss=chosen,
             optimizer=from_spec(OPTIMIZERS, described["optimizer"], "the optimizer"),
-            metrics=[checks.text(m, "a metric name") for m in metrics],
+            metrics=[m if isinstance(m, list) else checks.text(m, "a metric name") for m in metrics],
+            loss_weights=described.get("loss_weights"),
         )
     metadata = description.get("metadata", {})
     if not isinstance(metadata, dict):
         raise ValueError(f"the metadata must be a JSON object, got {type(metadata).__name__}")
     model.metadata = metadata
     return model
+
+
+def graph_nodes(described: dict, layers: list) -> tuple:
+    """The inputs and outputs (nodes, or lists of them) of the graph :func:`graph_config` wrote, every reference
+    checked before any layer is called: a call may name only earlier nodes (no cycle, nothing dangling), and the
+    sizes of the inputs are checked against the values one sample may make before any sample is made."""
+    given = field(described, "inputs", list, "the graph")
+    calls = field(described, "calls", list, "the graph")
+    outputs = field(described, "outputs", list, "the graph")
+    if not given or not outputs or len(given) + len(calls) > MAX_NODES:
+        raise ValueError(f"a graph needs 1 to {MAX_NODES:,} nodes and at least one input and output")
+    nodes = []
+    for k, spec_k in enumerate(given):
+        shape = field(spec_k, "shape", list, f"input {k}")
+        dtype = spec_k.get("dtype")
+        if math.prod(d for d in shape if isinstance(d, int)) > SAMPLE_LIMIT:
+            raise ValueError(f"input {k}'s shape {shape} holds more than {SAMPLE_LIMIT:,} values per sample")
+        nodes.append(Input(shape, dtype=dtype, name=field(spec_k, "name", str, f"input {k}")))
+
+    def node(number, where: str):
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < len(nodes):
+            raise ValueError(f"{where} refers to node {number!r}, which is not one made before it")
+        return nodes[number]
+
+    for j, call in enumerate(calls):
+        where = f"call {j} of the graph"
+        number = field(call, "layer", int, where)
+        if isinstance(number, bool) or not 0 <= number < len(layers):
+            raise ValueError(f"{where} refers to layer {number!r}; there are {len(layers)}")
+        sources = [node(n, where) for n in field(call, "inputs", list, where)]
+        layer = layers[number]
+        if len(sources) != 1 and not layer.takes_list:
+            raise ValueError(f"{where} calls layer {number} ({type(layer).__name__}) on {len(sources)} nodes")
+        nodes.append(layer(sources if layer.takes_list else sources[0]))  # (its shapes checked as a user's call)
+    ins, outs = nodes[: len(given)], [node(n, "the outputs") for n in outputs]
+    several_in = described.get("several_inputs", len(ins) > 1)
+    several_out = described.get("several_outputs", len(outs) > 1)
+    return (ins if several_in else ins[0]), (outs if several_out else outs[0])
 
 
 def field(described, key: str, kind: type, where: str):

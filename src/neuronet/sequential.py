@@ -86,8 +86,9 @@ class Sequential(Model):
         return [self.known_input_shape()]
 
 
-def load_model(path) -> Sequential:
-    """Load a model saved by :meth:`Sequential.save` (arrays take the current dtype).
+def load_model(path) -> Model:
+    """Load a model saved by ``model.save`` (a Sequential, or a graph model: ``nn.Model``; arrays take the current
+    dtype).
 
     A damaged, foreign or hostile file raises ModelFileError, before any layer allocates more than the
     file's tensors hold (see ``file_shapes.shapes_on_file``).
@@ -96,4 +97,4 @@ def load_model(path) -> Sequential:
     description, tensors = read_model_file(path)
     if isinstance(description.get("gan"), dict):
         raise ModelFileError(f"{path!r} holds a GAN (two models): load it with nn.load_gan")
-    return model_file.restore(description, tensors, path, Sequential)
+    return model_file.restore(description, tensors, path, Sequential, Model)
