@@ -38,13 +38,15 @@ class Call:
     """One stage of a pass: a layer, or fused layers, run on the values of the nodes ``sources`` (indices into
     the graph's nodes), making the value of the node ``target``."""
 
-    __slots__ = ("stage", "layer", "sources", "target", "several", "shared", "memory")
+    __slots__ = ("stage", "layer", "sources", "target", "several", "shared", "memory", "inner", "head")
 
-    def __init__(self, stage, layer, sources: tuple, target: int, several: bool, shared: bool) -> None:
+    def __init__(self, stage, layer, sources: tuple, target: int, several: bool, shared: bool, inner: tuple) -> None:
         self.stage, self.layer, self.sources, self.target = stage, layer, sources, target
         self.several = several  # the stage takes a list (a merge layer)
         self.shared = shared  # its layer runs elsewhere in the graph too: its memory is kept per call
         self.memory = None
+        self.inner = inner  # for each source, whether it is a layer's output (not an input): it needs a gradient
+        self.head = False  # its loss may give dL/d(the scores before its activation): see Graph.backward
 
 
 class Graph:
@@ -130,7 +132,9 @@ class Graph:
                 first, last = run[at], run[at + count - 1]
                 layer = self.nodes[first].layer
                 shared = id(layer) in self.shared
-                planned.append(Call(stage, layer, self.parents[first], last, layer.takes_list, shared))
+                sources = self.parents[first]
+                inner = tuple(not self.nodes[i].is_input for i in sources)
+                planned.append(Call(stage, layer, sources, last, layer.takes_list, shared, inner))
                 at += count
             start = end
         return planned
@@ -169,24 +173,22 @@ class Graph:
                 call.memory = memory(call.layer)
         return [values[slot] for slot in self.output_slots]
 
-    def backward(self, calls: list[Call], dys: list, input_grad: bool, heads: frozenset = frozenset()) -> list:
+    def backward(self, calls: list[Call], dys: list, input_grad: bool, heads: bool = False) -> list:
         """Send dL/d(each output) back through ``calls`` in reverse; dL/d(each input), or Nones without
-        ``input_grad``. Every layer adds its parameters' gradients into their ``.grad``. ``heads``: the
-        outputs whose ``dys`` are already dL/d(scores before the last activation) (softmax with cross-entropy):
-        their last layer steps past its activation."""
+        ``input_grad``. Every layer adds its parameters' gradients into their ``.grad``. With ``heads``, the
+        outputs of calls marked ``head`` (softmax with cross-entropy) were given dL/d(the scores before their
+        last activation) by the loss: their layer steps past the activation."""
         grads = [None] * len(self.nodes)
         for slot, dy in zip(self.output_slots, dys):
             add(grads, slot, dy)
-        inputs = set(self.input_slots)
-        wanted = inputs if input_grad else set()
         for call in reversed(calls):
             dy, grads[call.target] = grads[call.target], None
             if dy is None:  # (nothing reached this node: it feeds no output with a loss)
                 continue
             if call.shared:
                 recall(call.layer, call.memory)
-            needed = [s not in inputs or s in wanted for s in call.sources]
-            if call.target in heads:
+            needed = (True,) * len(call.sources) if input_grad else call.inner
+            if heads and call.head:
                 # a Softmax layer: the loss gave dL/d(its input); Dense(softmax): its linear part's backward
                 linear = isinstance(call.layer, Activation)
                 dx = dy if linear else call.layer.backward_linear(dy, input_grad=needed[0])

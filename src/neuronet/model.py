@@ -66,6 +66,7 @@ class Model:
         self._calls: list = []  # what the passes run (graph.Call): the layers, or fused stages of them
         self._masked = False  # does a stage take a mask (a recurrent layer)? Then the passes hand masks on
         self._heads: frozenset = frozenset()  # the outputs whose loss absorbs the last activation
+        self._planned: Graph | None = None  # the graph the plan was made for
         self._built = False  # every layer built (Dense(32) is built by the first batch)
         self._training_passes = 0  # training forward passes since the last backward (see the module's docstring)
         self._seen_shapes: list | None = None  # the shapes of the last inputs, batch as None (for summary)
@@ -303,12 +304,11 @@ class Model:
         (see the module's docstring): for a pass no backward pass answers (scoring, a GAN's generated
         batch), or one a training step answers at once itself."""
         self.ops.prepare()
-        graph = self.graph
+        calls, graph = self._plan(), self._planned
         xs = [self._on_device(v, k) for k, v in enumerate(listed(x))]
         if len(xs) != len(graph.inputs):
             raise checks.ArgumentError(f"the model has {len(graph.inputs)} inputs, got {len(xs)} arrays")
         self._seen_shapes = [(None, *v.shape[1:]) for v in xs]
-        calls = self._plan()
         if not self._built:  # sizes inferred from the first batch (Dense(32))
             graph.build(self._seen_shapes)
             self._built = True
@@ -334,7 +334,8 @@ class Model:
         backward pass between them, it is an error rather than the second batch's gradient.
         """
         self._answer_pass("backward")
-        dxs = self.graph.backward(self._plan(), [self.ops.asarray(d) for d in listed(dy)], input_grad)
+        dys = [self.ops.asarray(d) for d in listed(dy)]
+        dxs = self._planned.backward(self._plan(), dys, input_grad)
         return dxs if self.several_inputs else dxs[0]
 
     def _answer_pass(self, what: str) -> None:
@@ -377,13 +378,13 @@ class Model:
             if share * weight != 1.0:
                 dz *= share * weight  # in place: a NumPy float64 must not turn a float32 model's gradients to float64
             dys.append(dz)
-        self.graph.backward(calls, dys, input_grad=False, heads=self._heads)
+        self._planned.backward(calls, dys, input_grad=False, heads=True)
         for p in params:
             p.settle_grad()  # (a parameter no pass reached holds zeros, not the last batch's gradient)
 
     def _per_output(self, out, y):
         """For each output: its node, its loss and weight, its values and its targets."""
-        return zip(self.graph.output_slots, self.losses, self.loss_weights, listed(out), listed(y))
+        return zip(self._planned.output_slots, self.losses, self.loss_weights, listed(out), listed(y))
 
     def _plan(self) -> list:
         """The calls the passes run, made once for the current graph (and again only when it changes)."""
@@ -395,9 +396,11 @@ class Model:
                     layer.use_ops(self.ops)
             self._calls = graph.plan(fuse=self.ops.tuned_for_cpu)
             self._heads = frozenset(self._find_heads())
+            for call in self._calls:
+                call.head = call.target in self._heads
             self._masked = any(call.stage.takes_mask for call in self._calls)
             self._built = all(layer.built for layer in graph.layers)
-            self._plan_key = key
+            self._plan_key, self._planned = key, graph
         return self._calls
 
     def _find_heads(self):
