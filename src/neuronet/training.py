@@ -111,18 +111,20 @@ def _checked(
 
 def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> None:
     """validation_split takes the last samples: on data sorted by label they hold classes training never sees
-    (and val_accuracy stays at 0). Say so."""
-    train, val = model.loss.sample_classes(y_train), model.loss.sample_classes(y_val)
-    if train is None or val is None:
+    (and val_accuracy stays at 0). Say so (for the first output that has classes)."""
+    for loss, train_y, val_y in zip(model.losses, listed(y_train), listed(y_val)):
+        train, val = loss.sample_classes(train_y), loss.sample_classes(val_y)
+        if train is None or val is None:
+            continue
+        unseen = sorted(set(np.unique(val).tolist()) - set(np.unique(train).tolist()))
+        if unseen:
+            warnings.warn(
+                f"validation_split={validation_split} keeps the last {len(val_y)} samples for validation, and they "
+                f"hold classes {unseen[:10]} that the training part lacks (is the data sorted by label?): shuffle "
+                "the data before fit (fit's shuffle mixes only the training part), or pass validation_data",
+                stacklevel=7,  # past _checked, the check, step.start, fit and model.fit: the user's call
+            )
         return
-    unseen = sorted(set(np.unique(val).tolist()) - set(np.unique(train).tolist()))
-    if unseen:
-        warnings.warn(
-            f"validation_split={validation_split} keeps the last {len(y_val)} samples for validation, and they hold "
-            f"classes {unseen[:10]} that the training part lacks (is the data sorted by label?): shuffle the "
-            "data before fit (fit's shuffle mixes only the training part), or pass validation_data",
-            stacklevel=7,  # past _checked, the check, step.start, fit and model.fit: the user's call
-        )
 
 
 def _loop(step, x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose) -> History:
