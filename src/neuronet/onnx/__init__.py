@@ -10,6 +10,11 @@ input_shape=...)`` fixes it; the other sizes are the model's input shape
 Before the graph is built, one zero sample of that shape goes through the
 layers, so that a shape the model does not take is an error naming it.
 
+A model's graph (``model.graph``) is walked node by node: each layer is exported on the ONNX values of the
+nodes it was called on (a shared layer at each of its nodes, its weights stored once), the merge layers as Add,
+Sub, Mul, Mean and Concat, the padding masks joined where branches meet. Each input takes its ``nn.Input``'s
+name ("input" unless named, a Sequential's too); one output is "output", several take their layers' names.
+
 Each layer becomes the ONNX operators that compute it (``EXPORTERS``):
 Dense is MatMul and Add; convolutions and pooling transpose to channels-first
 around ONNX's Conv, ConvTranspose, MaxPool, AveragePool and Resize, which

@@ -1,8 +1,9 @@
 """The layers with a direct ONNX form, one or two operators each: the activations, Dense (MatMul and Add),
-BatchNormalization in inference mode (Mul and Add), Embedding (a Gather), Flatten, Reshape, and the layers
-that are the identity at inference (Dropout, the augmentations).
+BatchNormalization in inference mode (Mul and Add), Embedding (a Gather), Flatten, Reshape, the merge layers
+(Add, Sub, Mul, Mean, Concat), and the layers that are the identity at inference (Dropout, the augmentations).
 
-Each takes (graph, layer, x, shape, mask) and returns the output's name."""
+Each takes (graph, layer, x, shape, mask) and returns the output's name; a merge layer takes its inputs'
+names and shapes as lists."""
 
 from __future__ import annotations
 
@@ -58,3 +59,24 @@ def embedding(g, layer, x, shape, mask):
 
 def identity(g, layer, x, shape, mask):
     return x
+
+
+MERGED_BY = {L.Add: "Add", L.Subtract: "Sub", L.Multiply: "Mul"}
+
+
+def merge(g, layer, xs, shapes, mask):
+    """y = ((x_1 op x_2) op x_3) ...: ONNX's Add, Sub or Mul folded over the inputs in order, as neuronet's."""
+    y = xs[0]
+    for x in xs[1:]:
+        y = g.op(MERGED_BY[type(layer)], y, x)
+    return y
+
+
+def average(g, layer, xs, shapes, mask):
+    return g.op("Mean", *xs)
+
+
+def concatenate(g, layer, xs, shapes, mask):
+    # the same axis: between layers the graph's values are channels-last, as neuronet's (the convolutions and
+    # pooling transpose to channels-first and back around their own operator only)
+    return g.op("Concat", *xs, axis=layer.axis % len(shapes[0]))

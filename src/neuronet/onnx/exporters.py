@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from .. import checks
 from .. import layers as L
-from .direct import ACTIVATIONS, activation, batchnorm, dense, embedding, flatten, identity, reshape
+from .direct import (
+    ACTIVATIONS,
+    activation,
+    average,
+    batchnorm,
+    concatenate,
+    dense,
+    embedding,
+    flatten,
+    identity,
+    merge,
+    reshape,
+)
 from .recurrent import recurrent
 from .spatial import conv, conv_transpose, global_pool, pool, upsampling
 
@@ -29,12 +41,13 @@ EXPORTERS = {
     L.RandomRotation: identity, L.RandomZoom: identity,
     L.SimpleRNN: recurrent, L.LSTM: recurrent, L.GRU: recurrent, L.Bidirectional: recurrent,
     L.TimeDistributed: time_distributed,
+    L.Add: merge, L.Subtract: merge, L.Multiply: merge, L.Average: average, L.Concatenate: concatenate,
 }  # fmt: skip
 
 
 def export_layer(g, layer, x, shape, mask):
-    """The ONNX operators that compute ``layer`` on ``x`` (of ``shape``; ``mask`` the padding's positions and
-    lengths, or None), written into ``g``; the output's name."""
+    """The ONNX operators that compute ``layer`` on ``x`` (of ``shape``; a list of each for a merge layer;
+    ``mask`` the padding, ``recurrent.Mask``, or None), written into ``g``; the output's name."""
     if isinstance(layer, ACTIVATIONS):
         return activation(g, layer, x)
     exporter = EXPORTERS.get(type(layer))
@@ -48,4 +61,5 @@ ANY_LENGTH = (
     *ACTIVATIONS, L.Dense, L.SparseDense, L.BatchNormalization, L.Dropout, L.GaussianNoise, L.Embedding,
     L.Conv1D, L.MaxPool1D, L.AvgPool1D, L.GlobalMaxPool1D, L.GlobalAvgPool1D,
     L.SimpleRNN, L.LSTM, L.GRU, L.Bidirectional, L.TimeDistributed,
+    L.Add, L.Subtract, L.Multiply, L.Average, L.Concatenate,
 )  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..arrays import to_numpy
@@ -19,20 +21,45 @@ def require_onnx():
 
 
 class Graph:
-    """The nodes and weights of the graph being built; every value gets a fresh name."""
+    """The nodes and weights of the graph being built; every value gets a fresh name, none of ``reserved``
+    (the graph's inputs and outputs)."""
 
-    def __init__(self, onnx, dtype) -> None:
+    def __init__(self, onnx, dtype, reserved=()) -> None:
         self.onnx, self.dtype, self.nodes, self.weights, self.count = onnx, dtype, [], [], 0
+        self.reserved = set(reserved)
+        self.kept: dict[int, dict] = {}  # a shared layer's constants by their values, under its id
+        self.reused: dict | None = None  # those of the shared layer being exported, and those it makes now
+        self.made: dict | None = None
 
     def name(self, hint: str) -> str:
         self.count += 1
+        while f"{hint}_{self.count}" in self.reserved:
+            self.count += 1
         return f"{hint}_{self.count}"
 
     def const(self, values, hint: str = "const", dtype=None) -> str:
-        name = self.name(hint)
         array = np.ascontiguousarray(np.asarray(values, dtype=dtype or self.dtype))
+        key = None
+        if self.reused is not None:  # (a shared layer's: the same values made at an earlier node are read again)
+            key = (array.dtype.str, array.shape, array.tobytes())
+            if key in self.reused:
+                return self.reused[key]
+        name = self.name(hint)
         self.weights.append(self.onnx.numpy_helper.from_array(array, name))
+        if key is not None:
+            self.made.setdefault(key, name)
         return name
+
+    @contextlib.contextmanager
+    def sharing(self, layer):
+        """Export a layer used at several nodes (shared) at one of them: a constant it made at an earlier node
+        (its weights) is that initializer again, so each is stored once."""
+        self.reused, self.made = self.kept.setdefault(id(layer), {}), {}
+        try:
+            yield
+        finally:
+            self.reused.update(self.made)
+            self.reused = self.made = None
 
     def op(self, kind: str, *inputs: str, outputs: int = 1, **attributes):
         names = [self.name(kind.lower()) for _ in range(outputs)]

@@ -3,9 +3,12 @@
 ONNX orders the gates otherwise (LSTM i, o, f, c against PyTorch's and neuronet's i, f, g, o; GRU z, r, h
 against r, z, n), and its GRU is PyTorch's with ``linear_before_reset=1``. Its recurrent operators only skip
 padding at the end of a sequence (``sequence_lens``), so each recurrent layer gathers a sequence's real steps
-to its front first and scatters its outputs back after."""
+to its front first and scatters its outputs back after. Where a graph's branches join, their masks are joined
+as neuronet's merge layers join them (``joined_mask``)."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,7 +56,7 @@ def recurrent(g, layer, x, shape, mask):
         attributes["activations"] = ["Tanh" if cell.activation == "tanh" else "Relu"] * len(cells)
     lengths = ""
     if mask is not None:
-        positions, lengths = mask
+        positions, lengths = mask.positions, mask.lengths
         x = g.op("GatherElements", x, _along(g, positions, x), axis=1)
     kind = {L.SimpleRNN: "RNN", L.LSTM: "LSTM", L.GRU: "GRU"}[type(cell)]
     outputs = g.op(kind, g.transpose(x, [1, 0, 2]), g.const(W, "W"), g.const(R, "R"), g.const(B, "B"), lengths,
@@ -78,14 +81,48 @@ def _along(g, positions, like) -> str:
     return g.op("Expand", g.op("Unsqueeze", positions, g.const([2], "axes", dtype=np.int64)), g.op("Shape", like))
 
 
-def padding_mask(g, ids, padding_id):
-    """From token ids (batch, time): each sequence's real steps first, in order, then its padding (the
-    positions, ascending keys: position for a real step, time + position for padding), and its length."""
+class Mask(NamedTuple):
+    """A sequence's padding in the graph: which steps are real, and the order that puts them first."""
+
+    real: str  # (batch, time) int64: 1 at a real step, 0 at padding
+    positions: str  # (batch, time): each sequence's real steps first, in order, then its padding
+    lengths: str  # (batch,) int32: how many steps are real
+
+
+def padding_mask(g, ids, padding_id) -> Mask:
+    """The mask of token ids (batch, time): real where a token is not ``padding_id``."""
     real = g.op("Cast", g.op("Not", g.op("Equal", ids, g.const(padding_id, "padding", dtype=np.int64))), to=7)
-    steps = g.op("Gather", g.op("Shape", ids), g.const(1, "axis", dtype=np.int64), axis=0)
+    return _packed(g, real, ids)
+
+
+def _packed(g, real, like) -> Mask:
+    """From the real steps (batch, time) of a sequence shaped as ``like``: each sequence's real steps first, in
+    order, then its padding (the positions, ascending keys: position for a real step, time + position for
+    padding), and its length."""
+    steps = g.op("Gather", g.op("Shape", like), g.const(1, "axis", dtype=np.int64), axis=0)
     position = g.op("Range", g.const(0, "start", dtype=np.int64), steps, g.const(1, "delta", dtype=np.int64))
     keys = g.op("Add", position, g.op("Mul", g.op("Sub", g.const(1, "one", dtype=np.int64), real), steps))
     _, order = g.op("TopK", keys, g.op("Reshape", steps, g.const([1], "shape", dtype=np.int64)), outputs=2,
                     axis=1, largest=0, sorted=1)  # fmt: skip
     lengths = g.op("Cast", g.op("ReduceSum", real, g.const([1], "axes", dtype=np.int64), keepdims=0), to=6)
-    return order, lengths
+    return Mask(real, order, lengths)
+
+
+def joined_mask(g, layer, masks: list, xs: list, shapes: list) -> Mask | None:
+    """A merge layer's output mask from its inputs' (None: all steps real), as ``Merge.output_mask`` makes it:
+    on a Concatenate's time axis the inputs' masks one after another; else a step is real where it is real in
+    every input that has a mask. None where none has one."""
+    present = list({m.real: m for m in masks if m is not None}.values())  # (one sequence's, read twice, once)
+    if not present:
+        return None
+    if isinstance(layer, L.Concatenate) and layer.axis % len(shapes[0]) == 1:
+        ones = g.const([[1]], "one", dtype=np.int64)
+        reals = [g.op("Expand", ones, g.op("Shape", x, end=2)) if m is None else m.real for m, x in zip(masks, xs)]
+        real = g.op("Concat", *reals, axis=1)
+    elif len(present) == 1:
+        return present[0]
+    else:
+        real = present[0].real
+        for m in present[1:]:
+            real = g.op("Mul", real, m.real)
+    return _packed(g, real, real)
