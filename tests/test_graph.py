@@ -182,3 +182,27 @@ def test_two_inputs_two_outputs_and_a_shared_layer_match_pytorch(float64):
     np.testing.assert_allclose(db, bt.grad.numpy(), atol=1e-8)
     for p in model.parameters():
         np.testing.assert_allclose(p.grad, params[id(p)].grad.numpy(), atol=1e-8)
+
+
+def test_padding_masks_flow_through_branches_and_merges():
+    # an Embedding's padding mask reaches both recurrent branches: a padded sequence ends in the unpadded's state
+    nn.set_seed(0)
+    x = nn.Input(shape=(None,), dtype="int64")
+    e = L.Embedding(9, 4, padding_id=0)(x)
+    joined = L.Concatenate()([L.LSTM(5)(e), L.GRU(3)(e)])
+    model = nn.Model(x, L.Dense(2)(joined))
+    padded = np.array([[0, 0, 3, 4, 5], [0, 7, 1, 2, 8]])
+    unpadded_first = model.predict(np.array([[3, 4, 5]]))
+    np.testing.assert_allclose(model.predict(padded)[:1], unpadded_first, rtol=1e-5, atol=1e-6)
+
+
+def test_the_command_line_exports_a_graph_model_of_two_inputs(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from neuronet.cli import main
+
+    model, _ = two_inputs()
+    model.save(tmp_path / "two.nnet")
+    assert main(["export", str(tmp_path / "two.nnet"), str(tmp_path / "two.onnx")]) == 0
+    printed = capsys.readouterr().out
+    assert "inputs: batch x 4; batch x 3" in printed
+    assert (tmp_path / "two.onnx").stat().st_size > 0

@@ -67,6 +67,7 @@ class Model:
         self._masked = False  # does a stage take a mask (a recurrent layer)? Then the passes hand masks on
         self._heads: frozenset = frozenset()  # the outputs whose loss absorbs the last activation
         self._planned: Graph | None = None  # the graph the plan was made for
+        self._ids: list[bool] = []  # which inputs hold token ids (not cast to floats)
         self._built = False  # every layer built (Dense(32) is built by the first batch)
         self._training_passes = 0  # training forward passes since the last backward (see the module's docstring)
         self._seen_shapes: list | None = None  # the shapes of the last inputs, batch as None (for summary)
@@ -318,7 +319,7 @@ class Model:
     def _on_device(self, x, k: int):
         """Input ``k``'s batch on the model's device, in its float type unless it holds token ids."""
         x = self.ops.asarray(x)
-        if x.dtype != self.dtype and x.dtype.kind in "fiub" and not self.input_takes_ids(k):
+        if x.dtype != self.dtype and x.dtype.kind in "fiub" and not self._ids[k]:
             x = x.astype(self.dtype)  # lists, float64, ints: compute in the model's float type
         return x
 
@@ -400,6 +401,7 @@ class Model:
                 call.head = call.target in self._heads
             self._masked = any(call.stage.takes_mask for call in self._calls)
             self._built = all(layer.built for layer in graph.layers)
+            self._ids = [self.input_takes_ids(k) for k in range(len(graph.inputs))]
             self._plan_key, self._planned = key, graph
         return self._calls
 

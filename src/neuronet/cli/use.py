@@ -128,8 +128,9 @@ def cmd_export(args) -> None:
     check_writable(args.out, "OUT")
     model = load_model(args.model)
     if not TableSettings.saved_in(model):
-        dims = onnx_export(model, args.out, input_shape=args.input_shape)
-        print(f"{args.model} written as ONNX to {args.out} (input: {' x '.join(map(str, dims))})")
+        shapes = onnx_export(model, args.out, input_shape=args.input_shape)
+        shown = [" x ".join(map(str, dims)) for dims in (shapes if model.several_inputs else [shapes])]
+        print(f"{args.model} written as ONNX to {args.out} (input{'s' if len(shown) > 1 else ''}: {'; '.join(shown)})")
         return
     settings = TableSettings.from_model(model, args.model)
     scaling = {"input_scaling": (settings.scaler.shift, settings.scaler.scale)}
