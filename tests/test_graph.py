@@ -206,3 +206,41 @@ def test_the_command_line_exports_a_graph_model_of_two_inputs(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "inputs: batch x 4; batch x 3" in printed
     assert (tmp_path / "two.onnx").stat().st_size > 0
+
+
+def test_several_outputs_through_validation_callbacks_checkpoints_and_evaluate(tmp_path):
+    nn.set_seed(0)
+    rng = np.random.default_rng(0)
+    a, b = nn.Input(shape=(3,)), nn.Input(shape=(2,))
+    h = L.Dense(16, activation="relu")(L.Concatenate()([a, b]))
+    model = nn.Model([a, b], [L.Dense(1)(h), L.Dense(3, activation="softmax")(h)])
+    model.compile(loss=["mse", "categorical_crossentropy"], loss_weights=[2.0, 1.0], metrics=[["mae"], ["accuracy"]])
+    xa, xb = rng.standard_normal((120, 3)), rng.standard_normal((120, 2))
+    targets = [xa.sum(axis=1), (xb[:, 0] > 0).astype(int) + (xb[:, 1] > 0)]
+    stop = nn.callbacks.EarlyStopping(monitor="val_dense_2_accuracy", patience=2, mode="max")
+    best = tmp_path / "best.nnet"
+    keep = nn.callbacks.ModelCheckpoint(best, monitor="val_dense_1_loss")
+    history = model.fit([xa, xb], targets, epochs=30, batch_size=16, verbose=0, callbacks=[stop, keep],
+                        validation_data=([xa[:40], xb[:40]], [t[:40] for t in targets]))  # fmt: skip
+    logged = history.history
+    assert set(logged) == {
+        "loss", "dense_1_loss", "dense_1_mae", "dense_2_loss", "dense_2_accuracy",
+        "val_loss", "val_dense_1_loss", "val_dense_1_mae", "val_dense_2_loss", "val_dense_2_accuracy",
+    }  # fmt: skip
+    # the loss is the weighted sum of the outputs' losses (no penalties here)
+    np.testing.assert_allclose(
+        logged["val_loss"], 2 * np.array(logged["val_dense_1_loss"]) + logged["val_dense_2_loss"], rtol=1e-5
+    )
+    assert len(logged["loss"]) < 30 or logged["dense_2_accuracy"][-1] > 0.9  # stopped early, or learned
+    scores = model.evaluate([xa[:40], xb[:40]], [t[:40] for t in targets])
+    assert scores["loss"] == pytest.approx(2 * scores["dense_1_loss"] + scores["dense_2_loss"], rel=1e-5)
+    loaded = nn.load_model(best)
+    assert min(logged["val_dense_1_loss"]) == pytest.approx(
+        loaded.evaluate([xa[:40], xb[:40]], [t[:40] for t in targets])["dense_1_loss"], rel=1e-5
+    )
+    predicted = model.predict([xa, xb])
+    assert [p.shape for p in predicted] == [(120, 1), (120, 3)]
+    with pytest.raises(ValueError, match="2 inputs"):
+        model.predict(xa)
+    with pytest.raises(ValueError, match="2 outputs"):
+        model.fit([xa, xb], targets[0], verbose=0)
