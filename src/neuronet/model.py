@@ -71,6 +71,11 @@ class Model:
         self._built = False  # every layer built (Dense(32) is built by the first batch)
         self._training_passes = 0  # training forward passes since the last backward (see the module's docstring)
         self._seen_shapes: list | None = None  # the shapes of the last inputs, batch as None (for summary)
+        if inputs is None and outputs is None and type(self) is Model:
+            raise checks.ArgumentError(
+                "nn.Model needs its inputs and outputs: x = nn.Input(shape=...), y = layer(x), "
+                "nn.Model(inputs=x, outputs=y); for layers in a row, nn.Sequential([...])"
+            )
         if inputs is not None or outputs is not None:
             self.several_inputs = isinstance(inputs, (list, tuple))
             self.several_outputs = isinstance(outputs, (list, tuple))
