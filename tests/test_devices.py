@@ -83,6 +83,132 @@ def test_every_layer_computes_the_same_through_strict_arrays(float64, make, shap
             np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
 
 
+# -- graph models -------------------------------------------------------------------------------------
+def merge_model(merge, n=2):
+    """``merge`` joining ``n`` inputs of shape (3, 4), each through a Dense first (so that every input's
+    gradient passes a layer), then a Dense."""
+    inputs = [nn.Input(shape=(3, 4)) for _ in range(n)]
+    joined = merge([L.Dense(4, activation="tanh")(x) for x in inputs])
+    return nn.Model(inputs, L.Dense(2)(joined))
+
+
+def residual():
+    x = nn.Input(shape=(5,))
+    return nn.Model(x, L.Dense(3, activation="softmax")(L.Add()([x, L.Dense(5)(L.Dense(6, activation="relu")(x))])))
+
+
+def two_inputs():
+    a, b = nn.Input(shape=(4,)), nn.Input(shape=(3,))
+    return nn.Model([a, b], L.Dense(2)(L.Concatenate()([L.Dense(6, activation="relu")(a), b])))
+
+
+def shared_layer():
+    """One Dense called on two inputs and on its own output, and two outputs."""
+    a, b = nn.Input(shape=(4,)), nn.Input(shape=(4,))
+    encoder = L.Dense(4, activation="tanh")
+    both = L.Multiply()([encoder(a), encoder(encoder(b))])
+    return nn.Model([a, b], [L.Dense(2)(both), L.Dense(1, activation="sigmoid")(encoder(both))])
+
+
+def conv_pool_inside():
+    """A convolution, its activation and its pooling (one fused stage on a CPU) beside a skip connection."""
+    x = nn.Input(shape=(6, 6, 2))
+    pooled = L.MaxPool2D(2)(L.Conv2D(3, 3, padding="same", activation="relu")(x))
+    return nn.Model(x, L.Dense(2)(L.Flatten()(L.Concatenate()([pooled, L.AvgPool2D(2)(x)]))))
+
+
+def masked_sequences():
+    """Two padded token sequences joined on the time axis (their masks one after the other) and added to
+    themselves (masks merged), into an LSTM that skips the padding."""
+    a, b = nn.Input(shape=(4,), dtype="int64"), nn.Input(shape=(3,), dtype="int64")
+    embed = L.Embedding(9, 3, padding_id=0)
+    seq = L.Concatenate(axis=1)([embed(a), embed(b)])
+    return nn.Model([a, b], L.LSTM(2)(L.Add()([seq, L.Dense(3)(seq)])))
+
+
+GRAPHS = {
+    "residual": residual,
+    "two inputs": two_inputs,
+    "shared layer": shared_layer,
+    "conv and pool inside": conv_pool_inside,
+    "masked sequences": masked_sequences,
+    "Add": lambda: merge_model(L.Add(), 3),
+    "Subtract": lambda: merge_model(L.Subtract()),
+    "Multiply": lambda: merge_model(L.Multiply(), 3),
+    "Average": lambda: merge_model(L.Average(), 3),
+    "Concatenate": lambda: merge_model(L.Concatenate()),
+    "Concatenate on time": lambda: merge_model(L.Concatenate(axis=1), 3),
+}
+
+
+def graph_passes(model, xs, dys):
+    """``passes`` for a graph model: a training forward pass, the backward pass from ``dys`` (one per output);
+    the outputs, the input gradients (Nones for token ids) and the parameter gradients, as NumPy arrays."""
+    to_numpy, asarray = model.ops.to_numpy, model.ops.asarray
+    outs = model.forward(xs if model.several_inputs else xs[0], training=True)
+    model.zero_grad()
+    ids = any(model.input_takes_ids(k) for k in range(len(xs)))
+    dy = [asarray(d) for d in dys] if model.several_outputs else asarray(dys[0])
+    dxs = model.backward(dy, input_grad=not ids)
+    outs, dxs = (v if isinstance(v, list) else [v] for v in (outs, dxs))
+    found = [to_numpy(o) for o in outs] + [None if d is None else to_numpy(d) for d in dxs]
+    return found + [to_numpy(p.grad) for p in model.parameters()]
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+def test_every_graph_model_computes_the_same_through_strict_arrays(float64, name):
+    """Residual, several inputs and outputs, a shared layer, a fused stage (on the CPU; plain on the strict
+    device), masks, each merge layer: what the graph's passes and the merge layers do goes through the ops."""
+    rng = np.random.default_rng(0)
+    model = randomised(GRAPHS[name]())
+    xs = [
+        rng.integers(0, 9, (2, *node.shape[1:]))
+        if model.input_takes_ids(k)
+        else rng.standard_normal((2, *node.shape[1:]))
+        for k, node in enumerate(model.graph.inputs)
+    ]
+    if name == "masked sequences":
+        xs[0][0, 2:] = xs[1][1, 1:] = 0  # padding
+    dys = [rng.standard_normal((2, *node.shape[1:])) for node in model.graph.outputs]
+    on_cpu = graph_passes(model, xs, dys)
+    model.to(StrictOps(model.ops.rng))
+    moved = model.parameters()
+    assert moved and all(isinstance(p.data, StrictArray) and isinstance(p.grad, StrictArray) for p in moved)
+    assert len({id(p) for p in moved}) == len(moved)  # a shared layer's parameters once
+    on_strict = graph_passes(model, xs, dys)
+    model.to("cpu")
+    assert all(isinstance(p.data, np.ndarray) for p in model.parameters())
+    for a, b in zip(on_cpu + graph_passes(model, xs, dys), on_strict + on_cpu, strict=True):
+        if a is None:
+            assert b is None
+        else:
+            np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_a_graph_model_of_two_inputs_and_two_outputs_trains_on_a_device_as_on_the_cpu(float64):
+    """fit, evaluate and predict with lists (several targets, a loss and metrics per output) on strict arrays."""
+    rng = np.random.default_rng(0)
+    x = [rng.standard_normal((32, 4)), rng.standard_normal((32, 4))]
+    y = [rng.standard_normal((32, 2)), rng.integers(0, 2, (32, 1)).astype(float)]
+    found = []
+    for device in ("cpu", "strict"):
+        nn.set_seed(0)
+        model = shared_layer()
+        model.compile(["mse", "binary_crossentropy"], nn.optimizers.Adam(0.01), [[], ["accuracy"]], [1.0, 0.5])
+        if device == "strict":
+            model.to(StrictOps(model.ops.rng))
+        history = model.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, verbose=0).history
+        found.append((history, model.evaluate(x, y), model.predict(x), model.get_weights()))
+    (history, scores, outs, weights), (history2, scores2, outs2, weights2) = found
+    assert set(history) >= {"loss", "dense_1_loss", "dense_2_accuracy", "val_dense_2_loss"}
+    for key in history:
+        np.testing.assert_allclose(history2[key], history[key], rtol=1e-9, err_msg=key)
+    assert scores2 == pytest.approx(scores, rel=1e-9)
+    for a, b in zip(outs2 + weights2, outs + weights, strict=True):
+        assert isinstance(a, np.ndarray)
+        np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
 @pytest.mark.parametrize("loss", [
     nn.losses.MeanSquaredError(), nn.losses.MeanAbsoluteError(),
     nn.losses.BinaryCrossentropy(label_smoothing=0.1), nn.losses.BinaryCrossentropy(from_logits=True),
@@ -146,8 +272,15 @@ def test_a_model_moved_between_devices_mid_training_trains_on_as_if_it_had_not(f
     assert isinstance(nn.load_model(tmp_path / "strict.nnet").layers[0].weights.data, np.ndarray)
 
 
-def test_a_gan_moves_with_both_networks():
-    gan = nn.GAN(nn.Sequential([L.Dense(2, 3)]), nn.Sequential([L.Dense(3, 1, activation="sigmoid")]), 2)
+def residual_generator():
+    z = nn.Input(shape=(2,))
+    h = L.Dense(3)(z)
+    return nn.Model(z, L.Add()([h, L.Dense(3)(h)]))
+
+
+@pytest.mark.parametrize("generator", [lambda: nn.Sequential([L.Dense(2, 3)]), residual_generator])
+def test_a_gan_moves_with_both_networks(generator):
+    gan = nn.GAN(generator(), nn.Sequential([L.Dense(3, 1, activation="sigmoid")]), 2)
     gan.compile()
     assert gan.to(StrictOps()) is gan
     gan.fit(np.random.default_rng(0).standard_normal((16, 3)), epochs=1, batch_size=8, verbose=0)

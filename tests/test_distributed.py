@@ -96,6 +96,63 @@ def test_two_ranks_with_batch_b_end_where_one_process_with_batch_2b_ends(tmp_pat
             np.testing.assert_allclose(found["history"][key], found["expected"][key], rtol=1e-8, err_msg=case)
 
 
+def test_a_graph_model_of_two_inputs_and_two_outputs_on_two_ranks_ends_where_one_process_ends(tmp_path):
+    """A residual conv block beside a table through a shared Dense, a softmax head and a regression head:
+    fit(distributed=True) on 2 ranks with batch b against one process with batch 2b, weights and History
+    (every output's loss and metric) to 1e-8. Ranks whose inputs differ in a free axis (a sequence's length),
+    whose graphs are wired differently or whose loss weights differ are refused, each rank's value named."""
+    done = mpirun(tmp_path, """
+        def build():
+            nn.set_seed(0)
+            image, table = nn.Input(shape=(4, 4, 1)), nn.Input(shape=(3,))
+            c = L.Conv2D(2, 3, padding="same", activation="relu")(image)
+            pooled = L.Flatten()(L.MaxPool2D(2)(L.Add()([c, L.Conv2D(2, 3, padding="same")(c)])))
+            shared = L.Dense(3, activation="tanh")
+            h = L.Concatenate()([pooled, shared(table)])
+            model = nn.Model([image, table], [L.Dense(3, activation="softmax")(h), L.Dense(1)(shared(shared(table)))])
+            model.compile(["categorical_crossentropy", "mse"], nn.optimizers.Adam(0.01), [["accuracy"], []], [1.0, 0.5])
+            return model
+        rng = np.random.default_rng(0)
+        x = [rng.standard_normal((100, 4, 4, 1)), rng.standard_normal((100, 3))]
+        y = [rng.integers(0, 3, 100), rng.standard_normal((100, 1))]
+        train, validation = ([v[:80] for v in x], [v[:80] for v in y]), ([v[80:] for v in x], [v[80:] for v in y])
+        model = build()
+        history = model.fit(*train, epochs=3, batch_size=8, validation_data=validation, verbose=0, distributed=True)
+        alone = build()
+        expected = alone.fit(*train, epochs=3, batch_size=16, validation_data=validation, verbose=0)
+        weights = max(float(np.abs(a - b).max() / np.abs(b).max())
+                      for a, b in zip(model.get_weights(), alone.get_weights()))
+        def refusal(length=5, swap=False, loss_weights=(1.0, 1.0)):
+            s, t = nn.Input(shape=(None, 2)), nn.Input(shape=(2,))
+            u = L.Concatenate()([L.LSTM(2)(s), t] if not swap else [t, L.LSTM(2)(s)])
+            model = nn.Model([s, t], [L.Dense(1)(u), L.Dense(1)(t)])
+            model.compile(loss="mse", loss_weights=list(loss_weights))
+            try:
+                model.fit([rng.standard_normal((16, length, 2)), rng.standard_normal((16, 2))],
+                          [np.zeros((16, 1)), np.zeros((16, 1))], verbose=0, distributed=True)
+            except ValueError as exc:
+                return str(exc)
+        refused = [refusal(length=5 + rank), refusal(swap=rank == 1), refusal(loss_weights=(1.0, 1.0 + rank))]
+        report(weights=weights, history=history.history, expected=expected.history,
+               refused=nn.distributed.world().allgather(refused))
+    """)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = done.result
+    assert found["weights"] < 1e-8
+    keys = {"loss", "dense_1_loss", "dense_1_accuracy", "dense_2_loss", "val_loss", "val_dense_1_accuracy"}
+    assert keys <= set(found["expected"]) and set(found["history"]) == set(found["expected"])
+    for key, values in found["expected"].items():
+        np.testing.assert_allclose(found["history"][key], values, rtol=1e-8, err_msg=key)
+    first, second = found["refused"]
+    messages = [
+        "a sample's shape and type: [(5, 2) float64, (2,) float64] on rank 0, [(6, 2) float64, (2,) float64] on rank 1",
+        "their layers (different layers or sizes, or wired differently)",  # the same layers, the inputs swapped
+        "loss_weights: [1.0, 1.0] on rank 0, [1.0, 2.0] on rank 1",
+    ]
+    for mine, theirs, message in zip(first, second, messages, strict=True):
+        assert mine == theirs and mine.startswith("the 2 ranks called fit differently") and message in mine, mine
+
+
 def test_a_rank_raising_mid_training_ends_the_job_within_seconds(tmp_path):
     done = mpirun(tmp_path, """
         class Fail(nn.callbacks.Callback):
@@ -141,7 +198,7 @@ MISMATCHES = [
     ("validation_split=0.25 * rank", "validation samples: none on rank 0, 16 on rank 1"),
     ("validation_data=(x[: 8 + rank], y[: 8 + rank])", "validation samples: 8 on rank 0, 9 on rank 1"),
     ("x=x[: 60 + rank], y=y[: 60 + rank]", "training samples: 60 on rank 0, 61 on rank 1"),
-    ("width=4 + rank", "their layers (different layers or sizes)"),
+    ("width=4 + rank", "their layers (different layers or sizes, or wired differently)"),
     ("loss=nn.losses.CategoricalCrossentropy(label_smoothing=0.1 * rank)",
      "'label_smoothing': 0.0}} on rank 0, {'class': 'CategoricalCrossentropy', 'config': {'from_logits': False, "
      "'label_smoothing': 0.1}} on rank 1"),

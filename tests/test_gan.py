@@ -117,6 +117,46 @@ def test_mistakes_are_clear_errors():
         nn.GAN(*networks(), 3, loss="wasserstein")
 
 
+def graph_networks(latent=3, features=2):
+    """A residual generator (a block whose Dense is called twice) and a discriminator of two branches."""
+    z = nn.Input(shape=(latent,))
+    h = L.Dense(8, activation="tanh")(z)
+    block = L.Dense(8, activation="tanh")
+    generator = nn.Model(z, L.Dense(features)(L.Add()([h, block(block(h))])))
+    x = nn.Input(shape=(features,))
+    both = L.Concatenate()([L.Dense(6, activation="tanh")(x), L.Dense(2, activation="relu")(x)])
+    return generator, nn.Model(x, L.Dense(1, activation="sigmoid")(both))
+
+
+@pytest.mark.parametrize("graphs", ["generator", "both"])
+def test_graph_networks_train_save_load_and_sample_the_same(tmp_path, graphs):
+    nn.set_seed(0)
+    generator, discriminator = graph_networks()
+    gan = nn.GAN(generator, discriminator if graphs == "both" else networks()[1], latent_dim=3)
+    gan.compile(nn.optimizers.Adam(1e-3), nn.optimizers.Adam(1e-3))
+    g, d = weights(gan.generator), weights(gan.discriminator)
+    history = gan.fit(np.random.default_rng(0).normal(2.0, 1.0, (64, 2)), epochs=2, batch_size=16, verbose=0)
+    assert len(history.history["g_loss"]) == 2 and moved(g, gan.generator) and moved(d, gan.discriminator)
+    gan.save(tmp_path / "gan.nnet")
+    loaded = nn.load_gan(tmp_path / "gan.nnet")
+    assert type(loaded.generator) is nn.Model and type(loaded.discriminator) is type(gan.discriminator)
+    assert len(loaded.generator.layers) == 4  # the shared Dense once
+    for a, b in ((gan.generator, loaded.generator), (gan.discriminator, loaded.discriminator)):
+        assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    loaded.ops.rng.bit_generator.state = gan.ops.rng.bit_generator.state  # the same latent draws
+    np.testing.assert_array_equal(loaded.sample(10), gan.sample(10))
+    loaded.fit(np.zeros((8, 2)), epochs=1, batch_size=8, verbose=0)  # it trains on as it was compiled
+
+
+def test_a_network_of_several_inputs_or_outputs_is_refused():
+    z = nn.Input(shape=(3,))
+    two_heads = nn.Model(z, [L.Dense(2)(z), L.Dense(2)(z)])
+    with pytest.raises(ValueError, match="the generator must be a model of one input and one output"):
+        nn.GAN(two_heads, networks()[1], 3)
+    with pytest.raises(ValueError, match=r"the discriminator must be a neuronet model \(nn.Sequential or nn.Model\)"):
+        nn.GAN(networks()[0], "discriminator.nnet", 3)
+
+
 # -- one file for both networks --------------------------------------------------------------------
 def test_save_and_load_keep_both_networks_settings_and_optimizers(tmp_path):
     nn.set_seed(0)

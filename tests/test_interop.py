@@ -100,6 +100,70 @@ def test_a_state_dict_runs_the_same_in_torch_and_comes_back(float64, name):
     np.testing.assert_allclose(outputs_of(fresh, x), model.predict(x), rtol=1e-10, atol=1e-12)
 
 
+def residual_graph():
+    """A residual block whose Dense is called twice (a shared layer), batch-normalised, and a head."""
+    x = nn.Input(shape=(5,))
+    block = L.Dense(5, activation="tanh")
+    h = L.BatchNormalization()(L.Add()([x, block(block(x))]))
+    return nn.Model(x, L.Dense(3)(h))
+
+
+class Residual(T.Module):
+    """``residual_graph`` written in torch: one Linear called twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense, self.batch_normalization, self.dense_1 = T.Linear(5, 5), T.BatchNorm1d(5, eps=1e-3), T.Linear(5, 3)
+
+    def forward(self, x):
+        return self.dense_1(self.batch_normalization(x + torch.tanh(self.dense(torch.tanh(self.dense(x))))))
+
+
+def two_inputs_graph():
+    """An image through a convolution, and a table, concatenated."""
+    image, table = nn.Input(shape=(4, 4, 2)), nn.Input(shape=(3,))
+    features = L.Flatten()(L.GlobalAvgPool2D()(L.Conv2D(3, 3, padding="same", activation="relu")(image)))
+    return nn.Model([image, table], L.Dense(2)(L.Concatenate()([features, L.Dense(4)(table)])))
+
+
+class TwoInputs(T.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv2d, self.dense, self.dense_1 = T.Conv2d(2, 3, 3, padding=1), T.Linear(3, 4), T.Linear(7, 2)
+
+    def forward(self, image, table):
+        features = torch.relu(self.conv2d(image.permute(0, 3, 1, 2))).mean(dim=(2, 3))
+        return self.dense_1(torch.cat([features, self.dense(table)], dim=1))
+
+
+@pytest.mark.parametrize("make, module", [(residual_graph, Residual), (two_inputs_graph, TwoInputs)])
+def test_a_graph_models_state_dict_runs_the_same_in_torch_and_comes_back(float64, make, module):
+    rng = np.random.default_rng(0)
+    model = make()
+    xs = [rng.standard_normal((4, *node.shape[1:])) for node in model.graph.inputs]
+    x = xs if model.several_inputs else xs[0]
+    theirs = module()
+    randomise_torch(theirs, seed=1)
+    state = theirs.state_dict()
+    load_torch_state_dict(model, state)  # torch -> neuronet
+    theirs.double().eval()
+    with torch.no_grad():
+        expected = theirs(*(torch.from_numpy(v) for v in xs)).numpy()
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-10, atol=1e-12)
+    back = to_torch_state_dict(model)  # neuronet -> torch: every key once, a shared layer's too
+    assert list(back) == list(state)
+    for key, value in state.items():
+        np.testing.assert_allclose(back[key].numpy(), value.numpy(), rtol=1e-15, err_msg=key)
+
+
+def test_a_model_not_yet_built_is_a_clear_error(float64):
+    model = nn.Sequential([L.Dense(4), L.Dense(2)])  # sizes from the first batch
+    with pytest.raises(ValueError, match=r"no weights yet.*predict on data or give input_shape= or nn.Input"):
+        to_torch_state_dict(model)
+    with pytest.raises(ValueError, match=r"layer 'dense' has no weights yet"):
+        load_torch_state_dict(model, {})
+
+
 def test_mistakes_are_clear_errors(float64):
     model = nn.Sequential([L.Dense(5, 8), L.Dense(8, 3)])
     state = to_torch_state_dict(model)
@@ -139,7 +203,7 @@ def test_a_non_finite_second_recurrent_bias_is_refused_too(float64):
 
 def test_what_is_no_state_dict_is_refused_clearly():
     model = nn.Sequential([L.Dense(2, 1)])
-    with pytest.raises(ValueError, match="model must be a neuronet model"):
+    with pytest.raises(ValueError, match=r"model must be a neuronet model \(nn.Sequential or nn.Model\), got str"):
         load_torch_state_dict("model.nnet", {})
     with pytest.raises(ValueError, match="state_dict must be a dict of tensors or arrays"):
         load_torch_state_dict(model, [np.zeros((1, 2))])

@@ -187,3 +187,59 @@ def test_two_models_training_at_once_from_two_threads_both_finish():
     for t in threads:
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads) and len(losses) == 2 and all(np.isfinite(losses))
+
+
+# -- graph models --------------------------------------------------------------------------------------
+def residual_cnn(inputs=1, outputs=1, model_class=nn.Model):
+    """A residual block around a convolution called twice (a shared layer), pooled; with ``inputs=2`` a table
+    beside the image, with ``outputs=2`` a regression head beside the classes."""
+    image, table = nn.Input(shape=(8, 8, 1)), nn.Input(shape=(3,))
+    c = L.Conv2D(4, 3, padding="same", activation="relu")(image)
+    shared = L.Conv2D(4, 3, padding="same", activation="relu")
+    h = L.Flatten()(L.MaxPool2D(2)(L.Add()([c, shared(shared(c))])))
+    if inputs == 2:
+        h = L.Concatenate()([h, table])
+    heads = [L.Dense(3, activation="softmax")(h), L.Dense(1)(h)][:outputs]
+    model = model_class([image, table][:inputs] if inputs == 2 else image, heads if outputs == 2 else heads[0])
+    model.compile(loss=["categorical_crossentropy", "mse"][:outputs], optimizer="adam")
+    return model
+
+
+class PlainModel(nn.Model):
+    """A graph model that never splits its batches."""
+
+    def make_step(self):
+        return PlainStep(self)
+
+
+def test_a_split_graph_model_gives_the_same_loss_outputs_and_gradients(float64):
+    """Each thread runs the graph on its own copy of the layers (the shared convolution's two calls kept apart
+    in the copy too)."""
+    model = residual_cnn()
+    x, y = data(160)
+    assert parts(160, model.layers) == 3  # 53, 53, 54
+    loss1, out1, grads1 = gradients(model, x, y)
+    loss2, out2, grads2 = gradients(model, x, y, 2)
+    assert loss2 == pytest.approx(loss1, rel=1e-12)
+    np.testing.assert_allclose(out2, out1, rtol=1e-12)
+    for a, b in zip(grads2, grads1):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_a_graph_model_of_two_inputs_and_two_outputs_trains_split_as_it_trains_whole(float64):
+    rng = np.random.default_rng(2)
+    image, y = data(256)
+    x, targets = [image, rng.standard_normal((256, 3))], [y, rng.standard_normal((256, 1))]
+    found = []
+    for model_class in (nn.Model, PlainModel):
+        nn.set_seed(3)
+        nn.set_threads(2)
+        model = residual_cnn(inputs=2, outputs=2, model_class=model_class)
+        history = model.fit(x, targets, epochs=2, batch_size=128, verbose=0).history
+        found.append((history, model.get_weights(), type(model.local_step()).__name__))
+    (split, split_weights, split_step), (whole, whole_weights, whole_step) = found
+    assert (split_step, whole_step) == ("ThreadSplitStep", "PlainStep") and parts(128, model.layers) == 2
+    for key in ("loss", "dense_loss", "dense_1_loss"):
+        np.testing.assert_allclose(split[key], whole[key], rtol=1e-10)
+    for a, b in zip(split_weights, whole_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

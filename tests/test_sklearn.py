@@ -116,6 +116,42 @@ def test_a_network_of_ones_own():
         NeuronetClassifier(activation="swish").fit(X, y)
 
 
+def residual_network(n_features, n_outputs):
+    """A graph model: a residual block (its Dense called twice) between an input layer and the softmax."""
+    L = nn.layers
+    x = nn.Input(shape=(n_features,))
+    h = L.Dense(8, activation="tanh")(x)
+    block = L.Dense(8, activation="tanh")
+    return nn.Model(x, L.Dense(n_outputs, activation="softmax")(L.Add()([h, block(block(h))])))
+
+
+def test_a_graph_model_of_ones_own_learns_clones_and_pickles():
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    model = NeuronetClassifier(model=residual_network, learning_rate=0.01, epochs=40, random_state=0).fit(X, y)
+    assert type(model.model_) is nn.Model and len(model.model_.layers) == 4
+    assert model.score(X, y) > 0.93
+    copy = pickle.loads(pickle.dumps(model))  # through the model file: the graph and its shared layer
+    assert type(copy.model_) is nn.Model and len(copy.model_.layers) == 4
+    np.testing.assert_array_equal(copy.predict_proba(X), model.predict_proba(X))
+    twin = sklearn.base.clone(model).fit(X, y)  # the same parameters, a new network: the same one, seeded
+    np.testing.assert_array_equal(twin.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_graph_model_of_several_inputs_or_outputs_is_refused():
+    L = nn.layers
+
+    def two_heads(n_features, n_outputs):
+        x = nn.Input(shape=(n_features,))
+        return nn.Model(x, [L.Dense(n_outputs, activation="softmax")(x), L.Dense(1)(x)])
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(nn.checks.ArgumentError, match="model of one input and one output, .* it was given lists"):
+        NeuronetClassifier(model=two_heads, epochs=1).fit(X, y)
+    with pytest.raises(nn.checks.ArgumentError, match=r"must return a model \(nn.Sequential or nn.Model\), got list"):
+        NeuronetClassifier(model=lambda f, o: [L.Dense(f, o)], epochs=1).fit(X, y)
+
+
 def test_without_scikit_learn_the_import_says_how_to_install_it(monkeypatch):
     from conftest import refuse_imports
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import checks, losses, optimizers, process, steps, training
 from .callbacks import Callback
+from .model import Model
 from .model_file import DESCRIPTION_ERRORS, arrays_to_save, from_spec, restore, spec
 from .model_file import description as description_of
 from .ops import for_device, get_ops
@@ -35,13 +36,14 @@ NETWORKS = ("generator", "discriminator")  # also the prefixes of their weights 
 
 
 class GAN:
-    """Two Sequential models: ``generator`` (batch, latent_dim) -> a sample, ``discriminator`` a sample ->
-    (batch, 1), the probability that it is real (a sigmoid; or a score, with ``from_logits=True``)."""
+    """Two models of one input and one output each (a Sequential, or a graph model, ``nn.Model``):
+    ``generator`` (batch, latent_dim) -> a sample, ``discriminator`` a sample -> (batch, 1), the probability
+    that it is real (a sigmoid; or a score, with ``from_logits=True``)."""
 
     def __init__(
         self,
-        generator: Sequential,
-        discriminator: Sequential,
+        generator: Model,
+        discriminator: Model,
         latent_dim: int,
         loss: str = "bce",
         from_logits: bool = False,
@@ -49,8 +51,15 @@ class GAN:
         d_steps: int = 1,
     ) -> None:
         for model, name in ((generator, "generator"), (discriminator, "discriminator")):
-            if not isinstance(model, Sequential):
-                raise checks.ArgumentError(f"the {name} must be a Sequential model, got {type(model).__name__}")
+            if not isinstance(model, Model):
+                raise checks.ArgumentError(
+                    f"the {name} must be a neuronet model (nn.Sequential or nn.Model), got {type(model).__name__}"
+                )
+            if model.several_inputs or model.several_outputs:
+                raise checks.ArgumentError(
+                    f"the {name} must be a model of one input and one output, nn.Model(inputs=x, outputs=y); "
+                    "it was given lists"
+                )
         if generator is discriminator:
             raise checks.ArgumentError("the generator and the discriminator must be two different models")
         self.generator, self.discriminator = generator, discriminator
@@ -174,7 +183,8 @@ class GAN:
         description, arrays = {"gan": self.get_config()}, {}
         for name, model in self._networks():
             description[name] = description_of(model)
-            description[name]["model"]["input_shape"] = list(inputs[name])
+            if isinstance(model, Sequential):  # (a graph model's file holds its nn.Input's shape)
+                description[name]["model"]["input_shape"] = list(inputs[name])
             arrays |= {f"{name}.{key}": array for key, array in arrays_to_save(model, path).items()}
         if self.compiled:
             description["optimizers"] = {name: spec(model.optimizer) for name, model in self._networks()}
@@ -201,13 +211,13 @@ def load_gan(path) -> GAN:
     networks = []
     for name in NETWORKS:
         own = {key[len(name) + 1 :]: t for key, t in tensors.items() if key.startswith(name + ".")}
-        networks.append(restore(description.get(name), own, path, Sequential))
+        networks.append(restore(description.get(name), own, path, Sequential, Model))
     try:
         gan = GAN(*networks, **config)
-        inputs = [tuple(model.input_shape[1:]) if model.input_shape else None for model in networks]
+        inputs = [shape_on_file(model) for model in networks]
         if inputs[0] != (gan.latent_dim,):
             raise ValueError(f"latent_dim is {gan.latent_dim}, but the generator's input shape is {inputs[0]}")
-        if inputs[1] is None:  # then the discriminator's layers were not checked on a sample of known size
+        if inputs[1] is None or None in inputs[1]:  # then the discriminator's layers were not checked on a sample
             raise ValueError("the discriminator's input shape is not on file")
         if inputs[1] != gan.check_networks():
             raise ValueError(f"the discriminator's input shape {inputs[1]} is not the generator's samples'")
@@ -219,6 +229,13 @@ def load_gan(path) -> GAN:
     except DESCRIPTION_ERRORS as exc:
         raise ModelFileError(f"{path!r} has a GAN description this neuronet cannot build: {exc}") from None
     return gan
+
+
+def shape_on_file(model) -> tuple | None:
+    """One sample's shape as a loaded network's file gives it (and its layers were checked on): a Sequential's
+    ``input_shape`` (None where the file has none), a graph model's nn.Input."""
+    shape = model.input_shape if isinstance(model, Sequential) else model.known_input_shape()
+    return None if shape is None else tuple(shape[1:])
 
 
 __all__ = ["GAN", "load_gan"]

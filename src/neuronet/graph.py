@@ -93,7 +93,9 @@ class Graph:
                 uses[id(node.layer)] = uses.get(id(node.layer), 0) + 1
                 for p in self.parents[i]:
                     self.readers[p] += 1
-        self.shared = {key for key, count in uses.items() if count > 1}
+        # whether each node is made by a layer called elsewhere too (by node, not by layer id: a deep copy of the
+        # graph, a thread's replica, stays right)
+        self.shared = [not node.is_input and uses[id(node.layer)] > 1 for node in self.nodes]
 
     @classmethod
     def chain(cls, layers: list, input_shape: tuple | None = None) -> Graph:
@@ -131,7 +133,7 @@ class Graph:
                 count = len(stage.layers) if isinstance(stage, fusion.FusedStep) else 1
                 first, last = run[at], run[at + count - 1]
                 layer = self.nodes[first].layer
-                shared = id(layer) in self.shared
+                shared = self.shared[first]
                 sources = self.parents[first]
                 inner = tuple(not self.nodes[i].is_input for i in sources)
                 planned.append(Call(stage, layer, sources, last, layer.takes_list, shared, inner))
@@ -142,12 +144,11 @@ class Graph:
     def _feeds_only(self, before: int, after: int) -> bool:
         """Whether node ``after`` is computed from ``before`` alone, and ``before`` read by nothing else: then
         the two calls may be fused. Shared layers keep their calls apart (their memory is kept per call)."""
-        a, b = self.nodes[before].layer, self.nodes[after].layer
         return (
             self.parents[after] == (before,)
             and self.readers[before] == 1
             and before not in self.output_slots
-            and not {id(a), id(b)} & self.shared
+            and not (self.shared[before] or self.shared[after])
         )
 
     # -- the passes ------------------------------------------------------------------------------------

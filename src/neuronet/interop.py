@@ -5,6 +5,9 @@ thing, under the layer's name (``model.layers[i].name``, as ``summary``
 shows it): a Dense named "dense_1" gives ``dense_1.weight`` and
 ``dense_1.bias``. So a torch module whose submodules carry the layers' names
 loads the dict with ``load_state_dict``, and the dict it saves loads back.
+A graph model (``nn.Model``) is the same: its layers by name, a shared layer
+once (as a torch module calls one submodule twice); how the layers are
+wired is the torch module's ``forward``.
 
 - Dense, TimeDistributed(Dense) -> Linear: weight = weights.T (out, in), bias.
 - Conv1D -> Conv1d: weight = weights (k, in, out) as (out, in, k), bias.
@@ -38,6 +41,7 @@ import numpy as np
 
 from . import arrays, checks
 from . import layers as L
+from .model import Model
 
 # the arrays of a layer as (torch key, neuronet attribute, to torch, from torch)
 _T = (lambda a: a.T, lambda a: a.T)
@@ -78,9 +82,16 @@ def _layout(layer) -> list[tuple[str, str, tuple]]:
 
 def _layers(model):
     """(key prefix, layer, torch key suffix) for every layer with weights, a Bidirectional's two cells apart."""
-    if not isinstance(getattr(model, "layers", None), list):
-        raise checks.ArgumentError(f"model must be a neuronet model (nn.Sequential), got {type(model).__name__}")
+    if not isinstance(model, Model):
+        raise checks.ArgumentError(
+            f"model must be a neuronet model (nn.Sequential or nn.Model), got {type(model).__name__}"
+        )
     for layer in model.layers:
+        if not layer.built:
+            raise checks.ArgumentError(
+                f"layer {layer.name!r} has no weights yet (its sizes come from the first batch): build the model "
+                "first (predict on data or give input_shape= or nn.Input)"
+            )
         if isinstance(layer, L.Bidirectional):
             if layer.merge_mode != "concat":
                 raise checks.ArgumentError(

@@ -25,6 +25,8 @@ model file (``model_file.py``), the summary table (``summary.py``).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from . import arrays, checks, inputs, losses, model_file, optimizers, steps, summary, training
@@ -260,6 +262,18 @@ class Model:
             self._step, self._step_key = self.make_step(), made_for
         return self._step
 
+    def replica(self, shared: dict) -> Model:
+        """A copy of the model that runs its passes apart from it (a thread's, ``steps/threads.py``): its layers
+        and its graph are its own, deep copies made together (the copy's graph calls the copied layers) in
+        which the objects of ``shared`` (by id, as ``copy.deepcopy``'s memo: the weights, the states, the ops)
+        are the model's own; everything else it holds (loss, optimizer, settings, the flat buffer's record)
+        is the model's itself, as in ``copy.copy``."""
+        memo = dict(shared)
+        for name, value in vars(self).items():
+            if name not in ("layers", "_graph"):
+                memo[id(value)] = value  # (deepcopy takes what its memo holds as the copy of it)
+        return copy.deepcopy(self, memo)
+
     def train_step(self, x, y) -> dict[str, float]:
         """One step of gradient descent on a batch ``x`` with targets ``y`` in the loss's form; its logs.
         A subclass that overrides it and leaves out ``super().train_step`` records what its metrics need with
@@ -329,8 +343,10 @@ class Model:
         return x
 
     def on_device(self, y):
-        """Targets (an array, or several) on the model's device."""
-        return Several([self.ops.asarray(v) for v in y]) if isinstance(y, Several) else self.ops.asarray(y)
+        """Targets (an array, or several: a Several or a list, one per output) on the model's device."""
+        if self.several_outputs and isinstance(y, (Several, list, tuple)):
+            return Several([self.ops.asarray(v) for v in listed(y)])
+        return self.ops.asarray(y)
 
     def backward(self, dy, input_grad: bool = True):
         """Backpropagate ``dy`` (dL/d output; a list for several outputs) through every layer; return dL/d

@@ -2,8 +2,9 @@
 
 ``NeuronetClassifier`` and ``NeuronetRegressor`` take ``MLPClassifier``'s
 parameters (``hidden_layer_sizes``, ``activation``, ``alpha``, ...) or
-``model=``, a function ``(n_features, n_outputs) -> Sequential`` for any
-network. They follow scikit-learn's rules, checked by its own
+``model=``, a function ``(n_features, n_outputs) -> model`` for any
+network: a ``Sequential``, or a graph model (``nn.Model``: residual
+connections, shared layers) of one input and one output. They follow scikit-learn's rules, checked by its own
 ``check_estimator``: parameters are only stored by ``__init__`` and checked
 by ``fit``; ``fit`` validates the data with ``validate_data``, sets
 ``n_features_in_`` (and ``classes_``, for labels of any type) and returns
@@ -37,6 +38,7 @@ except ImportError:
     raise ImportError('neuronet.sklearn needs scikit-learn: pip install "neuronet[sklearn]"') from None
 
 from . import checks, layers, losses, model_file, optimizers, settings
+from .model import Model
 from .ops import NumpyOps, use_ops
 from .saving import write_model_file
 from .sequential import Sequential, load_model
@@ -90,17 +92,25 @@ class _NeuronetEstimator(BaseEstimator):
             checks.integer(state, "random_state", low=0, high=2**32 - 1)  # (RandomState's seeds)
         return int(check_random_state(state).randint(np.iinfo(np.int32).max))
 
-    def _build(self, n_features: int, n_outputs: int) -> Sequential:
+    def _build(self, n_features: int, n_outputs: int) -> Model:
         dtype = checks.choice(self.dtype, "dtype", ("float32", "float64"))
         with use_ops(NumpyOps(dtype=np.dtype(dtype).type)):
             if self.model is not None:
                 if not callable(self.model):
                     raise checks.ArgumentError(
-                        f"model must be a function (n_features, n_outputs) -> Sequential, got {self.model!r}"
+                        "model must be a function (n_features, n_outputs) -> a model (nn.Sequential or nn.Model), "
+                        f"got {self.model!r}"
                     )
                 network = self.model(n_features, n_outputs)
-                if not isinstance(network, Sequential):
-                    raise checks.ArgumentError(f"model(...) must return a Sequential, got {type(network).__name__}")
+                if not isinstance(network, Model):
+                    raise checks.ArgumentError(
+                        f"model(...) must return a model (nn.Sequential or nn.Model), got {type(network).__name__}"
+                    )
+                if network.several_inputs or network.several_outputs:  # (X is one table, predict gives one array)
+                    raise checks.ArgumentError(
+                        "model(...) must return a model of one input and one output, nn.Model(inputs=x, outputs=y); "
+                        "it was given lists"
+                    )
                 return network
             return self._dense_network(n_features, n_outputs)
 
@@ -122,7 +132,7 @@ class _NeuronetEstimator(BaseEstimator):
         out = layers.Dense(widths[-1], n_outputs, activation=self.output_activation)
         return Sequential([*hidden, out])
 
-    def _compile(self, network: Sequential, width: int) -> None:
+    def _compile(self, network: Model, width: int) -> None:
         name = checks.choice(self.optimizer, "optimizer", tuple(sorted(n.lower() for n in optimizers.OPTIMIZERS)))
         rate = checks.number(self.learning_rate, "learning_rate", low=0.0, low_open=True)
         network.compile(loss=self._loss(width), optimizer=type(optimizers.get(name))(rate))
@@ -175,7 +185,7 @@ class _NeuronetEstimator(BaseEstimator):
         self.__dict__.update(state)
 
 
-def _output_width(network: Sequential, x: np.ndarray) -> int:
+def _output_width(network: Model, x: np.ndarray) -> int:
     """The number of outputs ``network`` gives for a sample ``x`` (1, features), checked to be a row."""
     try:
         out = network.predict(x)
@@ -209,7 +219,7 @@ def _require_numbers(values, name: str, advice: str) -> None:
                 raise checks.ArgumentError(f"{name} holds text, {shown!r} at {where}; {advice}") from None
 
 
-def _to_bytes(model: Sequential) -> bytes:
+def _to_bytes(model: Model) -> bytes:
     """A model as the bytes of its model file (safetensors + JSON)."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.nnet")
@@ -219,7 +229,7 @@ def _to_bytes(model: Sequential) -> bytes:
             return f.read()
 
 
-def _from_bytes(data: bytes, dtype: str) -> Sequential:
+def _from_bytes(data: bytes, dtype: str) -> Model:
     """The model whose model file is ``data``, checked as any model file is (its optimizer's state, not
     kept in files, starts afresh)."""
     with tempfile.TemporaryDirectory() as folder:
@@ -244,8 +254,8 @@ class NeuronetClassifier(ClassifierMixin, _NeuronetEstimator):
 
     def _check_width(self, width: int, n_outputs: int) -> None:
         """One output per class, or one sigmoid output (the probability of the second class) for two."""
-        last = self.model_.layers[-1] if self.model_.layers else None
-        one_sigmoid = width == 1 and n_outputs == 2 and last is not None and last.output_activation() == "sigmoid"
+        last = self.model_.graph.outputs[0].layer  # (the output's layer: a graph's last in order may be another)
+        one_sigmoid = width == 1 and n_outputs == 2 and last.output_activation() == "sigmoid"
         if width == n_outputs or one_sigmoid:
             return
         two = " (or, for two classes, one output with activation='sigmoid')" if n_outputs == 2 else ""

@@ -3,8 +3,9 @@
 As ChainerMN and Horovod do, on mpi4py (``distributed.py`` starts MPI and runs
 the collective steps). At the start of ``fit`` the ranks check that they were
 called alike (:meth:`MpiStep.start`): the same epochs, batch size, shuffle,
-as many training and validation samples of the same shapes, the same layers,
-loss, optimizer, metrics, dtype and callbacks. A difference would make them
+as many training and validation samples of the same shapes (each input's
+and target's, for a graph model's several), the same layers and graph, losses
+and their weights, optimizer, metrics, dtype and callbacks. A difference would make them
 take different numbers of collective steps and wait for each other forever,
 or train different models without a word, so it is refused on every rank,
 naming each rank's value; so is an argument one rank alone refuses (NaN in
@@ -40,6 +41,7 @@ import numpy as np
 
 from .. import checks, distributed
 from ..callbacks import Callback
+from ..several import Several, listed
 from . import data_parallel
 from .base import Step
 
@@ -110,14 +112,15 @@ class MpiStep(Step):
             "batch_size": arguments.batch_size,
             "shuffle": arguments.shuffle,
             "training samples": len(x),
-            "a sample's shape and type": f"{x.shape[1:]} {x.dtype}",
-            "a target's shape and type": f"{y.shape[1:]} {y.dtype}",
+            "a sample's shape and type": sample_described(x),
+            "a target's shape and type": sample_described(y),
             "validation samples": "none" if validation is None else len(validation[0]),
-            "layers": digest(config["layers"]),
-            "loss": config["loss"],
+            "layers": digest([config["layers"], config.get("graph")]),  # (a graph model's wiring too)
+            "loss": config.get("losses", config["loss"]),  # (one per output for several)
+            "loss_weights": model.loss_weights,
             "optimizer": config["optimizer"],
             "optimizer steps taken": model.optimizer.iterations,
-            "metrics": [name for name, _ in model.metrics],
+            "metrics": model.epoch_metrics.names(),  # (per output for several: "dense_1_accuracy")
             "dtype of the weights": sorted({str(p.data.dtype) for p in model.parameters()}),
             "callbacks": f"[{', '.join(described(c) for c in arguments.callbacks if c.changes_training)}]",
         }
@@ -206,6 +209,13 @@ def digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def sample_described(data) -> str:
+    """One sample's shape and type, ``(4, 4, 1) float64``; for several arrays (a graph model's inputs or
+    targets, a ``Several``) each one's, in a list."""
+    each = [f"{a.shape[1:]} {a.dtype}" for a in listed(data)]
+    return f"[{', '.join(each)}]" if isinstance(data, Several) else each[0]
+
+
 def described(value, depth: int = 2) -> str:
     """``value`` as ranks compare it: a number or text as itself, a function by its name, an object by its
     class and the constructor arguments it keeps (``EarlyStopping(monitor='val_loss', patience=3, ...)``),
@@ -234,7 +244,7 @@ def differences(settings: list[dict]) -> list[str]:
         if len(ranks) == 1:
             continue
         if name == "layers":  # (a digest: its values say nothing to a person)
-            found.append("their layers (different layers or sizes)")
+            found.append("their layers (different layers or sizes, or wired differently)")
             continue
         each = (f"{value[:200]} on rank{'s' * (len(rs) > 1)} {', '.join(map(str, rs))}" for value, rs in ranks.items())
         found.append(f"{name}: {', '.join(each)}")

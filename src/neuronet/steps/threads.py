@@ -25,7 +25,6 @@ every core busy inside BLAS, and their steps are too short to split.
 
 from __future__ import annotations
 
-import copy
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -107,6 +106,7 @@ class LayerCopies:
 
     def __init__(self, model, n: int, flat) -> None:
         self.layers = list(model.layers)  # what these copies were made from
+        self.several_outputs = model.several_outputs  # (then each part's outputs are a list, one per output)
         self.weights = [p.data for p in model.parameters()]
         self.flat_grad = flat_grad = flat.grad
         shared = {id(a): a for a in self.weights + [s for layer in self.layers for s in layer.states()]}
@@ -114,9 +114,8 @@ class LayerCopies:
         self.steps, self.grads = [], []
         for i in range(n):
             # shares the loss and the model's settings (its flat buffer's record too: a copy never makes one);
-            # the layers below are its own, the weights and states in them shared
-            replica = copy.copy(model)
-            replica.layers = copy.deepcopy(self.layers, dict(shared))
+            # its layers and graph are its own, the weights and states in them shared
+            replica = model.replica(shared)
             grad = flat_grad if i == 0 else np.zeros(flat_grad.size, dtype=flat_grad.dtype)
             for p, piece in zip(replica.parameters(), flat.pieces(grad)):
                 p.grad = piece
@@ -138,7 +137,7 @@ class LayerCopies:
     def data_gradients(self, x, y, share: float = 1.0) -> tuple[float, np.ndarray]:
         """Each part of the batch on its copy of the layers, its gradient scaled by its share of the batch
         (times ``share``, the batch's own in a larger one); their sum lands in the model's flat gradient.
-        Returns the data loss (no regularisation) and the outputs.
+        Returns the data loss (no regularisation) and the outputs (a list of them for several).
 
         Worker ``w`` of the ``threads`` takes parts w, w + threads, ...; then each adds its slice of the
         others' gradients to the first's, in part order, so the sum never depends on the thread count.
@@ -176,4 +175,6 @@ class LayerCopies:
                 if failed:  # the worker that failed, rather than the others it stopped
                     raise next((e for e in failed if not isinstance(e, threading.BrokenBarrierError)), failed[0])
         loss = float(sum(weight * part_loss for weight, (part_loss, _) in zip(shares, results)))
-        return loss, np.concatenate([out for _, out in results])
+        if not self.several_outputs:
+            return loss, np.concatenate([out for _, out in results])
+        return loss, [np.concatenate(parts_of_one) for parts_of_one in zip(*(out for _, out in results))]
