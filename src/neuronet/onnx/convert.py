@@ -128,7 +128,7 @@ def _export_layers(g, graph, values: list, shapes: list) -> None:
             x, shape, mask = x[0], shape[0], mask[0]
             if masked and isinstance(layer, L.Embedding) and layer.padding_id is not None:
                 mask = padding_mask(g, x, layer.padding_id)
-        with g.sharing(layer) if id(layer) in graph.shared else contextlib.nullcontext():
+        with g.sharing(layer) if graph.shared[i] else contextlib.nullcontext():
             values[i] = export_layer(g, layer, x, shape, mask if layer.takes_mask else None)
         if not (layer.takes_list or isinstance(layer, L.Embedding)) and layer.output_mask(mask) is None:
             mask = None
