@@ -269,9 +269,12 @@ class Model:
         are the model's own; everything else it holds (loss, optimizer, settings, the flat buffer's record)
         is the model's itself, as in ``copy.copy``."""
         memo = dict(shared)
+        # (deepcopy takes what its memo holds as the copy of an object): the plan is the copy's to make again
+        # for its own layers, and the graph it was made for is copied with the layers
+        fresh = {"_plan_key": None, "_calls": []}
         for name, value in vars(self).items():
-            if name not in ("layers", "_graph"):
-                memo[id(value)] = value  # (deepcopy takes what its memo holds as the copy of it)
+            if name not in ("layers", "_graph", "_planned"):
+                memo[id(value)] = fresh.get(name, value)
         return copy.deepcopy(self, memo)
 
     def train_step(self, x, y) -> dict[str, float]:
