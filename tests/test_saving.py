@@ -239,7 +239,8 @@ def dense_file(path, config=None, layer="Dense", optimizer=None, tensors=None, e
         ({"optimizer": {"class": "Adam", "config": {"beta_1": 5}}}, "beta_1"),
         ({"optimizer": {"class": "Optimizer", "config": {}}}, "unknown class"),
         ({"config": {"n_inputs": 2, "n_neurons": 3, "bogus": 1}}, "bogus"),
-        ({"extra": {"metrics": [["accuracy"]]}}, "metric name must be a string"),
+        ({"extra": {"metrics": [["accuracy"]]}}, "for a model of several outputs a list of 1 such lists"),
+        ({"extra": {"metrics": [5]}}, "metric name must be a string"),
         ({"extra": {"input_shape": [0]}}, "input_shape must be >= 1"),
     ],
 )

@@ -184,6 +184,10 @@ def build(description, shapes: dict[str, tuple], make_model, make_graph_model=No
         layer.name = layer_spec["name"]
     if "loss" in described:
         metrics = field(described, "metrics", list, "the model")
+
+        def name(metric):  # (a file holds metric names, each output's in a list of its own)
+            return checks.text(metric, "a metric name")
+
         if "losses" in described:
             chosen = [from_spec(LOSSES, one, "a loss") for one in field(described, "losses", list, "the model")]
         else:
@@ -191,7 +195,7 @@ def build(description, shapes: dict[str, tuple], make_model, make_graph_model=No
         model.compile(
             loss=chosen,
             optimizer=from_spec(OPTIMIZERS, described["optimizer"], "the optimizer"),
-            metrics=[m if isinstance(m, list) else checks.text(m, "a metric name") for m in metrics],
+            metrics=[[name(n) for n in m] if isinstance(m, list) else name(m) for m in metrics],
             loss_weights=described.get("loss_weights"),
         )
     metadata = description.get("metadata", {})
