@@ -239,7 +239,7 @@ def dense_file(path, config=None, layer="Dense", optimizer=None, tensors=None, e
         ({"optimizer": {"class": "Adam", "config": {"beta_1": 5}}}, "beta_1"),
         ({"optimizer": {"class": "Optimizer", "config": {}}}, "unknown class"),
         ({"config": {"n_inputs": 2, "n_neurons": 3, "bogus": 1}}, "bogus"),
-        ({"extra": {"metrics": [["accuracy"]]}}, "metric name must be a string"),
+        ({"extra": {"metrics": [["accuracy"]]}}, "metrics must be a list of names"),
         ({"extra": {"input_shape": [0]}}, "input_shape must be >= 1"),
     ],
 )
