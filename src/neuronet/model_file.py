@@ -22,7 +22,7 @@ from .checks import sample_shape
 from .file_shapes import shapes_on_file
 from .layers.base import deserialize, serialize
 from .losses import LOSSES
-from .nodes import Input
+from .nodes import Input, named
 from .optimizers import OPTIMIZERS
 from .saving import ModelFileError, model_path, write_model_file
 
@@ -267,12 +267,16 @@ def check_layers_fit(model, shape=None, limit: int | None = None) -> None:
     graph = model.graph
     if graph is None or any(not s or None in s[1:] for s in shapes):
         return
-    largest = values_per_sample(graph, shapes)
-    if limit is not None and largest > limit:
+    known = sample_shapes(graph, shapes)
+    past = [i for i, shape in known.items() if limit is not None and math.prod(shape[1:]) > limit]
+    if past:
+        first = min(past)  # (the nodes in order: where the values grow past the limit)
+        node, shape = graph.nodes[first], known[first][1:]
+        where = f"input {graph.input_slots.index(first)}" if node.is_input else named(node.layer)
         shown = tuple(shapes[0][1:]) if len(shapes) == 1 else [tuple(s[1:]) for s in shapes]
         raise ValueError(
-            f"one sample of its input shape {shown} makes {largest:,} values in a layer; "
-            f"neuronet takes models of at most {limit:,} values per sample and layer"
+            f"one sample of its input shape {shown} makes {math.prod(shape):,} values in a layer ({where}, of "
+            f"shape {shape}); neuronet takes models of at most {limit:,} values per sample and layer"
         )
     xs = [
         model.ops.asarray(np.zeros((1, *s[1:]), dtype=np.int64 if model.input_takes_ids(k) else model.dtype))
@@ -285,10 +289,16 @@ def check_layers_fit(model, shape=None, limit: int | None = None) -> None:
 def values_per_sample(graph, shapes: list[tuple]) -> int:
     """The most values one sample of ``shapes`` (one per input) makes in an input or a layer's output, as far as
     the layers' shapes follow it (a layer it does not fit ends the count: its forward pass says why)."""
+    return max(math.prod(shape[1:]) for shape in sample_shapes(graph, shapes).values())
+
+
+def sample_shapes(graph, shapes: list[tuple]) -> dict[int, tuple]:
+    """The shape of each of the graph's nodes (by its index) for inputs of ``shapes``, as far as the layers'
+    shapes follow them."""
     known = dict(zip(graph.input_slots, shapes))
     with contextlib.suppress(*DESCRIPTION_ERRORS):
         for i, node in enumerate(graph.nodes):
             if i not in known:
                 given = [known[p] for p in graph.parents[i]]
                 known[i] = tuple(node.layer.output_shape(given if node.layer.takes_list else given[0]))
-    return max(math.prod(shape[1:]) for shape in known.values())
+    return known
