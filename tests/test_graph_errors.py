@@ -98,6 +98,16 @@ def test_a_layer_fed_its_own_output_is_a_cycle_of_one():
     refused(lambda: nn.Model(x, h), r"cycle: layer 'dense' \(Dense\) -> back to the first")
 
 
+@pytest.mark.parametrize("dtype", ["str", "bool", "complex64", "", 3, np.int64(3), np.float32(0.5), [("a", "f4")]])
+def test_an_input_dtype_that_is_no_number_type_is_refused(dtype):
+    refused(lambda: nn.Input(shape=(3,), dtype=dtype), r"Input dtype must be a float or integer type")
+
+
+@pytest.mark.parametrize("dtype, kept", [(None, None), ("int64", "int64"), (np.float32, "float32"), ("uint8", "uint8")])
+def test_an_input_dtype_that_is_a_number_type_is_kept(dtype, kept):
+    assert nn.Input(shape=(3,), dtype=dtype).dtype == kept
+
+
 # -- at the layer call -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "call, pattern",

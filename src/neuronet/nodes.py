@@ -54,9 +54,9 @@ def Input(shape, dtype: str | None = None, name: str | None = None) -> Node:  # 
     (None: the float type, ``nn.set_dtype``'s; ``"int64"`` for token ids fed to an Embedding)."""
     shape = sample_shape(shape, "Input shape")
     if dtype is not None:
-        try:
-            kind = np.dtype(dtype).kind
-        except TypeError:
+        try:  # (a NumPy number is no type, though NumPy reads np.int64(3) as int64)
+            kind = None if isinstance(dtype, np.generic) else np.dtype(dtype).kind
+        except (TypeError, ValueError):
             kind = None
         if kind not in ("f", "i", "u"):
             raise checks.ArgumentError(f"Input dtype must be a float or integer type such as 'int64', got {dtype!r}")
