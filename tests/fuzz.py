@@ -15,6 +15,12 @@ Every case is sorted into one of these outcomes:
 A warning that reaches the user of the CLI counts: it makes a valid run wrong, a refused one unclear.
 A hostile table's error must name its line and column (and the trouble) to count as clear.
 
+Graph models are in both: random small graphs (nn.Input, layers, merge layers, a layer called twice) wired
+rightly, which must predict outputs of the shapes their nodes say and load again to the same outputs, or
+with one mistake (shapes that do not fit, a merge of one node, a node of another graph, a cycle, ...), whose
+error must name the layer or the input; and two saved graph models, mutated as every file is and with their
+graphs rewritten (node numbers, calls, inputs, outputs).
+
 Bit flips that change nothing the model uses (the padding of the file's header) load unchanged; they
 are counted as ``unchanged``, and descriptions rewritten to other *valid* settings as ``valid``.
 ``tests/test_fuzz.py`` runs a small, seeded share of each on every test run; the figures in the
@@ -172,7 +178,8 @@ CONSTRUCTORS = {
         "dilation": spec_int_or_pair(1), "kernel_size": spec_int_or_pair(1), "activation": ACTIVATION,
         "padding": lambda v: v in ("valid", "same") or (is_int(v, 0) and v <= 3)}),
     "Conv1D": (L.Conv1D, {"in_channels": 2, "out_channels": 2, "kernel_size": 2}, {
-        "kernel_size": spec_int(1), "stride": spec_int(1), "dilation": spec_int(1), "in_channels": spec_optional(spec_int(1))}),
+        "kernel_size": spec_int(1), "stride": spec_int(1), "dilation": spec_int(1),
+        "in_channels": spec_optional(spec_int(1))}),
     "Conv2DTranspose": (L.Conv2DTranspose, {"in_channels": 2, "out_channels": 2, "kernel_size": 3, "stride": 2}, {
         "in_channels": spec_optional(spec_int(1)), "out_channels": spec_int(1), "kernel_size": spec_int_or_pair(1),
         "output_padding": lambda v: is_int(v, 0) and v <= 1, "activation": ACTIVATION,
@@ -386,6 +393,220 @@ def _valid_use(rng):
     )
 
 
+# -- graph models: random small graphs, wired rightly or with one mistake ---------------------------------
+ELEMENT_WISE = [L.Add, L.Subtract, L.Multiply, L.Average]
+
+
+def _input_node(rng):
+    """An nn.Input (a vector, an image, a sequence, or token ids) and the node a graph reads it as (an ids input
+    through an Embedding)."""
+    kind = rng.integers(4)
+    if kind == 0:
+        x = nn.Input(shape=(int(rng.integers(2, 7)),))
+    elif kind == 1:
+        x = nn.Input(shape=(int(rng.integers(4, 7)), int(rng.integers(4, 7)), int(rng.integers(1, 3))))
+    elif kind == 2:  # (now and then of a free length: None)
+        x = nn.Input(shape=(None if rng.integers(3) == 0 else int(rng.integers(2, 5)), int(rng.integers(2, 5))))
+    else:
+        x = nn.Input(shape=(int(rng.integers(2, 6)),), dtype="int64")
+        return x, L.Embedding(10, int(rng.integers(2, 5)))(x)
+    return x, x
+
+
+def _partner(a, rng, pool):
+    """A node of the shape of ``a``, for an element-wise merge: another such node of the graph, or one made (two
+    nodes of a free length need not have the same: a Conv1D shortens a sequence)."""
+    same = [p for p in pool if p is not a and p.shape == a.shape and None not in a.shape[1:]]
+    return same[rng.integers(len(same))] if same and rng.integers(2) else L.Dense(a.shape[-1])(a)
+
+
+def _grown(a, rng, pool, denses):
+    """The node of one more layer called on ``a`` (shapes that fit)."""
+    rank, step = len(a.shape) - 1, rng.integers(6)
+    fits = [d for d in denses if d.n_inputs == a.shape[-1]]
+    if step == 0 and fits:  # a layer called again: shared
+        return fits[rng.integers(len(fits))](a)
+    if step == 1:
+        cls = [*ELEMENT_WISE, L.Concatenate][rng.integers(5)]
+        b = _partner(a, rng, pool) if cls is not L.Concatenate else L.Dense(int(rng.integers(1, 5)))(a)
+        return cls()([a, b] if cls is L.Subtract or rng.integers(2) else [a, b, a])
+    if step == 2 and rank == 3:
+        return [L.Conv2D(int(rng.integers(1, 4)), 3, padding="same", activation="relu"), L.MaxPool2D(2),
+                L.UpSampling2D(2), L.Flatten()][rng.integers(4)](a)  # fmt: skip
+    if step == 2 and rank == 2:
+        cell = [L.SimpleRNN, L.LSTM, L.GRU][rng.integers(3)]
+        conv = L.Conv1D(2, 2) if a.shape[1] is None or a.shape[1] >= 2 else L.Dropout(0.1)
+        return [cell(int(rng.integers(1, 4)), return_sequences=bool(rng.integers(2))), L.GlobalAvgPool1D(),
+                conv][rng.integers(3)](a)  # fmt: skip
+    if step == 3:
+        flat = rank > 1 and None not in a.shape[1:]  # (a free axis flattened leaves no size for a Dense)
+        return [L.BatchNormalization(), L.Dropout(0.2), L.LeakyReLU(), L.Flatten() if flat else L.Dropout(0.1)][
+            rng.integers(4)
+        ](a)
+    width = int(rng.integers(1, 6))
+    dense = L.Dense(a.shape[-1], width) if rng.integers(2) else L.Dense(width)  # both spellings
+    denses.append(dense)
+    return dense(a)
+
+
+def _random_graph(rng):
+    """A small graph, wired rightly: its inputs, its outputs (every input reaches one), every node, its Dense
+    layers."""
+    ins, entries = zip(*[_input_node(rng) for _ in range(1 + rng.integers(2))])
+    pool, denses = [e for e in entries], []
+    for _ in range(1 + rng.integers(4)):
+        pool.append(_grown(pool[rng.integers(len(pool))], rng, pool, denses))
+    outs = [pool[-1]] if not pool[-1].is_input else []
+    reached, stack = set(), list(outs)
+    while stack:
+        node = stack.pop()
+        if id(node) not in reached:
+            reached.add(id(node))
+            stack.extend(node.parents)
+    outs += [L.Dense(2)(e) for x, e in zip(ins, entries) if id(x) not in reached]  # (an input no output read)
+    if rng.integers(4) == 0:  # a node read by a layer, or an output already, as an output besides
+        outs.append([n for n in pool if not n.is_input][rng.integers(len(pool) - len(ins))])
+    return list(ins), outs, pool, denses
+
+
+FREE = 4  # the length data takes on a free axis
+
+
+def _graph_data(inputs, rng, n=3):
+    shapes = [(n, *(FREE if d is None else d for d in x.shape[1:])) for x in inputs]
+    return [rng.integers(0, 10, s) if x.dtype else rng.standard_normal(s) for x, s in zip(inputs, shapes)]
+
+
+def _graph_works(ins, outs, rng) -> bool:
+    """Whether the model of a rightly wired graph predicts finite outputs of the shapes its nodes said, and the
+    same after a save and a load."""
+    several_in, several_out = len(ins) > 1 or rng.integers(4) == 0, len(outs) > 1 or rng.integers(4) == 0
+    model = nn.Model(ins if several_in else ins[0], outs if several_out else outs[0])
+    xs = _graph_data(ins, rng)
+    given = xs if several_in else xs[0]
+    ys = model.predict(given)
+    ys = ys if several_out else [ys]
+    fit = [
+        len(y.shape) == len(o.shape) and all(d in (None, e) for d, e in zip(o.shape[1:], y.shape[1:]))
+        for y, o in zip(ys, outs)
+    ]  # fmt: skip (a free axis, None, may come out of any length)
+    if not all(fit) or not all(np.isfinite(y).all() for y in ys):
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        model.save(os.path.join(folder, "graph.nnet"))
+        loaded = nn.load_model(os.path.join(folder, "graph.nnet"))
+    again = loaded.predict(given)
+    return all(np.array_equal(a, b) for a, b in zip(again if several_out else [again], ys))
+
+
+def _is_shape(v) -> bool:
+    return isinstance(v, (list, tuple)) and 1 <= len(v) <= 16 and all(d is None or is_int(d, 1) for d in v)
+
+
+def _is_number_type(v) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, np.generic) or (isinstance(v, str) and not v.strip()):
+        return False  # (NumPy reads the number np.int64(3), and "", as types)
+    try:
+        return np.dtype(v).kind in "fiu"
+    except (TypeError, ValueError):
+        return False
+
+
+def _graph_case(rng):
+    """A graph built rightly ("valid": what, check) or with one mistake (what, call, the words its error must
+    hold); None where the mistake drawn is no mistake (a valid value for nn.Input)."""
+    ins, outs, pool, denses = _random_graph(rng)
+    fault = rng.integers(16)
+    if fault <= 1:
+        return "a graph wired rightly", lambda: _graph_works(ins, outs, rng), None
+    a = pool[rng.integers(len(pool))]
+    shown = f"a graph of {len(pool)} nodes"
+    if fault == 2:
+        return (
+            f"{shown}: Dense({a.shape[-1] + 1}, 2) on {a}",
+            lambda: L.Dense(a.shape[-1] + 1, 2)(a),
+            ["'dense' (Dense) does not fit"],
+        )
+    if fault == 3:
+        cls = ELEMENT_WISE[rng.integers(4)]
+        b = L.Dense(a.shape[-1] + 1)(a)
+        return (
+            f"{shown}: {cls.__name__} of {a.shape} and {b.shape}",
+            lambda: cls()([a, b]),
+            [f"'{cls.default_name}' ({cls.__name__}) does not fit"],
+        )
+    if fault == 4:
+        fixed = len(a.shape) > 2 and a.shape[1] is not None
+        other = [a.shape[1] + 1, *a.shape[2:]] if fixed else [*a.shape[1:], 2]  # (another size, or another rank)
+        b = nn.Input(shape=other)
+        return (
+            f"{shown}: Concatenate of {a.shape} and {b.shape}",
+            lambda: L.Concatenate()([a, b]),
+            ["'concatenate' (Concatenate) does not fit"],
+        )
+    if fault == 5:
+        cls = [*ELEMENT_WISE, L.Concatenate][rng.integers(5)]
+        one = a if rng.integers(2) else [a]
+        return f"{shown}: {cls.__name__} of one node", lambda: cls()(one), [f"'{cls.default_name}' ({cls.__name__})"]
+    if fault == 6:
+        return f"{shown}: Dense on a list", lambda: L.Dense(2)([a, a]), ["'dense' (Dense) takes one node"]
+    if fault == 7 and denses:
+        dense = denses[rng.integers(len(denses))]
+        c = a if a.shape[-1] != dense.n_inputs else L.Dense(dense.n_inputs + 1)(a)
+        return (
+            f"{shown}: a shared Dense({dense.n_inputs}, ...) on {c}",
+            lambda: dense(c),
+            ["'dense' (Dense) does not fit"],
+        )
+    if fault == 8:  # an input that is not among the model's
+        stray = L.Dense(2)(nn.Input(shape=(3,)))
+        return f"{shown}: an output of another graph", lambda: nn.Model(ins, [*outs, stray]), ["(Dense) reads nn.Input"]
+    if fault == 9:
+        return (
+            f"{shown}: an input no output uses",
+            lambda: nn.Model([*ins, nn.Input(shape=(3,))], outs),
+            ["reaches none of the outputs"],
+        )
+    if fault == 10:
+        return f"{shown}: an input as an output", lambda: nn.Model(ins, [*outs, ins[-1]]), ["is an input itself"]
+    if fault == 11:
+        twice = [*ins, ins[0]] if rng.integers(2) else [*ins, outs[0]]
+        return f"{shown}: inputs {twice}", lambda: nn.Model(twice, outs), ["same nn.Input", "is a layer's output"]
+    if fault == 12:
+        v = POOL[rng.integers(len(POOL))]
+        where = rng.integers(3)
+        given = [(v, outs), (ins, v), (ins, [*outs, v])][where]
+        return f"{shown}: nn.Model with {v!r} at {where}", lambda: nn.Model(*given), ["must be nodes"]
+    if fault == 13:  # a cycle, forged: one node of the output's past made to read the output
+        past = [n for n in pool if not n.is_input and n in _ancestry(outs[0])]
+        node = past[rng.integers(len(past))]
+        node.parents = (outs[0], *node.parents[1:])
+        return f"{shown}: a cycle through {node}", lambda: nn.Model(ins, outs), ["cycle: layer '"]
+    if fault == 14:  # a graph that grows past what a model may make of one sample
+        x = nn.Input(shape=(int(rng.integers(2, 5)), int(rng.integers(2, 5)), 1))
+        y = x
+        while math.prod(y.shape[1:]) <= 2**26:
+            y = L.UpSampling2D(int(rng.integers(2, 9)))(y)
+        return f"{shown}: upsampled to {y.shape}", lambda: nn.Model(x, y), ["values in a layer (layer '"]
+    v = POOL[rng.integers(len(POOL))]
+    if rng.integers(2):
+        return None if _is_shape(v) else (f"nn.Input(shape={v!r})", lambda: nn.Input(shape=v), ["Input shape"])
+    return None if _is_number_type(v) else (f"nn.Input(dtype={v!r})", lambda: nn.Input((3,), dtype=v), ["dtype"])
+
+
+def _ancestry(node) -> list:
+    """``node`` and every node it is computed from."""
+    seen, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if all(n is not s for s in seen):
+            seen.append(n)
+            stack.extend(n.parents)
+    return seen
+
+
 METHOD_ARGS = {
     "epochs": spec_int(0),
     "batch_size": spec_int(1),
@@ -419,12 +640,13 @@ def _classify(call, what: str, words: list[str]) -> str:
 
 def fuzz_api(cases: int, rng) -> Counter:
     """Random calls, each with one invalid argument (constructors and callbacks, fit/predict/evaluate, data,
-    metrics and text tools), and now and then a valid call whose answer is checked."""
+    metrics and text tools, graph models wired wrongly), and now and then a valid call whose answer is checked
+    (a rightly wired graph model must predict and load again)."""
     outcomes, tried = Counter(), 0
     X, y = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
     uses = _bad_uses()
     while tried < cases:
-        kind = rng.integers(4)
+        kind = rng.integers(5)
         if kind == 0:  # a constructor with one bad setting
             target = list(CONSTRUCTORS)[rng.integers(len(CONSTRUCTORS))]
             make, base, specs = CONSTRUCTORS[target]
@@ -462,6 +684,18 @@ def fuzz_api(cases: int, rng) -> Counter:
         elif kind == 3:  # bad data for metrics, text tools, PyTorch weights, a schedule
             what, call, words = uses[rng.integers(len(uses))]
             outcome = _classify(call, what, words)
+        elif kind == 4:  # a graph model, built rightly or with one mistake
+            case = _graph_case(rng)
+            if case is None:
+                continue  # a valid value for nn.Input: not a bad call
+            what, call, words = case
+            if words is not None:
+                outcome = _classify(call, what, words)
+            else:
+                try:
+                    outcome = "valid" if call() else _note("wrong", f"{what}: other outputs or shapes")
+                except Exception as exc:  # noqa: BLE001
+                    outcome = _note("unclear", f"{what}: {type(exc).__name__}: {exc}")
         else:  # bad data where X, y, validation data or token ids go
             where = rng.integers(5)
             choices = _bad_targets() if where == 2 else _bad_arrays(rng)
@@ -515,6 +749,108 @@ def _saved_models(folder: str) -> list[tuple[str, nn.Sequential, np.ndarray]]:
         model.save(path)
         out.append((path, model, x))
     return out
+
+
+def _saved_graph_models(folder: str) -> list[tuple[str, nn.Model, list | np.ndarray]]:
+    """Two graph models, trained a little and saved, with inputs to predict on: a residual block with
+    BatchNormalization; an image and token ids in, a class and a number out, through a layer used twice."""
+    rng = np.random.default_rng(1)
+    x = nn.Input(shape=(6,))
+    h = L.BatchNormalization()(L.Add()([x, L.Dense(6)(L.Dense(8, activation="relu")(x))]))
+    residual = nn.Model(x, L.Dense(3, activation="softmax")(h))
+    residual.compile(metrics=["accuracy"])
+    image, ids = nn.Input(shape=(4, 4, 1)), nn.Input(shape=(5,), dtype="int64", name="ids")
+    seen = L.Flatten()(L.MaxPool2D(2)(L.UpSampling2D(2)(L.Conv2D(2, 3, padding="same", activation="relu")(image))))
+    shared = L.Dense(3, activation="tanh")
+    once = shared(L.GlobalAvgPool1D()(L.Embedding(12, 3, padding_id=0)(ids)))
+    twice = shared(once)
+    outputs = [
+        L.Dense(2, activation="softmax")(L.Concatenate()([seen, twice])),
+        L.Dense(1)(L.Subtract()([once, twice])),
+    ]
+    two = nn.Model([image, ids], outputs)
+    two.compile(loss=["categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5], metrics=[["accuracy"], []])
+    out = []
+    for name, model, x, y in (
+        ("residual", residual, rng.standard_normal((16, 6)), rng.integers(0, 3, 16)),
+        ("two", two, [rng.standard_normal((16, 4, 4, 1)), rng.integers(1, 12, (16, 5))],
+         [rng.integers(0, 2, 16), rng.standard_normal((16, 1))]),
+    ):  # fmt: skip
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        model.metadata = {"task": name}
+        path = os.path.join(folder, f"graph-{name}.nnet")
+        model.save(path)
+        out.append((path, model, x))
+    return out
+
+
+def _graph_rewritten(description: dict, rng) -> str:
+    """The JSON of a graph model's description with one hostile change to its graph: a node number, the nodes or
+    layer of a call, calls removed, repeated or reversed, the outputs, an input's shape, dtype or name, inputs
+    removed or repeated, several_inputs or several_outputs, a layer no call uses."""
+    d = copy.deepcopy(description)
+    graph = d["model"]["graph"]
+    calls, inputs, outputs = graph["calls"], graph["inputs"], graph["outputs"]
+    count = len(inputs) + len(calls)
+    numbers = [-1, 0, count - 1, count, count + 5, 10**12, True, "0", 0.5, None, []]
+    call, spec = calls[rng.integers(len(calls))], inputs[rng.integers(len(inputs))]
+    change = rng.integers(10)
+    if change == 0:
+        call["inputs"][rng.integers(len(call["inputs"]))] = numbers[rng.integers(len(numbers))]
+    elif change == 1:
+        sources = call["inputs"]
+        call["inputs"] = [[], sources[:1], sources * 2, [*sources, 0], sources[::-1], sources[0]][rng.integers(6)]
+    elif change == 2:
+        call["layer"] = [*numbers, int(rng.integers(len(d["model"]["layers"])))][rng.integers(len(numbers) + 1)]
+    elif change == 3:
+        j = int(rng.integers(len(calls)))
+        [calls.pop, lambda j: calls.insert(j, copy.deepcopy(calls[j])), lambda j: calls.reverse()][rng.integers(3)](j)
+    elif change == 4:
+        graph["outputs"] = [[], [0], [count - 1] * 2, [*outputs, count - 2], outputs[::-1], [count], count - 1, None,
+                            [count - 1.0]][rng.integers(9)]  # fmt: skip
+    elif change == 5:
+        shape = spec["shape"]
+        spec["shape"] = [[10**9], [0], [], [None], [None] * len(shape), [2 * s for s in shape], [1] * 17,
+                         [10**5, 10**5], ["5"], [5.0], [True], shape[:-1], [*shape, 1], [2**31], shape[::-1],
+                         [3, 3, 3, 10**4]][rng.integers(16)]  # fmt: skip
+    elif change == 6:
+        key, values = [("dtype", ["str", "bool", "int64", "float16", None, 5, {}, "", "complex64", "float64", "V8"]),
+                       ("name", [3, None, "", "x" * 1000, ["a"]])][rng.integers(2)]  # fmt: skip
+        spec[key] = values[rng.integers(len(values))]
+    elif change == 7:
+        j = int(rng.integers(len(inputs)))
+        [inputs.pop, lambda j: inputs.insert(j, copy.deepcopy(inputs[j])), lambda j: inputs.clear()][rng.integers(3)](j)
+    elif change == 8:
+        graph[["several_inputs", "several_outputs"][rng.integers(2)]] = [True, False, None, 1, "yes", []][
+            rng.integers(6)
+        ]
+    else:
+        d["model"]["layers"].append({"class": "Dropout", "name": "unused", "config": {"rate": 0.5}})
+    return json.dumps(d)
+
+
+def _inputs_of(model, x):
+    """Data for a loaded graph model's inputs as they are now (a rewrite may change their shapes or types): the
+    data it was saved with, cut or repeated to those shapes (a free axis keeps its length)."""
+    given = x if isinstance(x, list) else [x]
+    data = []
+    for k, node in enumerate(model.graph.inputs):
+        source = given[min(k, len(given) - 1)]
+        shape = [
+            source.shape[a + 1] if d is None and a + 1 < source.ndim else d or 3 for a, d in enumerate(node.shape[1:])
+        ]
+        data.append(np.resize(source, (len(source), *shape)).astype(node.dtype or source.dtype))
+    return data if model.several_inputs else data[0]
+
+
+def _says(described, loaded) -> bool:
+    """Whether a loaded model's config holds all that a file ``described`` (a key the file leaves out may take
+    its default): nothing the file said dropped or read as something else (1 as true, "no" as true)."""
+    if isinstance(described, dict):
+        return isinstance(loaded, dict) and all(k in loaded and _says(v, loaded[k]) for k, v in described.items())
+    if isinstance(described, list):
+        return isinstance(loaded, list) and len(described) == len(loaded) and all(map(_says, described, loaded))
+    return type(described) is type(loaded) and described == loaded
 
 
 def _same(a: nn.Sequential, b: nn.Sequential) -> bool:
@@ -585,15 +921,18 @@ def _downgraded(path: str, rng) -> bytes:
 
 
 def fuzz_files(cases: int, rng, folder: str) -> Counter:
-    """Bit flips, byte runs, truncations, rewritten descriptions (with matching checksums), and versions
-    turned down to 1 around a changed weight."""
+    """Bit flips, byte runs, truncations, rewritten descriptions (with matching checksums), versions turned down
+    to 1 around a changed weight, and graph models' graphs rewritten (node numbers, calls, inputs, outputs)."""
     outcomes = Counter()
-    models = _saved_models(folder)
+    graphs = _saved_graph_models(folder)
+    models = _saved_models(folder) + graphs
     target = os.path.join(folder, "mutant.nnet")
     for case in range(cases):
         path, original, x = models[case % len(models)]
+        kind = rng.integers(6)
+        if kind == 5:  # (a graph's own rewrite: on a graph model)
+            path, original, x = graphs[case % len(graphs)]
         data = bytearray(Path(path).read_bytes())
-        kind = rng.integers(5)
         if kind == 0:
             bit = int(rng.integers(len(data) * 8))
             data[bit // 8] ^= 1 << (bit % 8)
@@ -604,12 +943,13 @@ def fuzz_files(cases: int, rng, folder: str) -> Counter:
             data = data[: int(rng.integers(len(data)))]
         elif kind == 4:
             data = _downgraded(path, rng)
-        if kind != 3:
+        if kind in (3, 5):
+            description, tensors = read_model_file(path)
+            text = (_rewritten if kind == 3 else _graph_rewritten)(description, rng)
+            _write_description(target, text, tensors)
+        else:
             with open(target, "wb") as f:
                 f.write(bytes(data))
-        else:
-            description, tensors = read_model_file(path)
-            _write_description(target, _rewritten(description, rng), tensors)
         try:
             loaded = nn.load_model(target)
         except nn.ModelFileError:
@@ -618,16 +958,20 @@ def fuzz_files(cases: int, rng, folder: str) -> Counter:
         except Exception as exc:  # noqa: BLE001
             outcomes[_note("unclear", f"file mutation {kind}: {type(exc).__name__}: {exc}")] += 1
             continue
-        if kind != 3:
+        if kind not in (3, 5):
             outcomes["unchanged" if _same(loaded, original) else _note("wrong", f"file mutation {kind} loaded")] += 1
+            continue
+        if loaded.kind == "model" and not _says(json.loads(text)["model"]["graph"], loaded.get_config()["graph"]):
+            outcomes[_note("wrong", f"rewritten ({kind}): the graph loaded is not the file's")] += 1
             continue
         try:  # other settings, all valid: the model must work, never fail later at predict
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out = loaded.predict(x)
-            outcomes["valid" if np.isfinite(out).all() else _note("wrong", "rewritten: non-finite outputs")] += 1
+                out = loaded.predict(_inputs_of(loaded, x) if loaded.kind == "model" else x)
+            finite = all(np.isfinite(o).all() for o in (out if isinstance(out, list) else [out]))
+            outcomes["valid" if finite else _note("wrong", f"rewritten ({kind}): non-finite outputs")] += 1
         except Exception as exc:  # noqa: BLE001
-            outcomes[_note("unclear", f"rewritten, fails at predict: {type(exc).__name__}: {exc}")] += 1
+            outcomes[_note("unclear", f"rewritten ({kind}), fails at predict: {type(exc).__name__}: {exc}")] += 1
     return outcomes
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from . import checks, fusion
 from .layers.activations import Activation
 from .layers.base import Layer
-from .nodes import Node
+from .nodes import Node, named
 
 
 class Call:
@@ -62,28 +62,33 @@ class Graph:
                     f"a Model's {kind} must be nodes (x = nn.Input(shape=...), y = layer(x)) or a list of them, "
                     f"got {stray or 'none'}"
                 )
-        made = [v for v in self.inputs if not v.is_input]
+        made = [f"input {k} ({v})" for k, v in enumerate(self.inputs) if not v.is_input]
         if made:
-            raise checks.ArgumentError(f"inputs must be nn.Input nodes; {made[0]!r} is a layer's output")
-        if len({id(v) for v in self.inputs}) < len(self.inputs):
-            raise checks.ArgumentError("the same nn.Input is given twice in inputs")
-        given_inputs = {id(v) for v in self.inputs}
+            raise checks.ArgumentError(f"inputs must be nn.Input nodes; {made[0]} is a layer's output")
+        first = {}
+        for k, v in enumerate(self.inputs):
+            if id(v) in first:
+                raise checks.ArgumentError(f"inputs {first[id(v)]} and {k} are the same {v}: give each input once")
+            first[id(v)] = k
         self.nodes = order(self.outputs)
         for node in self.nodes:
-            if node.is_input and id(node) not in given_inputs:
+            if node.is_input and id(node) not in first:
+                readers = ", ".join(named(n.layer) for n in self.nodes if any(p is node for p in n.parents))
                 raise checks.ArgumentError(
-                    f"the outputs are computed from an nn.Input {node.shape[1:] if node.shape else ''} that is not "
-                    "among the model's inputs (a node of another model's graph?): add it to inputs="
+                    f"{readers} reads {node}, which is not among the model's inputs (a node of another model's "
+                    "graph?): add it to inputs=, or call the layer on one of the model's inputs"
                 )
         index = {id(node): i for i, node in enumerate(self.nodes)}
-        unused = [f"input {k} ('{v.name}')" for k, v in enumerate(self.inputs) if id(v) not in index]
+        unused = [f"input {k} ({v})" for k, v in enumerate(self.inputs) if id(v) not in index]
         if unused:
             raise checks.ArgumentError(f"{', '.join(unused)} reaches none of the outputs: remove it or use it")
         self.input_slots = [index[id(v)] for v in self.inputs]
         self.output_slots = [index[id(v)] for v in self.outputs]
-        inputs_as_outputs = [k for k, slot in enumerate(self.output_slots) if self.nodes[slot].is_input]
+        inputs_as_outputs = [f"output {k} ({self.outputs[k]})" for k, v in enumerate(self.outputs) if v.is_input]
         if inputs_as_outputs:
-            raise checks.ArgumentError(f"output {inputs_as_outputs[0]} is an input itself: an output is a layer's")
+            raise checks.ArgumentError(
+                f"{inputs_as_outputs[0]} is an input itself: a model's outputs are layers' outputs, y = layer(x)"
+            )
         self.parents = [tuple(index[id(p)] for p in node.parents) for node in self.nodes]
         self.layers = list({id(n.layer): n.layer for n in self.nodes if not n.is_input}.values())
         uses: dict[int, int] = {}
@@ -214,21 +219,26 @@ def order(outputs: list[Node]) -> list[Node]:
     """Every node the ``outputs`` are computed from, each after its parents (depth first, parents in the order
     given, so a chain keeps its order). A node met again while its parents are being walked is a cycle."""
     done: dict[int, Node] = {}
-    walking: set[int] = set()
+    walking: dict[int, Node] = {}  # the path from the output being walked to the node met last
     for output in outputs:
         stack = [(output, False)]
         while stack:
             node, parents_done = stack.pop()
             key = id(node)
             if parents_done:
-                walking.discard(key)
+                del walking[key]
                 done[key] = node
                 continue
             if key in done:
                 continue
             if key in walking:
-                raise checks.ArgumentError(f"the graph has a cycle through {node!r}: a layer's output feeds itself")
-            walking.add(key)
+                path = list(walking)
+                ring = [walking[k].layer for k in reversed(path[path.index(key) :])]  # (as the values flow)
+                raise checks.ArgumentError(
+                    f"the graph has a cycle: {' -> '.join(map(named, ring))} -> back to the first; a layer's output "
+                    "cannot feed itself (were a node's parents changed after it was made?)"
+                )
+            walking[key] = node
             stack.append((node, True))
             stack.extend((p, False) for p in reversed(node.parents) if id(p) not in done)
     return list(done.values())

@@ -22,7 +22,7 @@ from .checks import sample_shape
 from .file_shapes import shapes_on_file
 from .layers.base import deserialize, serialize
 from .losses import LOSSES
-from .nodes import Input
+from .nodes import Input, named
 from .optimizers import OPTIMIZERS
 from .saving import ModelFileError, model_path, write_model_file
 
@@ -30,6 +30,8 @@ from .saving import ModelFileError, model_path, write_model_file
 SAMPLE_LIMIT = 2**26
 # the most layers, and nodes of a graph, a model file may describe: a hostile file of a million is refused unread
 MAX_LAYERS = MAX_NODES = 10_000
+# the most nodes a graph's calls and outputs may name in all (a merge of a million inputs would take minutes)
+MAX_REFERENCES = 4 * MAX_NODES
 
 # what building from a description can raise: a bad value or type, a missing key, an absurd number
 DESCRIPTION_ERRORS = (KeyError, TypeError, ValueError, OverflowError, RecursionError, AttributeError)
@@ -179,7 +181,14 @@ def build(description, shapes: dict[str, tuple], make_model, make_graph_model=No
             model.add(layer)
         model.input_shape = shape
     if model.layers != layers:  # (a graph's layers are those its calls use, in order: none left out)
-        raise ValueError("the graph's calls do not use every layer on file, in the order of the file")
+        unused = [
+            f"{i} ({layer.name!r})" for i, layer in enumerate(layers) if all(layer is not m for m in model.layers)
+        ]
+        raise ValueError(
+            f"no output is computed by layers {', '.join(unused)}"
+            if unused
+            else "the graph's calls do not use its layers in the order of the file"
+        )
     for layer, layer_spec in zip(model.layers, specs):
         layer.name = layer_spec["name"]
     if "loss" in described:
@@ -207,40 +216,87 @@ def build(description, shapes: dict[str, tuple], make_model, make_graph_model=No
 
 def graph_nodes(described: dict, layers: list) -> tuple:
     """The inputs and outputs (nodes, or lists of them) of the graph :func:`graph_config` wrote, every reference
-    checked before any layer is called: a call may name only earlier nodes (no cycle, nothing dangling), and the
-    sizes of the inputs are checked against the values one sample may make before any sample is made."""
+    checked before any node is made (:func:`wiring`), and the sizes of the inputs against the values one sample
+    may make before any sample is made."""
     given = field(described, "inputs", list, "the graph")
-    calls = field(described, "calls", list, "the graph")
-    outputs = field(described, "outputs", list, "the graph")
-    if not given or not outputs or len(given) + len(calls) > MAX_NODES:
-        raise ValueError(f"a graph needs 1 to {MAX_NODES:,} nodes and at least one input and output")
+    calls, outputs = wiring(described, len(given), len(layers))
+    several = [
+        flag_on_file(described, "several_inputs", len(given)),
+        flag_on_file(described, "several_outputs", len(outputs)),
+    ]
     nodes = []
     for k, spec_k in enumerate(given):
-        shape = field(spec_k, "shape", list, f"input {k}")
-        dtype = spec_k.get("dtype")
-        if math.prod(d for d in shape if isinstance(d, int)) > SAMPLE_LIMIT:
-            raise ValueError(f"input {k}'s shape {shape} holds more than {SAMPLE_LIMIT:,} values per sample")
-        nodes.append(Input(shape, dtype=dtype, name=field(spec_k, "name", str, f"input {k}")))
-
-    def node(number, where: str):
-        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < len(nodes):
-            raise ValueError(f"{where} refers to node {number!r}, which is not one made before it")
-        return nodes[number]
-
-    for j, call in enumerate(calls):
-        where = f"call {j} of the graph"
-        number = field(call, "layer", int, where)
-        if isinstance(number, bool) or not 0 <= number < len(layers):
-            raise ValueError(f"{where} refers to layer {number!r}; there are {len(layers)}")
-        sources = [node(n, where) for n in field(call, "inputs", list, where)]
+        shape = sample_shape(field(spec_k, "shape", list, f"input {k}"), f"input {k}'s shape")
+        if math.prod(d for d in shape if d is not None) > SAMPLE_LIMIT:
+            raise ValueError(f"input {k}'s shape {list(shape)} holds more than {SAMPLE_LIMIT:,} values per sample")
+        nodes.append(Input(shape, dtype=spec_k.get("dtype"), name=field(spec_k, "name", str, f"input {k}")))
+    for j, (number, sources) in enumerate(calls):
         layer = layers[number]
         if len(sources) != 1 and not layer.takes_list:
-            raise ValueError(f"{where} calls layer {number} ({type(layer).__name__}) on {len(sources)} nodes")
-        nodes.append(layer(sources if layer.takes_list else sources[0]))  # (its shapes checked as a user's call)
-    ins, outs = nodes[: len(given)], [node(n, "the outputs") for n in outputs]
-    several_in = described.get("several_inputs", len(ins) > 1)
-    several_out = described.get("several_outputs", len(outs) > 1)
-    return (ins if several_in else ins[0]), (outs if several_out else outs[0])
+            raise ValueError(
+                f"call {j} of the graph calls layer {number} ({type(layer).__name__}) on {len(sources)} nodes, not 1"
+            )
+        parents = [nodes[n] for n in sources]
+        nodes.append(layer(parents if layer.takes_list else parents[0]))  # (its shapes checked as a user's call)
+    ins, outs = nodes[: len(given)], [nodes[n] for n in outputs]
+    return (ins if several[0] else ins[0]), (outs if several[1] else outs[0])
+
+
+def wiring(described: dict, inputs: int, layers: int) -> tuple[list[tuple[int, list[int]]], list[int]]:
+    """The graph's calls as (layer index, the node numbers it is called on) and its output node numbers, checked
+    as numbers alone: within the limits on nodes and references, each call naming a layer on file and nodes made
+    before it (so no cycle and nothing dangling), each call used by an output."""
+    calls = field(described, "calls", list, "the graph")
+    outputs = field(described, "outputs", list, "the graph")
+    if not inputs or not outputs:
+        raise ValueError(f"a graph needs an input and an output; it has {inputs} inputs, {len(outputs)} outputs")
+    if inputs + len(calls) > MAX_NODES:
+        raise ValueError(
+            f"its graph has {inputs + len(calls):,} nodes ({inputs:,} inputs, {len(calls):,} calls of layers); "
+            f"neuronet loads graphs of at most {MAX_NODES:,}"
+        )
+    named = sum(len(c["inputs"]) for c in calls if isinstance(c, dict) and isinstance(c.get("inputs"), list))
+    if named + len(outputs) > MAX_REFERENCES:
+        raise ValueError(
+            f"its graph's calls and outputs name {named + len(outputs):,} nodes in all; neuronet loads graphs of at "
+            f"most {MAX_REFERENCES:,} such references"
+        )
+
+    def node(number, where: str, made: int) -> int:
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < made:
+            raise ValueError(f"{where} names node {number!r}; it may name only a node made before it, 0 to {made - 1}")
+        return number
+
+    checked = []
+    for j, call in enumerate(calls):
+        where, made = f"call {j} of the graph (node {inputs + j})", inputs + j
+        number = field(call, "layer", int, where)
+        if isinstance(number, bool) or not 0 <= number < layers:
+            raise ValueError(f"{where} names layer {number!r}; there are layers 0 to {layers - 1}")
+        sources = [node(n, where, made) for n in field(call, "inputs", list, where)]
+        if not sources:
+            raise ValueError(f"{where} names no node to call layer {number} on")
+        checked.append((number, sources))
+    outputs = [node(n, "the graph's outputs", inputs + len(calls)) for n in outputs]
+    used = set(outputs)
+    for j in reversed(range(len(checked))):  # (a call names earlier nodes only: one pass back finds every use)
+        if inputs + j in used:
+            used.update(checked[j][1])
+    unused = [j for j in range(len(checked)) if inputs + j not in used]
+    if unused:
+        raise ValueError(f"call {unused[0]} of the graph (node {inputs + unused[0]}) feeds none of its outputs")
+    return checked, outputs
+
+
+def flag_on_file(described: dict, key: str, count: int) -> bool:
+    """``described[key]``: whether the model was given a list of its ``count`` inputs or outputs (then fit and
+    predict take lists); absent, whether there are several. False for several is a file that would drop some."""
+    value = described.get(key, count > 1)
+    if not isinstance(value, bool):
+        raise ValueError(f"the graph's {key!r} must be true or false, got {value!r}")
+    if not value and count > 1:
+        raise ValueError(f"the graph's {key!r} is false, but it has {count} of them")
+    return value
 
 
 def field(described, key: str, kind: type, where: str):
@@ -271,12 +327,16 @@ def check_layers_fit(model, shape=None, limit: int | None = None) -> None:
     graph = model.graph
     if graph is None or any(not s or None in s[1:] for s in shapes):
         return
-    largest = values_per_sample(graph, shapes)
-    if limit is not None and largest > limit:
+    known = sample_shapes(graph, shapes)
+    past = [i for i, shape in known.items() if limit is not None and math.prod(shape[1:]) > limit]
+    if past:
+        first = min(past)  # (the nodes in order: where the values grow past the limit)
+        node, shape = graph.nodes[first], known[first][1:]
+        where = f"input {graph.input_slots.index(first)}" if node.is_input else named(node.layer)
         shown = tuple(shapes[0][1:]) if len(shapes) == 1 else [tuple(s[1:]) for s in shapes]
         raise ValueError(
-            f"one sample of its input shape {shown} makes {largest:,} values in a layer; "
-            f"neuronet takes models of at most {limit:,} values per sample and layer"
+            f"one sample of its input shape {shown} makes {math.prod(shape):,} values in a layer ({where}, of "
+            f"shape {shape}); neuronet takes models of at most {limit:,} values per sample and layer"
         )
     xs = [
         model.ops.asarray(np.zeros((1, *s[1:]), dtype=np.int64 if model.input_takes_ids(k) else model.dtype))
@@ -289,10 +349,16 @@ def check_layers_fit(model, shape=None, limit: int | None = None) -> None:
 def values_per_sample(graph, shapes: list[tuple]) -> int:
     """The most values one sample of ``shapes`` (one per input) makes in an input or a layer's output, as far as
     the layers' shapes follow it (a layer it does not fit ends the count: its forward pass says why)."""
+    return max(math.prod(shape[1:]) for shape in sample_shapes(graph, shapes).values())
+
+
+def sample_shapes(graph, shapes: list[tuple]) -> dict[int, tuple]:
+    """The shape of each of the graph's nodes (by its index) for inputs of ``shapes``, as far as the layers'
+    shapes follow them."""
     known = dict(zip(graph.input_slots, shapes))
     with contextlib.suppress(*DESCRIPTION_ERRORS):
         for i, node in enumerate(graph.nodes):
             if i not in known:
                 given = [known[p] for p in graph.parents[i]]
                 known[i] = tuple(node.layer.output_shape(given if node.layer.takes_list else given[0]))
-    return max(math.prod(shape[1:]) for shape in known.values())
+    return known

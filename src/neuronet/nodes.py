@@ -36,15 +36,27 @@ class Node:
         made = "Input" if self.is_input else f"{type(self.layer).__name__} '{self.layer.name}'"
         return f"<Node of {made}, shape {self.shape}>"
 
+    def __str__(self) -> str:
+        """How an error names it: "nn.Input 'input' of shape (4,)", "the output of layer 'dense' (Dense)"."""
+        shape = "unknown" if self.shape is None else self.shape[1:]
+        if self.is_input:
+            return f"nn.Input '{self.name}' of shape {shape}"
+        return f"the output of {named(self.layer)}, of shape {shape}"
+
+
+def named(layer) -> str:
+    """How an error names a layer: "layer 'dense' (Dense)"."""
+    return f"layer '{layer.name}' ({type(layer).__name__})"
+
 
 def Input(shape, dtype: str | None = None, name: str | None = None) -> Node:  # noqa: N802 (Keras's name)
     """A graph model's input: one sample's ``shape`` (no batch axis; None on a free axis) and its ``dtype``
     (None: the float type, ``nn.set_dtype``'s; ``"int64"`` for token ids fed to an Embedding)."""
     shape = sample_shape(shape, "Input shape")
     if dtype is not None:
-        try:
-            kind = np.dtype(dtype).kind
-        except TypeError:
+        try:  # (a NumPy number is no type, though NumPy reads np.int64(3) as int64)
+            kind = None if isinstance(dtype, np.generic) else np.dtype(dtype).kind
+        except (TypeError, ValueError):
             kind = None
         if kind not in ("f", "i", "u"):
             raise checks.ArgumentError(f"Input dtype must be a float or integer type such as 'int64', got {dtype!r}")
@@ -65,7 +77,7 @@ def connect(layer, x) -> Node:
     the node of its output (see the module's docstring)."""
     several = isinstance(x, (list, tuple))
     parents = tuple(x) if several else (x,)
-    where = f"layer '{layer.name}' ({type(layer).__name__})"
+    where = named(layer)
     stray = [type(p).__name__ for p in parents if not isinstance(p, Node)]
     if stray:
         raise checks.ArgumentError(f"{where} was called on a list of nodes and {stray}: give it nodes only")
@@ -86,5 +98,8 @@ def connect(layer, x) -> Node:
         shape = None if None in shapes else tuple(layer.output_shape(given))
     except (ValueError, TypeError) as exc:
         shown = [s[1:] for s in shapes] if several else shapes[0][1:]
-        raise checks.ArgumentError(f"{where} does not fit its input of shape {shown}: {exc}") from None
+        said = str(exc)  # (a layer's own check may name it already)
+        raise checks.ArgumentError(
+            said if said.startswith(where) else f"{where} does not fit its input of shape {shown}: {said}"
+        ) from None
     return Node(shape, layer, parents)
