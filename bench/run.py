@@ -3,6 +3,7 @@
     python bench/run.py                    # every workload
     python bench/run.py mlp --rounds 3     # one workload, more rounds
     python bench/run.py cnn --baseline ../old/src   # and another neuronet's code, alternating with both
+    python bench/run.py cnn mlp --graph    # and each chain built as nn.Model from nn.Input, against Sequential
 
 Each side runs in its own process (so each one's peak memory is its own),
 alternating neuronet / PyTorch / neuronet / PyTorch so that machine drift hits
@@ -10,7 +11,13 @@ both. Each process does one warm-up epoch, then ``--epochs`` timed epochs.
 The table gives median samples/s with the min-max spread over all timed
 epochs, the ratio neuronet / PyTorch, and how close each side gets to the
 GEMM floor (the step's matrix-product FLOPs over this machine's float32
-GEMM rate).
+GEMM rate). ``resnet`` is a graph model (residual blocks).
+
+``--graph`` adds a third process to the alternation for each chain workload,
+which trains the chain two ways, as ``Sequential`` and as ``nn.Model`` from
+``nn.Input``, an epoch of each in turn: the ratio of each pair of epochs
+holds where the machine's drift from one process to the next would swamp a
+difference of a few percent.
 """
 
 from __future__ import annotations
@@ -47,10 +54,15 @@ WORKLOADS = {
         True,
         (4 * 2 * (32 * 128 + 128 * 256 + 256 * 64) + 9 * 2 * (64 * 256 + 256 * 128 + 128)) / 3,
     ),
+    # Conv2D(1->16) and ReLU, two residual blocks [Conv2D(16->16), BatchNorm, ReLU, Conv2D(16->16), BatchNorm, Add,
+    # ReLU], GlobalAvgPool2D, Dense 16->10; all convolutions 3x3 "same"
+    "resnet": ((28, 28, 1), 10, 10000, 128, True, 2 * (28 * 28 * 9 * 16 + 4 * 28 * 28 * 144 * 16 + 16 * 10)),
 }
 # the same models with each activation a layer of its own (Conv2D, ReLU, MaxPool2D), as PyTorch users write them
 WORKLOADS |= {f"{name}_layers": WORKLOADS[name] for name in ("cnn", "textcnn")}
 VOCAB = 10000
+GRAPHS = ("gan", "resnet")  # not chains: no Sequential to compare a graph with (--graph)
+IMAGES = ("cnn", "cnn_layers", "resnet")  # channels-first for PyTorch
 
 
 def blas_threads() -> int:
@@ -70,7 +82,30 @@ def data(name):
     return X, rng.integers(0, classes, n) if classes else None  # (a GAN learns from samples alone)
 
 
-def neuronet_model(name):
+def neuronet_model(name, graph=False):
+    """The workload's neuronet model: a Sequential of its layers or, with ``graph``, the same chain built as
+    ``nn.Model`` from ``nn.Input``; resnet and gan are graphs of their own."""
+    import neuronet as nn
+
+    if name == "gan":
+        return nn.demos.digits_gan()
+    if name == "resnet":
+        L = nn.layers
+        x = nn.Input(shape=WORKLOADS[name][0])
+        h = L.Conv2D(1, 16, 3, padding="same", activation="relu")(x)
+        for _ in range(2):
+            h = nn.demos.conv_block(h, 16)
+        return nn.Model(x, L.Dense(16, 10, activation="softmax")(L.GlobalAvgPool2D()(h)))
+    layers = neuronet_layers(name)
+    if not graph:
+        return nn.Sequential(layers)
+    node = x = nn.Input(shape=WORKLOADS[name][0], dtype="int64" if name.startswith("textcnn") else None)
+    for layer in layers:
+        node = layer(node)
+    return nn.Model(x, node)
+
+
+def neuronet_layers(name):
     import neuronet as nn
 
     L = nn.layers
@@ -130,6 +165,30 @@ def torch_model(name):
                 return self.out((h_n[0] if name == "lstm" else h_n)[0])  # the last state
 
         return Recurrent()
+    if name == "resnet":
+
+        class ResNet(T.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem, self.out = T.Conv2d(1, 16, 3, padding=1), T.Linear(16, 10)
+
+                def norm():  # neuronet's BatchNormalization: Keras's momentum 0.99 is PyTorch's 0.01
+                    return T.BatchNorm2d(16, eps=1e-3, momentum=0.01)
+
+                self.blocks = T.ModuleList(
+                    T.Sequential(
+                        T.Conv2d(16, 16, 3, padding=1), norm(), T.ReLU(), T.Conv2d(16, 16, 3, padding=1), norm()
+                    )
+                    for _ in range(2)
+                )
+
+            def forward(self, x):
+                h = torch.relu(self.stem(x))
+                for block in self.blocks:
+                    h = torch.relu(h + block(h))
+                return self.out(h.mean(dim=(2, 3)))
+
+        return ResNet()
     if name.startswith("cnn"):  # channels-first, as PyTorch expects; the data is transposed once, outside timing
         return T.Sequential(
             T.Conv2d(1, 8, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
@@ -155,11 +214,10 @@ def run_neuronet(name, epochs):
     _, _, n, batch, train, _ = WORKLOADS[name]
     nn.set_seed(0)
     X, y = data(name)
+    model = neuronet_model(name)
     if name == "gan":
-        model = nn.demos.digits_gan()
         model.compile(nn.optimizers.Adam(1e-3, beta_1=0.5), nn.optimizers.Adam(1e-3, beta_1=0.5))
     else:
-        model = nn.Sequential(neuronet_model(name))
         model.compile(loss=nn.losses.CategoricalCrossentropy(), optimizer=nn.optimizers.Adam(1e-3))
     times = []
     if train:
@@ -179,6 +237,31 @@ def run_neuronet(name, epochs):
             model.predict(X, batch_size=batch)
             times.append(time.perf_counter() - t)
     return times[1:]
+
+
+def run_chain(name, epochs):
+    """Seconds per timed epoch of the workload's chain as Sequential and as nn.Model from nn.Input, both in this
+    process: after a warm-up epoch each, an epoch of one then of the other, which goes first alternating."""
+    import neuronet as nn
+
+    _, _, _, batch, train, _ = WORKLOADS[name]
+    X, y = data(name)
+    models = []
+    for graph in (False, True):
+        nn.set_seed(0)
+        model = neuronet_model(name, graph)
+        model.compile(loss=nn.losses.CategoricalCrossentropy(), optimizer=nn.optimizers.Adam(1e-3))
+        models.append(model)
+    times = ([], [])
+    for epoch in range(epochs + 1):
+        for k in (0, 1) if epoch % 2 == 0 else (1, 0):
+            t = time.perf_counter()
+            if train:
+                models[k].fit(X, y, epochs=1, batch_size=batch, verbose=0)
+            else:
+                models[k].predict(X, batch_size=batch)
+            times[k].append(time.perf_counter() - t)
+    return times[0][1:], times[1][1:]
 
 
 def torch_gan_epoch(G, D, opt_g, opt_d, X, batch):
@@ -220,7 +303,7 @@ def torch_times(name, batch, epochs, device=None):
     model = torch_model(name).to(device)
     X, y = data(name)
     X, y = torch.from_numpy(X), torch.from_numpy(y)
-    if name.startswith("cnn"):  # channels-first, as PyTorch expects; the data is transposed once, outside timing
+    if name in IMAGES:  # channels-first, as PyTorch expects; the data is transposed once, outside timing
         X = X.permute(0, 3, 1, 2).contiguous()
     loss_fn = torch.nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -286,10 +369,12 @@ def worker(side, name, epochs):
         sys.path.insert(0, side.split("=", 1)[1])
         for module in [m for m in sys.modules if m.split(".")[0] == "neuronet"]:
             del sys.modules[module]
-    fn = run_torch if side == "torch" else run_neuronet
-    times = fn(name, epochs)
+    if side == "graph":  # the chain both ways: the graph's times, and Sequential's epoch by epoch beside them
+        sequential, times = run_chain(name, epochs)
+    else:
+        sequential, times = None, (run_torch if side == "torch" else run_neuronet)(name, epochs)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"times": times, "peak_mib": peak_mib}))
+    print(json.dumps({"times": times, "sequential": sequential, "peak_mib": peak_mib}))
 
 
 def main():
@@ -298,6 +383,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs per process (after one warm-up)")
     ap.add_argument("--rounds", type=int, default=2, help="neuronet/PyTorch process pairs per workload")
     ap.add_argument("--baseline", help="the src folder of another neuronet, timed in the same alternation")
+    ap.add_argument(
+        "--graph", action="store_true", help="also time each chain as nn.Model from nn.Input against Sequential"
+    )
     ap.add_argument("--worker", nargs=2, metavar=("SIDE", "WORKLOAD"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -305,35 +393,50 @@ def main():
 
     rate = gemm_rate()
     print(f"float32 GEMM rate: {rate / 1e9:.0f} GFLOP/s; BLAS threads: {blas_threads()}")
-    sides = ["neuronet", "torch"] + ([f"baseline={os.path.abspath(args.baseline)}"] if args.baseline else [])
-    baseline = " | baseline samples/s | baseline ratio" if args.baseline else ""
+    baseline = f"baseline={os.path.abspath(args.baseline)}" if args.baseline else None
+    columns = " | graph samples/s | graph / Sequential, paired epochs (min-max)" if args.graph else ""
+    columns += " | baseline samples/s | baseline ratio" if args.baseline else ""
     print(
         "| workload | neuronet samples/s | PyTorch samples/s | ratio (min-max) "
-        f"| GEMM floor reached n / t | peak MiB n / t{baseline} |"
+        f"| GEMM floor reached n / t | peak MiB n / t{columns} |"
     )
-    print("|---" * (8 if args.baseline else 6) + "|")
+    print("|---" * (6 + 2 * bool(args.graph) + 2 * bool(args.baseline)) + "|")
     for name in args.workloads:
         _, _, n, _, train, forward_flops = WORKLOADS[name]
+        graph = args.graph and name not in GRAPHS
+        sides = ["neuronet", *(["graph"] if graph else []), "torch", *([baseline] if baseline else [])]
         results = {side: [] for side in sides}
+        pairs = []  # Sequential's seconds over the graph's, epoch by epoch in one process (--graph)
         peaks = dict.fromkeys(sides, 0.0)
         for _ in range(args.rounds):
             for side in sides:
                 cmd = [sys.executable, __file__, "--worker", side, name, "--epochs", str(args.epochs)]
                 out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
                 results[side] += [n / t for t in out["times"]]
+                if out["sequential"]:
+                    pairs += [s / t for s, t in zip(out["sequential"], out["times"])]
                 peaks[side] = max(peaks[side], out["peak_mib"])
         med = {s: statistics.median(v) for s, v in results.items()}
-        lo = min(results["neuronet"]) / max(results["torch"])
-        hi = max(results["neuronet"]) / min(results["torch"])
         floor = rate / (forward_flops * (3 if train else 1))  # samples/s if every FLOP ran at the GEMM rate
-        extra = f" | {med[sides[2]]:,.0f} | {med[sides[2]] / med['torch']:.2f}x" if args.baseline else ""
+        extra = ""
+        if args.graph:
+            spread = f"**{statistics.median(pairs):.2f}x** ({min(pairs):.2f}-{max(pairs):.2f})" if graph else ""
+            extra += f" | {med['graph']:,.0f} | {spread}" if graph else " | - | -"
+        if baseline:
+            extra += f" | {med[baseline]:,.0f} | {med[baseline] / med['torch']:.2f}x"
         print(
-            f"| {name} | {med['neuronet']:,.0f} | {med['torch']:,.0f} | "
-            f"**{med['neuronet'] / med['torch']:.2f}x** ({lo:.2f}-{hi:.2f}) | "
+            f"| {name} | {med['neuronet']:,.0f} | {med['torch']:,.0f} | {ratio(results, 'neuronet', 'torch')} | "
             f"{med['neuronet'] / floor:.0%} / {med['torch'] / floor:.0%} | "
             f"{peaks['neuronet']:.0f} / {peaks['torch']:.0f}{extra} |",
             flush=True,
         )
+
+
+def ratio(results: dict, a: str, b: str) -> str:
+    """Median samples/s of side ``a`` over side ``b``, and the worst and best pairing of single epochs."""
+    median = statistics.median(results[a]) / statistics.median(results[b])
+    lo, hi = min(results[a]) / max(results[b]), max(results[a]) / min(results[b])
+    return f"**{median:.2f}x** ({lo:.2f}-{hi:.2f})"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The demo networks: what ``neuronet demo`` trains, one definition for the command line and the tests."""
+"""The demo networks: what ``neuronet demo`` trains and the guide's experiments run, one definition for the
+command line, the guide and the tests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import numpy as np
 
 from . import layers as L
 from .gan import GAN
+from .model import Model
+from .nodes import Input, Node
 from .sequential import Sequential
 
 
@@ -31,6 +34,50 @@ def digits_cnn() -> Sequential:
         ],
         input_shape=(8, 8, 1),
     )
+
+
+def conv_block(x: Node, channels: int, residual: bool = True) -> Node:
+    """A residual block, y = relu(x + F(x)) with F = conv, batch norm, ReLU, conv, batch norm (3x3 convolutions
+    that keep the size); without ``residual`` the same layers with no Add, y = relu(F(x))."""
+    f = L.Conv2D(channels, channels, 3, padding="same")(x)
+    f = L.ReLU()(L.BatchNormalization(channels)(f))
+    f = L.BatchNormalization(channels)(L.Conv2D(channels, channels, 3, padding="same")(f))
+    return L.ReLU()(L.Add()([x, f]) if residual else f)
+
+
+def digits_resnet(residual: bool = True, width: int = 16, blocks: int = 2) -> Model:
+    """A small ResNet for 8x8 digit images (``demo resnet``): a stem convolution to ``width`` channels, ``blocks``
+    residual blocks (:func:`conv_block`), the mean of each channel over the image, then the classes. With
+    ``residual=False``, the plain CNN of the same layers and parameters: every block without its Add."""
+    x = Input(shape=(8, 8, 1))
+    h = L.RandomTranslation(0.1)(x)  # augmentation: only while training
+    h = L.ReLU()(L.BatchNormalization(width)(L.Conv2D(1, width, 3, padding="same")(h)))
+    for _ in range(blocks):
+        h = conv_block(h, width, residual)
+    return Model(x, L.Dense(width, 10, activation="softmax")(L.GlobalAvgPool2D()(h)))
+
+
+def deep_mlp(residual: bool = True, blocks: int = 20, width: int = 32) -> Model:
+    """The guide's deep network for the 64 pixels of a digit: a Dense layer to ``width``, ``blocks`` blocks of
+    two Dense layers F(x) = Dense(relu(Dense(x))), then the classes. With ``residual``, each block adds its
+    input, y = x + F(x); without, y = F(x): the same layers and parameters."""
+    x = Input(shape=(64,))
+    h = L.Dense(64, width, activation="relu")(x)
+    for _ in range(blocks):
+        f = L.Dense(width, width)(L.Dense(width, width, activation="relu")(h))
+        h = L.Add()([h, f]) if residual else f
+    return Model(x, L.Dense(width, 10, activation="softmax")(h))
+
+
+def block_gradients(model: Model, x, y) -> np.ndarray:
+    """How large the gradient reaching each block of :func:`deep_mlp` is, at one pass over ``(x, y)``: the norm
+    of the bias gradient of each block's last Dense layer, which is dL/d(the block's output) summed over the
+    batch (in a residual block too: the Add hands dL/dy to F unchanged). Blocks in order, first to last."""
+    x, y = model.check_data(x, y)
+    out = model.forward(x, training=True)
+    model.backward_loss(out, model.ops.asarray(y))
+    dense = [layer for layer in model.layers if isinstance(layer, L.Dense)]
+    return np.array([float(np.linalg.norm(layer.biases.grad)) for layer in dense[2:-1:2]])
 
 
 def sentiment_cnn(vocab_size: int, length: int) -> Sequential:

@@ -1,6 +1,6 @@
 """`neuronet demo`: a network trained on bundled data (no download), then scored on test data it never saw.
 
-    neuronet demo [dense|cnn|text|forecast|gan]   (demo text --model cnn|lstm|gru)
+    neuronet demo [dense|cnn|text|forecast|gan|resnet]   (demo text --model cnn|lstm|gru)
 
 The networks themselves are the library's (``neuronet.demos``); this module loads and splits the data,
 trains, and reports: test scores, a picture where one helps, and for the text demo predictions of a few
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .. import callbacks, datasets, demos, losses, optimizers, plot
+from .. import callbacks, datasets, demos, losses, optimizers, plot, schedules
 from ..data import sliding_windows, train_val_test_split
 from ..metrics import accuracy, classification_report, f1_score, precision, recall
 from ..saving import model_path
@@ -209,8 +209,51 @@ def _demo_gan(args) -> None:
         print(f"GAN saved to {args.out} (nn.load_gan reads it)")
 
 
-DEMOS = {"dense": _demo_dense, "cnn": _demo_cnn, "text": _demo_text, "forecast": _demo_forecast}  # (and gan)
-KINDS = sorted([*DEMOS, "gan"])
+RESNET_EPOCHS, RESNET_LEARNING_RATE = 20, 0.005
+
+
+def _demo_resnet(args) -> None:
+    """A small ResNet and the plain CNN of the same layers without the Adds, trained alike on the digits."""
+    epochs = args.epochs or RESNET_EPOCHS
+    (xt, yt), (xv, yv), (xs, ys) = _digits_split(args.seed, images=True)
+    print(f"8x8 handwritten digits as images: {len(xt)} training, {len(xv)} validation, {len(xs)} test images")
+    print("a ResNet: a stem convolution, 2 residual blocks y = relu(x + F(x)), F = conv, batch norm, ReLU, conv,")
+    print("batch norm; the mean of each channel; the classes. The plain CNN: the same layers, y = relu(F(x))")
+    rows, trained = [], {}
+    for name, residual in (("ResNet", True), ("plain CNN", False)):
+        model = demos.digits_resnet(residual=residual)
+        if residual:
+            model.summary()
+        model.compile(
+            loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(RESNET_LEARNING_RATE), metrics=["accuracy"]
+        )
+        # the weights of the epoch with the lowest validation loss, the learning rate decayed to 0 over the epochs
+        hooks = [
+            callbacks.EarlyStopping(patience=epochs),
+            callbacks.LearningRateScheduler(schedules.CosineDecay(RESNET_LEARNING_RATE, epochs)),
+        ]
+        print(f"training the {name}, {epochs} epochs ...", flush=True)
+        start = time.perf_counter()
+        history = model.fit(xt, yt, epochs=epochs, batch_size=32, validation_data=(xv, yv), callbacks=hooks, verbose=0)
+        seconds = time.perf_counter() - start
+        count = sum(p.data.size for p in model.parameters())
+        rows.append((name, count, accuracy(ys, model.predict(xs)), seconds))
+        trained[name] = model, history
+    print(f"on the {len(ys)} test digits the networks never saw:")
+    print(f"  {'':12}{'parameters':>12}{'test accuracy':>16}{'trained in':>13}")
+    for name, count, score, seconds in rows:
+        print(f"  {name:12}{count:>12,}{score:>16.2%}{seconds:>11.1f} s")
+    resnet, history = trained["ResNet"]
+    if args.plot:
+        plot.training_curves(history, args.plot)
+        print(f"the ResNet's training curves written to {args.plot}")
+    if args.out:
+        resnet.save(args.out)
+        print(f"the ResNet saved to {args.out}")
+
+
+DEMOS = {"dense": _demo_dense, "cnn": _demo_cnn, "text": _demo_text, "forecast": _demo_forecast}  # (gan, resnet)
+KINDS = sorted([*DEMOS, "gan", "resnet"])
 TEXT_EXAMPLES = ["the movie was good , not bad", "the movie was bad , not good", "great film", "i hated it"]
 
 
@@ -231,6 +274,9 @@ def cmd_demo(args) -> None:
     set_seed(args.seed)
     if args.kind == "gan":  # two networks and no targets: a loop of its own
         _demo_gan(args)
+        return
+    if args.kind == "resnet":  # two networks to compare: a loop of its own
+        _demo_resnet(args)
         return
     epochs = args.epochs or 30
     model, (xt, yt), (xv, yv), (xs, ys), report = DEMOS[args.kind](args)

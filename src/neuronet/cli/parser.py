@@ -43,14 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="dense: digits as pixels (default); cnn: digits as images; text: sentiment of reviews; "
         "forecast: monthly CO2 at Mauna Loa, forecast by an LSTM; gan: a GAN that learns to draw digits (300 "
         "epochs: about half a minute on an idle 2-core machine, several times longer when other work shares "
-        "the cores)",
+        "the cores); resnet: digits as images, a small ResNet next to the plain CNN of the same layers without its "
+        "residual connections",
     )
     d.add_argument(
         "--model",
         choices=sorted(demo.TEXT_MODELS),
         help="the network of `demo text`: cnn (default), lstm or gru, to compare them on the same reviews",
     )
-    d.add_argument("--epochs", type=whole_number(1), help="passes over the training data (default 30; gan 300)")
+    d.add_argument(
+        "--epochs", type=whole_number(1), help="passes over the training data (default 30; gan 300; resnet 20)"
+    )
     d.add_argument("--seed", type=int, default=0, help="random seed for the split and the weights (default 0)")
     d.add_argument(
         "--plot",
