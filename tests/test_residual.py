@@ -40,11 +40,6 @@ def test_resnet_demo_plots_the_resnets_training_curves(tmp_path, capsys):
     assert path.read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a graph model is saved as a chain until the model file holds the graph (issue 22, item 6); "
-    "strict: once it does, this passes and the mark must go",
-)
 def test_resnet_demo_saves_the_resnet_as_a_graph_model(tmp_path, capsys):
     path = tmp_path / "resnet.nnet"
     assert main(["demo", "resnet", "--epochs", "1", "--out", str(path)]) == 0
