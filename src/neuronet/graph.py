@@ -192,7 +192,7 @@ class Graph:
             if dy is None:  # (nothing reached this node: it feeds no output with a loss)
                 continue
             if call.shared:
-                recall(call.layer, call.memory)
+                recall(call.memory)
             needed = (True,) * len(call.sources) if input_grad else call.inner
             if heads and call.head:
                 # a Softmax layer: the loss gave dL/d(its input); Dense(softmax): its linear part's backward
@@ -257,7 +257,7 @@ def memory(layer) -> list[tuple[object, dict]]:
     return [(layer, attributes), *held]
 
 
-def recall(layer, remembered: list[tuple[object, dict]]) -> None:
+def recall(remembered: list[tuple[object, dict]]) -> None:
     """Put back what :func:`memory` put aside, so the backward pass differentiates that call."""
     for owner, attributes in remembered:
         vars(owner).update(attributes)

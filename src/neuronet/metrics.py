@@ -288,11 +288,6 @@ class EpochMetrics:
         made.outputs = [(f"{name}_", *per) for name, *per in zip(names, chosen, converts, losses)]
         return made
 
-    @property
-    def chosen(self) -> list[tuple[str, callable]]:
-        """The metrics of the (first) output."""
-        return self.outputs[0][1]
-
     def like(self, batches: list[tuple]) -> EpochMetrics:
         """These metrics over other ``batches`` (every rank's, gathered)."""
         made = EpochMetrics([])

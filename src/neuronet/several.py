@@ -20,11 +20,6 @@ class Several:
     def __iter__(self):
         return iter(self.arrays)
 
-    @property
-    def shape(self) -> tuple:
-        """The number of samples (as an array's shape starts)."""
-        return (len(self),)
-
 
 def listed(value) -> list:
     """The arrays of ``value``: a Several's, a list's, or ``[value]`` for one array."""
