@@ -56,7 +56,11 @@ def test_conv2d_gradients(size, channels, kernel, stride, dilation, padding):
 
 @pytest.mark.parametrize(
     "make, x_shape",
-    [  # 16 or more input channels take the single-product path to dx (conv.py)
+    [  # 16 or more input channels, stride 1: dx taken as a convolution of dz (Conv2D.input_gradient)
+        (lambda: L.Conv2D(16, 3, (2, 3), padding="same", dilation=(1, 2)), (2, 7, 6, 16)),
+        (lambda: L.Conv2D(16, 4, 3, padding=1), (2, 5, 5, 16)),
+        (lambda: L.Conv1D(17, 2, 4, padding="same", dilation=2), (2, 13, 17)),
+        # a stride above 1: by col2im
         (lambda: L.Conv2D(16, 3, (2, 3), stride=(2, 1), padding="same", dilation=(1, 2)), (2, 7, 6, 16)),
         (lambda: L.Conv1D(17, 2, 4, stride=3, padding=1, dilation=2), (2, 13, 17)),
     ],
@@ -64,6 +68,39 @@ def test_conv2d_gradients(size, channels, kernel, stride, dilation, padding):
 def test_conv_gradients_with_many_input_channels(float64, make, x_shape):
     x = np.random.default_rng(4).standard_normal(x_shape)
     assert_small(check_layer(make(), x))  # built here, in float64
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    size=st.tuples(st.integers(1, 7), st.integers(1, 7)),
+    channels=st.tuples(st.integers(1, 17), st.integers(1, 5)),
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    padding=st.sampled_from(["valid", "same", 0, 1, 2, 3]),
+)
+def test_input_gradient_as_a_convolution_equals_col2im(size, channels, kernel, dilation, padding):
+    """The trick (dz convolved with the turned kernel) and the plain formula (col2im(dz @ W.T)) agree
+    wherever the trick applies: stride 1 and padding at most the span less one."""
+
+    def run():
+        spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+        assume(isinstance(padding, str) or padding <= max(spans))  # more is refused (test_errors.py)
+        layer = L.Conv2D(*channels, kernel, padding=padding, dilation=dilation)
+        x = np.random.default_rng(5).standard_normal((2, *size, channels[0]))
+        try:
+            z = layer.forward(x)
+        except ValueError as err:
+            assert "kernel spans" in str(err)
+            return
+        if layer.gradient_padding() is None:  # padding the whole span of an axis: col2im only
+            assert isinstance(padding, int) and padding >= min(spans)
+            return
+        dz = np.random.default_rng(6).standard_normal(z.shape).reshape(-1, channels[1])
+        plain = layer.input_gradient_by_col2im(dz)
+        assert plain.shape == x.shape
+        np.testing.assert_allclose(layer.input_gradient_by_convolution(dz), plain, rtol=1e-12, atol=1e-12)
+
+    float64_run(run)
 
 
 @settings(max_examples=20, deadline=None)

@@ -201,3 +201,21 @@ def test_an_update_kernel_called_on_its_own_needs_no_scratch_buffer(kernel, stat
         results.append((w_k, s_k))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
     assert not np.allclose(results[0][0], w)  # the weights moved
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (3, 5, 4), (2, 3, 5, 4)])
+def test_the_plain_and_numpyops_channel_kernels_agree(float64, shape):
+    """ops.affine (x * scale + shift per channel; NumpyOps along rows of pixels) and ops.column_dots (NumpyOps
+    by einsum) give the plain formulas' values, the input untouched, with either of scale and shift left out."""
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal(shape), rng.standard_normal(shape)
+    scale, shift = rng.standard_normal(4), rng.standard_normal(4)
+    row = shape[-2] if len(shape) > 2 else 1
+    before = x.copy()
+    for ops in (nn.ops.Ops(), nn.ops.NumpyOps()):
+        for s, b, want in [(scale, shift, x * scale + shift), (None, shift, x + shift), (scale, None, x * scale)]:
+            out = ops.affine(x, s, b, row=row)
+            assert out.shape == x.shape and out.dtype == x.dtype and out is not x
+            np.testing.assert_allclose(out, want, rtol=1e-14)
+        np.testing.assert_allclose(ops.column_dots(x, y), (x * y).reshape(-1, 4).sum(axis=0), rtol=1e-12)
+    np.testing.assert_array_equal(x, before)

@@ -259,7 +259,7 @@ def test_three_layer_network_50_adam_steps(float64):
         close(ly.biases.data, lin.bias, tol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(8, 5), (4, 3, 3, 5)])
+@pytest.mark.parametrize("shape", [(8, 5), (4, 6, 5), (4, 3, 3, 5)])
 def test_batchnorm_training_and_inference(float64, shape):
     rng = np.random.default_rng(5)
     ours = nn.layers.BatchNormalization(5, momentum=0.9, epsilon=1e-5)
@@ -295,8 +295,12 @@ def test_batchnorm_training_and_inference(float64, shape):
     yt = torch_forward(xt)
     dy = rng.standard_normal(shape)
     yt.backward(t(dy))
+    ours.gamma.zero_grad()
+    ours.beta.zero_grad()
     close(ours.forward(x, training=False), yt)
     close(ours.backward(dy), xt.grad)
+    close(ours.gamma.grad, theirs.weight.grad)  # after an inference pass too
+    close(ours.beta.grad, theirs.bias.grad)
 
 
 def test_adamw_20_steps(float64):

@@ -48,6 +48,7 @@ class Conv2D(win.ImageAxes, WeightedLayer):
     Forward:  z[b, i, j, f] = sum_{u, v, c} x_pad[b, i*s + u*d, j*s + v*d, c] * W[u, v, c, f] + bias[f],
               computed as im2col(x_pad) @ W.reshape(k_h * k_w * c_in, c_out);   y = act(z)
     Backward: dW = cols.T @ dz,   dbias = sum(dz),   dx = col2im(dz @ W.T), the padding cut off
+              (for stride 1, the same as dz convolved with the kernel turned by 180 degrees)
     Shapes:   x (batch, h, w, in_channels), W (k_h, k_w, in_channels, out_channels),
               y (batch, out_h, out_w, out_channels), out = (h + pad - d (k - 1) - 1) // s + 1.
     ``padding`` is an int (zeros on every side), "valid" (none) or "same"
@@ -142,13 +143,49 @@ class Conv2D(win.ImageAxes, WeightedLayer):
         self.biases.grad += self.ops.bias_gradient(dz, self.out_channels, row=dz.shape[-2])
 
     def input_gradient(self, dz):
-        """dx = col2im(dz @ W.T), the padding cut off, from dz (batch * out_h * out_w, out_channels) in image
-        order: dcols holds, for each kernel offset, a block (batch, out_h, out_w, in_channels) that col2im adds
-        up."""
+        """dx from dz (batch * out_h * out_w, out_channels) in image order: :meth:`input_gradient_by_col2im`'s
+        sums, taken as a convolution (:meth:`input_gradient_by_convolution`: one im2col and one product instead
+        of k_h * k_w products and strided adds) where that is exact and pays: a stride of 1, enough input
+        channels for a product of many columns, and a padded dz at most twice dz (bench/RESULTS.md)."""
+        pads = self.gradient_padding()
+        if pads is None or self.in_channels < 16:
+            return self.input_gradient_by_col2im(dz)
+        (top, bottom), (left, right) = pads
+        _, out_h, out_w, _ = self.out_image
+        if (out_h + top + bottom) * (out_w + left + right) > 2 * out_h * out_w:
+            return self.input_gradient_by_col2im(dz)
+        return self.input_gradient_by_convolution(dz)
+
+    def input_gradient_by_col2im(self, dz):
+        """dx = col2im(dz @ W.T), the padding cut off: dcols holds, for each kernel offset, a block (batch,
+        out_h, out_w, in_channels) that col2im adds up."""
         weights = self.weights.data.reshape(-1, self.out_channels)
         blocks = self.ops.input_gradient_blocks(dz, weights, self.in_channels, self.out_image)
         dx = self.ops.col2im(blocks, self.padded.shape, self.kernel, self.stride, self.dilation)
         return self.from_image(win.unpad(dx, self.pads))
+
+    def gradient_padding(self):
+        """The zero padding of dz, ((top, bottom), (left, right)), that makes the input gradient of a stride-1
+        convolution a convolution of dz: the kernel's span less one, less the input's padding on that side.
+        None where that does not hold (a stride above 1, or a padding wider than the span less one)."""
+        if self.stride != (1, 1):
+            return None
+        spans = [d * (k - 1) for k, d in zip(self.kernel, self.dilation)]
+        pads = tuple((span - before, span - after) for span, (before, after) in zip(spans, self.pads))
+        return None if min(min(pair) for pair in pads) < 0 else pads
+
+    def input_gradient_by_convolution(self, dz):
+        """For a stride of 1, dx[b, p, q, c] = sum_{u, v, f} dz_pad[b, p + u*d, q + v*d, f] * W[k_h-1-u,
+        k_w-1-v, c, f]: dz, padded by :meth:`gradient_padding`, convolved with the kernel turned by 180
+        degrees and its channel axes swapped. (Each input pixel gathers from the outputs whose windows saw it,
+        as col2im scatters to it.)"""
+        image = self.ops.pad(dz.reshape(self.out_image), self.gradient_padding())
+        cols = self.ops.im2col(image, self.kernel, self.stride, self.dilation)
+        kernel = self.weights.data.reshape(*self.kernel, self.in_channels, self.out_channels)
+        turned = kernel[::-1, ::-1].swapaxes(2, 3).reshape(-1, self.in_channels)
+        b, h, w, _ = self.padded.shape
+        (top, bottom), (left, right) = self.pads
+        return self.from_image((cols @ turned).reshape(b, h - top - bottom, w - left - right, self.in_channels))
 
     def output_shape(self, input_shape):
         out = []

@@ -56,40 +56,51 @@ class BatchNormalization(SizedByInput):
             raise self.unbuilt_error()
         if x.ndim < 2 or x.shape[-1] != self.n_features:
             raise self.shape_error(f"(batch, ..., {self.n_features})", x)
-        axes = tuple(range(x.ndim - 1))
-        if training:
-            m = x.size // self.n_features
-            if m < 2:
-                raise ValueError(
-                    f"layer '{self.name}' (BatchNormalization) needs at least 2 values per feature "
-                    "in a training batch; use a larger batch_size"
-                )
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)
-            keep = self.momentum
-            self.running_mean *= keep
-            self.running_mean += (1 - keep) * mean
-            self.running_var *= keep
-            self.running_var += (1 - keep) * var * (m / (m - 1))
-        else:
-            mean, var = self.running_mean, self.running_var
+        ops, m = self.ops, x.size // self.n_features
+        self.row = x.shape[-2] if x.ndim > 2 else 1  # (ops.affine works a row of pixels or steps at a time)
         self.training = training
-        self.inv_std = 1.0 / self.ops.xp.sqrt(var + self.epsilon)
-        self.x_hat = (x - mean) * self.inv_std
-        return self.x_hat * self.gamma.data + self.beta.data
+        if not training:  # one pass; the backward pass, if one follows, centres x then
+            self.inputs, self.mean, self.centred = x, self.running_mean, None
+            self.inv_std = 1.0 / ops.xp.sqrt(self.running_var + self.epsilon)
+            scale = self.gamma.data * self.inv_std
+            return ops.affine(x, scale, self.beta.data - self.mean * scale, row=self.row)
+        if m < 2:
+            raise ValueError(
+                f"layer '{self.name}' (BatchNormalization) needs at least 2 values per feature "
+                "in a training batch; use a larger batch_size"
+            )
+        mean = ops.column_sums(x.reshape(-1, self.n_features)) / m
+        self.centred = ops.affine(x, shift=-mean, row=self.row)
+        var = ops.column_dots(self.centred, self.centred) / m
+        keep = self.momentum
+        self.running_mean *= keep
+        self.running_mean += (1 - keep) * mean
+        self.running_var *= keep
+        self.running_var += (1 - keep) * var * (m / (m - 1))
+        self.inv_std = 1.0 / ops.xp.sqrt(var + self.epsilon)
+        # y = gamma * x_hat + beta, with x_hat = centred * inv_std
+        return ops.affine(self.centred, self.gamma.data * self.inv_std, self.beta.data, row=self.row)
 
     def backward(self, dy):
         if not self.built:
             raise self.unbuilt_error()
-        axes = tuple(range(dy.ndim - 1))
-        self.gamma.grad += (dy * self.x_hat).sum(axis=axes)
-        self.beta.grad += dy.sum(axis=axes)
+        ops = self.ops
+        centred = self.centred
+        if centred is None:  # after an inference pass
+            centred = ops.affine(self.inputs, shift=-self.mean, row=self.row)
+        sum_dy = ops.column_sums(dy.reshape(-1, self.n_features))
+        sum_dy_x_hat = ops.column_dots(dy, centred) * self.inv_std
+        self.gamma.grad += sum_dy_x_hat
+        self.beta.grad += sum_dy
         scale = self.gamma.data * self.inv_std
         if not self.training:  # the statistics are constants
-            return dy * scale
-        mean_dy = dy.mean(axis=axes)
-        mean_dy_xhat = (dy * self.x_hat).mean(axis=axes)
-        return scale * (dy - mean_dy - self.x_hat * mean_dy_xhat)
+            return ops.affine(dy, scale, row=self.row)
+        # scale * (dy - mean(dy) - x_hat * mean(dy * x_hat)), regrouped per channel as dy * scale + centred * b
+        # + c (x_hat = centred * inv_std): two passes over the batch
+        m = dy.size // self.n_features
+        dx = ops.affine(dy, scale, -scale * sum_dy / m, row=self.row)
+        dx += ops.affine(centred, -scale * self.inv_std * sum_dy_x_hat / m, row=self.row)
+        return dx
 
     def check_loaded(self) -> None:
         super().check_loaded()

@@ -2,8 +2,9 @@
 
 Each trick is measured in ``bench/RESULTS.md``: freed memory kept for the
 next step (:func:`keep_freed_memory`), ReLU against an array of zeros, column
-sums as a matrix-vector product, im2col as a strided view (filled transposed
-for few channels), the bias added a row of pixels at a time, and the
+sums as a matrix-vector product, sums of products in one pass (einsum), im2col
+as a strided view (filled transposed for few channels), the bias (and batch
+normalisation's scale and shift) added a row of pixels at a time, and the
 optimizers' updates in place through one scratch buffer. A model whose ops is
 ``tuned_for_cpu`` also fuses convolutions with their pooling (``fusion.py``)
 and splits a batch across threads (``steps/threads.py``).
@@ -99,10 +100,30 @@ class NumpyOps(Ops):
         # sums along rows of pixels first, as add_bias adds
         return self.column_sums(dz.reshape(-1, row * channels)).reshape(row, -1).sum(axis=0)
 
+    def column_dots(self, a, b):
+        # one pass over both, with no product array (einsum's sum of products)
+        channels = a.shape[-1]
+        return np.einsum("ij,ij->j", a.reshape(-1, channels), b.reshape(-1, channels))
+
+    def affine(self, x, scale=None, shift=None, *, row: int = 1):
+        # along rows of pixels, as add_bias: NumPy's loop then runs over row * channels values
+        channels = x.shape[-1]
+        rows = x.reshape(-1, row * channels)
+
+        def along_row(v):  # one value per channel, repeated for each pixel of a row
+            return np.tile(np.broadcast_to(np.asarray(v, dtype=x.dtype), channels), row)
+
+        if scale is None:
+            out = rows + along_row(shift) if shift is not None else rows.copy()
+        else:
+            out = np.multiply(rows, along_row(scale))
+            if shift is not None:
+                out += along_row(shift)
+        return out.reshape(x.shape)
+
     def input_gradient_blocks(self, dz, weights, in_channels: int, image: tuple):
-        if in_channels >= 16:  # one product; each block a strided view with runs of in_channels values
-            return super().input_gradient_blocks(dz, weights, in_channels, image)
-        # runs of so few values add slowly: one contiguous block per kernel offset, from a batched product
+        # one contiguous block per kernel offset, from a batched product: the one product of the plain formula
+        # leaves strided blocks whose runs of in_channels values col2im adds slowly
         b, out_h, out_w, _ = image
         by_offset = weights.reshape(-1, in_channels, weights.shape[1]).transpose(0, 2, 1)
         return np.matmul(dz, by_offset).reshape(-1, b, out_h, out_w, in_channels)

@@ -140,6 +140,16 @@ class Ops:
         """The sum of dz over every pixel, per channel (dz any shape ending in channels)."""
         return dz.reshape(-1, channels).sum(axis=0)
 
+    def column_dots(self, a, b):
+        """sum(a * b) over every axis but the last: one dot product per channel (a, b the same shape)."""
+        return (a * b).reshape(-1, a.shape[-1]).sum(axis=0)
+
+    def affine(self, x, scale=None, shift=None, *, row: int = 1):
+        """x * scale + shift per channel (the last axis), either left out where None, as a new array; ``row``
+        as in :meth:`add_bias`."""
+        out = x if scale is None else x * scale
+        return out + shift if shift is not None else out.copy() if out is x else out
+
     def input_gradient_blocks(self, dz, weights, in_channels: int, image: tuple):
         """dcols = dz @ W.T as col2im's blocks: (k_h * k_w, batch, out_h, out_w, in_channels)."""
         b, out_h, out_w, _ = image
