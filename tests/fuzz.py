@@ -108,7 +108,9 @@ def spec_choice(*choices):
 FRACTION = spec_num(low=0.0, high=1.0, high_open=True)
 POSITIVE = spec_num(low=0.0, low_open=True)
 NON_NEGATIVE = spec_num(low=0.0)
-ACTIVATION = spec_optional(spec_choice("relu", "leaky_relu", "sigmoid", "tanh", "softmax"))
+ACTIVATION = spec_optional(
+    spec_choice("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "silu", "elu", "selu", "softplus")
+)
 
 VERBOSE = lambda v: is_flag(v) or (is_int(v) and 0 <= v <= 2)  # noqa: E731 -- fit's verbose
 MONITOR = lambda v: isinstance(v, str) and bool(v.strip())  # noqa: E731
@@ -207,6 +209,9 @@ CONSTRUCTORS = {
     "BatchNormalization": (L.BatchNormalization, {"n_features": 3}, {
         "n_features": spec_optional(spec_int(1)), "momentum": FRACTION, "epsilon": POSITIVE}),
     "LeakyReLU": (L.LeakyReLU, {}, {"alpha": spec_num()}),
+    "ELU": (L.ELU, {}, {"alpha": spec_num()}),
+    "LayerNormalization": (L.LayerNormalization, {"n_features": 3}, {
+        "n_features": spec_optional(spec_int(1)), "epsilon": POSITIVE}),
     "SparseDense": (L.SparseDense, {"n_inputs": 4, "n_neurons": 3}, {
         "density": spec_num(low=0.0, high=1.0, low_open=True)}),
     "GaussianNoise": (L.GaussianNoise, {"stddev": 0.1}, {"stddev": NON_NEGATIVE}),
@@ -440,9 +445,8 @@ def _grown(a, rng, pool, denses):
                 conv][rng.integers(3)](a)  # fmt: skip
     if step == 3:
         flat = rank > 1 and None not in a.shape[1:]  # (a free axis flattened leaves no size for a Dense)
-        return [L.BatchNormalization(), L.Dropout(0.2), L.LeakyReLU(), L.Flatten() if flat else L.Dropout(0.1)][
-            rng.integers(4)
-        ](a)
+        return [L.BatchNormalization(), L.LayerNormalization(), L.Dropout(0.2), L.LeakyReLU(), L.GELU(),
+                L.Flatten() if flat else L.Dropout(0.1)][rng.integers(6)](a)  # fmt: skip
     width = int(rng.integers(1, 6))
     dense = L.Dense(a.shape[-1], width) if rng.integers(2) else L.Dense(width)  # both spellings
     denses.append(dense)

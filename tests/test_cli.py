@@ -587,7 +587,9 @@ def test_optimizer_and_activation_choices_come_from_the_librarys_registries(flow
     offered = {action.dest: action.choices for action in commands["train"]._actions}
     assert "Mine" in nn.optimizers.OPTIMIZERS
     assert offered["optimizer"] == ["adagrad", "adam", "adamw", "momentum", "rmsprop", "sgd"]
-    assert sorted(offered["activation"]) == ["leaky_relu", "relu", "sigmoid", "swish", "tanh"]  # softmax: output only
+    assert sorted(offered["activation"]) == [  # softmax: output only
+        "elu", "gelu", "leaky_relu", "relu", "selu", "sigmoid", "silu", "softplus", "swish", "tanh"
+    ]  # fmt: skip
     train_csv, _, _ = flowers
     assert train(capsys, train_csv, "--epochs", "1", "--optimizer", "momentum", "--activation", "swish")[0] == 0
 

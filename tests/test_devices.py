@@ -17,6 +17,8 @@ LAYERS = [
     (lambda: L.SparseDense(4, 3, density=0.5), (2, 4)),
     (L.ReLU, (2, 4)), (lambda: L.LeakyReLU(0.2), (2, 4)), (lambda: L.LeakyReLU(-0.5), (2, 4)),
     (L.Sigmoid, (2, 4)), (L.Tanh, (2, 4)), (L.Softmax, (2, 4)),
+    (L.GELU, (2, 4)), (L.SiLU, (2, 4)), (lambda: L.ELU(0.5), (2, 4)), (L.SELU, (2, 4)), (L.Softplus, (2, 4)),
+    (lambda: L.LayerNormalization(3), (4, 3)), (lambda: L.LayerNormalization(4), SEQUENCE),
     (lambda: L.Dropout(0.3), (2, 4)), (lambda: L.GaussianNoise(0.1), (2, 4)),
     (lambda: L.BatchNormalization(3), (4, 3)), (lambda: L.BatchNormalization(3), IMAGE),
     (lambda: L.Conv1D(4, 2, 3, padding="same", activation="tanh"), SEQUENCE),

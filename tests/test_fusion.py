@@ -11,7 +11,8 @@ from neuronet import windows as win
 from neuronet.gradcheck import numerical_gradient, relative_error
 
 L = nn.layers
-ACTIVATIONS = [None, "relu", "tanh", "sigmoid", "softmax", L.LeakyReLU(0.1), L.LeakyReLU(-0.5)]
+ACTIVATIONS = [None, "relu", "tanh", "sigmoid", "softmax", L.LeakyReLU(0.1), L.LeakyReLU(-0.5),
+               "gelu", "selu", L.ELU(-0.5)]  # fmt: skip
 PAIRS = [  # (conv, pool, input shape, whether the pool's windows tile the conv's output)
     (lambda a: L.Conv2D(2, 3, 3, padding="same", activation=a), lambda: L.MaxPool2D(2), (2, 6, 8, 2), True),
     (

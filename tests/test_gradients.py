@@ -19,7 +19,7 @@ def assert_small(errors):
 
 
 @settings(max_examples=15, deadline=None)
-@given(shape=shapes, activation=st.sampled_from([None, "relu", "sigmoid", "tanh", "softmax", "leaky_relu"]))
+@given(shape=shapes, activation=st.sampled_from([None, *nn.layers.activations.ACTIVATIONS]))
 def test_dense(shape, activation):
     nn.set_dtype("float64")
     try:
@@ -41,9 +41,7 @@ def test_dense_with_extra_leading_axes(float64):
 @settings(max_examples=10, deadline=None)
 @given(
     shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
-    layer=st.sampled_from(
-        [nn.layers.ReLU, nn.layers.LeakyReLU, nn.layers.Sigmoid, nn.layers.Tanh, nn.layers.Softmax, nn.layers.Flatten]
-    ),
+    layer=st.sampled_from([*nn.layers.activations.ACTIVATIONS.values(), nn.layers.Flatten]),
 )
 def test_parameter_free_layers(shape, layer):
     assume(layer is not nn.layers.Softmax or shape[-1] > 1)  # a softmax over one value is refused (test_loss_inputs)
@@ -57,6 +55,23 @@ def test_parameter_free_layers(shape, layer):
 
 def test_leaky_relu_custom_slope(float64):
     assert_small(check_layer(nn.layers.LeakyReLU(alpha=0.3), np.random.default_rng(0).standard_normal((4, 5))))
+
+
+@pytest.mark.parametrize("layer", [nn.layers.ELU(alpha=0.3), nn.layers.ELU(alpha=-0.5)], ids=str)
+def test_elu_other_alphas(float64, layer):
+    assert_small(check_layer(layer, np.random.default_rng(0).standard_normal((4, 5)) * 3))
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (3, 4, 6)], ids=["2d", "3d"])
+@pytest.mark.parametrize("epsilon", [1e-5, 0.5])
+def test_layer_normalization(float64, shape, epsilon):
+    rng = np.random.default_rng(4)
+    layer = nn.layers.LayerNormalization(shape[-1], epsilon=epsilon)
+    layer.gamma.data[:] = rng.uniform(-2, 2, shape[-1])
+    layer.beta.data[:] = rng.standard_normal(shape[-1])
+    errors = check_layer(layer, rng.standard_normal(shape) * 3 + 1)
+    assert {"input", "gamma", "beta"} <= set(errors)
+    assert_small(errors)
 
 
 def test_dropout_in_training(float64):

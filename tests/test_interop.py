@@ -8,7 +8,7 @@ import neuronet as nn
 from neuronet.interop import load_torch_state_dict, to_torch_state_dict
 
 torch = pytest.importorskip("torch")
-L, T = nn.layers, torch.nn
+L, T, F = nn.layers, torch.nn, torch.nn.functional
 
 
 class Named(T.Module):
@@ -64,6 +64,15 @@ def cases():
             lambda m, x: m.dense(last(m.gru(m.simple_rnn(m.bidirectional(m.embedding(x))[0])[0]))),
             ids,
         ),
+        "layer_norm": (
+            [L.Dense(5, 8, activation="gelu"), L.LayerNormalization(8), L.ELU(0.5), L.Dense(8, 4, activation="silu"),
+             L.LayerNormalization(4, epsilon=1e-3), L.SELU(), L.Softplus()],
+            {"dense": T.Linear(5, 8), "layer_normalization": T.LayerNorm(8), "dense_1": T.Linear(8, 4),
+             "layer_normalization_1": T.LayerNorm(4, eps=1e-3)},
+            lambda m, x: F.softplus(F.selu(m.layer_normalization_1(F.silu(m.dense_1(
+                F.elu(m.layer_normalization(F.gelu(m.dense(x))), 0.5)))))),
+            rng.standard_normal((3, 6, 5)),
+        ),
     }  # fmt: skip
 
 
@@ -83,7 +92,7 @@ def outputs_of(module, x):
         return module(torch.from_numpy(x) if x.dtype.kind == "i" else torch.from_numpy(x)).numpy()
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "text", "recurrent"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "text", "recurrent", "layer_norm"])
 def test_a_state_dict_runs_the_same_in_torch_and_comes_back(float64, name):
     layers, modules, run, x = cases()[name]
     model = nn.Sequential(layers)

@@ -68,6 +68,13 @@ CASES = {
         (4, 2, 3),
         True,
     ),
+    "layer_normalization": (
+        lambda: L.LayerNormalization(3, epsilon=1e-3),
+        lambda: L.LayerNormalization(epsilon=1e-3),
+        (4, 2, 3),
+        True,
+    ),
+    "layer_normalization_2d": (lambda: L.LayerNormalization(5), lambda: L.LayerNormalization(), (4, 5), False),
     "time_distributed": (
         lambda: L.TimeDistributed(L.Dense(5, 4, activation="relu")),
         lambda: L.TimeDistributed(L.Dense(4, activation="relu")),

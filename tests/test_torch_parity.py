@@ -22,7 +22,9 @@ def close(ours, theirs, tol=TOL):
     np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("activation", [None, "relu", "sigmoid", "tanh", "softmax", "leaky_relu"])
+@pytest.mark.parametrize(
+    "activation", [None, "relu", "sigmoid", "tanh", "softmax", "leaky_relu", "gelu", "silu", "elu", "selu", "softplus"]
+)
 def test_dense_forward_and_gradients(float64, activation):
     rng = np.random.default_rng(0)
     layer = nn.layers.Dense(5, 4, activation=activation)
@@ -38,6 +40,11 @@ def test_dense_forward_and_gradients(float64, activation):
         "tanh": torch.tanh,
         "softmax": lambda v: F.softmax(v, dim=-1),
         "leaky_relu": lambda v: F.leaky_relu(v, 0.01),
+        "gelu": F.gelu,
+        "silu": F.silu,
+        "elu": F.elu,
+        "selu": F.selu,
+        "softplus": F.softplus,
     }[activation]
     yt = act(z)
     yt.backward(t(dy))
@@ -57,7 +64,14 @@ def test_dense_forward_and_gradients(float64, activation):
         (nn.layers.Tanh(), torch.tanh),
         (nn.layers.Softmax(), lambda v: F.softmax(v, dim=-1)),
         (nn.layers.Flatten(), lambda v: v.reshape(v.shape[0], -1)),
+        (nn.layers.GELU(), torch.nn.GELU()),
+        (nn.layers.SiLU(), torch.nn.SiLU()),
+        (nn.layers.ELU(), torch.nn.ELU()),
+        (nn.layers.ELU(0.3), torch.nn.ELU(0.3)),
+        (nn.layers.SELU(), torch.nn.SELU()),
+        (nn.layers.Softplus(), torch.nn.Softplus()),
     ],
+    ids=repr,
 )
 def test_activation_layers(float64, ours, theirs):
     rng = np.random.default_rng(1)
@@ -301,6 +315,32 @@ def test_batchnorm_training_and_inference(float64, shape):
     close(ours.backward(dy), xt.grad)
     close(ours.gamma.grad, theirs.weight.grad)  # after an inference pass too
     close(ours.beta.grad, theirs.bias.grad)
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (4, 6, 5)], ids=["2d", "3d"])
+@pytest.mark.parametrize("epsilon", [1e-5, 1e-2])
+def test_layer_normalization(float64, shape, epsilon):
+    rng = np.random.default_rng(5)
+    ours = nn.layers.LayerNormalization(epsilon=epsilon)
+    x = rng.standard_normal(shape) * 3 + 2
+    ours(x)  # built for x (its size from x's last axis)
+    theirs = torch.nn.LayerNorm(shape[-1], eps=epsilon, dtype=torch.float64)
+    with torch.no_grad():  # random nonzero parameters, the same on both sides
+        theirs.weight.copy_(t(rng.uniform(-2, 2, shape[-1])))
+        theirs.bias.copy_(t(rng.standard_normal(shape[-1])))
+    ours.gamma.data[:] = theirs.weight.detach().numpy()
+    ours.beta.data[:] = theirs.bias.detach().numpy()
+    dy = rng.standard_normal(shape)
+    for training in (True, False):  # the same in both
+        xt = t(x, True)
+        theirs.zero_grad()
+        yt = theirs(xt)
+        yt.backward(t(dy))
+        ours.zero_grad()
+        close(ours.forward(x, training), yt)
+        close(ours.backward(dy), xt.grad)
+        close(ours.gamma.grad, theirs.weight.grad)
+        close(ours.beta.grad, theirs.bias.grad)
 
 
 def test_adamw_20_steps(float64):

@@ -16,6 +16,7 @@ wired is the torch module's ``forward``.
 - Embedding -> Embedding: weight (vocab, dim).
 - BatchNormalization -> BatchNorm1d/2d (built with ``eps=layer.epsilon``: neuronet's default is Keras's
   1e-3, PyTorch's 1e-5): weight = gamma, bias = beta, running_mean, running_var, num_batches_tracked.
+- LayerNormalization -> LayerNorm(n_features, eps=layer.epsilon): weight = gamma, bias = beta.
 - SimpleRNN, LSTM -> RNN, LSTM (``batch_first=True``): weight_ih_l0 = input_weights.T,
   weight_hh_l0 = recurrent_weights.T, bias_ih_l0 = biases, bias_hh_l0 = 0.
 - GRU -> GRU (``batch_first=True``): the same, with bias_hh_l0 = recurrent_biases.
@@ -62,6 +63,8 @@ def _layout(layer) -> list[tuple[str, str, tuple]]:
         return [("weight", "weights", _CONV2D), ("bias", "biases", _SAME)]
     if kind is L.Embedding:
         return [("weight", "weights", _SAME)]
+    if kind is L.LayerNormalization:
+        return [("weight", "gamma", _SAME), ("bias", "beta", _SAME)]
     if kind is L.BatchNormalization:
         return [("weight", "gamma", _SAME), ("bias", "beta", _SAME)] + [
             (n, n, _SAME) for n in ("running_mean", "running_var")

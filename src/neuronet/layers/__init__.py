@@ -1,6 +1,6 @@
 """Layers of a network, one concept per module."""
 
-from .activations import Activation, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activations import ELU, GELU, SELU, Activation, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .augmentation import GaussianNoise, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import LAYERS, Layer
 from .conv import Conv1D, Conv2D, Conv2DTranspose
@@ -11,7 +11,7 @@ from .flatten import Flatten
 from .gru import GRU
 from .lstm import LSTM
 from .merge import Add, Average, Concatenate, Merge, Multiply, Subtract
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (
     AvgPool1D,
     AvgPool2D,
@@ -43,8 +43,10 @@ __all__ = [
     "Conv2DTranspose",
     "Dense",
     "Dropout",
+    "ELU",
     "Embedding",
     "Flatten",
+    "GELU",
     "GRU",
     "GaussianNoise",
     "GlobalAvgPool1D",
@@ -53,6 +55,7 @@ __all__ = [
     "GlobalMaxPool2D",
     "LSTM",
     "Layer",
+    "LayerNormalization",
     "LeakyReLU",
     "MaxPool1D",
     "MaxPool2D",
@@ -64,9 +67,12 @@ __all__ = [
     "RandomZoom",
     "ReLU",
     "Reshape",
+    "SELU",
+    "SiLU",
     "Sigmoid",
     "SimpleRNN",
     "Softmax",
+    "Softplus",
     "SparseDense",
     "Subtract",
     "Tanh",

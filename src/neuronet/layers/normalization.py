@@ -1,4 +1,5 @@
-"""Batch normalisation: keep each feature's activations centred and scaled while training."""
+"""Normalisation layers: keep activations centred and scaled, over the batch (BatchNormalization) or over each
+sample's features (LayerNormalization)."""
 
 from __future__ import annotations
 
@@ -112,3 +113,73 @@ class BatchNormalization(SizedByInput):
 
     def get_config(self):
         return {"n_features": self.n_features, "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+class LayerNormalization(SizedByInput):
+    """Normalise each sample's features (the last axis) to mean 0 and variance 1, then scale and shift them.
+
+    Forward:  mu, var = mean and (biased) variance of x over its last axis, for each sample (each step of a
+              sequence) alone
+              x_hat = (x - mu) / sqrt(var + eps);   y = gamma * x_hat + beta
+    Backward: dgamma = sum(dy * x_hat),  dbeta = sum(dy)   (over all axes but the last)
+              g = dy * gamma;  dx = (g - mean(g) - x_hat * mean(g * x_hat)) / sqrt(var + eps)   (means over the
+              last axis)
+    Shapes: x (batch, ..., n_features); gamma, beta (n_features,).
+    As ``torch.nn.LayerNorm(n_features, eps=epsilon)``. No batch statistics: training and inference compute the
+    same, and one sample's output depends on that sample alone.
+
+    ``LayerNormalization()`` takes ``n_features`` from its input when it is built.
+    """
+
+    param_names = ("gamma", "beta")
+    default_name = "layer_normalization"
+    size_name = "n_features"
+    keeps_mask = True  # each step normalised alone: padded steps stay where they were
+
+    def __init__(self, n_features: int | None = None, epsilon: float = 1e-5) -> None:
+        super().__init__()
+        self.n_features = optional_size(n_features, "n_features")
+        self.epsilon = checks.number(epsilon, "LayerNormalization epsilon", low=0.0, low_open=True)
+        self.build_if_sized()
+
+    def make_parameters(self) -> None:
+        self.gamma = self.new_parameter("gamma", (self.n_features,), np.ones)
+        self.beta = self.new_parameter("beta", (self.n_features,), np.zeros)
+
+    def forward(self, x, training=False):
+        if not self.built:
+            raise self.unbuilt_error()
+        if x.ndim < 2 or x.shape[-1] != self.n_features:
+            raise self.shape_error(f"(batch, ..., {self.n_features})", x)
+        x_hat = x - x.mean(axis=-1, keepdims=True)
+        y = x_hat * x_hat  # (a buffer the output reuses)
+        var = y.mean(axis=-1, keepdims=True)
+        var += self.epsilon
+        self.inv_std = 1.0 / self.ops.xp.sqrt(var)
+        x_hat *= self.inv_std
+        self.x_hat = x_hat
+        self.ops.xp.multiply(x_hat, self.gamma.data, out=y)
+        y += self.beta.data
+        return y
+
+    def backward(self, dy):
+        if not self.built:
+            raise self.unbuilt_error()
+        axes = tuple(range(dy.ndim - 1))
+        x_hat, gamma = self.x_hat, self.gamma.data
+        dy_x_hat = dy * x_hat
+        self.gamma.grad += dy_x_hat.sum(axis=axes)
+        self.beta.grad += dy.sum(axis=axes)
+        # mean(g) and mean(g * x_hat) over the last axis, g = dy * gamma: products with gamma / n (BLAS)
+        gamma_mean = gamma / self.n_features
+        mean_g = (dy @ gamma_mean)[..., None]
+        mean_g_x_hat = (dy_x_hat @ gamma_mean)[..., None]
+        dx = dy * gamma
+        dx -= mean_g
+        self.ops.xp.multiply(x_hat, mean_g_x_hat, out=dy_x_hat)
+        dx -= dy_x_hat
+        dx *= self.inv_std
+        return dx
+
+    def get_config(self):
+        return {"n_features": self.n_features, "epsilon": self.epsilon}

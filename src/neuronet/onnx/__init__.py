@@ -19,7 +19,8 @@ Each layer becomes the ONNX operators that compute it (``EXPORTERS``):
 Dense is MatMul and Add; convolutions and pooling transpose to channels-first
 around ONNX's Conv, ConvTranspose, MaxPool, AveragePool and Resize, which
 work that way; BatchNormalization in inference mode is one Mul and one Add
-per channel; Dropout and the augmentation layers are the identity;
+per channel; LayerNormalization is ONNX's own (opset 17); GELU is
+x * (1 + Erf(x / sqrt(2))) / 2 and SiLU x * Sigmoid(x); Dropout and the augmentation layers are the identity;
 Embedding is a Gather; the recurrent layers are ONNX's RNN, LSTM and GRU,
 whose gates come in another order (LSTM i, o, f, c against PyTorch's and
 neuronet's i, f, g, o; GRU z, r, h against r, z, n) and whose GRU is

@@ -1,11 +1,15 @@
-"""The layers with a direct ONNX form, one or two operators each: the activations, Dense (MatMul and Add),
-BatchNormalization in inference mode (Mul and Add), Embedding (a Gather), Flatten, Reshape, the merge layers
-(Add, Sub, Mul, Mean, Concat), and the layers that are the identity at inference (Dropout, the augmentations).
+"""The layers with a direct ONNX form, one to four operators each: the activations (GELU as
+x * (1 + Erf(x / sqrt(2))) / 2, SiLU as x * Sigmoid(x), the others ONNX's own), Dense (MatMul and Add),
+BatchNormalization in inference mode (Mul and Add), LayerNormalization (ONNX's, opset 17), Embedding (a
+Gather), Flatten, Reshape, the merge layers (Add, Sub, Mul, Mean, Concat), and the layers that are the identity
+at inference (Dropout, the augmentations).
 
 Each takes (graph, layer, x, shape, mask) and returns the output's name; a merge layer takes its inputs'
 names and shapes as lists."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -13,7 +17,7 @@ from .. import checks
 from .. import layers as L
 from .graph import Graph, host
 
-ACTIVATIONS = (L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh, L.Softmax)
+ACTIVATIONS = (L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh, L.Softmax, L.GELU, L.SiLU, L.ELU, L.SELU, L.Softplus)
 
 
 def activation(g: Graph, act, x: str) -> str:
@@ -30,6 +34,18 @@ def activation(g: Graph, act, x: str) -> str:
         return g.op("Tanh", x)
     if kind is L.Softmax:
         return g.op("Softmax", x, axis=-1)
+    if kind is L.GELU:  # (ONNX's Gelu is opset 20's)
+        cdf = g.op("Erf", g.op("Mul", x, g.const(math.sqrt(0.5), "sqrt_half")))
+        cdf = g.op("Mul", g.op("Add", cdf, g.const(1.0, "one")), g.const(0.5, "half"))
+        return g.op("Mul", x, cdf)
+    if kind is L.SiLU:
+        return g.op("Mul", x, g.op("Sigmoid", x))
+    if kind is L.ELU:
+        return g.op("Elu", x, alpha=float(act.alpha))
+    if kind is L.SELU:
+        return g.op("Selu", x, alpha=float(act.alpha), gamma=float(act.scale))
+    if kind is L.Softplus:
+        return g.op("Softplus", x)
     raise checks.ArgumentError(f"activation {kind.__name__} has no ONNX form here")
 
 
@@ -43,6 +59,12 @@ def batchnorm(g, layer, x, shape, mask):
     scale = host(layer.gamma) / np.sqrt(host(layer.running_var) + layer.epsilon)
     shift = host(layer.beta) - host(layer.running_mean) * scale
     return g.op("Add", g.op("Mul", x, g.const(scale, "scale")), g.const(shift, "shift"))
+
+
+def layernorm(g, layer, x, shape, mask):
+    """ONNX's LayerNormalization over the last axis: the same formula, with gamma and beta as Scale and B."""
+    scale, bias = g.const(host(layer.gamma), "gamma"), g.const(host(layer.beta), "beta")
+    return g.op("LayerNormalization", x, scale, bias, axis=-1, epsilon=float(layer.epsilon))
 
 
 def flatten(g, layer, x, shape, mask):

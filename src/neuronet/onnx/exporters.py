@@ -14,6 +14,7 @@ from .direct import (
     embedding,
     flatten,
     identity,
+    layernorm,
     merge,
     reshape,
 )
@@ -35,7 +36,7 @@ EXPORTERS = {
     L.MaxPool2D: pool, L.AvgPool2D: pool, L.MaxPool1D: pool, L.AvgPool1D: pool,
     L.GlobalMaxPool2D: global_pool, L.GlobalAvgPool2D: global_pool,
     L.GlobalMaxPool1D: global_pool, L.GlobalAvgPool1D: global_pool,
-    L.UpSampling2D: upsampling, L.BatchNormalization: batchnorm,
+    L.UpSampling2D: upsampling, L.BatchNormalization: batchnorm, L.LayerNormalization: layernorm,
     L.Flatten: flatten, L.Reshape: reshape, L.Embedding: embedding,
     L.Dropout: identity, L.GaussianNoise: identity, L.RandomFlip: identity, L.RandomTranslation: identity,
     L.RandomRotation: identity, L.RandomZoom: identity,
@@ -58,7 +59,8 @@ def export_layer(g, layer, x, shape, mask):
 
 # layers whose ONNX form takes a sequence of any length; any other that sees the time axis needs it fixed
 ANY_LENGTH = (
-    *ACTIVATIONS, L.Dense, L.SparseDense, L.BatchNormalization, L.Dropout, L.GaussianNoise, L.Embedding,
+    *ACTIVATIONS, L.Dense, L.SparseDense, L.BatchNormalization, L.LayerNormalization, L.Dropout, L.GaussianNoise,
+    L.Embedding,
     L.Conv1D, L.MaxPool1D, L.AvgPool1D, L.GlobalMaxPool1D, L.GlobalAvgPool1D,
     L.SimpleRNN, L.LSTM, L.GRU, L.Bidirectional, L.TimeDistributed,
     L.Add, L.Subtract, L.Multiply, L.Average, L.Concatenate,
