@@ -100,15 +100,13 @@ class MultiHeadAttention(Layer):
         (batch, time) bools, True on real steps (a list of them, None where an input has none)."""
         xs = self.checked(x)
         key_mask = self.key_mask(mask, xs)
-        # the inputs and the roles each projects, in one product per input: x -> (q, k, v) in self-attention
-        self.groups = [(xs[0], ROLES)] if len(xs) == 1 else [(xs[0], ROLES[:1]), (xs[1], ROLES[1:])]
-        if len(xs) == 3:
-            self.groups = [(x_i, (role,)) for x_i, role in zip(xs, ROLES)]
-        heads, self.saved = [], []
-        for x_i, roles in self.groups:
-            z, weights, x2 = self.project(x_i, roles)
+        # the roles each input projects to, in one product per input: x -> (q, k, v) in self-attention
+        roles = {1: [ROLES], 2: [ROLES[:1], ROLES[1:]], 3: [(r,) for r in ROLES]}[len(xs)]
+        heads, self.projections = [], []  # (roles, x as rows, the weights) of each product, for backward
+        for x_i, roles_i in zip(xs, roles):
+            z, x2, weights = self.project(x_i, roles_i)
             heads += list(z)
-            self.saved.append((x2, weights))
+            self.projections.append((roles_i, x2, weights))
         q, k, v = heads
         scale = 1.0 / math.sqrt(self.head_dim)
         self.q = q * q.dtype.type(scale)  # (batch, heads, Tq, D), the scale folded in once
@@ -129,7 +127,7 @@ class MultiHeadAttention(Layer):
 
     def project(self, x, roles: tuple):
         """``x`` (batch, T, E) through the projections of ``roles`` in one product: each one's heads, (batch,
-        heads, T, D) views; the weights multiplied by and ``x`` as rows (batch * T, E), for the backward pass."""
+        heads, T, D) views; ``x`` as rows (batch * T, E) and the weights multiplied by, for the backward pass."""
         batch, steps, _ = x.shape
         x2 = x.reshape(batch * steps, self.embed_dim)
         xp = self.ops.xp
@@ -137,7 +135,7 @@ class MultiHeadAttention(Layer):
         z = x2 @ weights
         z += self.joined([getattr(self, f"{r}_biases").data for r in roles], xp)
         z = z.reshape(batch, steps, len(roles), self.num_heads, self.head_dim).transpose(2, 0, 3, 1, 4)
-        return z, weights, x2
+        return z, x2, weights
 
     @staticmethod
     def joined(arrays: list, xp):
@@ -198,7 +196,7 @@ class MultiHeadAttention(Layer):
         dk = ds.swapaxes(-1, -2) @ self.q  # (q holds the scale already)
         grads = iter((dq, dk, dv))
         dxs = [self.backward_projection(x2, weights, roles, [next(grads) for _ in roles], input_grad)
-               for (_, roles), (x2, weights) in zip(self.groups, self.saved)]  # fmt: skip
+               for roles, x2, weights in self.projections]  # fmt: skip
         if not input_grad:
             return None
         return dxs[0] if len(dxs) == 1 else dxs
