@@ -415,6 +415,28 @@ def test_attention_first_in_a_graph_still_learns_its_parameters(float64):
     assert all(p.grad.any() for p in model.parameters())
 
 
+def test_one_layer_shared_by_self_and_cross_attention_matches_finite_differences(float64):
+    """The same layer on a (alone) and on [b, a] in one graph: each call takes its own form, and the parameters'
+    gradient is the sum over both."""
+    a, b = nn.Input(shape=(4, E)), nn.Input(shape=(3, E))
+    shared = attention()
+    model = nn.Model([a, b], L.Concatenate(axis=1)([shared(a), shared([b, a])]))
+    xs = inputs("qv", t_q=4, t_k=3)[::-1]  # a (2, 4, E), b (2, 3, E)
+    r = np.random.default_rng(2).standard_normal((2, 7, E))
+
+    def loss():
+        return float(np.sum(model.forward(xs) * r))
+
+    model.forward(xs, training=True)
+    model.zero_grad()
+    dxs = model.backward(r)
+    for dx, x in zip(dxs, xs, strict=True):
+        assert relative_error(dx, numerical_gradient(loss, x)) < 1e-7
+    for name, p in shared.named_parameters().items():
+        if name != "key_biases":
+            assert relative_error(p.grad, numerical_gradient(loss, p.data)) < 1e-7, name
+
+
 def test_a_sequential_model_hands_the_padding_mask_to_attention(float64):
     """A padded batch gives each sequence's real steps the outputs of that sequence alone, unpadded."""
     nn.set_seed(0)
@@ -427,13 +449,15 @@ def test_a_sequential_model_hands_the_padding_mask_to_attention(float64):
 
 def test_a_split_batch_gives_the_gradients_of_the_whole_batch(float64):
     """Without dropout each sample's output is its own: the thread split (beside an Embedding) is exact."""
-    from neuronet.steps import PlainStep
+    from neuronet.steps import PlainStep, parts
 
     nn.set_seed(0)
     model = nn.Sequential([L.Embedding(12, E, padding_id=0), L.MultiHeadAttention(E, H), L.GlobalAvgPool1D(),
                            L.Dense(E, 3, activation="softmax")])  # fmt: skip
     model.compile(loss="categorical_crossentropy", optimizer="sgd")
     x, y = model.check_data(ids_of(200, 6), np.random.default_rng(0).integers(0, 3, 200))
+    assert parts(len(x), model.layers) > 1
+    assert parts(len(x), [L.Embedding(12, E), L.MultiHeadAttention(E, H, dropout=0.1)]) == 1  # (random draws)
     loss_split, _ = model.compute_gradients(x, y)
     split = [p.grad.copy() for p in model.parameters()]
     loss_whole, _ = PlainStep(model).gradients(x, y)
