@@ -37,6 +37,9 @@ LAYERS = [
     (lambda: L.GRU(4, 3, return_sequences=True), SEQUENCE),
     (lambda: L.Bidirectional(L.LSTM(4, 3, return_sequences=True)), SEQUENCE),
     (lambda: L.TimeDistributed(L.Dense(4, 2)), SEQUENCE),
+    (lambda: L.MultiHeadAttention(4, 2), SEQUENCE),
+    (lambda: L.MultiHeadAttention(4, 2, dropout=0.3, causal=True), SEQUENCE),
+    (lambda: L.PositionalEmbedding(7, 4), SEQUENCE), (lambda: L.PositionalEmbedding(9, 4, sinusoidal=True), SEQUENCE),
 ]  # fmt: skip
 
 
@@ -128,12 +131,21 @@ def masked_sequences():
     return nn.Model([a, b], L.LSTM(2)(L.Add()([seq, L.Dense(3)(seq)])))
 
 
+def attention_over_padding():
+    """A query sequence attending over padded tokens with positions ([query, value]), then over itself, causal."""
+    q, ids = nn.Input(shape=(3, 4)), nn.Input(shape=(5,), dtype="int64")
+    v = L.PositionalEmbedding(5, 4)(L.Embedding(9, 4, padding_id=0)(ids))
+    h = L.MultiHeadAttention(4, 2)([L.Dense(4)(q), v])
+    return nn.Model([q, ids], L.MultiHeadAttention(4, 2, causal=True)(L.Add()([h, q])))
+
+
 GRAPHS = {
     "residual": residual,
     "two inputs": two_inputs,
     "shared layer": shared_layer,
     "conv and pool inside": conv_pool_inside,
     "masked sequences": masked_sequences,
+    "attention over padding": attention_over_padding,
     "Add": lambda: merge_model(L.Add(), 3),
     "Subtract": lambda: merge_model(L.Subtract()),
     "Multiply": lambda: merge_model(L.Multiply(), 3),
@@ -171,6 +183,8 @@ def test_every_graph_model_computes_the_same_through_strict_arrays(float64, name
     ]
     if name == "masked sequences":
         xs[0][0, 2:] = xs[1][1, 1:] = 0  # padding
+    if name == "attention over padding":
+        xs[1][0, 3:] = 0
     dys = [rng.standard_normal((2, *node.shape[1:])) for node in model.graph.outputs]
     on_cpu = graph_passes(model, xs, dys)
     model.to(StrictOps(model.ops.rng))

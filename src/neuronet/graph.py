@@ -42,7 +42,7 @@ class Call:
 
     def __init__(self, stage, layer, sources: tuple, target: int, several: bool, shared: bool, inner: tuple) -> None:
         self.stage, self.layer, self.sources, self.target = stage, layer, sources, target
-        self.several = several  # the stage takes a list (a merge layer)
+        self.several = several  # the stage takes a list (a merge layer, attention on [query, value])
         self.shared = shared  # its layer runs elsewhere in the graph too: its memory is kept per call
         self.memory = None
         self.inner = inner  # for each source, whether it is a layer's output (not an input): it needs a gradient
@@ -117,7 +117,7 @@ class Graph:
             if node.is_input:
                 continue
             given = [known[p] for p in self.parents[i]]
-            shape = given if node.layer.takes_list else given[0]
+            shape = given if node.layer.on_list(len(given)) else given[0]
             node.layer.build(shape)
             known[i] = tuple(node.layer.output_shape(shape))
 
@@ -141,7 +141,7 @@ class Graph:
                 shared = self.shared[first]
                 sources = self.parents[first]
                 inner = tuple(not self.nodes[i].is_input for i in sources)
-                planned.append(Call(stage, layer, sources, last, layer.takes_list, shared, inner))
+                planned.append(Call(stage, layer, sources, last, layer.on_list(len(sources)), shared, inner))
                 at += count
             start = end
         return planned
@@ -201,7 +201,7 @@ class Graph:
             elif any(needed):
                 dx = call.stage.backward(dy)
             else:
-                if not call.several:  # (a merge layer has no parameters: nothing to do)
+                if not call.several or call.layer.parameters():  # (a merge layer has none: nothing to do)
                     call.stage.backward_params_only(dy)
                 continue
             for source, grad, need in zip(call.sources, dx if call.several else (dx,), needed):

@@ -232,12 +232,14 @@ def graph_nodes(described: dict, layers: list) -> tuple:
         nodes.append(Input(shape, dtype=spec_k.get("dtype"), name=field(spec_k, "name", str, f"input {k}")))
     for j, (number, sources) in enumerate(calls):
         layer = layers[number]
-        if len(sources) != 1 and not layer.takes_list:
+        if len(sources) != 1 and not layer.on_list(len(sources)):
             raise ValueError(
                 f"call {j} of the graph calls layer {number} ({type(layer).__name__}) on {len(sources)} nodes, not 1"
             )
         parents = [nodes[n] for n in sources]
-        nodes.append(layer(parents if layer.takes_list else parents[0]))  # (its shapes checked as a user's call)
+        nodes.append(
+            layer(parents if layer.on_list(len(parents)) else parents[0])
+        )  # (its shapes checked as a user's call)
     ins, outs = nodes[: len(given)], [nodes[n] for n in outputs]
     return (ins if several[0] else ins[0]), (outs if several[1] else outs[0])
 
@@ -360,5 +362,5 @@ def sample_shapes(graph, shapes: list[tuple]) -> dict[int, tuple]:
         for i, node in enumerate(graph.nodes):
             if i not in known:
                 given = [known[p] for p in graph.parents[i]]
-                known[i] = tuple(node.layer.output_shape(given if node.layer.takes_list else given[0]))
+                known[i] = tuple(node.layer.output_shape(given if node.layer.on_list(len(given)) else given[0]))
     return known

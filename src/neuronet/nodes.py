@@ -81,7 +81,7 @@ def connect(layer, x) -> Node:
     stray = [type(p).__name__ for p in parents if not isinstance(p, Node)]
     if stray:
         raise checks.ArgumentError(f"{where} was called on a list of nodes and {stray}: give it nodes only")
-    if several and not layer.takes_list:
+    if several and not (layer.takes_list or layer.may_take_list):
         raise checks.ArgumentError(
             f"{where} takes one node, got a list of {len(parents)}: join them first, e.g. Concatenate()([a, b])"
         )

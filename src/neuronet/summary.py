@@ -32,7 +32,7 @@ def table(model) -> str:
             shape = None
             if None not in given:
                 try:
-                    shape = layer.output_shape(given if layer.takes_list else given[0])
+                    shape = layer.output_shape(given if layer.on_list(len(given)) else given[0])
                 except (ValueError, TypeError):
                     shape = None  # (the first batch says why)
             known[i] = shape

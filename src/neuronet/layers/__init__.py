@@ -1,6 +1,7 @@
 """Layers of a network, one concept per module."""
 
 from .activations import ELU, GELU, SELU, Activation, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .attention import MultiHeadAttention
 from .augmentation import GaussianNoise, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .base import LAYERS, Layer
 from .conv import Conv1D, Conv2D, Conv2DTranspose
@@ -22,6 +23,7 @@ from .pooling import (
     MaxPool1D,
     MaxPool2D,
 )
+from .positional import PositionalEmbedding
 from .reshape import Reshape
 from .simple_rnn import SimpleRNN
 from .sparse import SparseDense, prune, prune_dense
@@ -60,7 +62,9 @@ __all__ = [
     "MaxPool1D",
     "MaxPool2D",
     "Merge",
+    "MultiHeadAttention",
     "Multiply",
+    "PositionalEmbedding",
     "RandomFlip",
     "RandomRotation",
     "RandomTranslation",

@@ -17,7 +17,9 @@ the model at its first batch, by ``nn.Input`` or ``input_shape=`` at once,
 or by ``layer(x)``; ``SizedByInput`` below is what such layers share. Called
 on a node of a graph model (``nodes.py``), a layer gives the node of its
 output; a layer that joins several nodes (a merge layer: ``Add``) says so
-with ``takes_list`` and takes and gives lists.
+with ``takes_list`` and takes and gives lists; one that takes either one
+node or several (attention: ``x``, or ``[query, value]``) with
+``may_take_list`` (``on_list`` says which a call is).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Layer:
     keeps_mask: bool = False
     # does forward take a list of inputs (a merge layer: Add()([a, b])), and backward give one gradient for each?
     takes_list: bool = False
+    # or may it take one input as well as a list of several (attention: x alone, or [query, value])? See on_list
+    may_take_list: bool = False
     # are the parameters made? A layer whose sizes come from its input (Dense(32)) sets False until build()
     built: bool = True
 
@@ -65,6 +69,11 @@ class Layer:
     def __init__(self) -> None:
         self.name = self.default_name  # a model renames it (dense, dense_1, ...)
         self.ops = get_ops()  # a model gives its layers its own (see use_ops)
+
+    def on_list(self, count: int) -> bool:
+        """Does a call of this layer on ``count`` nodes take their values as a list (and its backward give a list
+        of gradients)? Always for a merge layer; for a layer that may take a list, when the nodes are several."""
+        return self.takes_list or (self.may_take_list and count > 1)
 
     def forward(self, x, training: bool = False):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")

@@ -122,7 +122,8 @@ def _export_layers(g, graph, values: list, shapes: list) -> None:
             continue
         layer, parents = node.layer, graph.parents[i]
         x, shape, mask = [values[p] for p in parents], [shapes[p] for p in parents], [masks[p] for p in parents]
-        if layer.takes_list:
+        several = layer.on_list(len(parents))
+        if several:
             mask = joined_mask(g, layer, mask, x, shape)
         else:
             x, shape, mask = x[0], shape[0], mask[0]
@@ -130,7 +131,7 @@ def _export_layers(g, graph, values: list, shapes: list) -> None:
                 mask = padding_mask(g, x, layer.padding_id)
         with g.sharing(layer) if graph.shared[i] else contextlib.nullcontext():
             values[i] = export_layer(g, layer, x, shape, mask if layer.takes_mask else None)
-        if not (layer.takes_list or isinstance(layer, L.Embedding)) and layer.output_mask(mask) is None:
+        if not (several or isinstance(layer, L.Embedding)) and layer.output_mask(mask) is None:
             mask = None
         masks[i] = mask
 

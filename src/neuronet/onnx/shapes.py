@@ -19,7 +19,7 @@ def _calls(graph, shapes: dict):
     for i, node in enumerate(graph.nodes):
         if not node.is_input:
             given = [shapes[p] for p in graph.parents[i]]
-            yield i, node.layer, given if node.layer.takes_list else given[0]
+            yield i, node.layer, given if node.layer.on_list(len(given)) else given[0]
 
 
 def node_shapes(graph, inputs: list) -> list:
@@ -89,7 +89,7 @@ def _fixed_length_layer(graph, inputs: list):
     shapes = dict(zip(graph.input_slots, inputs))
     for i, layer, given in _calls(graph, shapes):
         if not isinstance(layer, ANY_LENGTH) and any(
-            None in shape[1:] for shape in (given if layer.takes_list else [given])
+            None in shape[1:] for shape in (given if layer.on_list(len(graph.parents[i])) else [given])
         ):
             return layer
         shapes[i] = tuple(layer.output_shape(given))
