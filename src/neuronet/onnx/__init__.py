@@ -28,14 +28,20 @@ PyTorch's with ``linear_before_reset=1``. A padded sequence's padding
 (Embedding's ``padding_id``) is skipped as in neuronet: ONNX's recurrent
 operators only skip padding at the end of a sequence (``sequence_lens``), so
 each recurrent layer gathers a sequence's real steps to its front first and
-scatters its outputs back after.
+scatters its outputs back after. MultiHeadAttention is MatMul, Add, Reshape,
+Transpose and Softmax on (batch, heads, time, head_dim) arrays; its causal and
+padding masks are computed in the graph (any length), a hidden score set to
+the lowest finite number before the Softmax and its weight to 0 after, so a
+query whose keys are all hidden outputs the output biases, as in neuronet.
+PositionalEmbedding adds the first rows of its table, as many as the sequence
+has steps (a Slice on the graph's length).
 
 Needs onnx (``pip install "neuronet[onnx]"``); the file is checked with
 ``onnx.checker`` before it is written (atomically).
 
-The modules, bottom up: ``graph`` (the graph being built), ``direct``, ``spatial`` and ``recurrent`` (each
-kind of layer as ONNX operators), ``exporters`` (which layer takes which form), ``shapes`` (the checks of
-what can be exported) and ``convert`` (``to_onnx``, ``export``).
+The modules, bottom up: ``graph`` (the graph being built), ``direct``, ``spatial``, ``recurrent`` and
+``attention`` (each kind of layer as ONNX operators), ``exporters`` (which layer takes which form), ``shapes``
+(the checks of what can be exported) and ``convert`` (``to_onnx``, ``export``).
 """
 
 from .convert import IR_VERSION, OPSET, export, to_onnx

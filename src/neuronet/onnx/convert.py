@@ -114,7 +114,8 @@ def _names(model) -> tuple[list[str], list[str]]:
 def _export_layers(g, graph, values: list, shapes: list) -> None:
     """Each layer's node exported on its parents' ONNX values (``values`` by node, the inputs' given; ``shapes``
     each node's), in the graph's order: a shared layer at each of its nodes, its constants stored once. The
-    padding masks go beside the values, as in the model's passes, where a layer takes one."""
+    padding masks go beside the values, as in the model's passes, where a layer takes one: a merge layer's
+    output joins its inputs' masks, attention's on a list has its query's."""
     masked = any(layer.takes_mask for layer in graph.layers)
     masks = [None] * len(graph.nodes)
     for i, node in enumerate(graph.nodes):
@@ -123,14 +124,16 @@ def _export_layers(g, graph, values: list, shapes: list) -> None:
         layer, parents = node.layer, graph.parents[i]
         x, shape, mask = [values[p] for p in parents], [shapes[p] for p in parents], [masks[p] for p in parents]
         several = layer.on_list(len(parents))
+        given = mask  # (attention on a list takes each input's: it hides the keys' padding, not the query's)
         if several:
-            mask = joined_mask(g, layer, mask, x, shape)
+            mask = joined_mask(g, layer, mask, x, shape) if isinstance(layer, L.Merge) else layer.output_mask(mask)
         else:
             x, shape, mask = x[0], shape[0], mask[0]
             if masked and isinstance(layer, L.Embedding) and layer.padding_id is not None:
                 mask = padding_mask(g, x, layer.padding_id)
+            given = mask
         with g.sharing(layer) if graph.shared[i] else contextlib.nullcontext():
-            values[i] = export_layer(g, layer, x, shape, mask if layer.takes_mask else None)
+            values[i] = export_layer(g, layer, x, shape, given if layer.takes_mask else None)
         if not (several or isinstance(layer, L.Embedding)) and layer.output_mask(mask) is None:
             mask = None
         masks[i] = mask

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import checks
 from .. import layers as L
+from .attention import attention, positional
 from .direct import (
     ACTIVATIONS,
     activation,
@@ -43,12 +44,14 @@ EXPORTERS = {
     L.SimpleRNN: recurrent, L.LSTM: recurrent, L.GRU: recurrent, L.Bidirectional: recurrent,
     L.TimeDistributed: time_distributed,
     L.Add: merge, L.Subtract: merge, L.Multiply: merge, L.Average: average, L.Concatenate: concatenate,
+    L.MultiHeadAttention: attention, L.PositionalEmbedding: positional,
 }  # fmt: skip
 
 
 def export_layer(g, layer, x, shape, mask):
-    """The ONNX operators that compute ``layer`` on ``x`` (of ``shape``; a list of each for a merge layer;
-    ``mask`` the padding, ``recurrent.Mask``, or None), written into ``g``; the output's name."""
+    """The ONNX operators that compute ``layer`` on ``x`` (of ``shape``; a list of each for a layer on a list;
+    ``mask`` the padding, ``recurrent.Mask``, or None; a list of them for attention on a list), written into
+    ``g``; the output's name."""
     if isinstance(layer, ACTIVATIONS):
         return activation(g, layer, x)
     exporter = EXPORTERS.get(type(layer))
@@ -64,4 +67,5 @@ ANY_LENGTH = (
     L.Conv1D, L.MaxPool1D, L.AvgPool1D, L.GlobalMaxPool1D, L.GlobalAvgPool1D,
     L.SimpleRNN, L.LSTM, L.GRU, L.Bidirectional, L.TimeDistributed,
     L.Add, L.Subtract, L.Multiply, L.Average, L.Concatenate,
+    L.MultiHeadAttention, L.PositionalEmbedding,
 )  # fmt: skip
