@@ -218,3 +218,96 @@ def test_what_is_no_state_dict_is_refused_clearly():
         load_torch_state_dict(model, [np.zeros((1, 2))])
     with pytest.raises(ValueError, match="the state dict's 'dense.weight' holds text"):
         load_torch_state_dict(model, {"dense.weight": np.array([["a", "b"]]), "dense.bias": np.zeros(1)})
+
+
+E, HEADS = 6, 3
+
+
+def attention_graph(inputs=1, causal=False):
+    """Token ids through an Embedding (padding id 0) and learned positions, then attention: self-attention, or
+    cross-attention on [query, value] / [query, key, value] with a second sequence of ids."""
+    x = nn.Input(shape=(None,), dtype="int64")
+    h = L.PositionalEmbedding(10, E)(L.Embedding(20, E, padding_id=0)(x))
+    if inputs == 1:
+        return nn.Model(x, L.MultiHeadAttention(E, HEADS, causal=causal)(h))
+    m = nn.Input(shape=(None,), dtype="int64")
+    hm = L.Embedding(20, E, padding_id=0)(m)
+    listed = [h, hm] if inputs == 2 else [h, L.Dense(E)(hm), hm]
+    return nn.Model([x, m], L.MultiHeadAttention(E, HEADS, causal=causal)(listed))
+
+
+class Attention(T.Module):
+    """``attention_graph`` in torch: nn.MultiheadAttention with the padded keys as ``key_padding_mask`` and the
+    causal mask as ``attn_mask`` (True: hidden), on positions from an Embedding of 0 ... time - 1."""
+
+    def __init__(self, inputs=1, causal=False):
+        super().__init__()
+        self.inputs, self.causal = inputs, causal
+        self.embedding, self.positional_embedding = T.Embedding(20, E), T.Embedding(10, E)
+        if inputs > 1:
+            self.embedding_1 = T.Embedding(20, E)
+        if inputs == 3:
+            self.dense = T.Linear(E, E)
+        self.multi_head_attention = T.MultiheadAttention(E, HEADS, batch_first=True)
+
+    def forward(self, x, m=None):
+        h = self.embedding(x) + self.positional_embedding(torch.arange(x.shape[1]))
+        tokens = x if m is None else m
+        key = value = h if m is None else self.embedding_1(m)
+        if self.inputs == 3:
+            key = self.dense(value)
+        causal = torch.triu(torch.ones(x.shape[1], tokens.shape[1], dtype=torch.bool), 1) if self.causal else None
+        return self.multi_head_attention(h, key, value, key_padding_mask=tokens == 0, attn_mask=causal,
+                                         need_weights=False)[0]  # fmt: skip
+
+
+@pytest.mark.parametrize("inputs, causal", [(1, False), (1, True), (2, False), (3, True)])
+def test_attention_state_dicts_run_the_same_in_torch_and_come_back(float64, inputs, causal):
+    """torch -> neuronet: the same outputs (padded keys included; post padding, so that no query has all its
+    keys hidden, where torch gives NaN); neuronet -> torch: the same keys and values back, and the same outputs
+    from new random weights."""
+    rng = np.random.default_rng(0)
+    xs = [rng.integers(1, 20, (4, 7)), rng.integers(1, 20, (4, 5))][: 1 if inputs == 1 else 2]
+    for x in xs:
+        x[1, 4:], x[2, 2:] = 0, 0
+    model, theirs = attention_graph(inputs, causal), Attention(inputs, causal)
+    randomise_torch(theirs, seed=1)
+    state = theirs.state_dict()
+    assert {k for k in state if "attention" in k} == {f"multi_head_attention.{k}" for k in (
+        "in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")}  # fmt: skip
+    load_torch_state_dict(model, state)
+    attention = model.layers[-1]
+    np.testing.assert_array_equal(attention.key_weights.data, state["multi_head_attention.in_proj_weight"][E : 2 * E].T)
+    theirs.double().eval()
+    given = xs if inputs > 1 else xs[0]
+    with torch.no_grad():
+        expected = theirs(*(torch.from_numpy(x) for x in xs)).numpy()
+    np.testing.assert_allclose(model.predict(given), expected, rtol=1e-10, atol=1e-12)
+    back = to_torch_state_dict(model)
+    assert list(back) == list(state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(back[key].numpy(), value.numpy(), err_msg=key)
+    for p in model.parameters():  # neuronet -> a fresh torch module
+        p.data[...] = rng.uniform(-0.8, 0.8, p.shape)
+    fresh = Attention(inputs, causal).double().eval()
+    fresh.load_state_dict(to_torch_state_dict(model))
+    with torch.no_grad():
+        np.testing.assert_allclose(fresh(*(torch.from_numpy(x) for x in xs)).numpy(), model.predict(given),
+                                   rtol=1e-10, atol=1e-12)  # fmt: skip
+
+
+def test_attention_state_dict_mistakes_are_clear_errors(float64):
+    model = nn.Sequential([L.MultiHeadAttention(4, 2), L.PositionalEmbedding(5, 4, sinusoidal=True)])
+    state = to_torch_state_dict(model)
+    assert sorted(state) == [
+        f"multi_head_attention.{k}" for k in ("in_proj_bias", "in_proj_weight", "out_proj.bias", "out_proj.weight")
+    ]  # fmt: skip (sinusoidal: no weights)
+    before = model.get_weights()
+    weight = state["multi_head_attention.in_proj_weight"]
+    for bad in (weight[:8], weight.T, weight[:, :, None], torch.zeros(12)):
+        with pytest.raises(ValueError, match=r"'multi_head_attention.in_proj_weight' has shape .*needs \(12, 4\)"):
+            load_torch_state_dict(model, state | {"multi_head_attention.in_proj_weight": bad})
+    with pytest.raises(ValueError, match="has no 'multi_head_attention.in_proj_bias'"):
+        load_torch_state_dict(model, {k: v for k, v in state.items() if k != "multi_head_attention.in_proj_bias"})
+    for a, b in zip(model.get_weights(), before):  # nothing written
+        np.testing.assert_array_equal(a, b)

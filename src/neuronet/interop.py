@@ -22,6 +22,12 @@ wired is the torch module's ``forward``.
 - GRU -> GRU (``batch_first=True``): the same, with bias_hh_l0 = recurrent_biases.
 - Bidirectional(cell) -> the cell's module with ``bidirectional=True``: the forward cell's keys, and
   the backward cell's with "_reverse" after them.
+- MultiHeadAttention -> MultiheadAttention(E, H, batch_first=True): in_proj_weight (3E, E) =
+  [query_weights.T; key_weights.T; value_weights.T], in_proj_bias (3E,) = [query_biases, key_biases,
+  value_biases], out_proj.weight = output_weights.T, out_proj.bias = output_biases. (Its causal mask and the
+  padded keys are the module's call's ``attn_mask`` and ``key_padding_mask``.)
+- PositionalEmbedding (learned) -> Embedding(max_length, E) on the positions 0 ... time - 1: weight; a
+  sinusoidal one has no weights.
 
 The gates are in PyTorch's order in neuronet's own arrays already (LSTM
 i, f, g, o; GRU r, z, n). neuronet's LSTM and SimpleRNN have one bias where
@@ -44,37 +50,55 @@ from . import arrays, checks
 from . import layers as L
 from .model import Model
 
-# the arrays of a layer as (torch key, neuronet attribute, to torch, from torch)
-_T = (lambda a: a.T, lambda a: a.T)
-_SAME = (lambda a: a, lambda a: a)
-_CONV1D = (lambda a: a.transpose(2, 1, 0), lambda a: a.transpose(2, 1, 0))
-_CONV2D = (lambda a: a.transpose(3, 2, 0, 1), lambda a: a.transpose(2, 3, 1, 0))
+
+# the arrays of a layer as (torch key, neuronet attribute(s), to torch, from torch): each transform takes and
+# gives a list of neuronet arrays, one for most keys, three for attention's packed projections
+def _one(to_torch, from_torch) -> tuple:
+    """The transforms of a key that holds one neuronet array."""
+    return (lambda arrays: to_torch(arrays[0]), lambda a: [from_torch(a)])
 
 
-def _layout(layer) -> list[tuple[str, str, tuple]]:
+_T = _one(lambda a: a.T, lambda a: a.T)
+_SAME = _one(lambda a: a, lambda a: a)
+_CONV1D = _one(lambda a: a.transpose(2, 1, 0), lambda a: a.transpose(2, 1, 0))
+_CONV2D = _one(lambda a: a.transpose(3, 2, 0, 1), lambda a: a.transpose(2, 3, 1, 0))
+# MultiheadAttention's in_proj: the query's, key's and value's rows one after another, (3E, E) weights as out x in
+_PACKED_T = (lambda arrays: np.concatenate([a.T for a in arrays]), lambda a: [part.T for part in np.split(a, 3)])
+_PACKED = (lambda arrays: np.concatenate(arrays), lambda a: np.split(a, 3))
+_ROLES = ("query", "key", "value")
+
+
+def _layout(layer) -> list[tuple[str, tuple[str, ...], tuple]]:
     """How ``layer``'s arrays map onto its torch module's keys; an ArgumentError for a layer with weights
     and no torch counterpart here."""
     kind = type(layer)
     if kind is L.Dense:
-        return [("weight", "weights", _T), ("bias", "biases", _SAME)]
+        return [("weight", ("weights",), _T), ("bias", ("biases",), _SAME)]
     if kind is L.Conv1D:
-        return [("weight", "weights", _CONV1D), ("bias", "biases", _SAME)]
+        return [("weight", ("weights",), _CONV1D), ("bias", ("biases",), _SAME)]
     if kind in (L.Conv2D, L.Conv2DTranspose):  # (kh, kw, a, b) <-> (b, a, kh, kw) for both
-        return [("weight", "weights", _CONV2D), ("bias", "biases", _SAME)]
-    if kind is L.Embedding:
-        return [("weight", "weights", _SAME)]
+        return [("weight", ("weights",), _CONV2D), ("bias", ("biases",), _SAME)]
+    if kind in (L.Embedding, L.PositionalEmbedding):  # (positions: an Embedding(max_length, E) on 0 ... time - 1)
+        return [("weight", ("weights",), _SAME)] if layer.parameters() else []
     if kind is L.LayerNormalization:
-        return [("weight", "gamma", _SAME), ("bias", "beta", _SAME)]
+        return [("weight", ("gamma",), _SAME), ("bias", ("beta",), _SAME)]
     if kind is L.BatchNormalization:
-        return [("weight", "gamma", _SAME), ("bias", "beta", _SAME)] + [
-            (n, n, _SAME) for n in ("running_mean", "running_var")
+        return [("weight", ("gamma",), _SAME), ("bias", ("beta",), _SAME)] + [
+            (n, (n,), _SAME) for n in ("running_mean", "running_var")
         ]
     if kind in (L.SimpleRNN, L.LSTM, L.GRU):
-        arrays = [("weight_ih_l0", "input_weights", _T), ("weight_hh_l0", "recurrent_weights", _T)]
-        arrays.append(("bias_ih_l0", "biases", _SAME))
+        arrays = [("weight_ih_l0", ("input_weights",), _T), ("weight_hh_l0", ("recurrent_weights",), _T)]
+        arrays.append(("bias_ih_l0", ("biases",), _SAME))
         if kind is L.GRU:
-            arrays.append(("bias_hh_l0", "recurrent_biases", _SAME))
+            arrays.append(("bias_hh_l0", ("recurrent_biases",), _SAME))
         return arrays
+    if kind is L.MultiHeadAttention:
+        return [
+            ("in_proj_weight", tuple(f"{r}_weights" for r in _ROLES), _PACKED_T),
+            ("in_proj_bias", tuple(f"{r}_biases" for r in _ROLES), _PACKED),
+            ("out_proj.weight", ("output_weights",), _T),
+            ("out_proj.bias", ("output_biases",), _SAME),
+        ]
     if layer.parameters():
         raise checks.ArgumentError(
             f"layer {layer.name!r} ({kind.__name__}) has no PyTorch counterpart in neuronet.interop; "
@@ -117,9 +141,9 @@ def to_torch_state_dict(model) -> dict:
         raise ImportError("to_torch_state_dict needs PyTorch: pip install torch") from None
     state = {}
     for prefix, layer, suffix in _layers(model):
-        for key, attribute, (to_torch, _) in _layout(layer):
-            values = getattr(layer, attribute)
-            values = layer.ops.to_numpy(getattr(values, "data", values))
+        for key, attributes, (to_torch, _) in _layout(layer):
+            values = [getattr(layer, attribute) for attribute in attributes]
+            values = [layer.ops.to_numpy(getattr(v, "data", v)) for v in values]
             state[f"{prefix}.{key}{suffix}"] = torch.from_numpy(np.ascontiguousarray(to_torch(values)))
         if isinstance(layer, (L.SimpleRNN, L.LSTM)):  # the second bias PyTorch adds to the first
             state[f"{prefix}.bias_hh_l0{suffix}"] = torch.zeros_like(state[f"{prefix}.bias_ih_l0{suffix}"])
@@ -138,25 +162,24 @@ def load_torch_state_dict(model, state_dict: dict) -> None:
     given = {key: _array(value, key) for key, value in state_dict.items()}
     assignments, expected = [], set()
     for prefix, layer, suffix in _layers(model):
-        for key, attribute, (to_torch, from_torch) in _layout(layer):
+        for key, attributes, (to_torch, from_torch) in _layout(layer):
             name = f"{prefix}.{key}{suffix}"
             expected.add(name)
             if name not in given:
                 raise checks.ArgumentError(f"the state dict has no {name!r} for layer {prefix!r}")
+            shapes = [tuple(getattr(layer, attribute).shape) for attribute in attributes]
+            needed = to_torch([np.broadcast_to(0.0, shape) for shape in shapes]).shape  # (views, but the packed)
+            if tuple(given[name].shape) != tuple(needed):
+                raise checks.ArgumentError(
+                    f"{name!r} has shape {tuple(given[name].shape)}; layer {prefix!r} needs {tuple(needed)}"
+                )
             values = from_torch(_finite(given, name))
             if isinstance(layer, (L.SimpleRNN, L.LSTM)) and key == "bias_ih_l0":
                 hh = f"{prefix}.bias_hh_l0{suffix}"
                 expected.add(hh)
                 second = _finite(given, hh) if hh in given else 0.0
-                values = np.add(values, second, dtype=np.float64)  # our one bias is PyTorch's two
-            target = getattr(layer, attribute)
-            shape = getattr(target, "shape", None)
-            if tuple(values.shape) != tuple(shape):
-                needed = to_torch(np.broadcast_to(0.0, shape)).shape  # (a view: nothing allocated)
-                raise checks.ArgumentError(
-                    f"{name!r} has shape {tuple(given[name].shape)}; layer {prefix!r} needs {tuple(needed)}"
-                )
-            assignments.append((layer, attribute, values))
+                values = [np.add(values[0], second, dtype=np.float64)]  # our one bias is PyTorch's two
+            assignments += [(layer, attribute, v) for attribute, v in zip(attributes, values)]
         if isinstance(layer, L.BatchNormalization):
             expected.add(f"{prefix}.num_batches_tracked")
     unknown = sorted(set(given) - expected)
