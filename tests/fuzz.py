@@ -15,11 +15,12 @@ Every case is sorted into one of these outcomes:
 A warning that reaches the user of the CLI counts: it makes a valid run wrong, a refused one unclear.
 A hostile table's error must name its line and column (and the trouble) to count as clear.
 
-Graph models are in both: random small graphs (nn.Input, layers, merge layers, a layer called twice) wired
-rightly, which must predict outputs of the shapes their nodes say and load again to the same outputs, or
-with one mistake (shapes that do not fit, a merge of one node, a node of another graph, a cycle, ...), whose
-error must name the layer or the input; and two saved graph models, mutated as every file is and with their
-graphs rewritten (node numbers, calls, inputs, outputs).
+Graph models are in both: random small graphs (nn.Input, layers, merge layers, a layer called twice, self- and
+cross-attention, positions) wired rightly, which must predict outputs of the shapes their nodes say and load
+again to the same outputs, or with one mistake (shapes that do not fit, a merge of one node, a node of another
+graph, a cycle, attention of the wrong size or on a list of one, a sequence longer than its positions, ...),
+whose error must name the layer or the input; and three saved graph models (one of attention), mutated as
+every file is and with their graphs rewritten (node numbers, calls, inputs, outputs).
 
 Bit flips that change nothing the model uses (the padding of the file's header) load unchanged; they
 are counted as ``unchanged``, and descriptions rewritten to other *valid* settings as ``valid``.
@@ -212,6 +213,11 @@ CONSTRUCTORS = {
     "ELU": (L.ELU, {}, {"alpha": spec_num()}),
     "LayerNormalization": (L.LayerNormalization, {"n_features": 3}, {
         "n_features": spec_optional(spec_int(1)), "epsilon": POSITIVE}),
+    "MultiHeadAttention": (L.MultiHeadAttention, {"embed_dim": 4, "num_heads": 2}, {
+        "embed_dim": lambda v: is_int(v, 1) and v % 2 == 0, "num_heads": lambda v: is_int(v, 1) and 4 % v == 0,
+        "dropout": FRACTION, "causal": is_flag}),
+    "PositionalEmbedding": (L.PositionalEmbedding, {"max_length": 5, "embed_dim": 4}, {
+        "max_length": spec_int(1), "embed_dim": spec_int(1), "sinusoidal": is_flag}),
     "SparseDense": (L.SparseDense, {"n_inputs": 4, "n_neurons": 3}, {
         "density": spec_num(low=0.0, high=1.0, low_open=True)}),
     "GaussianNoise": (L.GaussianNoise, {"stddev": 0.1}, {"stddev": NON_NEGATIVE}),
@@ -349,6 +355,16 @@ def _bad_uses():
                 load_torch_state_dict(model, state)
 
             uses.append((f"load_torch_state_dict({key}={bad!r})", load, [key]))
+    for bad in [np.zeros((8, 4)), np.zeros((4, 12)), np.zeros(12), np.zeros((12, 4, 1)), np.full((12, 4), np.nan),
+                np.full((12, 4), "w", dtype=object)]:  # fmt: skip
+
+        def load_attention(bad=bad):
+            model = nn.Sequential([L.MultiHeadAttention(4, 2)])
+            state = {f"multi_head_attention.{k}": np.zeros(shape) for k, shape in (
+                ("in_proj_bias", 12), ("out_proj.weight", (4, 4)), ("out_proj.bias", 4))}  # fmt: skip
+            load_torch_state_dict(model, state | {"multi_head_attention.in_proj_weight": bad})
+
+        uses.append((f"load_torch_state_dict(in_proj_weight of {bad.shape})", load_attention, ["in_proj_weight"]))
     uses.append(("load_torch_state_dict(a list)",
                  lambda: load_torch_state_dict(nn.Sequential([L.Dense(3, 2)]), [np.zeros((2, 3))]),
                  ["state_dict"]))  # fmt: skip
@@ -438,6 +454,8 @@ def _grown(a, rng, pool, denses):
     if step == 2 and rank == 3:
         return [L.Conv2D(int(rng.integers(1, 4)), 3, padding="same", activation="relu"), L.MaxPool2D(2),
                 L.UpSampling2D(2), L.Flatten()][rng.integers(4)](a)  # fmt: skip
+    if step == 2 and rank == 2 and rng.integers(3) == 0:
+        return _attended(a, rng, pool)
     if step == 2 and rank == 2:
         cell = [L.SimpleRNN, L.LSTM, L.GRU][rng.integers(3)]
         conv = L.Conv1D(2, 2) if a.shape[1] is None or a.shape[1] >= 2 else L.Dropout(0.1)
@@ -451,6 +469,59 @@ def _grown(a, rng, pool, denses):
     dense = L.Dense(a.shape[-1], width) if rng.integers(2) else L.Dense(width)  # both spellings
     denses.append(dense)
     return dense(a)
+
+
+def _heads(features: int, rng) -> int:
+    """A number of heads that divides ``features``."""
+    divisors = [h for h in range(1, features + 1) if features % h == 0]
+    return divisors[rng.integers(len(divisors))]
+
+
+def _attended(a, rng, pool):
+    """The node of positions or attention on the sequence ``a``: a PositionalEmbedding with room for its steps
+    (FREE on a free axis), self-attention, or cross-attention on [a, b] or [a, key, b] with a sequence ``b`` of
+    the graph (of its own length) brought to a's features; now and then causal."""
+    features, kind = a.shape[-1], rng.integers(3)
+    if kind == 0:
+        room = (a.shape[1] or FREE) + int(rng.integers(3))
+        return L.PositionalEmbedding(room, features, sinusoidal=bool(rng.integers(2)))(a)
+    attention = L.MultiHeadAttention(features, _heads(features, rng), causal=bool(rng.integers(2)))
+    if kind == 1:
+        return attention(a)
+    sequences = [p for p in pool if len(p.shape) == 3]
+    b = sequences[rng.integers(len(sequences))]
+    b = b if b.shape[-1] == features else L.Dense(features)(b)
+    return attention([a, b] if rng.integers(2) else [a, L.Dense(features, activation="tanh")(b), b])
+
+
+def _attention_fault(a, rng, shown):
+    """Attention or positions built wrongly on the node ``a`` (what, call, the words its error must hold):
+    embed_dim other than a's features, a list of one or four, a key and a value of different lengths, positions
+    for fewer steps than a has, or a sequence longer than the positions at predict."""
+    features, kind = a.shape[-1], rng.integers(5)
+    fixed = len(a.shape) == 3 and a.shape[1] is not None
+    if kind == 0:
+        dim = features + 1 + int(rng.integers(3))
+        return (f"{shown}: MultiHeadAttention({dim}, 1) on {a}", lambda: L.MultiHeadAttention(dim, 1)(a),
+                ["'multi_head_attention' (MultiHeadAttention) does not fit"])  # fmt: skip
+    if kind == 1:
+        listed = [a] if rng.integers(2) else [a, a, a, a]
+        return (f"{shown}: MultiHeadAttention on a list of {len(listed)}",
+                lambda: L.MultiHeadAttention(features, 1)(listed), ["(MultiHeadAttention) does not fit"])  # fmt: skip
+    if kind == 2:
+        key, value = nn.Input(shape=(3, features)), nn.Input(shape=(4, features))
+        return (f"{shown}: [query, key, value] of lengths 3 and 4", lambda: L.MultiHeadAttention(features, 1)(
+            [a, key, value]), ["(MultiHeadAttention) does not fit"])  # fmt: skip
+    if kind == 3 and fixed:
+        room = int(rng.integers(1, a.shape[1])) if a.shape[1] > 1 else None
+        if room is not None:
+            return (f"{shown}: PositionalEmbedding({room}, ...) on {a}",
+                    lambda: L.PositionalEmbedding(room, features)(a), ["max_length"])  # fmt: skip
+    x = nn.Input(shape=(None, features))
+    model = nn.Model(x, L.MultiHeadAttention(features, _heads(features, rng))(L.PositionalEmbedding(3, features)(x)))
+    steps = int(rng.integers(4, 9))
+    return (f"a sequence of {steps} steps for positions of 3", lambda: model.predict(np.zeros((2, steps, features))),
+            ["max_length=3"])  # fmt: skip
 
 
 def _random_graph(rng):
@@ -522,7 +593,7 @@ def _graph_case(rng):
     """A graph built rightly ("valid": what, check) or with one mistake (what, call, the words its error must
     hold); None where the mistake drawn is no mistake (a valid value for nn.Input)."""
     ins, outs, pool, denses = _random_graph(rng)
-    fault = rng.integers(16)
+    fault = rng.integers(17)
     if fault <= 1:
         return "a graph wired rightly", lambda: _graph_works(ins, outs, rng), None
     a = pool[rng.integers(len(pool))]
@@ -588,6 +659,8 @@ def _graph_case(rng):
         node = past[rng.integers(len(past))]
         node.parents = (outs[0], *node.parents[1:])
         return f"{shown}: a cycle through {node}", lambda: nn.Model(ins, outs), ["cycle: layer '"]
+    if fault == 15:
+        return _attention_fault(a, rng, shown)
     if fault == 14:  # a graph that grows past what a model may make of one sample
         x = nn.Input(shape=(int(rng.integers(2, 5)), int(rng.integers(2, 5)), 1))
         y = x
@@ -756,8 +829,9 @@ def _saved_models(folder: str) -> list[tuple[str, nn.Sequential, np.ndarray]]:
 
 
 def _saved_graph_models(folder: str) -> list[tuple[str, nn.Model, list | np.ndarray]]:
-    """Two graph models, trained a little and saved, with inputs to predict on: a residual block with
-    BatchNormalization; an image and token ids in, a class and a number out, through a layer used twice."""
+    """Three graph models, trained a little and saved, with inputs to predict on: a residual block with
+    BatchNormalization; an image and token ids in, a class and a number out, through a layer used twice; two
+    sequences of token ids through positions, causal self-attention and cross-attention."""
     rng = np.random.default_rng(1)
     x = nn.Input(shape=(6,))
     h = L.BatchNormalization()(L.Add()([x, L.Dense(6)(L.Dense(8, activation="relu")(x))]))
@@ -774,11 +848,19 @@ def _saved_graph_models(folder: str) -> list[tuple[str, nn.Model, list | np.ndar
     ]
     two = nn.Model([image, ids], outputs)
     two.compile(loss=["categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5], metrics=[["accuracy"], []])
+    tokens, memory = nn.Input(shape=(6,), dtype="int64", name="tokens"), nn.Input(shape=(5,), dtype="int64")
+    h = L.PositionalEmbedding(8, 4)(L.Embedding(12, 4, padding_id=0)(tokens))
+    h = L.LayerNormalization()(L.Add()([h, L.MultiHeadAttention(4, 2, dropout=0.1, causal=True)(h)]))
+    m = L.PositionalEmbedding(5, 4, sinusoidal=True)(L.Embedding(12, 4, padding_id=0)(memory))
+    h = L.Add()([h, L.MultiHeadAttention(4, 1)([h, m])])
+    attention = nn.Model([tokens, memory], L.Dense(2, activation="softmax")(L.GlobalAvgPool1D()(h)))
+    attention.compile(metrics=["accuracy"])
     out = []
     for name, model, x, y in (
         ("residual", residual, rng.standard_normal((16, 6)), rng.integers(0, 3, 16)),
         ("two", two, [rng.standard_normal((16, 4, 4, 1)), rng.integers(1, 12, (16, 5))],
          [rng.integers(0, 2, 16), rng.standard_normal((16, 1))]),
+        ("attention", attention, [rng.integers(0, 12, (16, 6)), rng.integers(0, 12, (16, 5))], rng.integers(0, 2, 16)),
     ):  # fmt: skip
         model.fit(x, y, epochs=2, batch_size=8, verbose=0)
         model.metadata = {"task": name}
