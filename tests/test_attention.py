@@ -519,12 +519,6 @@ def test_bad_masks_and_graph_calls_are_clear_errors():
         layer([nn.Input(shape=(4, E)), nn.Input(shape=(3, E)), nn.Input(shape=(5, E))])
 
 
-def test_onnx_export_says_attention_has_no_onnx_form_yet(tmp_path):
-    pytest.importorskip("onnx")
-    with pytest.raises(nn.checks.ArgumentError, match=r"\(MultiHeadAttention\) has no ONNX form"):
-        nn.onnx.export(cross_model(), tmp_path / "m.onnx")
-
-
 # -- learning ------------------------------------------------------------------------------------------
 def first_equals_last(n, rng, vocab=6, length=10):
     """Random sequences of tokens 1..vocab-1; label 1 where the first token equals the last (half of them)."""
