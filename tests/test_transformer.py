@@ -336,6 +336,26 @@ def test_a_split_batch_gives_the_gradients_of_the_whole_batch(float64):
         np.testing.assert_allclose(a, p.grad, rtol=1e-9, atol=1e-12)
 
 
+def test_one_block_called_twice_in_a_graph_matches_finite_differences(float64):
+    """The same encoder on its own output (two calls, one set of weights): each call's backward differentiates
+    that call, its held layers' memory put back, and the parameters' gradients add over both."""
+    x_in = nn.Input(shape=(4, E))
+    block = encoder(norm_first=True, activation="gelu")
+    model = nn.Model(x_in, block(block(x_in)))
+    x = sequences(steps=4)
+    r = np.random.default_rng(2).standard_normal(x.shape)
+
+    def loss():
+        return float(np.sum(model.forward(x) * r))
+
+    model.forward(x, training=True)
+    model.zero_grad()
+    assert relative_error(model.backward(r), numerical_gradient(loss, x)) < 1e-7
+    for name, p in block.named_parameters().items():
+        if name != "attention.key_biases":
+            assert relative_error(p.grad, numerical_gradient(loss, p.data)) < 1e-7, name
+
+
 # -- errors ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("args, kwargs, pattern", [
     ((6, 4, 8), {}, r"TransformerEncoder embed_dim \(6\) must divide by num_heads \(4\)"),
