@@ -57,11 +57,15 @@ WORKLOADS = {
     # Conv2D(1->16) and ReLU, two residual blocks [Conv2D(16->16), BatchNorm, ReLU, Conv2D(16->16), BatchNorm, Add,
     # ReLU], GlobalAvgPool2D, Dense 16->10; all convolutions 3x3 "same"
     "resnet": ((28, 28, 1), 10, 10000, 128, True, 2 * (28 * 28 * 9 * 16 + 4 * 28 * 28 * 144 * 16 + 16 * 10)),
+    # per block and sample: the q, k, v and output projections (64 steps of 64 x 64 each), the scores and the
+    # weighted values (64 x 64 x 64 in all heads), the feed-forward layers (64 x 128 and back)
+    "transformer": ((64,), 2, 5000, 64, True, 2 * (2 * 64 * (4 * 64 * 64 + 2 * 64 * 64 + 2 * 64 * 128) + 64 * 2)),
 }
 # the same models with each activation a layer of its own (Conv2D, ReLU, MaxPool2D), as PyTorch users write them
 WORKLOADS |= {f"{name}_layers": WORKLOADS[name] for name in ("cnn", "textcnn")}
 VOCAB = 10000
-GRAPHS = ("gan", "resnet")  # not chains: no Sequential to compare a graph with (--graph)
+TOKENS = 1000  # the transformer's vocabulary
+GRAPHS = ("gan", "resnet", "transformer")  # not chains: no Sequential to compare a graph with (--graph)
 IMAGES = ("cnn", "cnn_layers", "resnet")  # channels-first for PyTorch
 
 
@@ -77,8 +81,10 @@ def blas_threads() -> int:
 def data(name):
     shape, classes, n, _, _, _ = WORKLOADS[name]
     rng = np.random.default_rng(0)
-    is_text = name.startswith("textcnn")
-    X = rng.integers(0, VOCAB, (n, *shape)) if is_text else rng.standard_normal((n, *shape), dtype=np.float32)
+    if name.startswith("textcnn") or name == "transformer":
+        X = rng.integers(0, VOCAB if name.startswith("textcnn") else TOKENS, (n, *shape))
+    else:
+        X = rng.standard_normal((n, *shape), dtype=np.float32)
     return X, rng.integers(0, classes, n) if classes else None  # (a GAN learns from samples alone)
 
 
@@ -96,6 +102,13 @@ def neuronet_model(name, graph=False):
         for _ in range(2):
             h = nn.demos.conv_block(h, 16)
         return nn.Model(x, L.Dense(16, 10, activation="softmax")(L.GlobalAvgPool2D()(h)))
+    if name == "transformer":
+        L = nn.layers
+        ids = nn.Input(shape=WORKLOADS[name][0], dtype="int64")
+        h = L.PositionalEmbedding(64, 64)(L.Embedding(TOKENS, 64)(ids))
+        for _ in range(2):
+            h = L.TransformerEncoder(64, 4, 128, dropout=0.0)(h)
+        return nn.Model(ids, L.Dense(64, 2, activation="softmax")(L.GlobalAvgPool1D()(h)))
     layers = neuronet_layers(name)
     if not graph:
         return nn.Sequential(layers)
@@ -189,6 +202,24 @@ def torch_model(name):
                 return self.out(h.mean(dim=(2, 3)))
 
         return ResNet()
+    if name == "transformer":
+
+        class Transformer(T.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed, self.out = T.Embedding(TOKENS, 64), T.Linear(64, 2)
+                self.positions = T.Parameter(torch.randn(64, 64) * 0.1)  # learned, as PositionalEmbedding
+                self.blocks = T.ModuleList(
+                    T.TransformerEncoderLayer(64, 4, 128, dropout=0.0, batch_first=True) for _ in range(2)
+                )
+
+            def forward(self, ids):
+                h = self.embed(ids) + self.positions
+                for block in self.blocks:
+                    h = block(h)
+                return self.out(h.mean(dim=1))
+
+        return Transformer()
     if name.startswith("cnn"):  # channels-first, as PyTorch expects; the data is transposed once, outside timing
         return T.Sequential(
             T.Conv2d(1, 8, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
