@@ -311,3 +311,38 @@ def test_attention_state_dict_mistakes_are_clear_errors(float64):
         load_torch_state_dict(model, {k: v for k, v in state.items() if k != "multi_head_attention.in_proj_bias"})
     for a, b in zip(model.get_weights(), before):  # nothing written
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post_norm", "pre_norm"])
+@pytest.mark.parametrize("activation, causal", [("relu", False), ("gelu", True)])
+def test_transformer_encoder_state_dicts_run_the_same_in_torch_and_come_back(float64, norm_first, activation, causal):
+    """TransformerEncoder <-> TransformerEncoderLayer(batch_first=True): self_attn, linear1, linear2, norm1,
+    norm2 under the layer's name; the same outputs both ways."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 7, E))
+    model = nn.Sequential([L.TransformerEncoder(E, HEADS, 10, activation=activation, norm_first=norm_first,
+                                                causal=causal)])  # fmt: skip
+
+    def torch_layer():
+        return T.TransformerEncoderLayer(E, HEADS, 10, dropout=0.0, activation=activation, batch_first=True,
+                                         norm_first=norm_first).double().eval()  # fmt: skip
+
+    def run(module):
+        mask = torch.triu(torch.ones(7, 7, dtype=torch.bool), 1) if causal else None
+        with torch.no_grad():
+            return module.transformer_encoder(torch.from_numpy(x), src_mask=mask).numpy()
+
+    theirs = Named({"transformer_encoder": torch_layer()}, None)
+    randomise_torch(theirs, seed=1)
+    state = theirs.state_dict()
+    load_torch_state_dict(model, state)
+    np.testing.assert_allclose(model.predict(x), run(theirs), rtol=1e-10, atol=1e-12)
+    back = to_torch_state_dict(model)
+    assert sorted(back) == sorted(state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(back[key].numpy(), value.numpy(), err_msg=key)
+    for p in model.parameters():
+        p.data[...] = rng.uniform(-0.8, 0.8, p.shape)
+    fresh = Named({"transformer_encoder": torch_layer()}, None)
+    fresh.load_state_dict(to_torch_state_dict(model))
+    np.testing.assert_allclose(run(fresh), model.predict(x), rtol=1e-10, atol=1e-12)

@@ -158,3 +158,22 @@ def test_a_sequence_longer_than_the_positions_is_refused(tmp_path):
         run.run(None, {"input": x})
     with pytest.raises(ValueError, match="max_length=40"):
         nn.onnx.export(model, tmp_path / "long.onnx", input_shape=(MAX + 1,))
+
+
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post_norm", "pre_norm"])
+@pytest.mark.parametrize("activation, causal", [("relu", False), ("gelu", True)])
+def test_transformer_encoders_give_what_predict_gives(norm_first, activation, causal, tmp_path):
+    """Two encoder blocks on padded token ids (their held layers composed, dropout absent), at several
+    lengths."""
+    nn.set_seed(0)
+    x = nn.Input(shape=(None,), dtype="int64")
+    h = L.PositionalEmbedding(MAX, E)(L.Embedding(VOCAB, E, padding_id=0)(x))
+    for _ in range(2):
+        h = L.TransformerEncoder(E, HEADS, 16, dropout=0.1, activation=activation, norm_first=norm_first,
+                                 causal=causal)(h)  # fmt: skip
+    model = randomised(nn.Model(x, L.Dense(3)(h)))
+    run = session(model, tmp_path / "m.onnx")
+    for steps in LENGTHS:
+        for padding in ("pre", "post"):
+            x = ids(steps, padding=padding)
+            same(run.run(None, {"input": x})[0], model.predict(x))

@@ -26,6 +26,8 @@ wired is the torch module's ``forward``.
   [query_weights.T; key_weights.T; value_weights.T], in_proj_bias (3E,) = [query_biases, key_biases,
   value_biases], out_proj.weight = output_weights.T, out_proj.bias = output_biases. (Its causal mask and the
   padded keys are the module's call's ``attn_mask`` and ``key_padding_mask``.)
+- TransformerEncoder -> TransformerEncoderLayer(E, H, ff_dim, activation, batch_first=True, norm_first):
+  self_attn.* (its attention, as above), linear1.* (dense1), linear2.* (dense2), norm1.*, norm2.*.
 - PositionalEmbedding (learned) -> Embedding(max_length, E) on the positions 0 ... time - 1: weight; a
   sinusoidal one has no weights.
 
@@ -66,6 +68,9 @@ _CONV2D = _one(lambda a: a.transpose(3, 2, 0, 1), lambda a: a.transpose(2, 3, 1,
 _PACKED_T = (lambda arrays: np.concatenate([a.T for a in arrays]), lambda a: [part.T for part in np.split(a, 3)])
 _PACKED = (lambda arrays: np.concatenate(arrays), lambda a: np.split(a, 3))
 _ROLES = ("query", "key", "value")
+# TransformerEncoderLayer's submodules and the TransformerEncoder's layers they are
+TRANSFORMER_MODULES = {"self_attn": "attention", "linear1": "dense1", "linear2": "dense2", "norm1": "norm1",
+                       "norm2": "norm2"}  # fmt: skip
 
 
 def _layout(layer) -> list[tuple[str, tuple[str, ...], tuple]]:
@@ -129,6 +134,9 @@ def _layers(model):
             yield layer.name, layer.backward_layer, "_reverse"
         elif isinstance(layer, L.TimeDistributed):  # its layer's module, which takes any leading axes
             yield layer.name, layer.layer, ""
+        elif isinstance(layer, L.TransformerEncoder):  # TransformerEncoderLayer's submodules
+            for module, held in TRANSFORMER_MODULES.items():
+                yield f"{layer.name}.{module}", getattr(layer, held), ""
         else:
             yield layer.name, layer, ""
 

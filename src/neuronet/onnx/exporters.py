@@ -31,6 +31,24 @@ def time_distributed(g, layer, x, shape, mask):
     return export_layer(g, layer.layer, x, shape, mask)
 
 
+def transformer(g, layer, x, shape, mask):
+    """The held layers composed, dropout absent: post-norm h = norm1(x + attention(x)), y = norm2(h + ff(h));
+    pre-norm h = x + attention(norm1(x)), y = h + ff(norm2(h)); ff = dense2(dense1(.)) (its activation in
+    dense1); the padding mask goes to the attention."""
+
+    def held(sublayer, v):
+        return export_layer(g, sublayer, v, shape, mask if sublayer.takes_mask else None)
+
+    def ff(v):
+        return held(layer.dense2, held(layer.dense1, v))
+
+    if layer.norm_first:
+        h = g.op("Add", x, held(layer.attention, held(layer.norm1, x)))
+        return g.op("Add", h, ff(held(layer.norm2, h)))
+    h = held(layer.norm1, g.op("Add", x, held(layer.attention, x)))
+    return held(layer.norm2, g.op("Add", h, ff(h)))
+
+
 EXPORTERS = {
     L.Dense: dense, L.SparseDense: dense,
     L.Conv1D: conv, L.Conv2D: conv, L.Conv2DTranspose: conv_transpose,
@@ -44,7 +62,7 @@ EXPORTERS = {
     L.SimpleRNN: recurrent, L.LSTM: recurrent, L.GRU: recurrent, L.Bidirectional: recurrent,
     L.TimeDistributed: time_distributed,
     L.Add: merge, L.Subtract: merge, L.Multiply: merge, L.Average: average, L.Concatenate: concatenate,
-    L.MultiHeadAttention: attention, L.PositionalEmbedding: positional,
+    L.MultiHeadAttention: attention, L.PositionalEmbedding: positional, L.TransformerEncoder: transformer,
 }  # fmt: skip
 
 
@@ -67,5 +85,5 @@ ANY_LENGTH = (
     L.Conv1D, L.MaxPool1D, L.AvgPool1D, L.GlobalMaxPool1D, L.GlobalAvgPool1D,
     L.SimpleRNN, L.LSTM, L.GRU, L.Bidirectional, L.TimeDistributed,
     L.Add, L.Subtract, L.Multiply, L.Average, L.Concatenate,
-    L.MultiHeadAttention, L.PositionalEmbedding,
+    L.MultiHeadAttention, L.PositionalEmbedding, L.TransformerEncoder,
 )  # fmt: skip
