@@ -178,3 +178,12 @@ def test_a_model_saved_before_it_is_built_is_refused_and_writes_nothing(tmp_path
     with pytest.raises(ValueError, match=r"layers \['dense', 'dense_1'\] have no parameters yet.*before saving"):
         model.save(tmp_path / "m.nnet")
     assert not (tmp_path / "m.nnet").exists()
+
+
+def test_a_merge_layer_in_a_sequential_is_refused_and_points_to_graph_models():
+    with pytest.raises(ArgumentError, match=r"Add joins several values.* nn.Input and nn.Model"):
+        nn.Sequential([L.Dense(4, 4), L.Add()])
+    model = nn.Sequential([L.Dense(4, 4)])
+    with pytest.raises(ArgumentError, match=r"Concatenate joins several values"):
+        model.add(L.Concatenate())
+    assert len(model.layers) == 1

@@ -189,6 +189,8 @@ def set_call(j, key, value):
             lambda d: d["graph"]["calls"][2].update(inputs=[0] * 50_000 + [2]),
             r"name 50,005 nodes in all; neuronet loads graphs of at most 40,000",
         ),
+        # without its graph the file reads as a chain of its layers, where a merge layer has no place
+        (lambda d: d.pop("graph"), r"Add joins several values, but each layer of a Sequential reads the one"),
     ],
 )
 def test_a_hostile_graph_is_refused_before_anything_large_is_allocated(tmp_path, change, pattern):

@@ -36,6 +36,16 @@ class Sequential(Model):
             self._check_input_shape()
 
     # -- building ----------------------------------------------------------------------------------
+    def name_layer(self, layer: Layer) -> None:
+        """As Model's, but a layer that joins several values (a merge layer) is refused: a chain has one."""
+        if isinstance(layer, Layer) and layer.takes_list:
+            raise checks.ArgumentError(
+                f"{type(layer).__name__} joins several values, but each layer of a Sequential reads the one output "
+                "of the layer before it; build the model from nn.Input and nn.Model, calling "
+                f"{type(layer).__name__}() on a list of nodes"
+            )
+        super().name_layer(layer)
+
     def add(self, layer: Layer) -> None:
         """Append a layer, giving it a unique name (dense, dense_1, ...) as Keras does; with ``input_shape``
         known, a layer that does not fit the ones before it is refused (and not added)."""
