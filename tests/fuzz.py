@@ -109,9 +109,8 @@ def spec_choice(*choices):
 FRACTION = spec_num(low=0.0, high=1.0, high_open=True)
 POSITIVE = spec_num(low=0.0, low_open=True)
 NON_NEGATIVE = spec_num(low=0.0)
-ACTIVATION = spec_optional(
-    spec_choice("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "silu", "elu", "selu", "softplus")
-)
+ACTIVATION_NAMES = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "silu", "elu", "selu", "softplus")
+ACTIVATION = spec_optional(spec_choice(*ACTIVATION_NAMES))
 
 VERBOSE = lambda v: is_flag(v) or (is_int(v) and 0 <= v <= 2)  # noqa: E731 -- fit's verbose
 MONITOR = lambda v: isinstance(v, str) and bool(v.strip())  # noqa: E731
@@ -218,6 +217,10 @@ CONSTRUCTORS = {
         "dropout": FRACTION, "causal": is_flag}),
     "PositionalEmbedding": (L.PositionalEmbedding, {"max_length": 5, "embed_dim": 4}, {
         "max_length": spec_int(1), "embed_dim": spec_int(1), "sinusoidal": is_flag}),
+    "TransformerEncoder": (L.TransformerEncoder, {"embed_dim": 4, "num_heads": 2, "ff_dim": 6}, {
+        "embed_dim": lambda v: is_int(v, 1) and v % 2 == 0, "num_heads": lambda v: is_int(v, 1) and 4 % v == 0,
+        "ff_dim": spec_int(1), "dropout": FRACTION, "activation": spec_choice(*ACTIVATION_NAMES),
+        "norm_first": is_flag, "causal": is_flag}),
     "SparseDense": (L.SparseDense, {"n_inputs": 4, "n_neurons": 3}, {
         "density": spec_num(low=0.0, high=1.0, low_open=True)}),
     "GaussianNoise": (L.GaussianNoise, {"stddev": 0.1}, {"stddev": NON_NEGATIVE}),
@@ -487,6 +490,10 @@ def _attended(a, rng, pool):
         return L.PositionalEmbedding(room, features, sinusoidal=bool(rng.integers(2)))(a)
     attention = L.MultiHeadAttention(features, _heads(features, rng), causal=bool(rng.integers(2)))
     if kind == 1:
+        if rng.integers(2):  # the whole block: attention and a feed-forward network, each with its residual
+            block = L.TransformerEncoder(features, _heads(features, rng), int(rng.integers(1, 9)), dropout=0.0,
+                                         norm_first=bool(rng.integers(2)), causal=bool(rng.integers(2)))  # fmt: skip
+            return block(a)
         return attention(a)
     sequences = [p for p in pool if len(p.shape) == 3]
     b = sequences[rng.integers(len(sequences))]
@@ -853,6 +860,7 @@ def _saved_graph_models(folder: str) -> list[tuple[str, nn.Model, list | np.ndar
     h = L.LayerNormalization()(L.Add()([h, L.MultiHeadAttention(4, 2, dropout=0.1, causal=True)(h)]))
     m = L.PositionalEmbedding(5, 4, sinusoidal=True)(L.Embedding(12, 4, padding_id=0)(memory))
     h = L.Add()([h, L.MultiHeadAttention(4, 1)([h, m])])
+    h = L.TransformerEncoder(4, 2, 6, dropout=0.1, activation="gelu", norm_first=True)(h)
     attention = nn.Model([tokens, memory], L.Dense(2, activation="softmax")(L.GlobalAvgPool1D()(h)))
     attention.compile(metrics=["accuracy"])
     out = []
