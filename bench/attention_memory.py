@@ -72,9 +72,8 @@ def main(lengths: list[int]) -> None:
         t = np.array([row["length"] for row in rows], dtype=float)
         square = BATCH * HEADS * t**2 * 4
         (a, b, c), *_ = np.linalg.lstsq(np.stack([np.ones_like(t), t, square], 1), [r["peak"] for r in rows])
-        print(
-            f"\npeak = {a / 2**20:.1f} MiB + {b * 64 / 2**20:.1f} MiB per 64 tokens + {c:.2f} (batch, heads, T, T) arrays"
-        )
+        linear = f"{a / 2**20:.1f} MiB + {b * 64 / 2**20:.1f} MiB per 64 tokens"
+        print(f"\npeak = {linear} + {c:.2f} (batch, heads, T, T) arrays")
 
 
 if __name__ == "__main__":
