@@ -790,6 +790,7 @@ def chain(model) -> list:
 
 
 def refuse_penalties(layer) -> None:
+    """A NotImplementedError for a layer with an L1/L2 penalty (the file has no template for them yet)."""
     if any(p.regularizer for p in layer.parameters()):
         raise NotImplementedError(
             f"layer '{layer.name}' has an L1/L2 penalty, which eject cannot write yet: compile a copy without it"
@@ -797,10 +798,12 @@ def refuse_penalties(layer) -> None:
 
 
 def weight(layer, name: str) -> str:
+    """How the file reads one of ``layer``'s arrays from its .npz."""
     return f'WEIGHTS["{layer.name}.{name}"]'
 
 
 def shape_text(shape) -> str:
+    """A shape as the file's comments write it: (batch, 28, 28, 1)."""
     return "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ")"
 
 
@@ -809,6 +812,7 @@ ACTIVATIONS = {activations.ReLU: "ReLU", activations.Sigmoid: "Sigmoid", activat
 
 
 def activation_piece(act, shape: str, owner) -> Piece:
+    """The piece of an activation (``owner``: the layer it belongs to, named if it cannot be written)."""
     kind = ACTIVATIONS.get(type(act))
     if kind is None:
         raise NotImplementedError(
