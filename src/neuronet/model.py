@@ -30,6 +30,7 @@ import copy
 import numpy as np
 
 from . import arrays, checks, inputs, losses, model_file, optimizers, steps, summary, training
+from . import eject as ejection
 from . import metrics as metrics_lib
 from .callbacks import History
 from .graph import Graph
@@ -536,6 +537,17 @@ class Model:
         if checks.verbosity(verbose):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         return result
+
+    def train_on_batch(self, x, y) -> float:
+        """One training step on one batch, as Keras's: forward, loss, backward and the compiled optimizer's
+        update (the step ``fit`` takes, ``local_step``); returns the batch's loss."""
+        x, y = self.check_data(x, y)
+        return float(self.local_step().train_step(x, y)["loss"])
+
+    def eject(self, path) -> str:
+        """Write this model as one plain NumPy file (``eject.py``): its forward and backward passes, loss and
+        optimizer written out layer by layer, the weights in a ``.npz`` beside it; returns the path."""
+        return ejection.eject(self, path)
 
     # -- the model file (model_file.py) ------------------------------------------------------------
     def get_config(self) -> dict:
