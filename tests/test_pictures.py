@@ -140,12 +140,14 @@ def trained_cnn():
 def test_each_picture_is_written_as_a_png(trained_cnn, tmp_path):
     model, x, y = trained_cnn
     conv, conv_1 = (layer for layer in model.layers if isinstance(layer, L.Conv2D))
+    mlp = demos.digits_mlp()
     drawn = {
         "filters.png": lambda p: nn.plot.conv_filters(conv, p),
         "filters_1.png": lambda p: nn.plot.conv_filters(conv_1, p, max_filters=8),
         "activations.png": lambda p: nn.plot.activation_maps(model, x[0], p),
         "saliency.png": lambda p: nn.plot.saliency(model, x[:4], p),
         "gradients.png": lambda p: nn.plot.gradient_norms(model, x, y, p),
+        "saliency_flat.png": lambda p: nn.plot.saliency(mlp, x[:3].reshape(3, 64), p),
     }
     for name, draw in drawn.items():
         draw(tmp_path / name)

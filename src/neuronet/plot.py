@@ -364,13 +364,20 @@ def saliency(model, x, path=None, class_index=None, class_names=None, dpi: int =
     x = np.asarray(x)[:8]
     grads, chosen = probes.saliency(model, x, class_index)
     probabilities = model.predict(x)
-    heat = np.abs(grads).max(axis=-1) if grads.ndim == 4 else np.abs(grads)
+    if x.ndim == 2:  # flat rows of a square image (the digits' 64 pixels), drawn as the image
+        side = math.isqrt(x.shape[1])
+        if side * side != x.shape[1]:
+            raise ValueError(f"saliency draws images or flat rows of a square image, got shape {x.shape[1:]}")
+        x, grads = x.reshape(-1, side, side, 1), grads.reshape(-1, side, side, 1)
+    elif x.ndim != 4:
+        raise ValueError(f"saliency draws images (height, width, channels), got shape {x.shape[1:]}")
+    heat = np.abs(grads).max(axis=-1)
     n = len(x)
     fig = _figure((1.6 * n + 0.6, 3.6), dpi)
     axes = fig.subplots(2, n, squeeze=False)
     name = (lambda k: class_names[k]) if class_names else str
     for i in range(n):
-        image = x[i, ..., 0] if x.ndim == 4 and x.shape[-1] == 1 else x[i]
+        image = x[i, ..., 0] if x.shape[-1] == 1 else x[i]
         axes[0, i].imshow(image, cmap="gray_r")
         axes[0, i].set_title(f"class {name(chosen[i])}\np = {probabilities[i, chosen[i]]:.2f}", fontsize=8)
         axes[1, i].imshow(heat[i], cmap="hot")
