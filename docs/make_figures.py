@@ -1,6 +1,7 @@
 """The guide's pictures, drawn from measurements made when this script runs.
 
-    python docs/make_figures.py            # writes docs/residual_gradients.png and docs/attention.png
+    python docs/make_figures.py            # writes docs/residual_gradients.png, docs/attention.png, docs/cnn_*.png
+                                           # and docs/model_diagram.svg
     python docs/make_figures.py OUT_DIR    # elsewhere
 
 residual_gradients.png (guide, "Graph models and residual connections"): a
@@ -16,6 +17,14 @@ largest of 16 attention weights and the size of the softmax's gradient, with
 and without the scale. Right: the weights of a one-layer attention classifier
 trained to tell whether a sequence's first token equals its last, for one
 held-out sequence: the last step reads the first.
+
+cnn_filters.png, cnn_activations.png, cnn_saliency.png, cnn_gradients.png
+(guide, "Looking inside"): the digits CNN of ``neuronet demo cnn``
+(``demos.digits_cnn``) trained on the digits, then its first convolution's
+filters, the maps both convolutions make of a test digit, the saliency of
+eight test digits and each layer's gradient on a test batch (``nn.plot``).
+model_diagram.svg: the diagram of ``demos.digits_resnet()``
+(``nn.plot.model_diagram``).
 """
 
 from __future__ import annotations
@@ -166,9 +175,35 @@ def attention_picture(path: Path) -> None:
     print(f"written to {path}")
 
 
+CNN_EPOCHS = 20
+
+
+def inside_pictures(out: Path, epochs: int = CNN_EPOCHS, seed: int = 0) -> None:
+    """The digits CNN trained as ``neuronet demo cnn`` trains it, and the pictures of what it learned; the ResNet
+    demo's diagram."""
+    X, y = nn.datasets.load_digits()
+    split = train_val_test_split((X / 16).reshape(-1, 8, 8, 1), y, val_size=0.1, test_size=0.2, stratify=True, seed=0)
+    (xt, yt), (xv, yv), (xs, ys) = split
+    nn.set_seed(seed)
+    model = demos.digits_cnn()
+    model.compile(optimizer=nn.optimizers.Adam(0.003), metrics=["accuracy"])
+    best = nn.callbacks.EarlyStopping(patience=epochs)  # the epoch of the lowest validation loss, as the demo
+    model.fit(xt, yt, epochs=epochs, batch_size=32, validation_data=(xv, yv), callbacks=[best], verbose=0)
+    print(f"digits CNN, {epochs} epochs: test accuracy {accuracy(ys, model.predict(xs)):.1%}")
+    conv = next(layer for layer in model.layers if isinstance(layer, nn.layers.Conv2D))
+    nn.plot.conv_filters(conv, out / "cnn_filters.png")
+    nn.plot.activation_maps(model, xs[0], out / "cnn_activations.png")
+    nn.plot.saliency(model, xs[:8], out / "cnn_saliency.png")
+    nn.plot.gradient_norms(model, xs[:256], ys[:256], out / "cnn_gradients.png")
+    nn.plot.model_diagram(demos.digits_resnet(), out / "model_diagram.svg")
+    names = ("cnn_filters.png", "cnn_activations.png", "cnn_saliency.png", "cnn_gradients.png", "model_diagram.svg")
+    print(f"written to {', '.join(str(out / n) for n in names)}")
+
+
 def main(out: Path) -> None:
     residual_gradients(out / "residual_gradients.png")
     attention_picture(out / "attention.png")
+    inside_pictures(out)
 
 
 if __name__ == "__main__":

@@ -156,10 +156,33 @@ class Graph:
             and not (self.shared[before] or self.shared[after])
         )
 
+    def shapes(self, input_shapes: list) -> list:
+        """Each node's shape (batch as None) as far as it follows from ``input_shapes`` (one per input, None where
+        unknown): None where a shape is unknown or a layer does not fit it (the first batch says why)."""
+        known = dict(zip(self.input_slots, input_shapes))
+        for i, node in enumerate(self.nodes):
+            if node.is_input:
+                continue
+            given = [known.get(p) for p in self.parents[i]]
+            shape = None
+            if None not in given:
+                try:
+                    shape = node.layer.output_shape(given if node.layer.on_list(len(given)) else given[0])
+                except (ValueError, TypeError):
+                    shape = None
+            known[i] = None if shape is None else tuple(shape)
+        return [known.get(i) for i in range(len(self.nodes))]
+
     # -- the passes ------------------------------------------------------------------------------------
     def forward(self, calls: list[Call], xs: list, training: bool, masked: bool) -> list:
-        """The outputs' values for the inputs' ``xs``: each call on its sources' values, in order. ``masked``:
-        some stage takes a mask, so masks are carried beside the values (see ``Layer.output_mask``)."""
+        """The outputs' values for the inputs' ``xs`` (see :meth:`values`)."""
+        values = self.values(calls, xs, training, masked)
+        return [values[slot] for slot in self.output_slots]
+
+    def values(self, calls: list[Call], xs: list, training: bool, masked: bool) -> list:
+        """Every node's value for the inputs' ``xs``: each call on its sources' values, in order (a node inside a
+        fused stage keeps None). ``masked``: some stage takes a mask, so masks are carried beside the values (see
+        ``Layer.output_mask``)."""
         values = [None] * len(self.nodes)
         masks = [None] * len(self.nodes) if masked else None
         for slot, x in zip(self.input_slots, xs):
@@ -177,7 +200,7 @@ class Graph:
                 values[call.target] = call.stage.forward(x, training)
             if call.shared:
                 call.memory = memory(call.layer)
-        return [values[slot] for slot in self.output_slots]
+        return values
 
     def backward(self, calls: list[Call], dys: list, input_grad: bool, heads: bool = False) -> list:
         """Send dL/d(each output) back through ``calls`` in reverse; dL/d(each input), or Nones without

@@ -327,8 +327,14 @@ class Model:
         """The outputs for ``x``, as :meth:`forward`, without counting the pass for the check of ``backward``
         (see the module's docstring): for a pass no backward pass answers (scoring, a GAN's generated
         batch), or one a training step answers at once itself."""
+        values = self._values(x, training, self._plan())
+        outs = [values[slot] for slot in self._planned.output_slots]
+        return outs if self.several_outputs else outs[0]
+
+    def _values(self, x, training: bool, calls: list) -> list:
+        """Every node's value for ``x`` through ``calls`` (a plan of the model's graph)."""
         self.ops.prepare()
-        calls, graph = self._plan(), self._planned
+        graph = self._planned
         xs = [self._on_device(v, k) for k, v in enumerate(listed(x))]
         if len(xs) != len(graph.inputs):
             raise checks.ArgumentError(f"the model has {len(graph.inputs)} inputs, got {len(xs)} arrays")
@@ -336,8 +342,26 @@ class Model:
         if not self._built:  # sizes inferred from the first batch (Dense(32))
             graph.build(self._seen_shapes)
             self._built = True
-        outs = graph.forward(calls, xs, training, self._masked)
-        return outs if self.several_outputs else outs[0]
+        return graph.values(calls, xs, training, self._masked)
+
+    def layer_outputs(self, x) -> dict[str, np.ndarray]:
+        """Every layer's output for the batch ``x`` (as :meth:`predict` computes it, no layer fused), as NumPy
+        arrays by layer name in the order the layers run; a shared layer's later calls as "<name>:1", "<name>:2".
+        The model's weights and states are left as they were."""
+        if self.graph is None:
+            raise RuntimeError("the model has no layers yet: add some before asking for their outputs")
+        x = self.check_x(x)
+        self._plan()
+        graph = self._planned
+        values = self._values(x, False, graph.plan(fuse=False))
+        found, calls = {}, {}
+        for node, value in zip(graph.nodes, values):
+            if node.is_input:
+                continue
+            name = node.layer.name
+            k = calls[name] = calls.get(name, -1) + 1
+            found[name if k == 0 else f"{name}:{k}"] = self.ops.to_numpy(value)
+        return found
 
     def _on_device(self, x, k: int):
         """Input ``k``'s batch on the model's device, in its float type unless it holds token ids."""

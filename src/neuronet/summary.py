@@ -18,7 +18,7 @@ def table(model) -> str:
     header = ("Layer (type)", "Output Shape", "Param #", *(("Fed by",) if several else ()))
     rows = []
     if graph is not None:
-        known = dict(zip(graph.input_slots, model.known_input_shapes()))
+        known = graph.shapes(model.known_input_shapes())
         for slot in graph.input_slots:
             node = graph.nodes[slot]
             if several:
@@ -27,15 +27,7 @@ def table(model) -> str:
         for i, node in enumerate(graph.nodes):
             if node.is_input:
                 continue
-            layer, parents = node.layer, graph.parents[i]
-            given = [known.get(p) for p in parents]
-            shape = None
-            if None not in given:
-                try:
-                    shape = layer.output_shape(given if layer.on_list(len(given)) else given[0])
-                except (ValueError, TypeError):
-                    shape = None  # (the first batch says why)
-            known[i] = shape
+            layer, parents, shape = node.layer, graph.parents[i], known[i]
             count = 0 if id(layer) in counted else sum(p.data.size for p in layer.parameters())
             counted.add(id(layer))
             row = (f"{layer.name} ({type(layer).__name__})", shown(shape), f"{count:,}")

@@ -10,12 +10,14 @@ sentences (a model saved with ``--out`` classifies more with ``neuronet predict-
 from __future__ import annotations
 
 import functools
+import os
 import time
 
 import numpy as np
 
 from .. import callbacks, datasets, demos, losses, optimizers, plot, schedules
 from ..data import sliding_windows, train_val_test_split
+from ..layers.conv import Conv2D
 from ..metrics import accuracy, classification_report, f1_score, precision, recall
 from ..saving import model_path
 from ..sequential import Sequential
@@ -57,7 +59,36 @@ def _demo_cnn(args):
     print(f"8x8 handwritten digits as images: {len(xt)} training, {len(xv)} validation, {len(xs)} test images")
     model = demos.digits_cnn()
     model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.003), metrics=["accuracy"])
-    return model, (xt, yt), (xv, yv), (xs, ys), functools.partial(_report_classifier, what="digits")
+
+    def report(model, xs, ys):
+        _report_classifier(model, xs, ys, "digits")
+        if args.plot:
+            _cnn_pictures(model, xs, ys, os.path.dirname(args.plot))
+
+    return model, (xt, yt), (xv, yv), (xs, ys), report
+
+
+CNN_PICTURES = {  # --plot of demo cnn, beside the training curves
+    "filters": "demo_cnn_filters.png",
+    "activations": "demo_cnn_activations.png",
+    "saliency": "demo_cnn_saliency.png",
+    "gradients": "demo_cnn_gradients.png",
+    "diagram": "demo_cnn_model.svg",
+}
+
+
+def _cnn_pictures(model, xs, ys, folder: str) -> None:
+    """What the trained CNN learned, drawn in ``folder``: its first convolution's filters, the maps its
+    convolutions make of a test digit, the saliency of eight test digits, each layer's gradient on a test
+    batch, and its diagram."""
+    paths = {what: os.path.join(folder, name) for what, name in CNN_PICTURES.items()}
+    first = next(layer for layer in model.layers if isinstance(layer, Conv2D))
+    plot.conv_filters(first, paths["filters"])
+    plot.activation_maps(model, xs[0], paths["activations"])
+    plot.saliency(model, xs[:8], paths["saliency"])
+    plot.gradient_norms(model, xs[:256], ys[:256], paths["gradients"])
+    plot.model_diagram(model, paths["diagram"])
+    print("what the network learned: " + ", ".join(paths.values()))
 
 
 TEXT_LENGTH = 12  # tokens per review after padding

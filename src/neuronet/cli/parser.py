@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PNG",
         help=f"write the training curves to PNG ({demo.CURVES_PICTURE} if no name is given; default: no picture); "
         f"forecast: the forecast against the truth (default {demo.FORECAST_PICTURE}); gan: the losses, and samples "
-        f"every {demo.GAN_EVERY} epochs to {demo.GAN_GRIDS.replace('{epoch:03d}', 'NNN')}",
+        f"every {demo.GAN_EVERY} epochs to {demo.GAN_GRIDS.replace('{epoch:03d}', 'NNN')}; cnn: beside the curves, "
+        "what the network learned (its filters, activation maps, saliency, gradient norms, diagram)",
     )
     d.add_argument(
         "--out", help="save the trained model here (the text demo's works with predict-text; default: not saved)"
