@@ -76,7 +76,7 @@ class Record:
         self.sent[call.target] = [self.host(d) for d in given] if dx is not None else [None] * len(call.sources)
 
 
-class Step:
+class TakenStep:
     """One training step taken and put back: the record of its passes, its loss, every parameter's values,
     gradient and values after the update."""
 
@@ -140,13 +140,13 @@ def write_step(model, x, y, path) -> str:
             f"explain_step needs a batch of at least {least} samples here (BatchNormalization normalises over the "
             f"batch), got {len(listed(x)[0])}"
         )
-    step = Step(model, x, y)
+    step = TakenStep(model, x, y)
     atomic_write_bytes(path, page(model, listed(x), listed(y), step).encode("utf-8"))
     return path
 
 
 # -- the page ------------------------------------------------------------------------------------------
-def page(model, xs: list, ys: list, step: Step) -> str:
+def page(model, xs: list, ys: list, step: TakenStep) -> str:
     """The HTML of the page of ``step`` on the inputs ``xs`` and targets ``ys``."""
     record, opt = step.record, model.optimizer
     data = {
@@ -190,7 +190,7 @@ CSS = (
 )
 
 
-def intro(model, xs, ys, step: Step) -> str:
+def intro(model, xs, ys, step: TakenStep) -> str:
     opt = model.optimizer
     settings = ", ".join(f"{k}={v}" for k, v in opt.get_config().items() if v is not None)
     losses = ", ".join(type(loss).__name__ for loss in model.losses)
@@ -221,7 +221,7 @@ def intro(model, xs, ys, step: Step) -> str:
     return "".join(parts)
 
 
-def call_section(model, k: int, call, step: Step, seen_params: set) -> tuple[str, dict]:
+def call_section(model, k: int, call, step: TakenStep, seen_params: set) -> tuple[str, dict]:
     """The section of one call of a layer and its JSON entry."""
     graph, record = model.graph, step.record
     layer = call.layer
@@ -300,7 +300,7 @@ def call_section(model, k: int, call, step: Step, seen_params: set) -> tuple[str
     return "".join(parts), entry
 
 
-def loss_section(model, step: Step) -> str:
+def loss_section(model, step: TakenStep) -> str:
     docs = "\n\n".join(f"{type(loss).__name__}: {inspect.getdoc(type(loss)) or ''}" for loss in model.losses)
     penalty = f" + penalties {fmt(step.penalty)} = {fmt(step.data_loss + step.penalty)}" if step.penalty else ""
     return (
