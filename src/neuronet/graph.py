@@ -24,6 +24,10 @@ A ``Sequential`` is the graph of a chain (``Graph.chain``). A run of calls
 where each feeds only the next, the whole of a chain, is planned as a chain:
 a convolution, its activation and its pooling become one fused stage where
 the ops is tuned for a CPU (``fusion.plan``), inside a graph too.
+
+A graph may be watched (``watch``: ``explain.py``'s record of one step): the
+passes then hand it each call's values and gradients as they make them, and
+the graph is planned layer by layer, unfused, so that every layer is seen.
 """
 
 from __future__ import annotations
@@ -101,6 +105,8 @@ class Graph:
         # whether each node is made by a layer called elsewhere too (by node, not by layer id: a deep copy of the
         # graph, a thread's replica, stays right)
         self.shared = [not node.is_input and uses[id(node.layer)] > 1 for node in self.nodes]
+        # told of every call's values in the passes (``forward(call, x, y)``, ``backward(call, dy, dx)``) when set
+        self.watch = None
 
     @classmethod
     def chain(cls, layers: list, input_shape: tuple | None = None) -> Graph:
@@ -123,7 +129,7 @@ class Graph:
 
     def plan(self, fuse: bool) -> list[Call]:
         """The calls the passes run, in order: runs of calls that each feed only the next planned by
-        ``fusion.plan`` when ``fuse`` (see the module's docstring)."""
+        ``fusion.plan`` when ``fuse`` and the graph is not watched (see the module's docstring)."""
         calls = [i for i, node in enumerate(self.nodes) if not node.is_input]
         planned, start = [], 0
         while start < len(calls):
@@ -132,7 +138,7 @@ class Graph:
                 end += 1
             run = calls[start:end]
             layers = [self.nodes[i].layer for i in run]
-            stages = fusion.plan(layers) if fuse and len(run) > 1 else layers
+            stages = fusion.plan(layers) if fuse and self.watch is None and len(run) > 1 else layers
             at = 0
             for stage in stages:
                 count = len(stage.layers) if isinstance(stage, fusion.FusedStep) else 1
@@ -198,6 +204,8 @@ class Graph:
                 masks[call.target] = call.stage.output_mask(mask)
             else:
                 values[call.target] = call.stage.forward(x, training)
+            if self.watch is not None:
+                self.watch.forward(call, x, values[call.target])
             if call.shared:
                 call.memory = memory(call.layer)
         return values
@@ -226,6 +234,10 @@ class Graph:
             else:
                 if not call.several or call.layer.parameters():  # (a merge layer has none: nothing to do)
                     call.stage.backward_params_only(dy)
+                dx = None
+            if self.watch is not None:
+                self.watch.backward(call, dy, dx)
+            if dx is None:
                 continue
             for source, grad, need in zip(call.sources, dx if call.several else (dx,), needed):
                 if need:

@@ -29,7 +29,7 @@ import copy
 
 import numpy as np
 
-from . import arrays, checks, inputs, losses, model_file, optimizers, steps, summary, training
+from . import arrays, checks, explain, inputs, losses, model_file, optimizers, steps, summary, training
 from . import eject as ejection
 from . import metrics as metrics_lib
 from .callbacks import History
@@ -288,6 +288,12 @@ class Model:
         """The loss (with regularisation, as in training) on a batch, recorded for the metrics too."""
         return self._built_in_step().test_step(x, y)
 
+    def train_on_batch(self, x, y) -> float:
+        """One training step on the batch ``x`` with targets ``y`` (forward, loss, backward, the compiled
+        optimizer's update, as ``fit`` takes on each batch); the batch's loss, with regularisation."""
+        x, y = self.check_data(x, y)
+        return float(self.local_step().train_step(x, y)["loss"])
+
     def compute_gradients(self, x, y) -> tuple[float, np.ndarray]:
         """Forward, loss and backward on a batch: fill every ``.grad``; return (loss, outputs)."""
         return self._built_in_step().gradients(x, y)
@@ -439,7 +445,8 @@ class Model:
     def _plan(self) -> list:
         """The calls the passes run, made once for the current graph (and again only when it changes)."""
         graph = self.graph
-        key = (graph, self.ops, *self.losses)  # (held, so compared by identity: an id may be reused)
+        # (held, so compared by identity: an id may be reused); a watched graph is planned unfused (explain.py)
+        key = (graph, self.ops, graph.watch, *self.losses)
         if len(key) != len(self._plan_key or ()) or any(a is not b for a, b in zip(key, self._plan_key)):
             for layer in graph.layers:
                 if layer.ops is not self.ops:  # put in place of another (pruning) rather than added
@@ -562,16 +569,21 @@ class Model:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         return result
 
-    def train_on_batch(self, x, y) -> float:
-        """One training step on one batch, as Keras's: forward, loss, backward and the compiled optimizer's
-        update (the step ``fit`` takes, ``local_step``); returns the batch's loss."""
-        x, y = self.check_data(x, y)
-        return float(self.local_step().train_step(x, y)["loss"])
-
     def eject(self, path) -> str:
         """Write this model as one plain NumPy file (``eject.py``): its forward and backward passes, loss and
         optimizer written out layer by layer, the weights in a ``.npz`` beside it; returns the path."""
         return ejection.eject(self, path)
+
+    # -- seeing inside (explain.py) -----------------------------------------------------------------
+    def explain_step(self, x, y, path) -> str:
+        """Write to ``path`` one self-contained HTML page showing a training step on the batch ``x``, ``y``
+        layer by layer (``explain.write_step``); return the path. The model and its optimizer's state are
+        left as they were."""
+        passes = self._training_passes  # (the step answers no pass of the user's: theirs stays to answer)
+        try:
+            return explain.write_step(self, x, y, path)
+        finally:
+            self._training_passes = passes
 
     # -- the model file (model_file.py) ------------------------------------------------------------
     def get_config(self) -> dict:

@@ -7,12 +7,13 @@
     neuronet predict model.nnet new.csv --out predictions.csv --proba --keep id
     neuronet summary model.nnet
     neuronet export model.nnet model.onnx
+    neuronet explain model.nnet test.csv --out step.html
 
 Every mistake (in the command, the data or a model file) is one line and a non-zero exit code, found before
 training starts where it can be. The parts: ``arguments`` (what an argument may hold, CLIError), ``parser``
 (the commands and their options), ``demo``, ``reading`` (a CSV table checked), ``table_settings`` (what
 ``train`` saves and the other table commands read), ``settings`` (what those and the text settings share),
-``scores``, ``train``, ``use`` (evaluate, predict, summary, export) and ``text`` (predict-text).
+``scores``, ``train``, ``use`` (evaluate, predict, summary, export, explain) and ``text`` (predict-text).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from .arguments import delimiter, input_shape, layer_sizes, names, number, whole
 from .reading import MAX_CATEGORIES
 from .text import cmd_predict_text
 from .train import cmd_train, hidden_activations, optimizer_classes
-from .use import cmd_evaluate, cmd_export, cmd_predict, cmd_summary
+from .use import cmd_evaluate, cmd_explain, cmd_export, cmd_predict, cmd_summary
 
 
 class Parser(argparse.ArgumentParser):
@@ -200,4 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="the input's sizes without the batch, e.g. 28,28,1, if the file lacks them",
     )
     e.set_defaults(func=cmd_export)
+
+    x = sub.add_parser("explain", help="show one training step of a trained model on a CSV file, as an HTML page")
+    x.add_argument("model", help="a model file from `neuronet train`")
+    x.add_argument("data", help="CSV file with the model's feature columns and its target column")
+    x.add_argument("--out", default="step.html", help="the HTML page to write (default step.html)")
+    x.add_argument(
+        "--rows", type=whole_number(1), default=8, help="the batch: this many first rows of the file (default 8)"
+    )
+    x.add_argument("--drop-missing", action="store_true", help="leave out rows with a missing value (default: error)")
+    _add_delimiter(x)
+    x.set_defaults(func=cmd_explain)
     return p

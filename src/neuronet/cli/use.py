@@ -143,3 +143,18 @@ def cmd_export(args) -> None:
         names = input_names(settings.features, settings.categories)
         inputs = f"the {len(names)} columns {names} (a text feature as one 0/1 column per value, numbers as in the CSV)"
     print(f"{args.model} written as ONNX to {args.out}: input {inputs} (scaled inside the graph), output {out}")
+
+
+def cmd_explain(args) -> None:
+    """`neuronet explain MODEL DATA`: one training step of a model from `neuronet train` on the first rows of a
+    labelled CSV, shown layer by layer in a self-contained HTML page (``model.explain_step``); the model file is
+    left as it was."""
+    check_writable(args.out, "--out")
+    model, settings = _load(args.model)
+    table = _read_for(settings, args, target=True)
+    count = min(args.rows, len(table.rows))
+    if count < model.min_batch():
+        raise CLIError(f"{args.data} has {count} usable rows; a training step of this model needs {model.min_batch()}")
+    xs, ys = settings.inputs(table)[:count], settings.targets(table)[:count]
+    model.explain_step(xs, ys, args.out)
+    print(f"wrote one training step on the first {count} rows of {args.data} to {args.out}")
