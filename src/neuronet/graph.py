@@ -157,13 +157,17 @@ class Graph:
         )
 
     # -- the passes ------------------------------------------------------------------------------------
-    def forward(self, calls: list[Call], xs: list, training: bool, masked: bool) -> list:
+    def forward(self, calls: list[Call], xs: list, training: bool, masked: bool, watch=None) -> list:
         """The outputs' values for the inputs' ``xs``: each call on its sources' values, in order. ``masked``:
-        some stage takes a mask, so masks are carried beside the values (see ``Layer.output_mask``)."""
+        some stage takes a mask, so masks are carried beside the values (see ``Layer.output_mask``). ``watch``,
+        if given, is shown every value as it is made: ``watch(None, x)`` for each input, ``watch(stage, y)``
+        for each call's output (a stage is a layer, or a fused step whose ``layers`` it ran)."""
         values = [None] * len(self.nodes)
         masks = [None] * len(self.nodes) if masked else None
         for slot, x in zip(self.input_slots, xs):
             values[slot] = x
+            if watch is not None:
+                watch(None, x)
         for call in calls:
             x = [values[s] for s in call.sources] if call.several else values[call.sources[0]]
             if masked:
@@ -175,6 +179,8 @@ class Graph:
                 masks[call.target] = call.stage.output_mask(mask)
             else:
                 values[call.target] = call.stage.forward(x, training)
+            if watch is not None:
+                watch(call.stage, values[call.target])
             if call.shared:
                 call.memory = memory(call.layer)
         return [values[slot] for slot in self.output_slots]
