@@ -29,7 +29,7 @@ import copy
 
 import numpy as np
 
-from . import arrays, checks, inputs, losses, model_file, optimizers, steps, summary, training
+from . import arrays, checks, inputs, losses, lr_finder, model_file, optimizers, steps, summary, training
 from . import metrics as metrics_lib
 from .callbacks import History
 from .graph import Graph
@@ -59,6 +59,9 @@ class Model:
         self.epoch_metrics = metrics_lib.EpochMetrics([])
         self.metadata: dict = {}  # JSON-able extras saved with the model (the CLI keeps its table settings here)
         self.stop_training = False
+        # functions f(stage, value) shown each training pass's inputs (stage None) and its layers' outputs, as
+        # Graph.forward makes them (the TrainingDoctor's window); a thread's replica shares this very list
+        self.watchers: list = []
         self.params = ModelParameters()
         self.several_inputs = self.several_outputs = False  # given as lists (then fit and predict take lists)
         self._graph: Graph | None = None
@@ -335,8 +338,13 @@ class Model:
         if not self._built:  # sizes inferred from the first batch (Dense(32))
             graph.build(self._seen_shapes)
             self._built = True
-        outs = graph.forward(calls, xs, training, self._masked)
+        watch = self._show_watchers if training and self.watchers else None
+        outs = graph.forward(calls, xs, training, self._masked, watch)
         return outs if self.several_outputs else outs[0]
+
+    def _show_watchers(self, stage, value) -> None:
+        for watcher in list(self.watchers):  # (a copy: a watcher may take itself off)
+            watcher(stage, value)
 
     def _on_device(self, x, k: int):
         """Input ``k``'s batch on the model's device, in its float type unless it holds token ids."""
@@ -517,6 +525,16 @@ class Model:
         return training.fit(
             self, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose, distributed
         )
+
+    def find_learning_rate(
+        self, x, y, start: float = 1e-7, end: float = 10.0, batch_size: int = 32, steps: int = 100, plot=None
+    ) -> lr_finder.LearningRateSweep:
+        """Sweep the learning rate from ``start`` to ``end`` over one epoch (at least ``steps`` batches) on a copy
+        of the model (the model and its optimizer are left as they were) and suggest one: the returned sweep's
+        ``suggestion`` (the rate of the lowest smoothed loss / 10; ``steepest`` beside it), with
+        ``learning_rates``, ``smoothed`` and ``plot()``; ``plot``: a PNG path for the curve (``lr_finder``, as
+        fastai's ``lr_find``)."""
+        return lr_finder.find(self, x, y, start, end, batch_size, steps, plot=plot)
 
     def predict(self, x, batch_size: int = 256) -> np.ndarray | list[np.ndarray]:
         """Outputs for ``x`` as a NumPy array (a list of them for several outputs; ``x`` a list for several

@@ -194,3 +194,19 @@ def forecast(
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: inside, it hid part of the series
     return _save(fig, path)
+
+
+def learning_rate_sweep(learning_rates, losses, suggestion: float | None = None, path=None, size=(6.0, 4.0), dpi=100):
+    """The learning-rate finder's curve (``model.find_learning_rate``): the smoothed loss against the rate on a
+    log axis, the suggested rate marked."""
+    fig = _figure(size, dpi)
+    ax = fig.subplots()
+    ax.plot(np.asarray(learning_rates), np.asarray(losses), color="tab:blue")
+    ax.set_xscale("log")
+    if suggestion is not None:
+        ax.axvline(suggestion, color="tab:red", linestyle="--", linewidth=1, label=f"suggestion {suggestion:.2g}")
+        ax.legend()
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss (smoothed)")
+    ax.grid(alpha=0.3, which="both")
+    return _save(fig, path)
