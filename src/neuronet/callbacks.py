@@ -14,7 +14,7 @@ import string
 
 import numpy as np
 
-from . import checks, plot, process, saving
+from . import checks, doctor, plot, process, saving
 
 
 class Callback:
@@ -310,6 +310,15 @@ class SampleGrid(Callback):
         self.paths.append(path)
 
 
+class TrainingDoctor(doctor.Doctor, Callback):
+    """Watches training and names what goes wrong: inputs not scaled, a learning rate too high, gradients
+    that explode or vanish, dead ReLUs, a network not learning or overfitting (``neuronet.doctor`` holds
+    the statistics and the rules). ``doctor.findings`` lists them as dicts (``epoch``, ``code``, ``layer``,
+    ``message``: what to change); each is printed once, and "no findings" at the end if there were none
+    (``verbose=0``: none printed). It reads the step training takes anyway, on the first batch of each
+    epoch."""
+
+
 def _template(path: str, logged: bool) -> str:
     """``path``, a file name that may hold ``{epoch}`` (and, if ``logged``, logged values such as
     ``{val_loss:.3f}``), filled now with stand-in values so that a mistake shows before training, not after
@@ -372,4 +381,5 @@ __all__ = [
     "MonitorCallback",
     "ReduceLROnPlateau",
     "SampleGrid",
+    "TrainingDoctor",
 ]

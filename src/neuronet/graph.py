@@ -25,9 +25,10 @@ where each feeds only the next, the whole of a chain, is planned as a chain:
 a convolution, its activation and its pooling become one fused stage where
 the ops is tuned for a CPU (``fusion.plan``), inside a graph too.
 
-A graph may be watched (``watch``: ``explain.py``'s record of one step): the
-passes then hand it each call's values and gradients as they make them, and
-the graph is planned layer by layer, unfused, so that every layer is seen.
+A graph may be watched (``watch``: ``explain.py``'s record of one step, or a
+model's ``watchers`` during a training pass): the passes then hand it each
+call's values and gradients as they make them. A graph planned while watched
+is planned layer by layer, unfused, so that every layer is seen.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ import copy
 
 import numpy as np
 
-from . import arrays, checks, explain, inputs, losses, model_file, optimizers, steps, summary, training
+from . import arrays, checks, explain, inputs, losses, lr_finder, model_file, optimizers, steps, summary, training
 from . import eject as ejection
 from . import metrics as metrics_lib
 from .callbacks import History
@@ -60,6 +60,9 @@ class Model:
         self.epoch_metrics = metrics_lib.EpochMetrics([])
         self.metadata: dict = {}  # JSON-able extras saved with the model (the CLI keeps its table settings here)
         self.stop_training = False
+        # functions f(stage, value) shown each training pass's inputs (stage None) and its layers' outputs, as
+        # Graph.forward makes them (the TrainingDoctor's window); a thread's replica shares this very list
+        self.watchers: list = []
         self.params = ModelParameters()
         self.several_inputs = self.several_outputs = False  # given as lists (then fit and predict take lists)
         self._graph: Graph | None = None
@@ -348,7 +351,15 @@ class Model:
         if not self._built:  # sizes inferred from the first batch (Dense(32))
             graph.build(self._seen_shapes)
             self._built = True
-        return graph.values(calls, xs, training, self._masked)
+        if not (training and self.watchers) or graph.watch is not None:  # (explain_step's pass has its own)
+            return graph.values(calls, xs, training, self._masked)
+        for value in xs:  # the training pass's inputs, then each call's output as the graph makes it
+            self._show_watchers(None, value)
+        graph.watch = ShownToWatchers(self._show_watchers)
+        try:
+            return graph.values(calls, xs, training, self._masked)
+        finally:
+            graph.watch = None
 
     def layer_outputs(self, x) -> dict[str, np.ndarray]:
         """Every layer's output for the batch ``x`` (as :meth:`predict` computes it, no layer fused), as NumPy
@@ -368,6 +379,10 @@ class Model:
             k = calls[name] = calls.get(name, -1) + 1
             found[name if k == 0 else f"{name}:{k}"] = self.ops.to_numpy(value)
         return found
+
+    def _show_watchers(self, stage, value) -> None:
+        for watcher in list(self.watchers):  # (a copy: a watcher may take itself off)
+            watcher(stage, value)
 
     def _on_device(self, x, k: int):
         """Input ``k``'s batch on the model's device, in its float type unless it holds token ids."""
@@ -550,6 +565,16 @@ class Model:
             self, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose, distributed
         )
 
+    def find_learning_rate(
+        self, x, y, start: float = 1e-7, end: float = 10.0, batch_size: int = 32, steps: int = 100, plot=None
+    ) -> lr_finder.LearningRateSweep:
+        """Sweep the learning rate from ``start`` to ``end`` over one epoch (at least ``steps`` batches) on a copy
+        of the model (the model and its optimizer are left as they were) and suggest one: the returned sweep's
+        ``suggestion`` (the rate of the lowest smoothed loss / 10; ``steepest`` beside it), with
+        ``learning_rates``, ``smoothed`` and ``plot()``; ``plot``: a PNG path for the curve (``lr_finder``, as
+        fastai's ``lr_find``)."""
+        return lr_finder.find(self, x, y, start, end, batch_size, steps, plot=plot)
+
     def predict(self, x, batch_size: int = 256) -> np.ndarray | list[np.ndarray]:
         """Outputs for ``x`` as a NumPy array (a list of them for several outputs; ``x`` a list for several
         inputs), computed ``batch_size`` samples at a time to bound memory."""
@@ -598,6 +623,20 @@ class Model:
         os.PathLike; a name for another program's format (``model.onnx``, ``model.keras``) is refused.
         """
         model_file.save(self, path)
+
+
+class ShownToWatchers:
+    """A graph's ``watch`` (see graph.py) for a model's ``watchers``: each call's output shown to them as the
+    forward pass makes it (a fused stage's: its last layer's); they see no gradient."""
+
+    def __init__(self, show) -> None:
+        self.show = show
+
+    def forward(self, call, x, y) -> None:
+        self.show(call.stage, y)
+
+    def backward(self, call, dy, dx) -> None:
+        pass
 
 
 def metrics_per_output(metrics, count: int) -> list[list]:

@@ -442,3 +442,19 @@ def gradient_norms(model, x, y, path=None, dpi: int = 100):
 def weight_norm(layer) -> float:
     """The Euclidean norm of all of a layer's parameters together."""
     return float(np.sqrt(sum(float((layer.ops.to_numpy(p.data) ** 2).sum()) for p in layer.parameters())))
+
+
+def learning_rate_sweep(learning_rates, losses, suggestion: float | None = None, path=None, size=(6.0, 4.0), dpi=100):
+    """The learning-rate finder's curve (``model.find_learning_rate``): the smoothed loss against the rate on a
+    log axis, the suggested rate marked."""
+    fig = _figure(size, dpi)
+    ax = fig.subplots()
+    ax.plot(np.asarray(learning_rates), np.asarray(losses), color="tab:blue")
+    ax.set_xscale("log")
+    if suggestion is not None:
+        ax.axvline(suggestion, color="tab:red", linestyle="--", linewidth=1, label=f"suggestion {suggestion:.2g}")
+        ax.legend()
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss (smoothed)")
+    ax.grid(alpha=0.3, which="both")
+    return _save(fig, path)

@@ -23,7 +23,7 @@ from ..saving import model_path
 from ..sequential import Sequential
 from ..settings import set_seed
 from ..text import Tokenizer, pad_sequences
-from .arguments import check_writable
+from .arguments import CLIError, check_writable
 from .text import TextSettings, print_predictions
 
 
@@ -268,6 +268,8 @@ def _demo_resnet(args) -> None:
             callbacks.EarlyStopping(patience=epochs),
             callbacks.LearningRateScheduler(schedules.CosineDecay(RESNET_LEARNING_RATE, epochs)),
         ]
+        if args.doctor:
+            hooks.append(callbacks.TrainingDoctor())
         print(f"training the {name}, {epochs} epochs ...", flush=True)
         start = time.perf_counter()
         history = model.fit(xt, yt, epochs=epochs, batch_size=32, validation_data=(xv, yv), callbacks=hooks, verbose=0)
@@ -304,6 +306,8 @@ def cmd_demo(args) -> None:
         check_writable(FORECAST_PICTURE, "the forecast picture")
     if args.kind == "gan":
         check_writable(GAN_PICTURE, "the picture of the samples")
+        if args.doctor:
+            raise CLIError("--doctor watches one network learning from labels; the gan demo trains two at once")
     if args.out:
         check_writable(args.out, "--out")
         model_path(args.out, "--out")  # a foreign extension (.onnx, .keras) now, not after training
@@ -320,7 +324,8 @@ def cmd_demo(args) -> None:
     # the weights of the epoch with the lowest validation loss, not of the last one (a noisy step can end a run)
     best = callbacks.EarlyStopping(patience=epochs)
     start = time.perf_counter()
-    history = model.fit(xt, yt, epochs=epochs, batch_size=32, validation_data=(xv, yv), callbacks=[best])
+    watching = [best, callbacks.TrainingDoctor()] if args.doctor else [best]
+    history = model.fit(xt, yt, epochs=epochs, batch_size=32, validation_data=(xv, yv), callbacks=watching)
     print(f"trained in {time.perf_counter() - start:.1f} s")
     report(model, xs, ys)
     if args.plot and args.kind != "forecast":

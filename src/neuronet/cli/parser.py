@@ -28,6 +28,12 @@ def _add_delimiter(p) -> None:
     )
 
 
+DOCTOR_HELP = (
+    "watch the training (callbacks.TrainingDoctor) and print what goes wrong (inputs not scaled, a learning rate "
+    'too high, dead ReLUs, ...) with what to change, or "no findings"'
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command and its options; each command's function is its ``func`` default."""
     p = Parser(prog="neuronet", description="Neural networks from scratch on NumPy.")
@@ -68,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--out", help="save the trained model here (the text demo's works with predict-text; default: not saved)"
     )
+    d.add_argument("--doctor", action="store_true", help=DOCTOR_HELP)
     d.set_defaults(func=demo.cmd_demo)
 
     t = sub.add_parser("train", help="train on a CSV file with a header row")
@@ -153,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="random seed for the split and the weights (default 0)")
     t.add_argument("--quiet", action="store_true", help="print no line per epoch")
     t.add_argument("--plot", action="store_true", help="write the training curves as PNG next to the model")
+    t.add_argument("--doctor", action="store_true", help=DOCTOR_HELP)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a trained model on a labelled CSV file")

@@ -183,7 +183,7 @@ def cmd_train(args) -> None:
         epochs=args.epochs,
         batch_size=args.batch_size,
         validation_data=(Xs[val], ys[val]) if len(val) else None,
-        callbacks=stop,
+        callbacks=stop + ([callbacks.TrainingDoctor()] if args.doctor else []),
         verbose=0 if args.quiet else 1,
     )
     if stop and stop[0].best_epoch >= 0:
