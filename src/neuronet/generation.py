@@ -25,17 +25,19 @@ from .layers.positional import PositionalEmbedding
 def cached(model):
     """Within it, each call of ``model`` continues the sequences of the calls before it (inference only):
     every layer's ``use_cache`` is on, and off again at the end, however the block ends, so the model then
-    runs as before. An ArgumentError first where a layer cannot take a sequence a step at a time (one that
-    mixes steps, an attention that is not causal; see ``Layer.stepwise_problem``)."""
+    runs as before (the input shapes it has seen kept too: ``Model.shapes_kept``). An ArgumentError first where
+    a layer cannot take a sequence a step at a time (one that mixes steps, an attention that is not causal;
+    see ``Layer.stepwise_problem``)."""
     layers = model.graph.layers
     check_stepwise(model)
-    try:
-        for layer in layers:
-            layer.use_cache(True)
-        yield model
-    finally:
-        for layer in layers:
-            layer.use_cache(False)
+    with model.shapes_kept():
+        try:
+            for layer in layers:
+                layer.use_cache(True)
+            yield model
+        finally:
+            for layer in layers:
+                layer.use_cache(False)
 
 
 def check_stepwise(model) -> None:
@@ -172,6 +174,12 @@ def check_model(model, length: int) -> None:
         raise checks.ArgumentError(
             "generate feeds the model token ids, but its input is not ids: begin it with an Embedding "
             "(or nn.Input(shape=(None,), dtype='int64'))"
+        )
+    last = graph.outputs[0].layer.output_activation()
+    if last not in ("softmax", "linear", None):
+        raise checks.ArgumentError(
+            f"generate draws tokens from the model's output, which must be probabilities (a softmax last) or scores "
+            f"(logits: no activation last), but layer '{graph.outputs[0].layer.name}' ends in {last!r}"
         )
     for layer in every_layer(graph.layers):
         if isinstance(layer, PositionalEmbedding) and length > layer.max_length:
