@@ -1,6 +1,6 @@
 """The guide's pictures, drawn from measurements made when this script runs.
 
-    python docs/make_figures.py            # writes docs/residual_gradients.png
+    python docs/make_figures.py            # writes docs/residual_gradients.png and docs/attention.png
     python docs/make_figures.py OUT_DIR    # elsewhere
 
 residual_gradients.png (guide, "Graph models and residual connections"): a
@@ -9,6 +9,13 @@ without them, ``neuronet.demos.deep_mlp``. Left: the gradient reaching each
 block at the start of training (``demos.block_gradients``). Right: the
 training loss per epoch, each network trained alike. The numbers the guide
 quotes are printed.
+
+attention.png (guide, "Attention and Transformers"). Left: why the scores are
+divided by sqrt(head_dim): for random queries and keys of d features, the
+largest of 16 attention weights and the size of the softmax's gradient, with
+and without the scale. Right: the weights of a one-layer attention classifier
+trained to tell whether a sequence's first token equals its last, for one
+held-out sequence: the last step reads the first.
 """
 
 from __future__ import annotations
@@ -80,8 +87,88 @@ def residual_gradients(path: Path) -> None:
     print(f"written to {path}")
 
 
+def softmax_saturation(dims, keys: int = 16, queries: int = 2000, seed: int = 0) -> dict:
+    """For queries and keys of d independent N(0, 1) features (d in ``dims``), with and without the scale
+    1 / sqrt(d): the mean largest weight of a query's softmax over ``keys`` keys, and the mean size (Frobenius
+    norm) of the softmax's Jacobian diag(p) - p p^T, through which every gradient to the scores passes."""
+    rng = np.random.default_rng(seed)
+    found = {True: ([], []), False: ([], [])}
+    for d in dims:
+        q, k = rng.standard_normal((queries, 1, d)), rng.standard_normal((queries, keys, d))
+        dots = (q * k).sum(axis=-1)  # (queries, keys): each a sum of d products, of spread sqrt(d)
+        for scaled in (True, False):
+            s = dots / np.sqrt(d) if scaled else dots
+            p = np.exp(s - s.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            jacobian = np.einsum("nk,kl->nkl", p, np.eye(keys)) - p[:, :, None] * p[:, None, :]
+            found[scaled][0].append(p.max(axis=1).mean())
+            found[scaled][1].append(np.sqrt((jacobian**2).sum(axis=(1, 2))).mean())
+    return found
+
+
+def first_equals_last(n: int, rng, vocab: int = 6, length: int = 10):
+    """Random sequences of tokens 1..vocab-1, the label 1 where the first token equals the last (half)."""
+    ids = rng.integers(1, vocab, (n, length))
+    same = rng.integers(0, 2, n).astype(bool)
+    ids[same, -1] = ids[same, 0]
+    other = rng.integers(1, vocab - 1, (~same).sum())  # another token than the first, uniformly
+    ids[~same, -1] = (ids[~same, 0] - 1 + other) % (vocab - 1) + 1
+    return ids, same.astype(int)
+
+
+def pairing_attention(seed: int = 0):
+    """A one-layer attention classifier trained on first_equals_last; its held-out accuracy, one held-out
+    sequence and the attention weights (heads, 10, 10) it gives that sequence."""
+    L = nn.layers
+    nn.set_seed(seed)
+    x, y = first_equals_last(3000, np.random.default_rng(seed))
+    ids = nn.Input(shape=(10,), dtype="int64")
+    h = L.PositionalEmbedding(10, 16)(L.Embedding(6, 16)(ids))
+    attention = L.MultiHeadAttention(16, 2)
+    h = L.Add()([h, attention(h)])
+    model = nn.Model(ids, L.Dense(2, activation="softmax")(L.GlobalAvgPool1D()(h)))
+    model.compile(optimizer=nn.optimizers.Adam(0.01), metrics=["accuracy"])
+    model.fit(x[:2000], y[:2000], epochs=40, batch_size=32, verbose=0)
+    score = model.evaluate(x[2000:], y[2000:])["accuracy"]
+    model.predict(x[2000:2001])
+    return score, x[2000], attention.attention_scores[0]
+
+
+def attention_picture(path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    dims = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+    found = softmax_saturation(dims)
+    score, sequence, weights = pairing_attention()
+    fig = Figure(figsize=(12.0, 4.0), dpi=100, layout="constrained")
+    left, *heads = fig.subplots(1, 1 + len(weights), width_ratios=[1.4] + [1] * len(weights))
+    for scaled, style in ((True, "o-"), (False, "s--")):
+        name = "q.k / sqrt(d)" if scaled else "q.k"
+        left.semilogx(dims, found[scaled][0], style, color="tab:blue", label=f"largest weight, {name}", base=2)
+        left.semilogx(dims, found[scaled][1], style, color="tab:red", label=f"softmax gradient size, {name}", base=2)
+        print(
+            f"{name}: largest weight {found[scaled][0][0]:.2f} at d=1 -> {found[scaled][0][-1]:.2f} at d=512;"
+            f" gradient size {found[scaled][1][0]:.3f} -> {found[scaled][1][-1]:.3f}"
+        )
+    left.set(xlabel="d, features of a query and a key", ylim=(0, 1.02))
+    left.set_title("16 keys, random queries and keys")
+    left.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    for h, (ax, w) in enumerate(zip(heads, weights)):
+        ax.imshow(w, cmap="viridis", vmin=0, vmax=1)
+        ax.set(xlabel="key step, its token below", ylabel="query step", xticks=range(10), yticks=range(10))
+        ax.set_xticklabels([f"{t}\n{token}" for t, token in enumerate(sequence)], fontsize=7)
+        ax.set_title(f"head {h}: weights for one sequence")
+    print(f"first equals last: held-out accuracy {score:.1%}; sequence {sequence.tolist()}")
+    print(f"weights of the last step on the first, per head: {[round(float(w[-1, 0]), 2) for w in weights]}")
+    fig.suptitle("attention: why the scores are scaled (left), and what a trained head reads (right)")
+    fig.savefig(path, format="png")
+    print(f"written to {path}")
+
+
 def main(out: Path) -> None:
     residual_gradients(out / "residual_gradients.png")
+    attention_picture(out / "attention.png")
 
 
 if __name__ == "__main__":

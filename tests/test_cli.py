@@ -209,11 +209,14 @@ def test_text_demo_then_predict_text(tmp_path, capsys):
     assert lines[0].split()[0] == "positive" and lines[1].split()[0] == "negative"
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_text_demo_with_a_recurrent_network_then_predict_text(tmp_path, capsys, kind):
+TEXT_NETWORKS = {"lstm": "lstm (LSTM)", "gru": "gru (GRU)", "transformer": "transformer_encoder (TransformerEncoder)"}
+
+
+@pytest.mark.parametrize("kind", list(TEXT_NETWORKS))
+def test_text_demo_with_a_sequence_network_then_predict_text(tmp_path, capsys, kind):
     model = tmp_path / f"{kind}.nnet"
     code, out, _ = run(capsys, "demo", "text", "--model", kind, "--epochs", "10", "--out", model)
-    assert code == 0 and f"{kind} ({kind.upper()})" in out and "trained in" in out
+    assert code == 0 and TEXT_NETWORKS[kind] in out and "trained in" in out
     assert float(out.split("test accuracy: ")[1].split("%")[0]) >= 95.0
     code, out, err = run(capsys, "predict-text", model, "the plot was good , not bad", "the plot was bad , not good")
     assert code == 0, err

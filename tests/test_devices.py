@@ -39,6 +39,8 @@ LAYERS = [
     (lambda: L.TimeDistributed(L.Dense(4, 2)), SEQUENCE),
     (lambda: L.MultiHeadAttention(4, 2), SEQUENCE),
     (lambda: L.MultiHeadAttention(4, 2, dropout=0.3, causal=True), SEQUENCE),
+    (lambda: L.TransformerEncoder(4, 2, 6, dropout=0.3), SEQUENCE),
+    (lambda: L.TransformerEncoder(4, 2, 6, activation="gelu", norm_first=True, causal=True), SEQUENCE),
     (lambda: L.PositionalEmbedding(7, 4), SEQUENCE), (lambda: L.PositionalEmbedding(9, 4, sinusoidal=True), SEQUENCE),
 ]  # fmt: skip
 

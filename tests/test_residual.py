@@ -93,7 +93,15 @@ def test_the_guides_figure_script_draws_the_experiment(tmp_path, monkeypatch, ca
     import make_figures
 
     make_figures.main(tmp_path)
-    sys.modules.pop("make_figures")
     out = capsys.readouterr().out
-    assert (tmp_path / "residual_gradients.png").read_bytes()[:4] == b"\x89PNG"
+    for name in ("residual_gradients.png", "attention.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     assert "residual: y = x + F(x): gradient reaching block 1" in out and "plain: y = F(x)" in out
+    # the attention chapter's claims: unscaled scores saturate the softmax as d grows and its gradient fades;
+    # scaled, neither changes much with d
+    found = make_figures.softmax_saturation([1, 512], queries=500)
+    sys.modules.pop("make_figures")
+    (scaled_top, scaled_grad), (plain_top, plain_grad) = found[True], found[False]
+    assert plain_top[1] > 0.9 and plain_grad[1] < 0.1 < 0.25 < scaled_grad[1] and scaled_top[1] < 0.3
+    assert abs(scaled_top[0] - plain_top[0]) < 1e-12  # at d = 1 the scale is 1
+    assert float(re.search(r"first equals last: held-out accuracy ([\d.]+)%", out)[1]) >= 95

@@ -103,6 +103,21 @@ def sentiment_rnn(vocab_size: int, length: int, kind: str = "lstm") -> Sequentia
     )
 
 
+def sentiment_transformer(vocab_size: int, length: int) -> Sequential:
+    """Word vectors and their positions, one Transformer encoder block in which every word attends to the others
+    (padding gets no attention), then the mean of the steps is classified (``demo text --model transformer``)."""
+    return Sequential(
+        [
+            L.Embedding(vocab_size, 32, padding_id=0),
+            L.PositionalEmbedding(length, 32),  # attention alone does not see the order: "not good" vs "good, not"
+            L.TransformerEncoder(32, 4, 64, dropout=0.1),
+            L.GlobalAvgPool1D(),
+            L.Dense(32, 2, activation="softmax"),
+        ],
+        input_shape=(length,),
+    )
+
+
 def co2_lstm(lookback: int) -> Sequential:
     """An LSTM over a window of ``lookback`` months, then the change to the next month (``demo forecast``)."""
     return Sequential([L.LSTM(1, 32), L.Dense(32, 1)], input_shape=(lookback, 1))

@@ -1,6 +1,6 @@
 """The ``neuronet`` command line: demos, and training on your own CSV data.
 
-    neuronet demo [dense|cnn|text|forecast|gan]   (demo text --model cnn|lstm|gru)
+    neuronet demo [dense|cnn|text|forecast|gan|resnet]   (demo text --model cnn|lstm|gru|transformer)
     neuronet predict-text sentiment.nnet "the plot was not boring"
     neuronet train data.csv --target label --hidden 64,32 --out model.nnet
     neuronet evaluate model.nnet test.csv

@@ -1,6 +1,6 @@
 """`neuronet demo`: a network trained on bundled data (no download), then scored on test data it never saw.
 
-    neuronet demo [dense|cnn|text|forecast|gan|resnet]   (demo text --model cnn|lstm|gru)
+    neuronet demo [dense|cnn|text|forecast|gan|resnet]   (demo text --model cnn|lstm|gru|transformer)
 
 The networks themselves are the library's (``neuronet.demos``); this module loads and splits the data,
 trains, and reports: test scores, a picture where one helps, and for the text demo predictions of a few
@@ -72,8 +72,11 @@ def _demo_text(args):
     print(f"vocabulary of {tokenizer.vocab_size} ids; each review padded to {TEXT_LENGTH} tokens")
     kind = args.model or "cnn"
     print(f"the network: {TEXT_MODELS[kind]}")
-    model = demos.sentiment_cnn(tokenizer.vocab_size, TEXT_LENGTH) if kind == "cnn" else None
-    if model is None:
+    if kind == "cnn":
+        model = demos.sentiment_cnn(tokenizer.vocab_size, TEXT_LENGTH)
+    elif kind == "transformer":
+        model = demos.sentiment_transformer(tokenizer.vocab_size, TEXT_LENGTH)
+    else:
         model = demos.sentiment_rnn(tokenizer.vocab_size, TEXT_LENGTH, kind)
     model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(0.005), metrics=["accuracy"])
     model.metadata = TextSettings(tokenizer, TEXT_LENGTH, ["negative", "positive"]).to_metadata()
@@ -85,6 +88,8 @@ TEXT_MODELS = {
     "cnn": "a convolution over 3 words at a time, then the strongest of each feature",
     "lstm": "an LSTM reading the words in order (padding skipped), its last state classified",
     "gru": "a GRU reading the words in order (padding skipped), its last state classified",
+    "transformer": "word vectors and positions, a Transformer encoder block (every word attends to the others, "
+    "padding to none), the mean over the words classified",
 }
 FORECAST_LOOKBACK, FORECAST_TEST, FORECAST_VAL = 24, 120, 48  # months read; months tested and validated on
 FORECAST_PICTURE = "demo_forecast.png"

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--model",
         choices=sorted(demo.TEXT_MODELS),
-        help="the network of `demo text`: cnn (default), lstm or gru, to compare them on the same reviews",
+        help="the network of `demo text`: cnn (default), lstm, gru or transformer, to compare them on the same reviews",
     )
     d.add_argument(
         "--epochs", type=whole_number(1), help="passes over the training data (default 30; gan 300; resnet 20)"

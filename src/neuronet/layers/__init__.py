@@ -27,6 +27,7 @@ from .positional import PositionalEmbedding
 from .reshape import Reshape
 from .simple_rnn import SimpleRNN
 from .sparse import SparseDense, prune, prune_dense
+from .transformer import TransformerEncoder
 from .upsampling import UpSampling2D
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -81,6 +82,7 @@ __all__ = [
     "Subtract",
     "Tanh",
     "TimeDistributed",
+    "TransformerEncoder",
     "UpSampling2D",
     "prune",
     "prune_dense",
