@@ -82,7 +82,22 @@ def uncached(model, sequence, start):
     return np.array([model.predict(sequence[None, :t])[0, -1] for t in range(start, len(sequence))], dtype=np.float64)
 
 
-MODELS = {"graph": graph_model, "sequential": sequential_model, "held": held_model}
+def transformer_model(causal=True):
+    """TransformerEncoder blocks, pre-norm and post-norm: their attention's cache works inside them."""
+    return randomised(
+        nn.Sequential(
+            [
+                L.Embedding(V, E),
+                L.PositionalEmbedding(T, E),
+                L.TransformerEncoder(E, H, 16, dropout=0.1, activation="gelu", norm_first=True, causal=causal),
+                L.TransformerEncoder(E, H, 16, dropout=0.1, norm_first=False, causal=causal),
+                L.Dense(V, activation="softmax"),
+            ]
+        )
+    )
+
+
+MODELS = {"graph": graph_model, "sequential": sequential_model, "held": held_model, "transformer": transformer_model}
 
 
 @pytest.mark.parametrize("make", MODELS)
@@ -217,6 +232,13 @@ def test_layers_that_mix_steps_are_refused(layers, message):
     with pytest.raises(ArgumentError, match=message):
         nn.text.generate(model, [1, 2], 3)
     assert all(getattr(layer, "cache", None) is None for layer in model.layers)
+
+
+def test_a_transformer_encoder_that_is_not_causal_is_refused():
+    with pytest.raises(
+        ArgumentError, match="'transformer_encoder' \\(TransformerEncoder\\) cannot: its layer 'attention' "
+    ):
+        nn.text.generate(transformer_model(causal=False), [1, 2], 3)
 
 
 def test_other_models_are_refused():
