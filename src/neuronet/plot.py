@@ -194,3 +194,24 @@ def forecast(
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: inside, it hid part of the series
     return _save(fig, path)
+
+
+def attention(weights, tokens, path=None, title: str | None = None, size=(7.5, 6.5), dpi: int = 100):
+    """One head's attention weights over a sequence as a heat map: row i is query step i, its weights over the
+    key steps it reads (a causal head's upper triangle is empty). ``weights`` (steps, steps), as one head of a
+    MultiHeadAttention's ``attention_scores``; ``tokens`` label the steps (a space shown as '␣')."""
+    w = np.asarray(weights, dtype=float)
+    labels = ["\u2423" if t == " " else str(t) for t in tokens]
+    if w.ndim != 2 or w.shape != (len(labels), len(labels)):
+        raise ValueError(f"attention takes one head's weights (steps, steps) for {len(labels)} tokens, got {w.shape}")
+    fig = _figure(size, dpi)
+    ax = fig.subplots()
+    image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=max(float(w.max()), 1e-12))
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlabel("key: the step read")
+    ax.set_ylabel("query: the step reading")
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
+    return _save(fig, path)
