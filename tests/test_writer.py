@@ -33,14 +33,14 @@ def test_windows_and_baselines():
 
 @pytest.mark.slow
 def test_a_short_run_learns_below_the_bigram_baseline():
-    """A few epochs of the demo's model on part of the text: its validation loss is below both baselines."""
+    """5 of the demo's 20 epochs, its model and data: the validation loss is below both baselines already."""
     vocabulary, train, val = writer_data(seed=0)
-    xt, yt = demos.character_windows(train[:30_000], 64, 32)
+    xt, yt = demos.character_windows(train, 64, 32)
     xv, yv = demos.character_windows(val, 64, 64)
     nn.set_seed(0)
-    model = demos.writer_transformer(len(vocabulary), 64, embed_dim=32, num_heads=2, ff_dim=64)
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=nn.optimizers.Adam(0.005))
-    model.fit(xt, yt, epochs=6, batch_size=32, verbose=0)
+    model = demos.writer_transformer(len(vocabulary), 64)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=nn.optimizers.Adam(0.003))
+    model.fit(xt, yt, epochs=5, batch_size=32, verbose=0)
     baselines = demos.ngram_losses(train, xv, yv, len(vocabulary))
     loss = demos.character_loss(model, xv, yv)
     assert loss < baselines["bigram"] < baselines["unigram"]
