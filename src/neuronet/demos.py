@@ -118,6 +118,59 @@ def sentiment_transformer(vocab_size: int, length: int) -> Sequential:
     )
 
 
+def writer_transformer(
+    vocab_size: int, context: int, embed_dim: int = 64, num_heads: int = 4, ff_dim: int = 128, blocks: int = 2
+) -> Sequential:
+    """A character-level causal Transformer (``demo writer``): each character's vector and its position,
+    ``blocks`` pre-norm encoder blocks in which each step attends to itself and the steps before it alone, a
+    last LayerNormalization, then at every step the probabilities of the next character. Sequences of up to
+    ``context`` characters (``nn.text.generate`` continues text a character at a time through it)."""
+    return Sequential(
+        [
+            L.Embedding(vocab_size, embed_dim),
+            L.PositionalEmbedding(context, embed_dim),
+            *[
+                L.TransformerEncoder(embed_dim, num_heads, ff_dim, dropout=0.0, activation="gelu", norm_first=True,
+                                     causal=True)
+                for _ in range(blocks)
+            ],
+            L.LayerNormalization(epsilon=1e-5),  # (pre-norm blocks leave their last sum unnormalised)
+            L.Dense(embed_dim, vocab_size, activation="softmax"),
+        ]
+    )  # fmt: skip
+
+
+def character_windows(ids: np.ndarray, length: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of ``length`` character ids every ``stride`` characters, and for each step the id after it: the
+    inputs (n, length) and targets (n, length) of a model that predicts the next character at every step."""
+    starts = np.arange(0, len(ids) - length, stride)
+    x = ids[starts[:, None] + np.arange(length)]
+    return x, ids[starts[:, None] + np.arange(1, length + 1)]
+
+
+def ngram_losses(train_ids: np.ndarray, x: np.ndarray, y: np.ndarray, vocab_size: int) -> dict[str, float]:
+    """The baselines of a character model, counted on ``train_ids`` and measured on the targets ``y`` (each
+    ``y[:, t]`` follows ``x[:, t]``), in nats per character (the mean of -ln p(target)):
+
+        unigram  p(c) = (count(c) + 1) / (N + V)                              each character alone
+        bigram   p(c | b) = (count(b c) + p_unigram(c)) / (count(b) + 1)      the character before it too
+
+    (add-one smoothing; the bigram falls back on the unigram after a character rarely seen)."""
+    unigram = np.bincount(train_ids, minlength=vocab_size) + 1.0
+    unigram /= unigram.sum()
+    pairs = np.zeros((vocab_size, vocab_size))
+    np.add.at(pairs, (train_ids[:-1], train_ids[1:]), 1.0)
+    bigram = (pairs + unigram) / (pairs.sum(axis=1, keepdims=True) + 1.0)
+    return {"unigram": float(-np.log(unigram[y]).mean()), "bigram": float(-np.log(bigram[x, y]).mean())}
+
+
+def character_loss(model: Model, x: np.ndarray, y: np.ndarray) -> float:
+    """A character model's cross-entropy on targets ``y`` after inputs ``x``, in nats per character."""
+    probabilities = model.predict(x)
+    chosen = np.take_along_axis(probabilities, y[..., None], axis=-1)[..., 0].astype(np.float64)
+    return float(-np.log(chosen).mean())
+
+
 def co2_lstm(lookback: int) -> Sequential:
     """An LSTM over a window of ``lookback`` months, then the change to the next month (``demo forecast``)."""
     return Sequential([L.LSTM(1, 32), L.Dense(32, 1)], input_shape=(lookback, 1))

@@ -26,6 +26,7 @@ model file (``model_file.py``), the summary table (``summary.py``).
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -383,6 +384,16 @@ class Model:
     def _show_watchers(self, stage, value) -> None:
         for watcher in list(self.watchers):  # (a copy: a watcher may take itself off)
             watcher(stage, value)
+
+    @contextmanager
+    def shapes_kept(self):
+        """Within it, calls leave the input shapes the model has seen (what ``summary`` shows and a file saves)
+        as they were: for passes on pieces of a sequence (``generation.py``'s steps), not whole samples."""
+        seen = self._seen_shapes
+        try:
+            yield self
+        finally:
+            self._seen_shapes = seen
 
     def _on_device(self, x, k: int):
         """Input ``k``'s batch on the model's device, in its float type unless it holds token ids."""

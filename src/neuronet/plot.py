@@ -390,10 +390,10 @@ def saliency(model, x, path=None, class_index=None, class_names=None, dpi: int =
     return _save(fig, path)
 
 
-def attention(layer, path=None, sample: int = 0, tokens=None, dpi: int = 100):
+def attention(layer, path=None, sample: int = 0, tokens=None, heads=None, title: str | None = None, dpi: int = 100):
     """The attention weights of a ``MultiHeadAttention`` layer (or a ``TransformerEncoder``'s) on its last call,
-    one heat map per head, query steps down and key steps across (``layer.attention_scores``); ``tokens``
-    labels the steps."""
+    one heat map per head (``heads``: which, all by default), query steps down and key steps across
+    (``layer.attention_scores``); ``tokens`` labels the steps (a space shown as '\u2423')."""
     held = getattr(layer, "attention", None)
     layer = held if isinstance(held, MultiHeadAttention) else layer
     if not isinstance(layer, MultiHeadAttention):
@@ -404,17 +404,22 @@ def attention(layer, path=None, sample: int = 0, tokens=None, dpi: int = 100):
     if not 0 <= sample < len(weights):
         raise ValueError(f"sample must be 0..{len(weights) - 1} (the last call's batch), got {sample}")
     weights = weights[sample]
-    heads, steps_q, steps_k = weights.shape
-    fig = _figure((3.2 * heads + 0.8, 3.4), dpi)
-    axes = fig.subplots(1, heads, squeeze=False)[0]
-    for h, ax in enumerate(axes):
+    chosen = list(range(len(weights))) if heads is None else list(heads)
+    if not chosen or any(not 0 <= h < len(weights) for h in chosen):
+        raise ValueError(f"heads must be some of 0..{len(weights) - 1} (the layer's heads), got {heads!r}")
+    _, steps_q, steps_k = weights.shape
+    labels = None if tokens is None else ["\u2423" if t == " " else str(t) for t in tokens]
+    side = 3.2 if labels is None or steps_k <= 16 else 0.2 * steps_k + 1.5
+    fig = _figure((side * len(chosen) + 0.8, side + 0.2), dpi)
+    axes = fig.subplots(1, len(chosen), squeeze=False)[0]
+    for h, ax in zip(chosen, axes):
         image = ax.imshow(weights[h], cmap="viridis", vmin=0, vmax=1)
         ax.set(xlabel="key step", ylabel="query step", title=f"head {h}")
-        if tokens is not None:
-            ax.set_xticks(range(steps_k), [str(t) for t in tokens][:steps_k], rotation=90, fontsize=7)
-            ax.set_yticks(range(steps_q), [str(t) for t in tokens][:steps_q], fontsize=7)
+        if labels is not None:
+            ax.set_xticks(range(steps_k), labels[:steps_k], rotation=90, fontsize=7)
+            ax.set_yticks(range(steps_q), labels[:steps_q], fontsize=7)
     fig.colorbar(image, ax=list(axes), shrink=0.8, label="weight")
-    fig.suptitle(f"{layer.name}: attention weights, sample {sample}")
+    fig.suptitle(title or f"{layer.name}: attention weights, sample {sample}")
     return _save(fig, path)
 
 

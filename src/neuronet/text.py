@@ -5,6 +5,8 @@
 
 Id 0 is padding and id 1 stands for any word outside the vocabulary; real
 words get ids from 2 upwards, most frequent first.
+
+``generate`` (from ``generation.py``) lets a causal model write text a token at a time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from . import arrays, checks
 from .data.csv import read_csv
+from .generation import generate as generate
 
 PAD, OOV = 0, 1
 _WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")  # words (with apostrophes) and single punctuation marks

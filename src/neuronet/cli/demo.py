@@ -1,6 +1,6 @@
 """`neuronet demo`: a network trained on bundled data (no download), then scored on test data it never saw.
 
-    neuronet demo [dense|cnn|text|forecast|gan|resnet]   (demo text --model cnn|lstm|gru|transformer)
+    neuronet demo [dense|cnn|text|forecast|gan|resnet|writer]   (demo text --model cnn|lstm|gru|transformer)
 
 The networks themselves are the library's (``neuronet.demos``); this module loads and splits the data,
 trains, and reports: test scores, a picture where one helps, and for the text demo predictions of a few
@@ -15,8 +15,9 @@ import time
 
 import numpy as np
 
-from .. import callbacks, datasets, demos, losses, optimizers, plot, schedules
+from .. import callbacks, datasets, demos, losses, optimizers, plot, schedules, text
 from ..data import sliding_windows, train_val_test_split
+from ..layers import TransformerEncoder
 from ..layers.conv import Conv2D
 from ..metrics import accuracy, classification_report, f1_score, precision, recall
 from ..saving import model_path
@@ -290,8 +291,113 @@ def _demo_resnet(args) -> None:
         print(f"the ResNet saved to {args.out}")
 
 
+WRITER_PICTURE = "demo_writer_attention.png"
+# the characters the model reads at a time (its longest sequence, a sample's too), between the training windows
+WRITER_CONTEXT, WRITER_STRIDE, WRITER_EPOCHS, WRITER_LEARNING_RATE = 64, 32, 20, 0.003
+WRITER_PROMPT = "The network"  # what the samples start from: each then writes up to the context's end
+WRITER_SENTENCE = "Each step attends to the steps before it."  # the sentence the attention picture reads
+
+
+def writer_data(seed: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """The demo writer's text as character ids: the vocabulary (the characters by id), the training ids and the
+    validation ids, every tenth paragraph of the documents (from a seeded draw) held out to validate."""
+    paragraphs = datasets.neuronet_docs().splitlines(keepends=True)
+    held = np.random.default_rng(seed).permutation(len(paragraphs)) % 10 == 0
+    vocabulary = "".join(sorted(set("".join(paragraphs))))
+    index = {c: i for i, c in enumerate(vocabulary)}
+
+    def ids(keep) -> np.ndarray:
+        return np.array([index[c] for p, k in zip(paragraphs, keep) if k for c in p], dtype=np.int64)
+
+    return vocabulary, ids(~held), ids(held)
+
+
+def _demo_writer(args) -> None:
+    """A character-level causal Transformer learns to write like neuronet's documentation; samples as it learns,
+    its validation loss beside the unigram and bigram baselines, and one head's attention over a sentence."""
+    epochs = args.epochs or WRITER_EPOCHS
+    vocabulary, train, val = writer_data(args.seed)
+    prompt = args.prompt if args.prompt is not None else WRITER_PROMPT
+    unknown = sorted(set(prompt) - set(vocabulary))
+    if not prompt or unknown:
+        raise CLIError(
+            f"--prompt {prompt!r} " + (f"holds characters the documents never use: {''.join(unknown)!r}" if unknown
+            else "is empty") + f"; use some of {vocabulary.strip()!r}"
+        )  # fmt: skip
+    if len(prompt) > WRITER_CONTEXT // 2:
+        raise CLIError(f"--prompt has {len(prompt)} characters: give at most {WRITER_CONTEXT // 2}, room to write")
+    steps = WRITER_CONTEXT + 1 - len(prompt)  # (the model reads all it writes but the last character)
+    xt, yt = demos.character_windows(train, WRITER_CONTEXT, WRITER_STRIDE)
+    xv, yv = demos.character_windows(val, WRITER_CONTEXT, WRITER_CONTEXT)
+    print(
+        f"neuronet's own guide and API reference as text: {len(train):,} characters to learn from, {len(val):,} "
+        f"held out (every tenth paragraph), {len(vocabulary)} distinct characters"
+    )
+    print(
+        f"a causal Transformer reads {WRITER_CONTEXT} characters at a time and predicts, at every step, the next "
+        f"character from that step and the ones before it: {len(xt)} training windows, {len(xv)} validation windows"
+    )
+    model = demos.writer_transformer(len(vocabulary), WRITER_CONTEXT)
+    model.compile(loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(WRITER_LEARNING_RATE))
+    model.summary()
+    temperature = args.temperature
+
+    class Samples(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            written = text.generate(
+                model, prompt, steps, temperature=temperature, seed=args.seed, vocabulary=vocabulary
+            )
+            print(f"epoch {epoch + 1}/{epochs}: loss {logs['loss']:.3f}, val_loss {logs['val_loss']:.3f}")
+            print(f"  {written!r}", flush=True)
+
+    hooks = [Samples(), callbacks.LearningRateScheduler(schedules.CosineDecay(WRITER_LEARNING_RATE, epochs))]
+    if args.doctor:
+        hooks.append(callbacks.TrainingDoctor())
+    print(f"training, {epochs} epochs; after each, the {steps} characters it writes after {prompt!r}:")
+    start = time.perf_counter()
+    history = model.fit(xt, yt, epochs=epochs, batch_size=32, validation_data=(xv, yv), callbacks=hooks, verbose=0)
+    print(f"trained in {time.perf_counter() - start:.1f} s")
+    baselines = demos.ngram_losses(train, xv, yv, len(vocabulary))
+    scores = {
+        "the Transformer": demos.character_loss(model, xv, yv),
+        "bigram (the character before)": baselines["bigram"],
+        "unigram (character counts)": baselines["unigram"],
+    }
+    print("validation loss, nats per character (the lower the better; counts from the training text):")
+    for name, value in scores.items():
+        print(f"  {name:32}{value:7.3f}")
+    print(f"greedy (temperature 0): {text.generate(model, prompt, steps, 0, vocabulary=vocabulary)!r}")
+    _writer_attention(model, vocabulary)
+    if args.plot:
+        plot.training_curves(history, args.plot)
+        print(f"training curves written to {args.plot}")
+    if args.out:
+        model.save(args.out)
+        print(f"model saved to {args.out} (the characters by id: {vocabulary!r})")
+
+
+def _writer_attention(model, vocabulary: str) -> None:
+    """The picture of the sharpest head (the lowest mean entropy of its rows) over WRITER_SENTENCE."""
+    try:
+        plot.require_matplotlib()
+    except ImportError as exc:
+        print(f"no picture of the attention: {exc}")
+        return
+    ids = np.array([[vocabulary.index(c) for c in WRITER_SENTENCE]])
+    model.predict(ids)
+    blocks = [layer.attention for layer in model.layers if isinstance(layer, TransformerEncoder)]
+    heads = [(f"block {b + 1}, head {h + 1}", attention, h)
+             for b, attention in enumerate(blocks) for h in range(attention.num_heads)]  # fmt: skip
+    entropy = [-(w * np.log(np.maximum(w, 1e-12))).sum(axis=1).mean()
+               for w in (attention.attention_scores[0, h] for _, attention, h in heads)]  # fmt: skip
+    name, attention, head = heads[int(np.argmin(entropy))]
+    title = f"{name}: each character (row) reads the ones before it"
+    plot.attention(attention, WRITER_PICTURE, tokens=WRITER_SENTENCE, heads=[head], title=title)
+    print(f"the attention of {name} over {WRITER_SENTENCE!r} written to {WRITER_PICTURE}")
+
+
 DEMOS = {"dense": _demo_dense, "cnn": _demo_cnn, "text": _demo_text, "forecast": _demo_forecast}  # (gan, resnet)
-KINDS = sorted([*DEMOS, "gan", "resnet"])
+KINDS = sorted([*DEMOS, "gan", "resnet", "writer"])
 TEXT_EXAMPLES = ["the movie was good , not bad", "the movie was bad , not good", "great film", "i hated it"]
 
 
@@ -308,6 +414,8 @@ def cmd_demo(args) -> None:
         check_writable(GAN_PICTURE, "the picture of the samples")
         if args.doctor:
             raise CLIError("--doctor watches one network learning from labels; the gan demo trains two at once")
+    if args.kind == "writer":
+        check_writable(WRITER_PICTURE, "the picture of the attention")
     if args.out:
         check_writable(args.out, "--out")
         model_path(args.out, "--out")  # a foreign extension (.onnx, .keras) now, not after training
@@ -317,6 +425,9 @@ def cmd_demo(args) -> None:
         return
     if args.kind == "resnet":  # two networks to compare: a loop of its own
         _demo_resnet(args)
+        return
+    if args.kind == "writer":  # samples as it learns, baselines: a loop of its own
+        _demo_writer(args)
         return
     epochs = args.epochs or 30
     model, (xt, yt), (xv, yv), (xs, ys), report = DEMOS[args.kind](args)

@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "forecast: monthly CO2 at Mauna Loa, forecast by an LSTM; gan: a GAN that learns to draw digits (300 "
         "epochs: about half a minute on an idle 2-core machine, several times longer when other work shares "
         "the cores); resnet: digits as images, a small ResNet next to the plain CNN of the same layers without its "
-        "residual connections",
+        "residual connections; writer: a character-level Transformer learns to write like neuronet's documentation "
+        "(about 2 minutes on an idle 2-core machine)",
     )
     d.add_argument(
         "--model",
@@ -58,7 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the network of `demo text`: cnn (default), lstm, gru or transformer, to compare them on the same reviews",
     )
     d.add_argument(
-        "--epochs", type=whole_number(1), help="passes over the training data (default 30; gan 300; resnet 20)"
+        "--epochs",
+        type=whole_number(1),
+        help=f"passes over the training data (default 30; gan 300; resnet 20; writer {demo.WRITER_EPOCHS})",
+    )
+    d.add_argument(
+        "--prompt",
+        help=f"the text `demo writer` continues after each epoch (default {demo.WRITER_PROMPT!r})",
+    )
+    d.add_argument(
+        "--temperature",
+        type=number(low=0.0),
+        default=0.8,
+        help="how freely `demo writer` samples: 1 as the model predicts, lower sharper, 0 the likeliest (default 0.8)",
     )
     d.add_argument("--seed", type=int, default=0, help="random seed for the split and the weights (default 0)")
     d.add_argument(

@@ -42,6 +42,14 @@ def load_digits():
     return data[:, :-1].astype(settings.get_dtype()), data[:, -1].astype(np.int64)
 
 
+def neuronet_docs() -> str:
+    """The prose of neuronet's own guide and API reference, one paragraph a line (code, tables and pictures left
+    out): 92,196 characters of English about neural networks, the text ``neuronet demo writer`` learns to write.
+    Made from ``docs/guide.md`` and ``docs/api.md`` by ``docs/make_corpus.py``; see ``datasets/data/README.md``."""
+    with resources.files(__package__).joinpath("data/docs.txt.gz").open("rb") as raw, gzip.open(raw) as text:
+        return text.read().decode("utf-8")
+
+
 def co2(monthly: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Atmospheric CO2 at Mauna Loa, Hawaii, March 1958 to December 2001, in ppm (a rising trend with a
     yearly cycle: the classic series for forecasting).

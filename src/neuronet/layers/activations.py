@@ -16,6 +16,7 @@ class Activation(Layer, abstract=True):
 
     default_name = "activation"
     keeps_mask = True  # element-wise: padded steps stay where they were
+    positionwise = True
     # never decreasing, so that act(max(z)) = max(act(z)) (fusion.ConvPool then applies it after max pooling)
     monotone = False
 

@@ -53,6 +53,12 @@ class MultiHeadAttention(Layer):
 
     Shapes: the heads are computed as (batch, heads, T, D) views of the projections, the scores and weights
     (batch, heads, Tq, Tk). ``attention_scores`` holds the last call's weights ``p`` (before dropout).
+
+    A step at a time (``use_cache(True)``, in inference, as ``nn.text.generate`` uses it): each call's keys and
+    values are appended to those of the calls before (``cache``), its queries attend over all of them, and the
+    causal mask counts the new queries from the step after the cached ones: query i of the call sees keys
+    j <= past + i, the rows of the whole sequence's scores that belong to the new steps. One new step costs
+    its projections and one row of scores against the cache.
     """
 
     param_names = (
@@ -93,6 +99,7 @@ class MultiHeadAttention(Layer):
         for role in (*ROLES, "output"):
             setattr(self, f"{role}_biases", self.new_parameter(f"{role}_biases", (self.embed_dim,), initializers.zeros))
         self.attention_scores = None
+        self.cache = None  # while use_cache is on: the keys, values and key mask of the steps so far
 
     # -- forward ---------------------------------------------------------------------------------------
     def forward(self, x, training=False, mask=None):
@@ -108,10 +115,15 @@ class MultiHeadAttention(Layer):
             heads += list(z)
             self.projections.append((roles_i, x2, weights))
         q, k, v = heads
+        past = 0
+        if self.cache is not None:
+            if training:
+                raise self.cached_training_error()
+            k, v, key_mask, past = self.cached(k, v, key_mask)
         scale = 1.0 / math.sqrt(self.head_dim)
         self.q = q * q.dtype.type(scale)  # (batch, heads, Tq, D), the scale folded in once
         self.k, self.v = k, v
-        self.p = self.softmax(self.q @ k.swapaxes(-1, -2), self.hidden(q.shape[2], k.shape[2], key_mask))
+        self.p = self.softmax(self.q @ k.swapaxes(-1, -2), self.hidden(q.shape[2], k.shape[2], key_mask, past))
         self.attention_scores = self.p
         self.drop = None
         if training and self.dropout > 0.0:
@@ -142,11 +154,12 @@ class MultiHeadAttention(Layer):
         """The arrays side by side on their last axis; the one array itself, uncopied."""
         return arrays[0] if len(arrays) == 1 else xp.concatenate(arrays, axis=-1)
 
-    def hidden(self, t_q: int, t_k: int, key_mask):
-        """Which scores the mask M hides, broadcastable to (batch, heads, Tq, Tk); None where none is hidden."""
+    def hidden(self, t_q: int, t_k: int, key_mask, past: int = 0):
+        """Which scores the mask M hides, broadcastable to (batch, heads, Tq, Tk); None where none is hidden.
+        ``past``: the steps cached before the queries, which query i follows (it sees keys j <= past + i)."""
         xp, hide = self.ops.xp, None
         if self.causal:
-            hide = ~xp.tri(t_q, t_k, 0, dtype=bool)  # key j after query i
+            hide = ~xp.tri(t_q, t_k, past, dtype=bool)  # key j after query i
         if key_mask is not None:
             padded = ~key_mask[:, None, None, :]
             hide = padded if hide is None else hide | padded
@@ -168,6 +181,41 @@ class MultiHeadAttention(Layer):
             xp.maximum(total, 1.0, out=total)
         s /= total
         return s
+
+    # -- a step at a time ------------------------------------------------------------------------------
+    def stepwise_problem(self) -> str | None:
+        if self.causal:
+            return None
+        return (
+            "it is not causal: each step attends to the steps after it too, which a sequence generated a step at "
+            "a time does not have yet; make it (and train it) with causal=True"
+        )
+
+    def use_cache(self, on: bool) -> None:
+        """While on, each call attends over the keys and values of the calls before it too (see the class)."""
+        self.cache = {"keys": None, "values": None, "mask": None} if on else None
+
+    def cached(self, k, v, key_mask):
+        """The keys and values (batch, heads, past + T, D) of the cached steps then of this call's, their mask
+        (None where no step is hidden), kept for the next call; and ``past``, how many steps were cached."""
+        xp, cache = self.ops.xp, self.cache
+        past = 0 if cache["keys"] is None else cache["keys"].shape[2]
+        if past:
+            if k.shape[0] != cache["keys"].shape[0]:
+                raise ValueError(
+                    f"layer '{self.name}' (MultiHeadAttention) continues {cache['keys'].shape[0]} cached sequences, "
+                    f"but this call has {k.shape[0]}: give a step of each, or start again with use_cache(True)"
+                )
+            # one copy of the cache per call, as long as the call's row of scores: a new step stays linear
+            k = xp.concatenate([cache["keys"], k], axis=2)
+            v = xp.concatenate([cache["values"], v], axis=2)
+        if key_mask is not None or cache["mask"] is not None:
+            batch, new = k.shape[0], k.shape[2] - past
+            before = cache["mask"] if cache["mask"] is not None else xp.ones((batch, past), dtype=bool)
+            now = key_mask if key_mask is not None else xp.ones((batch, new), dtype=bool)
+            key_mask = xp.concatenate([before, now], axis=1)
+        cache.update(keys=k, values=v, mask=key_mask)
+        return k, v, key_mask, past
 
     # -- backward --------------------------------------------------------------------------------------
     def backward(self, dy):

@@ -72,6 +72,7 @@ class GaussianNoise(Augmentation):
 
     default_name = "gaussian_noise"
     keeps_mask = True
+    positionwise = True  # (the identity in inference)
 
     def __init__(self, stddev: float) -> None:
         super().__init__()

@@ -59,6 +59,10 @@ class Layer:
     may_take_list: bool = False
     # are the parameters made? A layer whose sizes come from its input (Dense(32)) sets False until build()
     built: bool = True
+    # on a sequence (batch, time, ...), in inference, does step t of the output depend on step t of the input alone
+    # (Dense, LayerNormalization, an activation)? Such a layer runs a step at a time as it runs on the whole
+    # sequence, so a causal model made of it generates a step at a time with nothing more (see stepwise_problem)
+    positionwise: bool = False
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs) -> None:
         """Register the class for loading saved models; ``abstract=True`` (a base class) keeps it out."""
@@ -187,6 +191,36 @@ class Layer:
         for sub in self.sublayers().values():
             sub.use_ops(ops)
         self.ops = ops
+
+    def stepwise_problem(self) -> str | None:
+        """Why this layer cannot take a sequence a step at a time, each call continuing the steps of the calls
+        before (a causal model generating, ``generation.py``), or None where it can: a position-wise layer as
+        it is, a layer that holds layers when each of them can. A layer whose output reads earlier steps keeps
+        them while :meth:`use_cache` is on and overrides both (PositionalEmbedding, causal attention)."""
+        if self.positionwise:
+            return None
+        held = self.sublayers()
+        if not held:
+            return "its output at one step reads other steps of its input, and it keeps no cache of earlier steps"
+        for name, sub in held.items():
+            problem = sub.stepwise_problem()
+            if problem is not None:
+                return f"its layer {name!r} ({type(sub).__name__}) cannot: {problem}"
+        return None
+
+    def use_cache(self, on: bool) -> None:
+        """Start (True) or end (False) taking a sequence a step at a time: while on, each call continues the
+        sequences of the calls before, in inference only; off, the cache is dropped and calls are independent
+        again. Nothing to keep for a position-wise layer; a layer that holds layers passes it on."""
+        for sub in self.sublayers().values():
+            sub.use_cache(on)
+
+    def cached_training_error(self) -> RuntimeError:
+        """The error for a training pass while :meth:`use_cache` is on: the cache serves inference only."""
+        return RuntimeError(
+            f"layer '{self.name}' ({type(self).__name__}) is taking a sequence a step at a time (use_cache(True), "
+            "as nn.text.generate does), which serves inference only: call use_cache(False) before training"
+        )
 
     def zero_grad(self) -> None:
         for p in self.parameters():

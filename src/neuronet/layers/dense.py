@@ -20,6 +20,7 @@ class Dense(WeightedLayer):
 
     default_name = "dense"
     keeps_mask = True  # on (batch, time, features) it maps each step alone
+    positionwise = True
     size_name, layout = "n_inputs", "(batch, ..., n_inputs)"
 
     def __init__(

@@ -18,6 +18,7 @@ class Dropout(Layer):
 
     independent_samples = False  # draws random masks
     keeps_mask = True
+    positionwise = True  # (the identity in inference)
 
     default_name = "dropout"
 

@@ -25,6 +25,7 @@ class Embedding(Layer):
     param_names = ("weights",)
     default_name = "embedding"
     takes_ids = True
+    positionwise = True
 
     def __init__(self, vocab_size: int, embedding_dim: int, padding_id: int | None = None) -> None:
         super().__init__()

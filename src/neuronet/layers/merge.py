@@ -29,6 +29,7 @@ class Merge(Layer, abstract=True):
 
     takes_list = True
     keeps_mask = True  # the inputs' masks are merged (output_mask)
+    positionwise = True  # element-wise (Concatenate: unless on the time axis)
     exact_inputs: int | None = None  # how many inputs it takes; None: any number from 2 up
     rule = "inputs of one shape (no broadcasting; a free axis fits any size)"
 
@@ -161,6 +162,8 @@ class Concatenate(Merge):
         self.axis = checks.integer(axis, "Concatenate axis", low=-checks.LARGEST_INT)
         if self.axis == 0:
             raise checks.ArgumentError("Concatenate axis cannot be 0, the batch: give 1 or more, or -1 (the last)")
+        # joined on the features (-1, or 2 and up), each step alone; on axis 1, the time of a sequence, not
+        self.positionwise = self.axis == -1 or self.axis >= 2
 
     def forward(self, xs, training=False):
         xs = self.checked(xs)

@@ -135,6 +135,7 @@ class LayerNormalization(SizedByInput):
     default_name = "layer_normalization"
     size_name = "n_features"
     keeps_mask = True  # each step normalised alone: padded steps stay where they were
+    positionwise = True
 
     def __init__(self, n_features: int | None = None, epsilon: float = 1e-5) -> None:
         super().__init__()

@@ -18,6 +18,8 @@ class PositionalEmbedding(Layer):
     parameters:  P[t, 2i] = sin(t / 10000^(2i / E)),  P[t, 2i + 1] = cos(t / 10000^(2i / E)).
     Shapes:   x, y (batch, time, embed_dim) with time <= max_length.
     Mask:     handed on (each step keeps its place).
+    A step at a time (``use_cache(True)``, in inference): each call continues the positions of the calls
+    before, y[b, t] = x[b, t] + P[past + t], ``past`` the steps already taken, which stay within max_length.
     """
 
     default_name = "positional_embedding"
@@ -29,6 +31,7 @@ class PositionalEmbedding(Layer):
         self.embed_dim = checks.integer(embed_dim, "PositionalEmbedding embed_dim", low=1)
         self.sinusoidal = checks.flag(sinusoidal, "PositionalEmbedding sinusoidal")
         self.fixed = None  # the sinusoidal table as the last input's arrays: made at the first forward pass
+        self.position = None  # while use_cache is on: the steps taken so far
         if self.sinusoidal:
             self.param_names = ()
         else:
@@ -40,15 +43,25 @@ class PositionalEmbedding(Layer):
     def forward(self, x, training=False):
         if x.ndim != 3 or x.shape[-1] != self.embed_dim:
             raise self.shape_error(f"(batch, time, embed_dim={self.embed_dim})", x)
-        steps = x.shape[1]
+        steps, past = x.shape[1], self.position or 0
+        if self.position is not None and past + steps > self.max_length:
+            raise ValueError(
+                f"layer '{self.name}' (PositionalEmbedding) has positions for sequences of up to max_length="
+                f"{self.max_length} steps, but the sequence taken a step at a time reached {past + steps}: "
+                "generate fewer steps, or make the layer with a larger max_length"
+            )
         if steps > self.max_length:
             raise ValueError(
                 f"layer '{self.name}' (PositionalEmbedding) has positions for sequences of up to max_length="
                 f"{self.max_length} steps, but received {steps}: cut the sequences to {self.max_length} steps "
                 "(nn.text's padding to a maxlen), or make the layer with a larger max_length"
             )
+        if self.position is not None:
+            if training:
+                raise self.cached_training_error()
+            self.position = past + steps
         self.steps = steps
-        return x + self.table(x.dtype)[:steps]
+        return x + self.table(x.dtype)[past : past + steps]
 
     def table(self, dtype):
         """P, (max_length, embed_dim): the learned weights, or the sinusoidal encoding in ``dtype``."""
@@ -65,6 +78,13 @@ class PositionalEmbedding(Layer):
     def backward_params_only(self, dy) -> None:
         if not self.sinusoidal:
             self.weights.grad[: self.steps] += dy.sum(axis=0)
+
+    def stepwise_problem(self) -> str | None:
+        return None  # (it counts the steps it has taken while use_cache is on)
+
+    def use_cache(self, on: bool) -> None:
+        """While on, each call continues the positions of the calls before (see the class)."""
+        self.position = 0 if on else None
 
     def use_ops(self, ops) -> None:
         super().use_ops(ops)

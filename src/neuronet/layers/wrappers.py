@@ -25,6 +25,7 @@ class TimeDistributed(Layer):
 
     default_name = "time_distributed"
     keeps_mask = True
+    positionwise = True
 
     def __init__(self, layer: Layer) -> None:
         super().__init__()
