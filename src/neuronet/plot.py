@@ -226,13 +226,13 @@ def model_diagram(model, path=None, dpi: int = 100) -> str:
                 'model_diagram draws a PNG through matplotlib: pip install "neuronet[plot]", or write an SVG '
                 "(a path ending in .svg), which needs nothing more"
             ) from None
-        draw_layout(drawn, figure, dpi).savefig(path, dpi=dpi, format="png")
+        _draw_layout(drawn, figure, dpi).savefig(path, dpi=dpi, format="png")
     else:
         raise ValueError(f"model_diagram writes .svg or .png files, got {path!r}: end the name in .svg or .png")
     return text
 
 
-def draw_layout(drawn, figure, dpi: int):
+def _draw_layout(drawn, figure, dpi: int):
     """A diagram's layout (``diagram.Layout``) as a matplotlib Figure, box for box and arrow for arrow."""
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     from matplotlib.path import Path
@@ -284,8 +284,8 @@ def conv_filters(layer, path=None, max_filters: int = 32, dpi: int = 100):
     scale = float(np.abs(kernels).max()) or 1.0
     fig = _figure((0.45 * cols + 1.6, 0.45 * rows + 1.0), dpi)
     ax = fig.subplots()
-    colours = gapped_colormap("RdBu_r")
-    image = ax.imshow(mosaic(tiles), cmap=colours, vmin=-scale, vmax=scale, interpolation="nearest")
+    colours = _gapped_colormap("RdBu_r")
+    image = ax.imshow(_mosaic(tiles), cmap=colours, vmin=-scale, vmax=scale, interpolation="nearest")
     ax.set_xticks((np.arange(cols) * (kw + 1) + (kw - 1) / 2), [str(c) for c in range(cols)], fontsize=7)
     if channels == 1:  # filter number: the row's first plus the column
         at = np.arange(rows) * (kh + 1) + (kh - 1) / 2
@@ -303,14 +303,14 @@ def conv_filters(layer, path=None, max_filters: int = 32, dpi: int = 100):
     return _save(fig, path)
 
 
-def gapped_colormap(name: str):
-    """A copy of matplotlib's colour map ``name`` that paints NaN white (the gaps of a :func:`mosaic`)."""
+def _gapped_colormap(name: str):
+    """A copy of matplotlib's colour map ``name`` that paints NaN white (the gaps of a :func:`_mosaic`)."""
     from matplotlib import colormaps
 
     return colormaps[name].with_extremes(bad="white")
 
 
-def mosaic(tiles: np.ndarray, gap: int = 1) -> np.ndarray:
+def _mosaic(tiles: np.ndarray, gap: int = 1) -> np.ndarray:
     """Tiles (rows, cols, h, w) as one image, ``gap`` pixels of NaN between them: one image draws faster than
     hundreds of axes."""
     rows, cols, h, w = tiles.shape
@@ -327,7 +327,7 @@ def activation_maps(model, x, path=None, max_channels: int = 32, cols: int = 16,
     x = np.asarray(x)
     one = x[None] if x.ndim == 3 else x[:1]
     outputs = model.layer_outputs(one)
-    convs = {name: out[0] for name, out in outputs.items() if conv_layer(model, name) and out.ndim == 4}
+    convs = {name: out[0] for name, out in outputs.items() if _conv_layer(model, name) and out.ndim == 4}
     if not convs:
         raise ValueError("activation_maps draws the outputs of convolutions (Conv2D), and the model has none")
     per_row = {name: math.ceil(min(out.shape[-1], max_channels) / cols) for name, out in convs.items()}
@@ -351,7 +351,7 @@ def activation_maps(model, x, path=None, max_channels: int = 32, cols: int = 16,
     return _save(fig, path)
 
 
-def conv_layer(model, name: str) -> bool:
+def _conv_layer(model, name: str) -> bool:
     """Whether ``name`` (a key of ``layer_outputs``) is the output of a 2-D convolution of ``model``."""
     layer = next((layer for layer in model.layers if layer.name == name.split(":")[0]), None)
     return isinstance(layer, (Conv2D, Conv2DTranspose)) and not isinstance(layer, Conv1D)
@@ -428,7 +428,7 @@ def gradient_norms(model, x, y, path=None, dpi: int = 100):
     the size of its weights, on a log scale: gradients that fade towards the input (vanishing) or grow
     (exploding) show as a slope across the layers."""
     norms = probes.batch_gradient_norms(model, x, y)
-    sizes = {layer.name: weight_norm(layer) for layer in model.layers if layer.name in norms}
+    sizes = {layer.name: _weight_norm(layer) for layer in model.layers if layer.name in norms}
     names = list(norms)
     fig = _figure((max(5.0, 0.7 * len(names) + 2), 4.0), dpi)
     ax = fig.subplots()
@@ -444,7 +444,7 @@ def gradient_norms(model, x, y, path=None, dpi: int = 100):
     return _save(fig, path)
 
 
-def weight_norm(layer) -> float:
+def _weight_norm(layer) -> float:
     """The Euclidean norm of all of a layer's parameters together."""
     return float(np.sqrt(sum(float((layer.ops.to_numpy(p.data) ** 2).sum()) for p in layer.parameters())))
 
