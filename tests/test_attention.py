@@ -458,6 +458,9 @@ def test_a_split_batch_gives_the_gradients_of_the_whole_batch(float64):
     x, y = model.check_data(ids_of(200, 6), np.random.default_rng(0).integers(0, 3, 200))
     assert parts(len(x), model.layers) > 1
     assert parts(len(x), [L.Embedding(12, E), L.MultiHeadAttention(E, H, dropout=0.1)]) == 1  # (random draws)
+    # a sample of attention is a sequence's worth of work: parts of 32 samples, where a Dense model's are 64
+    assert parts(64, [L.MultiHeadAttention(E, H)]) == parts(64, [L.TransformerEncoder(E, H, 8, dropout=0.0)]) == 2
+    assert parts(64, [L.Embedding(12, E), L.Dense(E, 3)]) == 1
     loss_split, _ = model.compute_gradients(x, y)
     split = [p.grad.copy() for p in model.parameters()]
     loss_whole, _ = PlainStep(model).gradients(x, y)

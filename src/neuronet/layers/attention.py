@@ -72,6 +72,10 @@ class MultiHeadAttention(Layer):
         "output_biases",
     )
     default_name = "multi_head_attention"
+    # its softmax and per-head products are NumPy loops, and a sample (a sequence) holds much work: a batch is
+    # split across threads, in parts of 32 samples (steps/threads.py; bench/RESULTS.md)
+    numpy_bound = True
+    part_samples = 32
     may_take_list = True
     takes_mask = True
     keeps_mask = True  # the output has the query's steps: its mask is the query's

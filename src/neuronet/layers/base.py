@@ -48,6 +48,8 @@ class Layer:
     # that sample alone, with no random draw; and it pays only if some layer's work is mostly NumPy loops
     independent_samples: bool = True
     numpy_bound: bool = False
+    # samples per part where a split pays with smaller parts than steps/threads.py's PART (0: PART will do)
+    part_samples: int = 0
     min_batch: int = 1  # the fewest samples a training batch may hold (BatchNormalization needs 2)
     # masks (which steps of a sequence are padding): does forward take ``mask=``, and is the mask of the output
     # that of the input (a layer that works on each step alone)? See output_mask.

@@ -10,8 +10,9 @@ lets go of Python's lock inside its loops and matrix products, so the threads
 really run at the same time; each part's matrix products use one BLAS
 thread, so the cores are not oversubscribed.
 
-How a batch is cut depends on its size alone (parts of about ``PART``
-samples), never on the number of threads, and the parts' gradients are added
+How a batch is cut depends on its size and the layers alone (parts of about
+``PART`` samples, or fewer where a layer's ``part_samples`` asks: a sample of
+attention holds a sequence's worth of work), never on the number of threads, and the parts' gradients are added
 in one fixed order: a seeded run gives the same numbers on one core as on
 sixteen. The threads (``nn.set_threads``) only decide how many parts run at
 once; with one thread they run one after another.
@@ -52,8 +53,11 @@ def splittable(layers) -> bool:
 
 def parts(n_samples: int, layers) -> int:
     """Into how many parts a training batch of ``n_samples`` is cut for ``layers`` (1: not cut): about
-    ``PART`` samples each, whatever the number of threads."""
-    return max(1, (n_samples + PART // 2) // PART) if splittable(layers) else 1
+    ``PART`` samples each, or the fewest any layer's ``part_samples`` asks for, whatever the number of threads."""
+    if not splittable(layers):
+        return 1
+    part = min([PART, *(layer.part_samples for layer in layers if layer.part_samples)])
+    return max(1, (n_samples + part // 2) // part)
 
 
 class ThreadSplitStep(PlainStep):
