@@ -115,22 +115,12 @@ def softmax_saturation(dims, keys: int = 16, queries: int = 2000, seed: int = 0)
     return found
 
 
-def first_equals_last(n: int, rng, vocab: int = 6, length: int = 10):
-    """Random sequences of tokens 1..vocab-1, the label 1 where the first token equals the last (half)."""
-    ids = rng.integers(1, vocab, (n, length))
-    same = rng.integers(0, 2, n).astype(bool)
-    ids[same, -1] = ids[same, 0]
-    other = rng.integers(1, vocab - 1, (~same).sum())  # another token than the first, uniformly
-    ids[~same, -1] = (ids[~same, 0] - 1 + other) % (vocab - 1) + 1
-    return ids, same.astype(int)
-
-
 def pairing_attention(seed: int = 0):
     """A one-layer attention classifier trained on first_equals_last; its held-out accuracy, one held-out
     sequence and the attention weights (heads, 10, 10) it gives that sequence."""
     L = nn.layers
     nn.set_seed(seed)
-    x, y = first_equals_last(3000, np.random.default_rng(seed))
+    x, y = nn.datasets.first_equals_last(3000, seed=seed)
     ids = nn.Input(shape=(10,), dtype="int64")
     h = L.PositionalEmbedding(10, 16)(L.Embedding(6, 16)(ids))
     attention = L.MultiHeadAttention(16, 2)

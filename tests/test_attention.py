@@ -3,6 +3,7 @@
 
 import numpy as np
 import pytest
+from finite_differences import gradient_errors, listed
 
 import neuronet as nn
 from neuronet.gradcheck import numerical_gradient, relative_error
@@ -34,33 +35,9 @@ def padding(batch, steps, lengths):
     return np.arange(steps)[None, :] < np.asarray(lengths)[:, None]
 
 
-def listed(x):
-    return x if isinstance(x, list) else [x]
-
-
 def assert_gradients_match_finite_differences(layer, x, mask=None, training=False, tol=1e-7):
-    """The input gradients (each input's) and every parameter's against central differences of
-    L = sum(layer(x) * r); the generator reseeded before each pass, so dropout draws the same mask."""
-
-    def loss():
-        nn.set_seed(5)
-        return float(np.sum(layer.forward(x, training, mask=mask) * r))
-
-    nn.set_seed(5)
-    r = np.random.default_rng(9).standard_normal(layer.forward(x, training, mask=mask).shape)
-    layer.zero_grad()
-    nn.set_seed(5)
-    layer.forward(x, training, mask=mask)
-    dxs = listed(layer.backward(r))
-    errors = {f"input {i}": relative_error(dx, numerical_gradient(loss, xi)) for i, (dx, xi) in
-              enumerate(zip(dxs, listed(x), strict=True))}  # fmt: skip
-    for name, p in layer.named_parameters().items():
-        numeric = numerical_gradient(loss, p.data)
-        if name == "key_biases":  # q.bk is added to every score of a row, which softmax ignores: dbk is 0
-            assert np.abs(p.grad).max() < 1e-12 and np.abs(numeric).max() < 1e-8
-            continue
-        assert np.abs(p.grad).max() > 1e-3, name  # (a real gradient, not two roundings compared)
-        errors[name] = relative_error(p.grad, numeric)
+    """Each input's gradient and the 7 parameters' with a gradient against central differences."""
+    errors = gradient_errors(layer, x, mask, training)
     assert len(errors) == len(listed(x)) + 7
     assert max(errors.values()) < tol, errors
 
@@ -523,16 +500,6 @@ def test_bad_masks_and_graph_calls_are_clear_errors():
 
 
 # -- learning ------------------------------------------------------------------------------------------
-def first_equals_last(n, rng, vocab=6, length=10):
-    """Random sequences of tokens 1..vocab-1; label 1 where the first token equals the last (half of them)."""
-    ids = rng.integers(1, vocab, (n, length))
-    same = rng.integers(0, 2, n).astype(bool)
-    ids[same, -1] = ids[same, 0]
-    shift = rng.integers(1, vocab - 1, (~same).sum())  # another token than the first, uniformly
-    ids[~same, -1] = (ids[~same, 0] - 1 + shift) % (vocab - 1) + 1
-    return ids, same.astype(int)
-
-
 def attention_classifier(length=10, vocab=6, dim=16, positions=True):
     ids = nn.Input(shape=(length,), dtype="int64")
     x = L.Embedding(vocab, dim)(ids)
@@ -547,7 +514,7 @@ def test_attention_learns_whether_the_first_token_equals_the_last(positions):
     """With positions one attention layer pairs the first step with the last (>= 0.95 held out); without them
     it sees a bag of tokens, where the two ends are no different from the middle, and stays near chance."""
     nn.set_seed(0)
-    x, y = first_equals_last(3000, np.random.default_rng(0))
+    x, y = nn.datasets.first_equals_last(3000, vocab=6, seed=0)
     assert ((x[:, 0] == x[:, -1]) == y).all() and 0.45 < y.mean() < 0.55
     model = attention_classifier(positions=positions)
     model.compile(optimizer=nn.optimizers.Adam(0.01), metrics=["accuracy"])

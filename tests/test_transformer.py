@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 import pytest
+from finite_differences import gradient_errors
 
 import neuronet as nn
 from neuronet.gradcheck import numerical_gradient, relative_error
@@ -66,26 +67,9 @@ def test_gradients_with_dropout_match_finite_differences(float64, norm_first):
 
 
 def assert_gradients_match_finite_differences(layer, x, mask=None, training=False, tol=1e-7):
-    """The input gradient and every parameter's against central differences of L = sum(layer(x) * r)."""
-
-    def loss():
-        nn.set_seed(5)
-        return float(np.sum(layer.forward(x, training, mask=mask) * r))
-
-    nn.set_seed(5)
-    r = np.random.default_rng(9).standard_normal(layer.forward(x, training, mask=mask).shape)
-    layer.zero_grad()
-    nn.set_seed(5)
-    layer.forward(x, training, mask=mask)
-    errors = {"input": relative_error(layer.backward(r), numerical_gradient(loss, x))}
-    for name, p in layer.named_parameters().items():
-        numeric = numerical_gradient(loss, p.data)
-        if name == "attention.key_biases":  # q.bk is added to every score of a row, which softmax ignores
-            assert np.abs(p.grad).max() < 1e-12 and np.abs(numeric).max() < 1e-8
-            continue
-        assert np.abs(p.grad).max() > 1e-3, name  # (a real gradient, not two roundings compared)
-        errors[name] = relative_error(p.grad, numeric)
-    assert len(errors) == 16, sorted(errors)  # the input, 8 of attention, 2 of each Dense and LayerNormalization
+    """The input gradient and every parameter's against central differences (the key biases' 0)."""
+    errors = gradient_errors(layer, x, mask, training)
+    assert len(errors) == 16, sorted(errors)  # the input, 7 of attention, 2 of each Dense and LayerNormalization
     assert max(errors.values()) < tol, errors
 
 
@@ -387,21 +371,11 @@ def test_bad_inputs_are_clear_errors():
 
 
 # -- learning ------------------------------------------------------------------------------------------
-def first_equals_last(n, rng, vocab=5, length=10):
-    """Random sequences of tokens 1..vocab-1; label 1 where the first token equals the last (half of them)."""
-    ids = rng.integers(1, vocab, (n, length))
-    same = rng.integers(0, 2, n).astype(bool)
-    ids[same, -1] = ids[same, 0]
-    shift = rng.integers(1, vocab - 1, (~same).sum())  # another token than the first, uniformly
-    ids[~same, -1] = (ids[~same, 0] - 1 + shift) % (vocab - 1) + 1
-    return ids, same.astype(int)
-
-
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_a_transformer_learns_whether_the_first_token_equals_the_last(norm_first):
     """Embedding -> PositionalEmbedding -> TransformerEncoder -> mean -> softmax: >= 0.95 held out."""
     nn.set_seed(0)
-    x, y = first_equals_last(3000, np.random.default_rng(0))
+    x, y = nn.datasets.first_equals_last(3000, vocab=5, seed=0)
     assert ((x[:, 0] == x[:, -1]) == y).all() and 0.45 < y.mean() < 0.55
     model = nn.Sequential(
         [L.Embedding(5, 16), L.PositionalEmbedding(10, 16),

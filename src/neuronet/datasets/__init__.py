@@ -31,6 +31,25 @@ def spiral(samples: int = 100, classes: int = 3, noise: float = 0.2, seed: int |
     return X, y
 
 
+def first_equals_last(samples: int = 3000, vocab: int = 6, length: int = 10, seed: int | None = 0):
+    """Random sequences of ``length`` tokens from 1 to ``vocab - 1`` (0 is left for padding), labelled 1 where
+    the last token is the first one (half of them, at random) and 0 where it is another: a task that needs the
+    order of the steps and a pairing over their whole distance (attention with positions learns it; a bag of
+    tokens cannot).
+
+    Returns token ids (samples, length) and integer labels ``y``; ``seed`` as :func:`spiral`'s.
+    """
+    samples = checks.integer(samples, "samples", low=1)
+    vocab, length = checks.integer(vocab, "vocab", low=3), checks.integer(length, "length", low=2)
+    rng = np.random.default_rng(seed) if seed is not None else settings.rng()
+    ids = rng.integers(1, vocab, (samples, length))
+    same = rng.integers(0, 2, samples).astype(bool)
+    ids[same, -1] = ids[same, 0]
+    other = rng.integers(1, vocab - 1, (~same).sum())  # another token than the first, each alike
+    ids[~same, -1] = (ids[~same, 0] - 1 + other) % (vocab - 1) + 1
+    return ids, same.astype(np.int64)
+
+
 def load_digits():
     """The 8x8 handwritten digits (1,797 images, UCI, via scikit-learn's bundled copy).
 
@@ -146,4 +165,4 @@ def sentiment(samples: int = 2000, seed: int | None = 0) -> tuple[list[str], np.
     return texts, np.array(labels, dtype=np.int64)
 
 
-__all__ = ["co2", "load_digits", "sentiment", "spiral"]
+__all__ = ["co2", "first_equals_last", "load_digits", "sentiment", "spiral"]
