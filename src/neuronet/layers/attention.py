@@ -82,13 +82,7 @@ class MultiHeadAttention(Layer):
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, causal: bool = False) -> None:
         super().__init__()
-        self.embed_dim = checks.integer(embed_dim, "MultiHeadAttention embed_dim", low=1)
-        self.num_heads = checks.integer(num_heads, "MultiHeadAttention num_heads", low=1)
-        if self.embed_dim % self.num_heads:
-            raise checks.ArgumentError(
-                f"MultiHeadAttention embed_dim ({self.embed_dim}) must divide by num_heads ({self.num_heads}): "
-                "each head takes embed_dim / num_heads of the features; choose sizes such as (64, 4) or (64, 8)"
-            )
+        self.embed_dim, self.num_heads = checked_heads(embed_dim, num_heads, "MultiHeadAttention")
         self.head_dim = self.embed_dim // self.num_heads
         self.dropout = checks.number(dropout, "MultiHeadAttention dropout", low=0.0, high=1.0, high_open=True)
         self.causal = checks.flag(causal, "MultiHeadAttention causal")
@@ -341,6 +335,19 @@ class MultiHeadAttention(Layer):
             "dropout": self.dropout,
             "causal": self.causal,
         }
+
+
+def checked_heads(embed_dim, num_heads, owner: str) -> tuple[int, int]:
+    """``embed_dim`` and ``num_heads`` checked for ``owner`` (a class's name): positive ints, the features
+    dividing into the heads."""
+    embed_dim = checks.integer(embed_dim, f"{owner} embed_dim", low=1)
+    num_heads = checks.integer(num_heads, f"{owner} num_heads", low=1)
+    if embed_dim % num_heads:
+        raise checks.ArgumentError(
+            f"{owner} embed_dim ({embed_dim}) must divide by num_heads ({num_heads}): each head takes "
+            "embed_dim / num_heads of the features; choose sizes such as (64, 4) or (64, 8)"
+        )
+    return embed_dim, num_heads
 
 
 def listed_shapes(input_shape) -> tuple[list[tuple], bool]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import checks
 from ..file_shapes import within
 from . import activations
-from .attention import MultiHeadAttention
+from .attention import MultiHeadAttention, checked_heads
 from .base import Layer, axes
 from .dense import Dense
 from .dropout import Dropout
@@ -58,13 +58,7 @@ class TransformerEncoder(Layer):
         causal: bool = False,
     ) -> None:
         super().__init__()
-        self.embed_dim = checks.integer(embed_dim, "TransformerEncoder embed_dim", low=1)
-        self.num_heads = checks.integer(num_heads, "TransformerEncoder num_heads", low=1)
-        if self.embed_dim % self.num_heads:
-            raise checks.ArgumentError(
-                f"TransformerEncoder embed_dim ({self.embed_dim}) must divide by num_heads ({self.num_heads}): "
-                "each head takes embed_dim / num_heads of the features; choose sizes such as (64, 4) or (64, 8)"
-            )
+        self.embed_dim, self.num_heads = checked_heads(embed_dim, num_heads, "TransformerEncoder")
         self.ff_dim = checks.integer(ff_dim, "TransformerEncoder ff_dim", low=1)
         self.dropout_rate = checks.number(dropout, "TransformerEncoder dropout", low=0.0, high=1.0, high_open=True)
         self.norm_first = checks.flag(norm_first, "TransformerEncoder norm_first")
