@@ -92,16 +92,37 @@ def test_no_finding_on_the_healthy_text_lstm():
     assert doctor.statistics[0]["inputs_rms"] is None  # token ids have no scale
 
 
+def split_cnn():
+    """A CNN whose batches are cut into parts run in threads (no augmentation, unlike the demo's)."""
+    return nn.Sequential([L.Conv2D(1, 8, 3, padding="same", activation="relu"), L.MaxPool2D(2), L.Flatten(),
+                          L.Dense(128, 10, activation="softmax")])  # fmt: skip
+
+
 def test_a_batch_split_over_threads_is_watched_whole(digits):
     """A batch of 128 images is cut into parts run on copies of the layers: the doctor sees every part."""
     (xt, yt), _, _ = digits
     nn.set_seed(0)
-    model = nn.demos.digits_cnn()
-    model.layers[2].biases.data[...] = -5.0  # the first convolution's ReLUs
+    model = split_cnn()
+    assert nn.steps.parts(128, model.layers) == 2
+    model.layers[0].biases.data[...] = -5.0  # the convolution's ReLUs
     doctor = examined(model, xt.reshape(-1, 8, 8, 1), yt, nn.optimizers.Adam(0.003), epochs=1, batch_size=128)
     found = [(f["code"], f["layer"]) for f in doctor.findings]
     assert found[0] == ("dead_relu", "conv2d") and {code for code, _ in found} == {"dead_relu"}  # (all after it too)
     assert model.watchers == []  # taken off after the first batch
+
+
+def test_the_parts_of_a_split_batch_add_up_to_the_whole_batchs_statistics(digits):
+    """The parts' threads add their numbers at once: the inputs' scale is the first batch's, whole."""
+    (xt, yt), _, _ = digits
+    x = xt.reshape(-1, 8, 8, 1)
+    nn.set_seed(0)
+    model = split_cnn()
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    doctor = nn.callbacks.TrainingDoctor(verbose=0)
+    assert nn.steps.parts(256, model.layers) == 4
+    model.fit(x, yt, epochs=1, batch_size=256, shuffle=False, callbacks=[doctor], verbose=0)
+    first = x[:256].astype(np.float64)
+    assert doctor.statistics[0]["inputs_rms"] == pytest.approx(np.sqrt((first**2).mean()), rel=1e-12)
 
 
 def test_each_finding_is_printed_once_and_none_says_so(digits, capsys):

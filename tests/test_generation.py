@@ -52,8 +52,10 @@ def sequential_model():
 
 
 class Block(Layer, abstract=True):
-    """A layer that holds layers, y = x + Dense(MHA(x)), as a Transformer block holds its own: nothing in it
-    is about generation."""
+    """A layer that holds layers, y = x + Dense(MHA(x)), as a Transformer block holds its own: all it says
+    about generation is that it combines them step by step."""
+
+    held_stepwise = True  # all it says about generation: its sum is step by step
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,6 +69,15 @@ class Block(Layer, abstract=True):
 
     def backward(self, dy):
         return dy + self.attention.backward(self.dense.backward(dy))
+
+
+def test_a_layer_holding_layers_must_say_it_combines_them_step_by_step():
+    class Mean(Block, abstract=True):  # a mean over time around the same layers: no step is its own
+        held_stepwise = False
+
+    model = nn.Sequential([L.Embedding(V, E), L.PositionalEmbedding(T, E), Mean(), L.Dense(V, activation="softmax")])
+    with pytest.raises(ArgumentError, match="does not say that it combines their outputs step by step"):
+        nn.text.generate(model, [1, 2], 3)
 
 
 def held_model():
@@ -97,7 +108,29 @@ def transformer_model(causal=True):
     )
 
 
-MODELS = {"graph": graph_model, "sequential": sequential_model, "held": held_model, "transformer": transformer_model}
+def normalised_model():
+    """Causal attention then BatchNormalization, whose running statistics (all it uses in inference) are set."""
+    model = randomised(
+        nn.Sequential(
+            [
+                L.Embedding(V, E),
+                L.PositionalEmbedding(T, E),
+                L.MultiHeadAttention(E, H, causal=True),
+                L.BatchNormalization(),
+                L.Dense(V, activation="softmax"),
+            ],
+            input_shape=(None,),
+        )  # fmt: skip
+    )
+    norm = model.layers[3]
+    rng = np.random.default_rng(3)
+    norm.running_mean[:] = rng.standard_normal(E)
+    norm.running_var[:] = rng.uniform(0.5, 2.0, E)
+    return model
+
+
+MODELS = {"graph": graph_model, "sequential": sequential_model, "held": held_model, "transformer": transformer_model,
+          "batch norm": normalised_model}  # fmt: skip
 
 
 @pytest.mark.parametrize("make", MODELS)
@@ -211,6 +244,23 @@ def test_the_longest_sequence_that_fits():
     """The model reads every token but the last it writes: prompt + steps - 1 = max_length fits."""
     out = nn.text.generate(graph_model(), list(range(10)), 15, seed=0)
     assert len(out) == 25
+
+
+def test_no_new_token_gives_the_prompt_and_no_distribution():
+    """steps=0 reads the prompt alone: it must fit max_length by itself (T tokens), and no token is drawn."""
+    prompt = [1, 2] * (T // 2)
+    out, probabilities = nn.text.generate(graph_model(), prompt, 0, return_probabilities=True)
+    assert list(out) == prompt and probabilities.shape == (0, V)
+    with pytest.raises(ArgumentError, match="max_length"):
+        nn.text.generate(graph_model(), prompt + [1], 0)
+
+
+def test_cross_attention_is_refused_while_generating():
+    x = nn.Input(shape=(None,), dtype="int64")
+    h = L.PositionalEmbedding(T, E)(L.Embedding(V, E)(x))
+    h = L.MultiHeadAttention(E, H, causal=True)([h, L.Dense(E)(h)])
+    with pytest.raises(ValueError, match="self-attention only, not cross-attention"):
+        nn.text.generate(nn.Model(x, L.Dense(V, activation="softmax")(h)), [1, 2], 2)
 
 
 @pytest.mark.parametrize(

@@ -638,3 +638,24 @@ def test_a_model_whose_layers_cannot_be_split_takes_the_plain_step():
     assert type(nn.steps.local(dense)) is nn.steps.PlainStep  # BLAS already runs dense layers on every core
     assert type(nn.steps.local(conv)) is nn.steps.ThreadSplitStep
     assert type(nn.steps.local(with_dropout)) is nn.steps.PlainStep  # random draws in threads would differ
+
+
+def test_a_deep_copy_of_a_trained_model_trains_on_its_own():
+    """copy.deepcopy copies the flat buffer and the members' views apart: the copy's members are made views of
+    its own buffer again, so its optimizer moves its weights, and the original's stay (the learning-rate finder
+    sweeps such a copy)."""
+    import copy
+
+    X, y = nn.datasets.load_digits()
+    nn.set_seed(0)
+    model = nn.demos.digits_mlp()
+    model.compile(optimizer="adam")
+    model.fit(X / 16, y, epochs=2, verbose=0)
+    before = [w.copy() for w in model.get_weights()]
+    twin = copy.deepcopy(model)
+    np.testing.assert_array_equal(twin.predict(X[:8] / 16), model.predict(X[:8] / 16))
+    twin.train_on_batch(X[:32] / 16, y[:32])
+    assert all(not np.array_equal(a, b) for a, b in zip(twin.get_weights(), before))
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
+    sweep = model.find_learning_rate(X / 16, y)
+    assert 1e-4 < sweep.suggestion < 1.0  # (a copy that did not train gave a rate below the sweep's start)

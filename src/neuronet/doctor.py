@@ -15,7 +15,7 @@ weights. At the epoch's end it compares the loss with chance and with the valida
 
 The rules, in the order a cause comes before what it causes: ``unscaled_inputs``, ``learning_rate_too_high``
 (the loss diverged, or one update moved a layer's weights by a large share of their size and the loss is
-above chance or rising),
+clearly above chance or rising),
 ``exploding_gradients`` (the gradient grows by orders of magnitude from the last layer to the first, or since
 the first epoch), ``dead_relu``, ``vanishing_gradients`` (saturated sigmoid/tanh layers, or a first layer whose
 relative gradient is orders of magnitude below the last one's), ``not_learning`` (the training loss still at
@@ -28,6 +28,7 @@ recorded and printed once.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -44,7 +45,7 @@ CODES = (
 )
 INPUT_SCALE = 10.0  # inputs with a larger root mean square are not standardised
 UPDATE_SHARE = 0.1  # one step moving a layer's weights by more than this share of their size
-RISE = 1.1  # a training loss this many times the last epoch's
+RISE = 1.1  # a training loss this many times the last epoch's, or chance's
 EXPLODING = 1e3  # the gradient (relative to the weights) of the first layer over the last's, or now over at first
 VANISHING = 1e-3  # the first layer's relative gradient over the last layer's
 DEAD_SHARE = 0.75  # ReLU units silent for a whole batch (a healthy layer may have many: a unit may serve few classes)
@@ -68,6 +69,7 @@ class Doctor:
         self.verbose = checks.verbosity(verbose)
         self.findings: list[dict] = []
         self.statistics: list[dict] = []
+        self.adding = threading.Lock()  # (watch runs in every part's thread of a split batch)
 
     def set_model(self, model) -> None:
         if not hasattr(model, "watchers"):
@@ -89,26 +91,32 @@ class Doctor:
 
     def watch(self, stage, value) -> None:
         """Shown by the model's forward pass of the epoch's first batch: the inputs (stage None) and each stage's
-        output. A batch split over threads shows each part; the statistics add them up."""
+        output. A batch split over threads shows each part, from the parts' threads at once: each computes its
+        numbers alone, then adds them to the epoch's under a lock."""
         if stage is None:
             if value.dtype.kind == "f":  # (token ids are no scale)
-                self.epoch["inputs"][0] += float((value.astype(np.float64) ** 2).sum())
-                self.epoch["inputs"][1] += value.size
+                squares = float((value.astype(np.float64) ** 2).sum())
+                with self.adding:
+                    self.epoch["inputs"][0] += squares
+                    self.epoch["inputs"][1] += value.size
             return
         if getattr(stage, "name", None) == self.model.graph.outputs[0].layer.name:
             self.epoch["classes"] = value.shape[-1] if value.ndim > 1 else 1  # (for the loss of chance)
         layer, kind = _activation(stage)
         if kind not in ("relu", "sigmoid", "tanh") or value.size == 0:
             return
-        stats = self.epoch["layers"].setdefault(layer.name, {})
         if kind == "relu":  # a unit is a feature or channel: the last axis
             fired = self.model.ops.to_numpy((value > 0).any(axis=tuple(range(value.ndim - 1))))
-            stats["fired"] = fired | stats["fired"] if "fired" in stats else fired
+            with self.adding:
+                stats = self.epoch["layers"].setdefault(layer.name, {})
+                stats["fired"] = fired | stats["fired"] if "fired" in stats else fired
         else:
             low, high = (0.0, 1.0) if kind == "sigmoid" else (-1.0, 1.0)
             ends = float(((value < low + SATURATED * (high - low)) | (value > high - SATURATED * (high - low))).sum())
-            count, total = stats.get("ends", (0.0, 0))
-            stats["ends"] = (count + ends, total + value.size)
+            with self.adding:
+                stats = self.epoch["layers"].setdefault(layer.name, {})
+                count, total = stats.get("ends", (0.0, 0))
+                stats["ends"] = (count + ends, total + value.size)
 
     def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if not self.watching:  # (every batch after the first: nothing to do)
@@ -213,16 +221,17 @@ class Doctor:
         if not moved or max(moved)[0] <= UPDATE_SHARE:
             return
         # large steps alone are no fault (Adam's first steps move small weights, an embedding's, by a large share):
-        # steps that overshoot leave the loss above chance, or raise it
+        # steps that overshoot leave the loss clearly above chance (a first epoch may end at chance), or raise it
         chance, before = self.chance(), self.statistics[-2]["loss"] if len(self.statistics) > 1 else math.inf
-        if (chance is not None and stats["loss"] > chance) or stats["loss"] > RISE * before:
+        above = chance is not None and stats["loss"] > RISE * chance
+        if above or stats["loss"] > RISE * before:
             share, name = max(moved)
             yield (
                 "learning_rate_too_high",
                 name,
                 f"one update moved {name}'s weights by {share:.0%} of their size (a healthy step moves them "
                 f"about 0.1%) and the training loss is {stats['loss']:.3f}, "
-                + ("above chance" if chance is not None and stats["loss"] > chance else "higher than before")
+                + (f"above chance ({chance:.3f})" if above else "higher than before")
                 + ": lower the learning rate (10 times lower, or the rate model.find_learning_rate suggests)",
             )
 

@@ -84,9 +84,10 @@ def generate(
     top_k=1. ``seed``: the draws repeat for one seed; None draws from neuronet's generator (``nn.set_seed``).
 
     The prompt runs through the model once, then each new token alone, the layers keeping what they need of
-    the earlier steps (:func:`cached`). The model reads every token but the last it writes, len(prompt) +
-    steps - 1, which must fit a PositionalEmbedding's max_length. With ``return_probabilities``, also the
-    model's distribution each token was drawn from (before temperature and top_k), (steps, vocab) float64.
+    the earlier steps (:func:`cached`). The model reads the prompt and every token but the last it writes,
+    len(prompt) + max(steps, 1) - 1, which must fit a PositionalEmbedding's max_length. With
+    ``return_probabilities``, also the model's distribution each token was drawn from (before temperature and
+    top_k), (steps, vocab) float64.
     """
     ids, vocabulary = prompt_ids(prompt, vocabulary)
     steps = checks.integer(steps, "generate steps", low=0)
@@ -94,7 +95,7 @@ def generate(
     if top_k is not None:
         top_k = checks.integer(top_k, "generate top_k", low=1)
     rng = settings.rng() if seed is None else np.random.default_rng(checks.integer(seed, "generate seed", low=0))
-    check_model(model, len(ids) + steps - 1)
+    check_model(model, len(ids) + max(steps, 1) - 1)  # (the prompt is read even for no new token)
     logits = model.graph.outputs[0].layer.output_activation() != "softmax"
     written, distributions = [], []
     with cached(model):
@@ -113,7 +114,7 @@ def generate(
     if vocabulary is not None:
         out = "".join(vocabulary[i] for i in out)
     if return_probabilities:
-        return out, np.array(distributions).reshape(steps, -1)
+        return out, np.array(distributions, dtype=np.float64).reshape(steps, len(scores))
     return out
 
 

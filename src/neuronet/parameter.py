@@ -110,6 +110,12 @@ class FlatParameter(Parameter):
         for p, data, grad in zip(self.members, self.pieces(self.data), self.pieces(self._grad)):
             p.data, p.grad = data, grad
 
+    def __setstate__(self, state: dict) -> None:
+        # a copy (copy.deepcopy of a model) copies each member's views as arrays of their own: the optimizer
+        # would step the copied buffer and leave the copied members' weights where they were
+        self.__dict__.update(state)
+        self.point_members()
+
     def settle_grad(self) -> None:
         super().settle_grad()
         for p in self.members:

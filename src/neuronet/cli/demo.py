@@ -271,7 +271,7 @@ def _demo_resnet(args) -> None:
         ]
         if args.doctor:
             hooks.append(callbacks.TrainingDoctor())
-        print(f"training the {name}, {epochs} epochs ...", flush=True)
+        print(f"training the {name}, {epochs} epoch{'s' if epochs > 1 else ''} ...", flush=True)
         start = time.perf_counter()
         history = model.fit(xt, yt, epochs=epochs, batch_size=32, validation_data=(xv, yv), callbacks=hooks, verbose=0)
         seconds = time.perf_counter() - start
@@ -353,7 +353,8 @@ def _demo_writer(args) -> None:
     hooks = [Samples(), callbacks.LearningRateScheduler(schedules.CosineDecay(WRITER_LEARNING_RATE, epochs))]
     if args.doctor:
         hooks.append(callbacks.TrainingDoctor())
-    print(f"training, {epochs} epochs; after each, the {steps} characters it writes after {prompt!r}:")
+    plural = "s" if epochs > 1 else ""
+    print(f"training, {epochs} epoch{plural}; after each, the {steps} characters it writes after {prompt!r}:")
     start = time.perf_counter()
     history = model.fit(xt, yt, epochs=epochs, batch_size=32, validation_data=(xv, yv), callbacks=hooks, verbose=0)
     print(f"trained in {time.perf_counter() - start:.1f} s")
@@ -386,7 +387,7 @@ def _writer_attention(model, vocabulary: str) -> None:
     ids = np.array([[vocabulary.index(c) for c in WRITER_SENTENCE]])
     model.predict(ids)
     blocks = [layer.attention for layer in model.layers if isinstance(layer, TransformerEncoder)]
-    heads = [(f"block {b + 1}, head {h + 1}", attention, h)
+    heads = [(f"block {b + 1}, head {h}", attention, h)
              for b, attention in enumerate(blocks) for h in range(attention.num_heads)]  # fmt: skip
     entropy = [-(w * np.log(np.maximum(w, 1e-12))).sum(axis=1).mean()
                for w in (attention.attention_scores[0, h] for _, attention, h in heads)]  # fmt: skip

@@ -117,6 +117,11 @@ class MultiHeadAttention(Layer):
         if self.cache is not None:
             if training:
                 raise self.cached_training_error()
+            if len(xs) > 1:  # the cache continues one sequence; a fixed memory would be appended at every step
+                raise ValueError(
+                    f"layer '{self.name}' (MultiHeadAttention): a sequence is generated a step at a time through "
+                    "self-attention only, not cross-attention on a list of inputs"
+                )
             k, v, key_mask, past = self.cached(k, v, key_mask)
         scale = 1.0 / math.sqrt(self.head_dim)
         self.q = q * q.dtype.type(scale)  # (batch, heads, Tq, D), the scale folded in once

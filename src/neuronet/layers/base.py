@@ -65,6 +65,9 @@ class Layer:
     # (Dense, LayerNormalization, an activation)? Such a layer runs a step at a time as it runs on the whole
     # sequence, so a causal model made of it generates a step at a time with nothing more (see stepwise_problem)
     positionwise: bool = False
+    # a layer that holds layers: does it combine their outputs step by step (step t of its output from step t of
+    # theirs, as a Transformer block's residual sums)? Then it takes a sequence a step at a time when they can
+    held_stepwise: bool = False
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs) -> None:
         """Register the class for loading saved models; ``abstract=True`` (a base class) keeps it out."""
@@ -197,13 +200,19 @@ class Layer:
     def stepwise_problem(self) -> str | None:
         """Why this layer cannot take a sequence a step at a time, each call continuing the steps of the calls
         before (a causal model generating, ``generation.py``), or None where it can: a position-wise layer as
-        it is, a layer that holds layers when each of them can. A layer whose output reads earlier steps keeps
-        them while :meth:`use_cache` is on and overrides both (PositionalEmbedding, causal attention)."""
+        it is, a layer that holds layers when it says it combines them step by step (``held_stepwise``) and
+        each of them can. A layer whose output reads earlier steps keeps them while :meth:`use_cache` is on and
+        overrides both (PositionalEmbedding, causal attention)."""
         if self.positionwise:
             return None
         held = self.sublayers()
         if not held:
             return "its output at one step reads other steps of its input, and it keeps no cache of earlier steps"
+        if not self.held_stepwise:
+            return (
+                "it holds layers but does not say that it combines their outputs step by step (held_stepwise), "
+                "so a step of its output may read other steps"
+            )
         for name, sub in held.items():
             problem = sub.stepwise_problem()
             if problem is not None:

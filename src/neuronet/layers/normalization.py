@@ -33,6 +33,7 @@ class BatchNormalization(SizedByInput):
 
     independent_samples = False  # statistics over the whole batch
     min_batch = 2
+    positionwise = True  # in inference (a sequence generated a step at a time): a scale and shift per feature
 
     param_names = ("gamma", "beta")
     state_names = ("running_mean", "running_var")

@@ -43,6 +43,7 @@ class TransformerEncoder(Layer):
     """
 
     default_name = "transformer_encoder"
+    held_stepwise = True  # (residual sums and position-wise layers around the attention)
     numpy_bound, part_samples = MultiHeadAttention.numpy_bound, MultiHeadAttention.part_samples  # (its attention's)
     takes_mask = True
     keeps_mask = True
