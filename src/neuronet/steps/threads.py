@@ -12,9 +12,9 @@ thread, so the cores are not oversubscribed.
 
 How a batch is cut depends on its size and the layers alone (parts of about
 ``PART`` samples, or fewer where a layer's ``part_samples`` asks: a sample of
-attention holds a sequence's worth of work), never on the number of threads, and the parts' gradients are added
-in one fixed order: a seeded run gives the same numbers on one core as on
-sixteen. The threads (``nn.set_threads``) only decide how many parts run at
+attention holds a sequence's worth of work), never on the number of threads,
+and the parts' gradients are added in one fixed order: a seeded run gives the
+same numbers on one core as on sixteen. The threads (``nn.set_threads``) only decide how many parts run at
 once; with one thread they run one after another.
 
 A model is split only where that is exact and pays: every layer must treat
