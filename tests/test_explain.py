@@ -286,7 +286,9 @@ def test_the_cli_writes_the_page_and_refuses_a_bad_file_in_one_line(tmp_path, ca
     saved = model.read_bytes()
     out = tmp_path / "step.html"
     assert main(["explain", str(model), str(data), "--out", str(out), "--rows", "5"]) == 0
-    assert "wrote one training step on the first 5 rows" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "wrote one training step on the first 5 rows" in printed
+    assert "shows the inputs as the network sees them" in printed  # (a classifier: its targets are classes)
     page = page_data(out)
     assert page["inputs"][0]["shape"] == [5, 2] and len(page["calls"]) == 2
     assert model.read_bytes() == saved

@@ -417,6 +417,10 @@ def cmd_demo(args) -> None:
             raise CLIError("--doctor watches one network learning from labels; the gan demo trains two at once")
     if args.kind == "writer":
         check_writable(WRITER_PICTURE, "the picture of the attention")
+        try:
+            plot.require_matplotlib()
+        except ImportError as exc:  # (the demo runs without it; say so now, not after training)
+            print(f"no picture of the attention will be drawn: {exc}")
     if args.out:
         check_writable(args.out, "--out")
         model_path(args.out, "--out")  # a foreign extension (.onnx, .keras) now, not after training

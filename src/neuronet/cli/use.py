@@ -158,3 +158,6 @@ def cmd_explain(args) -> None:
     xs, ys = settings.inputs(table)[:count], settings.targets(table)[:count]
     model.explain_step(xs, ys, args.out)
     print(f"wrote one training step on the first {count} rows of {args.data} to {args.out}")
+    scaled = "inputs and targets" if settings.target_scaler is not None else "inputs"
+    print(f"(the page shows the {scaled} as the network sees them: each column, a text column as one 0/1 column "
+          "per category, standardised with the mean and standard deviation of the training rows)")  # fmt: skip
