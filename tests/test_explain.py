@@ -253,6 +253,21 @@ def demo_cases():
     }
 
 
+def test_a_training_pass_left_unanswered_before_explain_step_is_refused_a_backward_pass(tmp_path):
+    """explain_step leaves the layers holding its batch's inputs: a backward pass for the user's earlier
+    forward pass would be that batch's gradient, so it is refused, as after two forward passes."""
+    x, y = load_digits()
+    model = nn.demos.digits_mlp()
+    model.compile(optimizer="adam")
+    model.explain_step(x[:4] / 16, y[:4], tmp_path / "a.html")
+    out = model.forward(x[:4] / 16, training=True)
+    model.backward(np.ones_like(out))  # nothing pending before explain_step: answered as usual
+    model.forward(x[:4] / 16, training=True)
+    model.explain_step(x[4:8] / 16, y[4:8], tmp_path / "b.html")
+    with pytest.raises(RuntimeError, match="each layer keeps only its last pass's inputs"):
+        model.backward(np.ones_like(out))
+
+
 @pytest.mark.parametrize("name", list(demo_cases()))
 def test_the_demo_models_pages_are_under_two_megabytes_with_a_section_per_layer(name, tmp_path):
     nn.set_seed(0)

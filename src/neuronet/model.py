@@ -615,11 +615,13 @@ class Model:
         """Write to ``path`` one self-contained HTML page showing a training step on the batch ``x``, ``y``
         layer by layer (``explain.write_step``); return the path. The model and its optimizer's state are
         left as they were."""
-        passes = self._training_passes  # (the step answers no pass of the user's: theirs stays to answer)
+        passes = self._training_passes
         try:
             return explain.write_step(self, x, y, path)
         finally:
-            self._training_passes = passes
+            # the layers now keep the explained batch's inputs: a training pass of the user's still unanswered
+            # counts as one more pass, so that a backward pass for it is refused rather than given this batch's
+            self._training_passes = passes + 1 if passes else 0
 
     # -- the model file (model_file.py) ------------------------------------------------------------
     def get_config(self) -> dict:
