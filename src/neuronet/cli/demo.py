@@ -389,8 +389,8 @@ def _writer_attention(model, vocabulary: str) -> None:
     blocks = [layer.attention for layer in model.layers if isinstance(layer, TransformerEncoder)]
     heads = [(f"block {b + 1}, head {h}", attention, h)
              for b, attention in enumerate(blocks) for h in range(attention.num_heads)]  # fmt: skip
-    entropy = [-(w * np.log(np.maximum(w, 1e-12))).sum(axis=1).mean()
-               for w in (attention.attention_scores[0, h] for _, attention, h in heads)]  # fmt: skip
+    weights = [attention.ops.to_numpy(attention.attention_scores[0, h]) for _, attention, h in heads]
+    entropy = [-(w * np.log(np.maximum(w, 1e-12))).sum(axis=1).mean() for w in weights]
     name, attention, head = heads[int(np.argmin(entropy))]
     title = f"{name}: each character (row) reads the ones before it"
     plot.attention(attention, WRITER_PICTURE, tokens=WRITER_SENTENCE, heads=[head], title=title)
