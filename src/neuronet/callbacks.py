@@ -14,7 +14,7 @@ import string
 
 import numpy as np
 
-from . import checks, doctor, plot, process, saving
+from . import checks, doctor, plot, process, saving, tensorboard
 
 
 class Callback:
@@ -319,6 +319,14 @@ class TrainingDoctor(doctor.Doctor, Callback):
     epoch."""
 
 
+class TensorBoard(tensorboard.EventLog, Callback):
+    """Writes training as TensorBoard event files in ``log_dir`` (``tensorboard --logdir log_dir`` shows
+    them): each epoch's logged numbers under their History names and the learning rate, and every
+    ``histogram_freq`` epochs (0: never) each parameter's weights and its gradient after the epoch's last
+    step as histograms (``neuronet.tensorboard`` says what exactly). Needs tensorboardX
+    (``pip install "neuronet[tensorboard]"``), checked when it is made."""
+
+
 def _template(path: str, logged: bool) -> str:
     """``path``, a file name that may hold ``{epoch}`` (and, if ``logged``, logged values such as
     ``{val_loss:.3f}``), filled now with stand-in values so that a mistake shows before training, not after
@@ -381,5 +389,6 @@ __all__ = [
     "MonitorCallback",
     "ReduceLROnPlateau",
     "SampleGrid",
+    "TensorBoard",
     "TrainingDoctor",
 ]
