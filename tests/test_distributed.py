@@ -476,3 +476,49 @@ def test_alone_distributed_is_plain_training_and_without_mpi4py_under_mpiexec_it
             model.fit(x, y, verbose=0, distributed=True)
     finally:
         nn.distributed.world.cache_clear()
+
+
+def test_synchronized_batchnorm_on_two_ranks_ends_where_one_process_ends_and_the_unsynchronized_does_not(tmp_path):
+    """BatchNormalization(synchronized=True) sums its batch statistics over the ranks: 2 ranks with batch 8 end
+    where one process with batch 16 ends (weights and running statistics, 1e-8 in float64), a dense and a conv
+    model, 85 samples so that the last batch of 5 is cut into parts of 3 and 2. The unsynchronized layer, each
+    rank normalising by its own part, ends measurably elsewhere (ChainerMN's negative control)."""
+    done = mpirun(tmp_path, """
+        def build(kind, synchronized):
+            nn.set_seed(0)
+            if kind == "dense":
+                layers = [L.Dense(5, 8), L.BatchNormalization(synchronized=synchronized), L.ReLU(),
+                          L.Dense(8, 3, activation="softmax")]
+            else:
+                layers = [L.Conv2D(1, 3, 3, padding="same"), L.BatchNormalization(synchronized=synchronized),
+                          L.ReLU(), L.Flatten(), L.Dense(48, 3, activation="softmax")]
+            model = nn.Sequential(layers)
+            # (not Adam: the bias before BatchNormalization has a gradient of zero, and rounding's noise there,
+            # divided by its own size, would take steps of the learning rate in any direction)
+            model.compile(optimizer=nn.optimizers.SGD(0.05, momentum=0.9))
+            return model
+        def apart(a, b):  # (relative to the largest value: the bias before the normalisation stays near 0)
+            return max(float(np.abs(u - v).max()) for u, v in zip(a, b)) / max(float(np.abs(v).max()) for v in b)
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 3, 85)
+        found = {}
+        for kind in ("dense", "conv"):
+            x = rng.standard_normal((85, 5)) if kind == "dense" else rng.standard_normal((85, 4, 4, 1))
+            alone = build(kind, True)
+            alone.fit(x, y, epochs=2, batch_size=16, verbose=0)
+            for synchronized in (True, False):
+                model = build(kind, synchronized)
+                model.fit(x, y, epochs=2, batch_size=8, verbose=0, distributed=True)
+                norm, reference = model.layers[1], alone.layers[1]
+                found[f"{kind} {synchronized}"] = {
+                    "weights": apart(model.get_weights(), alone.get_weights()),
+                    "statistics": apart([norm.running_mean, norm.running_var],
+                                        [reference.running_mean, reference.running_var]),
+                }
+        report(found=found)
+    """)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    for kind in ("dense", "conv"):
+        synchronized, unsynchronized = done.result["found"][f"{kind} True"], done.result["found"][f"{kind} False"]
+        assert synchronized["weights"] < 1e-8 and synchronized["statistics"] < 1e-8, (kind, synchronized)
+        assert unsynchronized["weights"] > 1e-4 and unsynchronized["statistics"] > 1e-4, (kind, unsynchronized)

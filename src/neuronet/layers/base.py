@@ -51,6 +51,9 @@ class Layer:
     # samples per part where a split pays with smaller parts than steps/threads.py's PART (0: PART will do)
     part_samples: int = 0
     min_batch: int = 1  # the fewest samples a training batch may hold (BatchNormalization needs 2)
+    # does the layer reduce its batch statistics over the ranks of a distributed fit? The MPI step then hands it
+    # the ranks' communicator for each training step (BatchNormalization(synchronized=True): synchronize_over)
+    synchronized: bool = False
     # masks (which steps of a sequence are padding): does forward take ``mask=``, and is the mask of the output
     # that of the input (a layer that works on each step alone)? See output_mask.
     takes_mask: bool = False

@@ -3,6 +3,8 @@ sample's features (LayerNormalization)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .. import checks
@@ -28,6 +30,14 @@ class BatchNormalization(SizedByInput):
     the batch before it (33 samples at ``batch_size=32`` train as one batch of
     33), rather than take a step on a variance of zero, as PyTorch refuses to.
 
+    ``synchronized=True`` (SyncBatchNorm): in training under ``fit(distributed=True)`` on several MPI ranks,
+    the sums behind the statistics (forward: sum(x) and the count m, then sum((x - mu)^2); backward: sum(dy) and
+    sum(dy * x_hat)) are summed over the ranks, so mu, var and the two means of the backward pass are the whole
+    global batch's, and N ranks with batch b train as one process with batch N * b. Sums, not means: ranks
+    with parts of unequal sizes (a last partial batch) still give the whole batch's statistics. dgamma and dbeta
+    stay this rank's part's (the MPI step sums the gradients). Outside a distributed step it computes as
+    ``synchronized=False``.
+
     ``BatchNormalization()`` takes ``n_features`` from its input when it is built.
     """
 
@@ -40,12 +50,27 @@ class BatchNormalization(SizedByInput):
     default_name = "batch_normalization"
     size_name = "n_features"
 
-    def __init__(self, n_features: int | None = None, momentum: float = 0.99, epsilon: float = 1e-3) -> None:
+    def __init__(
+        self, n_features: int | None = None, momentum: float = 0.99, epsilon: float = 1e-3, synchronized: bool = False
+    ) -> None:
         super().__init__()
         self.n_features = optional_size(n_features, "n_features")
         self.momentum = checks.number(momentum, "momentum", low=0.0, high=1.0, high_open=True)
         self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
+        self.synchronized = checks.flag(synchronized, "BatchNormalization synchronized")
+        self.over_ranks: Callable | None = None  # while a distributed step runs: see synchronize_over
         self.build_if_sized()
+
+    def synchronize_over(self, sum_over_ranks: Callable[[list, str], None] | None) -> None:
+        """Sum the batch statistics with ``sum_over_ranks(arrays, step)`` from now on, which sums each array
+        in place over the ranks (with a deadline, naming ``step`` if it passes): the MPI step hands it over
+        for a training step, then None (this process's batch alone). Ignored unless ``synchronized``."""
+        self.over_ranks = sum_over_ranks if self.synchronized else None
+
+    def summed(self, arrays: list, what: str) -> None:
+        """``arrays`` summed over the ranks in place, while a distributed step has handed over its ranks."""
+        if self.over_ranks is not None:
+            self.over_ranks(arrays, f"the {what} of layer '{self.name}' (BatchNormalization(synchronized=True))")
 
     def make_parameters(self) -> None:
         self.gamma = self.new_parameter("gamma", (self.n_features,), np.ones)
@@ -71,9 +96,14 @@ class BatchNormalization(SizedByInput):
                 f"layer '{self.name}' (BatchNormalization) needs at least 2 values per feature "
                 "in a training batch; use a larger batch_size"
             )
-        mean = ops.column_sums(x.reshape(-1, self.n_features)) / m
+        sums, count = ops.column_sums(x.reshape(-1, self.n_features)), np.array([float(m)])
+        self.summed([sums, count], "batch sums")
+        m = self.count = float(count[0])  # (the whole batch's, over the ranks when synchronized)
+        mean = sums / m
         self.centred = ops.affine(x, shift=-mean, row=self.row)
-        var = ops.column_dots(self.centred, self.centred) / m
+        squares = ops.column_dots(self.centred, self.centred)
+        self.summed([squares], "batch sums of squares")
+        var = squares / m
         keep = self.momentum
         self.running_mean *= keep
         self.running_mean += (1 - keep) * mean
@@ -97,9 +127,11 @@ class BatchNormalization(SizedByInput):
         scale = self.gamma.data * self.inv_std
         if not self.training:  # the statistics are constants
             return ops.affine(dy, scale, row=self.row)
+        # the means over the whole batch (the gradients above stay this part's: the MPI step sums those)
+        self.summed([sum_dy, sum_dy_x_hat], "backward sums")
         # scale * (dy - mean(dy) - x_hat * mean(dy * x_hat)), regrouped per channel as dy * scale + centred * b
         # + c (x_hat = centred * inv_std): two passes over the batch
-        m = dy.size // self.n_features
+        m = self.count
         dx = ops.affine(dy, scale, -scale * sum_dy / m, row=self.row)
         dx += ops.affine(centred, -scale * self.inv_std * sum_dy_x_hat / m, row=self.row)
         return dx
@@ -113,7 +145,12 @@ class BatchNormalization(SizedByInput):
             raise ValueError(f"layer '{self.name}': its running_var holds {low:g}, but a variance is never negative")
 
     def get_config(self):
-        return {"n_features": self.n_features, "momentum": self.momentum, "epsilon": self.epsilon}
+        return {
+            "n_features": self.n_features,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "synchronized": self.synchronized,
+        }
 
 
 class LayerNormalization(SizedByInput):

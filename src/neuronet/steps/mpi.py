@@ -27,7 +27,9 @@ bars and writes files (``process.is_writer``). BatchNormalization normalises
 each rank's part by its own batch statistics (as PyTorch's
 DistributedDataParallel does without SyncBatchNorm); the running statistics
 are averaged over the ranks after every epoch, so that every rank ends with
-the same model.
+the same model. ``BatchNormalization(synchronized=True)`` is handed the
+ranks' sum for each training step and normalises by the global batch's
+statistics (SyncBatchNorm, ChainerMN's MultiNodeBatchNormalization).
 """
 
 from __future__ import annotations
@@ -132,6 +134,10 @@ class MpiStep(Step):
         """This rank's rows of a global batch of ``n``."""
         return data_parallel.cut(n, self.size)[self.rank]
 
+    def sum_in_place(self, arrays: list, step: str) -> None:
+        """Each of ``arrays`` summed over the ranks, in place (with the deadline of every collective step)."""
+        distributed.sum_in_place(self.comm, arrays, self.model.ops, step)
+
     def sum(self, value: float, step: str) -> float:
         total = np.array([value], dtype=np.float64)
         distributed.sum_in_place(self.comm, [total], self.model.ops, step)
@@ -144,7 +150,14 @@ class MpiStep(Step):
         model, rows = self.model, self.part(len(x))
         share = data_parallel.share(rows, len(x))
         flat = model.flat_parameter()
-        loss, out = self.local.data_gradients(x[rows], y[rows], share)
+        synchronized = synchronized_layers(model.layers)
+        for layer in synchronized:  # (their batch statistics summed over the ranks, for this step alone)
+            layer.synchronize_over(self.sum_in_place)
+        try:
+            loss, out = self.local.data_gradients(x[rows], y[rows], share)
+        finally:
+            for layer in synchronized:
+                layer.synchronize_over(None)
         total = np.array([float(loss) * share])
         step = f"the gradient sum of epoch {self.epoch + 1}, batch {self.batch}"
         distributed.sum_in_place(self.comm, [total] if flat is None else [flat.grad, total], model.ops, step)
@@ -201,6 +214,17 @@ class Agreement(Callback):
         distributed.sum_in_place(comm, states, model.ops, name)
         for state in states:
             state /= step.size
+
+
+def synchronized_layers(layers) -> list:
+    """The layers, and those they hold at any depth, that sum their batch statistics over the ranks
+    (``BatchNormalization(synchronized=True)``)."""
+    found = []
+    for layer in layers:
+        if layer.synchronized:
+            found.append(layer)
+        found += synchronized_layers(layer.sublayers().values())
+    return found
 
 
 # -- what the ranks compare at the start ------------------------------------------------------------
