@@ -137,23 +137,25 @@ class MpiStep(Step):
         distributed.sum_in_place(self.comm, [total], self.model.ops, step)
         return float(total[0])
 
-    def gradients(self, x, y) -> tuple[float, object]:
+    def gradients(self, x, y, sample_weight=None) -> tuple[float, object]:
         """The gradient of the whole global batch's loss (penalties included) in every ``.grad``, on every
         rank: this rank's part's gradient weighted by its share, summed over the ranks with the loss. Returns
         the loss and this rank's part's outputs."""
         model, rows = self.model, self.part(len(x))
         share = data_parallel.share(rows, len(x))
         flat = model.flat_parameter()
-        loss, out = self.local.data_gradients(x[rows], y[rows], share)
+        # (weights passed only when given: a model's own step's data_gradients may not take them)
+        weighted = {} if sample_weight is None else {"sample_weight": sample_weight[rows]}
+        loss, out = self.local.data_gradients(x[rows], y[rows], share, **weighted)
         total = np.array([float(loss) * share])
         step = f"the gradient sum of epoch {self.epoch + 1}, batch {self.batch}"
         distributed.sum_in_place(self.comm, [total] if flat is None else [flat.grad, total], model.ops, step)
         return float(total[0]) + model.add_regularization_gradients(), out
 
-    def train_step(self, x, y) -> dict[str, float]:
+    def train_step(self, x, y, sample_weight=None) -> dict[str, float]:
         """The summed gradient, then the same update on every rank."""
         self.batch += 1
-        loss, out = self.gradients(x, y)
+        loss, out = self.gradients(x, y, sample_weight)
         self.model.apply_gradients()
         self.model.epoch_metrics.record(y[self.part(len(x))], out)
         return {"loss": loss}
