@@ -575,10 +575,12 @@ class Model:
         distributed: bool = False,
         sample_weight=None,
         class_weight: dict | None = None,
+        accumulate: int = 1,
     ) -> History:
         """Train for ``epochs`` passes over the data in mini-batches; return the History (``training.fit``;
         ``distributed=True`` under mpiexec: data-parallel over the ranks, ``steps/mpi.py``; ``sample_weight``
-        and ``class_weight`` weight each sample's loss as Keras does, ``sample_weights.py``)."""
+        and ``class_weight`` weight each sample's loss as Keras does, ``sample_weights.py``; ``accumulate`` k:
+        k batches' gradients in one update, as one batch k times as large, ``steps/accumulate.py``)."""
         return training.fit(
             self,
             x,
@@ -593,6 +595,7 @@ class Model:
             distributed,
             sample_weight,
             class_weight,
+            accumulate,
         )
 
     def find_learning_rate(

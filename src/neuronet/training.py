@@ -52,6 +52,7 @@ def fit(
     distributed: bool = False,
     sample_weight=None,
     class_weight: dict | None = None,
+    accumulate: int = 1,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over the data in mini-batches; return the History.
 
@@ -62,8 +63,13 @@ def fit(
     ``distributed=True`` under ``mpiexec -n N`` trains data-parallel on N ranks (``steps/mpi.py``); in
     a process of its own it is plain training. ``sample_weight`` (n,) and ``class_weight`` ({class: weight})
     weight each sample's loss as Keras does (``sample_weights.py``); the weights multiply where both are given.
+    ``accumulate`` k: the gradients of k batches summed into one update, as one batch of k * batch_size
+    (``steps/accumulate.py``; an epoch's last, shorter group is one update of what it holds).
     """
-    step = steps.choose(model, checks.flag(distributed, "distributed"))  # first: one rank's refusal is every rank's
+    accumulate = checks.integer(accumulate, "accumulate", low=1)
+    step = steps.choose(
+        model, checks.flag(distributed, "distributed"), accumulate
+    )  # first: one rank's refusal is every rank's
     args = (model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose)
     weighting = (sample_weight, class_weight)
     # (distributed: compared across the ranks, and refused on all alike)
@@ -230,6 +236,7 @@ def _train_epoch(step, x, y, w, batch_size, min_batch, shuffle, desc, hooks, ver
             bar.set_postfix({k: v / seen for k, v in totals.items()} | live, refresh=False)
         bar.update(1)
     bar.close()
+    step.end_epoch()
     if not model.finite():  # the last step's update overflowed
         warnings.warn(
             f"training stopped: the weights became NaN or infinite in {desc.lower()}. " + DIVERGENCE_ADVICE,
