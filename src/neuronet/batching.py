@@ -20,9 +20,16 @@ def batch_bounds(n: int, batch_size: int, min_last: int = 1) -> list[tuple[int, 
 
 
 def batches(
-    x, y=None, batch_size: int = 32, shuffle: bool = True, rng: np.random.Generator | None = None, min_last: int = 1
+    x,
+    y=None,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    rng: np.random.Generator | None = None,
+    min_last: int = 1,
+    sample_weight=None,
 ) -> Iterator:
-    """Yield ``(x_batch, y_batch)`` (or ``x_batch`` when ``y`` is None) covering the data once.
+    """Yield ``(x_batch, y_batch)`` (or ``x_batch`` when ``y`` is None; ``(x_batch, y_batch, w_batch)`` with
+    ``sample_weight``, the weights following their samples) covering the data once.
 
     Unshuffled batches are views (no copy); shuffled ones are one gather each.
     The order comes from ``rng``, by default the library's seeded generator.
@@ -34,4 +41,7 @@ def batches(
     for lo, hi in batch_bounds(n, batch_size, min_last):
         # a slice gives a view; shuffled, one fancy-index gather per batch (np.take with out= measured 3x slower)
         part = slice(lo, hi) if order is None else order[lo:hi]
-        yield x[part] if y is None else (x[part], y[part])
+        if sample_weight is not None:
+            yield x[part], y[part], sample_weight[part]
+        else:
+            yield x[part] if y is None else (x[part], y[part])

@@ -2,7 +2,9 @@
 
 ``loss(y_pred, y_true)`` is the mean over the batch (a Python float) and
 ``loss.backward(y_pred, y_true)`` its gradient with respect to ``y_pred``.
-Each loss writes its formula in ``value``; ``forward`` first checks that the
+Each loss writes its formula per sample in ``sample_values`` (``value`` is their
+mean; ``weighted_value`` is Keras's weighted loss sum_i w_i L_i / n, whose
+gradient is ``backward``'s with sample i's rows times w_i); ``forward`` first checks that the
 predictions are what the loss takes (a cross-entropy of probabilities refuses
 raw scores, which would train to a tiny loss and a wrong model, silently).
 
@@ -50,16 +52,29 @@ class Loss:
             raise ValueError(f"{type(self).__name__}: targets have shape {y.shape} but predictions {y_pred.shape}")
         return y
 
-    def forward(self, y_pred, y_true) -> float:
-        """The loss (the mean over the batch) of predictions checked to be what the loss takes."""
+    def forward(self, y_pred, y_true, sample_weight=None) -> float:
+        """The loss (the mean over the batch, or ``weighted_value``) of predictions checked to be what the loss
+        takes."""
         if self.takes_probabilities():
             self.check_predictions(y_pred)
-        return self.value(y_pred, y_true)
+        return self.weighted_value(y_pred, y_true, sample_weight)
 
     def value(self, y_pred, y_true) -> float:
-        """The loss's formula, on predictions already known to be what it takes (a model whose last
-        activation the loss absorbs: softmax outputs are probabilities)."""
-        raise NotImplementedError
+        """The loss (the mean of the samples' losses), on predictions already known to be what it takes (a model
+        whose last activation the loss absorbs: softmax outputs are probabilities)."""
+        return float(self.sample_values(y_pred, y_true).mean())
+
+    def weighted_value(self, y_pred, y_true, weights) -> float:
+        """sum_i w_i L_i / n, Keras's "sum_over_batch_size": ``weights`` (n,) times each sample's loss (None:
+        ``value``)."""
+        if weights is None:
+            return self.value(y_pred, y_true)
+        xp = arrays.array_module(y_pred)
+        return float(xp.vdot(self.sample_values(y_pred, y_true), weights)) / len(weights)
+
+    def sample_values(self, y_pred, y_true):
+        """Each sample's loss, shape (n,): the loss's formula averaged over the sample's own elements."""
+        raise NotImplementedError(f"{type(self).__name__} gives no per-sample losses")
 
     def check_predictions(self, y_pred) -> None:
         """A ValueError if ``y_pred`` cannot be this loss's input (a loss of probabilities given scores)."""
@@ -111,10 +126,9 @@ class Loss:
 class MeanSquaredError(Loss):
     """L = mean((y_pred - y)**2);  dL/dy_pred = 2 (y_pred - y) / N  (N = all elements)."""
 
-    def value(self, y_pred, y_true):
-        xp = arrays.array_module(y_pred)
+    def sample_values(self, y_pred, y_true):
         d = y_pred - y_true
-        return float(xp.vdot(d, d)) / d.size
+        return per_sample(d * d)
 
     def backward(self, y_pred, y_true):
         y_true = self.prepare_targets(y_true, y_pred)
@@ -124,9 +138,9 @@ class MeanSquaredError(Loss):
 class MeanAbsoluteError(Loss):
     """L = mean(|y_pred - y|);  dL/dy_pred = sign(y_pred - y) / N."""
 
-    def value(self, y_pred, y_true):
+    def sample_values(self, y_pred, y_true):
         xp = arrays.array_module(y_pred)
-        return float(xp.abs(y_pred - y_true).mean())
+        return per_sample(xp.abs(y_pred - y_true))
 
     def backward(self, y_pred, y_true):
         xp = arrays.array_module(y_pred)
@@ -169,14 +183,14 @@ class BinaryCrossentropy(Loss):
     def _smooth(self, y):
         return y * (1.0 - self.label_smoothing) + self.label_smoothing / 2 if self.label_smoothing else y
 
-    def value(self, y_pred, y_true):
+    def sample_values(self, y_pred, y_true):
         xp = arrays.array_module(y_pred)
         y_true = self._smooth(y_true)
         if self.from_logits:
             z = y_pred
-            return float((xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z)))).mean())
+            return per_sample(xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z))))
         p = xp.clip(y_pred, EPS, 1 - EPS)
-        return float(-(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)).mean())
+        return per_sample(-(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)))
 
     def backward(self, y_pred, y_true):
         xp = arrays.array_module(y_pred)
@@ -281,7 +295,7 @@ class CategoricalCrossentropy(Loss):
             t = rows * (1.0 - self.label_smoothing) + self.label_smoothing / k
         return z, t
 
-    def value(self, y_pred, y_true):
+    def sample_values(self, y_pred, y_true):
         xp = arrays.array_module(y_pred)
         z, t = self._rows(y_pred, y_true)
         labels = t.ndim == 1
@@ -290,11 +304,11 @@ class CategoricalCrossentropy(Loss):
             lse = xp.log(xp.exp(z - m).sum(axis=1)) + m[:, 0]
             picked = z[xp.arange(len(z)), t] if labels else (z * t).sum(axis=1)
             norm = 1.0 if labels else t.sum(axis=1)
-            return float((lse * norm - picked).mean())
-        p = xp.clip(z, EPS, 1 - EPS)
-        if labels:
-            return float(-xp.log(p[xp.arange(len(z)), t]).mean())
-        return float(-(t * xp.log(p)).sum(axis=1).mean())
+            rows = lse * norm - picked
+        else:
+            p = xp.clip(z, EPS, 1 - EPS)
+            rows = -xp.log(p[xp.arange(len(z)), t]) if labels else -(t * xp.log(p)).sum(axis=1)
+        return per_sample(rows.reshape(len(y_pred), -1))  # (a label per step of a sequence: its mean)
 
     def backward(self, y_pred, y_true):
         xp = arrays.array_module(y_pred)
@@ -328,6 +342,11 @@ class CategoricalCrossentropy(Loss):
 
     def get_config(self):
         return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+def per_sample(values):
+    """The mean of ``values`` over every axis but the first: each sample's loss."""
+    return values.reshape(len(values), -1).mean(axis=1)
 
 
 def get(loss) -> Loss:

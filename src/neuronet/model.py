@@ -430,22 +430,24 @@ class Model:
                 "forward: forward(a, training=True), backward(da), forward(b, training=True), backward(db)"
             )
 
-    def loss_of(self, out, y) -> float:
+    def loss_of(self, out, y, sample_weight=None) -> float:
         """The data loss of the outputs ``out`` (the weighted sum over several): each checked by its loss
         (probabilities where it needs them), unless the loss absorbs the last activation, whose outputs are
-        what it takes by construction."""
+        what it takes by construction. ``sample_weight`` (n,): each sample's loss weighted, sum(w_i L_i) / n."""
         self._plan()
         total = 0.0
         for slot, loss, weight, o, t in zip(
             self.graph.output_slots, self.losses, self.loss_weights, listed(out), listed(y)
         ):
-            total += weight * (loss.value(o, t) if slot in self._heads else loss.forward(o, t))
+            w = sample_weight
+            total += weight * (loss.weighted_value(o, t, w) if slot in self._heads else loss.forward(o, t, w))
         return total
 
-    def backward_loss(self, out, y, share: float = 1.0) -> None:
+    def backward_loss(self, out, y, share: float = 1.0, sample_weight=None) -> None:
         """Every ``.grad`` set (not added to) to ``share`` times the gradient of the data loss of ``out``, the
         outputs of the last training pass, which this answers (as :meth:`backward` does): the gradients are
-        zeroed here, where they are made. ``share``: a part's fraction of a batch split into parts."""
+        zeroed here, where they are made. ``share``: a part's fraction of a batch split into parts;
+        ``sample_weight`` (n,): the loss sum(w_i L_i) / n, whose gradient is sample i's rows times w_i."""
         self._answer_pass("backward_loss")
         params = self.parameters()
         for p in params:
@@ -459,6 +461,8 @@ class Model:
             dz = loss.backward_through_activation(o, t) if slot in self._heads else loss.backward(o, t)
             if share * weight != 1.0:
                 dz *= share * weight  # in place: a NumPy float64 must not turn a float32 model's gradients to float64
+            if sample_weight is not None:
+                dz *= sample_weight.reshape(-1, *(1,) * (dz.ndim - 1))  # (float32 weights for a float32 model)
             dys.append(dz)
         self._planned.backward(calls, dys, input_grad=False, heads=True)
         for p in params:
@@ -569,11 +573,29 @@ class Model:
         callbacks: list | None = None,
         verbose: int = 1,
         distributed: bool = False,
+        sample_weight=None,
+        class_weight: dict | None = None,
+        accumulate: int = 1,
     ) -> History:
         """Train for ``epochs`` passes over the data in mini-batches; return the History (``training.fit``;
-        ``distributed=True`` under mpiexec: data-parallel over the ranks, ``steps/mpi.py``)."""
+        ``distributed=True`` under mpiexec: data-parallel over the ranks, ``steps/mpi.py``; ``sample_weight``
+        and ``class_weight`` weight each sample's loss as Keras does, ``sample_weights.py``; ``accumulate`` k:
+        k batches' gradients in one update, as one batch k times as large, ``steps/accumulate.py``)."""
         return training.fit(
-            self, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose, distributed
+            self,
+            x,
+            y,
+            epochs,
+            batch_size,
+            validation_data,
+            validation_split,
+            shuffle,
+            callbacks,
+            verbose,
+            distributed,
+            sample_weight,
+            class_weight,
+            accumulate,
         )
 
     def find_learning_rate(

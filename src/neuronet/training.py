@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import checks, steps
+from . import checks, sample_weights, steps
 from .batching import batch_bounds, batches
 from .callbacks import Callback, History
 from .several import listed
@@ -50,6 +50,9 @@ def fit(
     callbacks: list[Callback] | None = None,
     verbose: int = 1,
     distributed: bool = False,
+    sample_weight=None,
+    class_weight: dict | None = None,
+    accumulate: int = 1,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over the data in mini-batches; return the History.
 
@@ -58,12 +61,19 @@ def fit(
     epoch with a warning; the History records the epoch (its loss as it came, the rest NaN). A last
     batch too small for some layer (a single sample, for BatchNormalization) joins the batch before it.
     ``distributed=True`` under ``mpiexec -n N`` trains data-parallel on N ranks (``steps/mpi.py``); in
-    a process of its own it is plain training.
+    a process of its own it is plain training. ``sample_weight`` (n,) and ``class_weight`` ({class: weight})
+    weight each sample's loss as Keras does (``sample_weights.py``); the weights multiply where both are given.
+    ``accumulate`` k: the gradients of k batches summed into one update, as one batch of k * batch_size
+    (``steps/accumulate.py``; an epoch's last, shorter group is one update of what it holds).
     """
-    step = steps.choose(model, checks.flag(distributed, "distributed"))  # first: one rank's refusal is every rank's
+    accumulate = checks.integer(accumulate, "accumulate", low=1)
+    step = steps.choose(
+        model, checks.flag(distributed, "distributed"), accumulate
+    )  # first: one rank's refusal is every rank's
     args = (model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose)
+    weighting = (sample_weight, class_weight)
     # (distributed: compared across the ranks, and refused on all alike)
-    arguments = step.start(lambda: _checked(*args))
+    arguments = step.start(lambda: _checked(*args, *weighting))
     try:
         return _loop(step, *arguments)
     except Exception as exc:
@@ -82,10 +92,22 @@ class FitArguments(NamedTuple):
     shuffle: bool
     callbacks: list[Callback]
     verbose: int
+    sample_weight: np.ndarray | None  # one weight a training sample, or None
 
 
 def _checked(
-    model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose
+    model,
+    x,
+    y,
+    epochs,
+    batch_size,
+    validation_data,
+    validation_split,
+    shuffle,
+    callbacks,
+    verbose,
+    sample_weight=None,
+    class_weight=None,
 ) -> FitArguments:
     """fit's arguments checked (see ``fit``)."""
     epochs = checks.integer(epochs, "epochs", low=0)
@@ -96,6 +118,7 @@ def _checked(
     callbacks = _callback_list(callbacks)
     _check_pair(validation_data)
     x, y = model.check_data(x, y)
+    w = sample_weights.weights(model, y, sample_weight, class_weight)
     if validation_data is None and validation_split:
         cut = int(round(len(x) * (1.0 - validation_split)))
         if cut < 1 or cut >= len(x):
@@ -103,10 +126,11 @@ def _checked(
                 f"validation_split={validation_split} leaves no training or validation samples of {len(x)}"
             )
         x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])  # checked already
+        w = None if w is None else w[:cut]  # (the validation part is scored unweighted)
         _warn_of_unseen_classes(model, y, validation_data[1], validation_split)
     elif validation_data is not None:
         validation_data = model.check_data(*validation_data, name="validation X", y_name="validation y")
-    return FitArguments(x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose)
+    return FitArguments(x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose, w)
 
 
 def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> None:
@@ -127,7 +151,7 @@ def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> N
         return
 
 
-def _loop(step, x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose) -> History:
+def _loop(step, x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose, sample_weight) -> History:
     """The epochs themselves, on checked data, each batch through ``step`` (the strategy ``steps.choose``
     gave)."""
     model, min_batch = step.model, step.min_batch()
@@ -148,7 +172,7 @@ def _loop(step, x, y, epochs, batch_size, validation_data, shuffle, callbacks, v
         for cb in hooks:
             cb.on_epoch_begin(epoch)
         desc = f"Epoch {epoch + 1}/{epochs}"
-        logs = _train_epoch(step, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose)
+        logs = _train_epoch(step, x, y, sample_weight, batch_size, min_batch, shuffle, desc, hooks, verbose)
         diverged = not all(math.isfinite(v) for k, v in logs.items() if k.endswith("loss"))  # (a GAN has two)
         if validation_data is not None:
             if diverged:  # nothing to measure with weights gone NaN
@@ -176,17 +200,21 @@ def _loop(step, x, y, epochs, batch_size, validation_data, shuffle, callbacks, v
     return history
 
 
-def _train_epoch(step, x, y, batch_size, min_batch, shuffle, desc, hooks, verbose) -> dict:
+def _train_epoch(step, x, y, w, batch_size, min_batch, shuffle, desc, hooks, verbose) -> dict:
     """One pass over the data in mini-batches; the epoch's logs (a non-finite loss if it diverged)."""
     model = step.model
     bounds = batch_bounds(len(x), batch_size, min_batch)
     totals, seen, live, scored_at = {}, 0, {}, time.monotonic()
     step.reset_metrics()
     bar = tqdm(total=len(bounds), desc=desc, unit="batch", disable=verbose != 1 or not interactive(), leave=False)
-    for b, batch in enumerate(batches(x, y, batch_size, shuffle, rng=model.ops.rng, min_last=min_batch)):
-        xb, yb = (batch, None) if y is None else batch  # (a GAN learns from samples alone)
+    for b, batch in enumerate(batches(x, y, batch_size, shuffle, model.ops.rng, min_batch, w)):
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
-            logs = step.train_step(xb, yb)
+            if w is not None:
+                xb, yb, wb = batch
+                logs = step.train_step(xb, yb, wb)
+            else:
+                xb, yb = (batch, None) if y is None else batch  # (a GAN learns from samples alone)
+                logs = step.train_step(xb, yb)
         broken = [k for k, v in logs.items() if not math.isfinite(v)]
         if broken:
             bar.close()
@@ -208,6 +236,7 @@ def _train_epoch(step, x, y, batch_size, min_batch, shuffle, desc, hooks, verbos
             bar.set_postfix({k: v / seen for k, v in totals.items()} | live, refresh=False)
         bar.update(1)
     bar.close()
+    step.end_epoch()
     if not model.finite():  # the last step's update overflowed
         warnings.warn(
             f"training stopped: the weights became NaN or infinite in {desc.lower()}. " + DIVERGENCE_ADVICE,

@@ -174,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="print no line per epoch")
     t.add_argument("--plot", action="store_true", help="write the training curves as PNG next to the model")
     t.add_argument("--doctor", action="store_true", help=DOCTOR_HELP)
+    t.add_argument(
+        "--class-weight",
+        choices=["balanced"],
+        help="classification: weight each class's rows by rows / (classes * the class's rows), as scikit-learn's "
+        '"balanced", so rare classes count as much as common ones (default: every row weighs 1)',
+    )
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a trained model on a labelled CSV file")

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .. import callbacks, layers, losses, memory, optimizers, plot
+from .. import callbacks, layers, losses, memory, optimizers, plot, sample_weights
 from ..data import StandardScaler, read_csv, train_val_test_split
 from ..layers import activations
 from ..saving import model_path
@@ -122,6 +122,11 @@ def cmd_train(args) -> None:
     features = feature_columns(table, args)
     task = args.task or guess_task(table.column(args.target))
     classification = task == "classification"
+    if args.class_weight and not classification:
+        raise CLIError(
+            f"--class-weight {args.class_weight} weights the classes of a classification, but {args.target!r} is "
+            "trained as a regression: leave out --class-weight (or give --task classification)"
+        )
     if classification:
         labels(table, args.target)  # its mistakes before those of the features
     else:
@@ -174,6 +179,10 @@ def cmd_train(args) -> None:
     print(f"training on {len(train)} rows, validating on {len(val)} ({split})")
     if not classification:
         print("the loss is the mean squared error of the standardised target; mae and rmse are in its units")
+    weights = sample_weights.balanced(y[train]) if args.class_weight else None
+    if weights:
+        shown = ", ".join(f"{names[c]} {w:.3g}" for c, w in weights.items())
+        print(f"class weights ({args.class_weight}): {shown}")
     stop = [callbacks.EarlyStopping(patience=patience)] if patience else []
     history = _fit_or_fail(
         model,
@@ -185,6 +194,7 @@ def cmd_train(args) -> None:
         validation_data=(Xs[val], ys[val]) if len(val) else None,
         callbacks=stop + ([callbacks.TrainingDoctor()] if args.doctor else []),
         verbose=0 if args.quiet else 1,
+        class_weight=weights,
     )
     if stop and stop[0].best_epoch >= 0:
         print(f"kept the weights of epoch {stop[0].best_epoch + 1} of {len(history.epoch)}, the lowest val_loss")

@@ -5,6 +5,7 @@
 - ``threads.py``: the batch cut into parts that run in threads (a CPU, layers where that is exact and pays);
 - ``mpi.py``: the batch cut over the ranks of an ``mpiexec`` job, the gradient summed with one allreduce;
 - ``gan.py``: a discriminator step, then a generator step;
+- ``accumulate.py``: gradients summed over k batches, then one update (``fit(..., accumulate=k)``);
 - ``data_parallel.py``: the cut and the shares the thread and MPI strategies both use.
 
 A model says which step it takes in a process of its own (``model.local_step()``: its ``make_step``, by
@@ -16,6 +17,8 @@ default ``local``);
 from __future__ import annotations
 
 from .. import distributed
+from ..checks import ArgumentError
+from .accumulate import AccumulatingStep
 from .base import Step
 from .data_parallel import cut, share
 from .gan import GanStep
@@ -24,11 +27,20 @@ from .plain import ModelsOwnStep, PlainStep
 from .threads import ThreadSplitStep, parts, splittable
 
 
-def choose(model, distributed_run: bool = False) -> Step:
+def choose(model, distributed_run: bool = False, accumulate: int = 1) -> Step:
     """The step ``fit`` runs for ``model``: its own, or, asked to distribute under mpiexec, the MPI step
-    around it (one process alone trains as it would without ``distributed=True``)."""
+    around it (one process alone trains as it would without ``distributed=True``); with ``accumulate`` k > 1,
+    the accumulating step around a plain (or thread-split) one."""
     local = model.local_step()
     comm = distributed.world() if distributed_run else None
+    if accumulate > 1:
+        if comm is not None or not isinstance(local, PlainStep):
+            what = "an MPI run" if comm is not None else f"{type(model).__name__}'s own training step"
+            raise ArgumentError(
+                f"accumulate={accumulate} sums the gradients of the plain training step, not of {what}: "
+                "fit with accumulate=1, or a batch_size accumulate times as large"
+            )
+        return AccumulatingStep(local, accumulate)
     return local if comm is None else MpiStep(local, comm)
 
 
@@ -39,6 +51,7 @@ def local(model) -> PlainStep:
 
 
 __all__ = [
+    "AccumulatingStep",
     "Agreement",
     "GanStep",
     "ModelsOwnStep",

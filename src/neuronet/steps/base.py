@@ -38,6 +38,9 @@ class Step:
         """The fewest samples a training batch may hold (BatchNormalization needs two)."""
         return self.model.min_batch()
 
+    def end_epoch(self) -> None:
+        """Called after an epoch's last batch: a step that holds back an update (accumulation) applies it."""
+
     def start(self, check: Callable):
         """Run ``check`` (fit's checks of its arguments, which return them checked) and return the arguments the
         loop runs with: here, as they are."""

@@ -143,7 +143,7 @@ class MpiStep(Step):
         distributed.sum_in_place(self.comm, [total], self.model.ops, step)
         return float(total[0])
 
-    def gradients(self, x, y) -> tuple[float, object]:
+    def gradients(self, x, y, sample_weight=None) -> tuple[float, object]:
         """The gradient of the whole global batch's loss (penalties included) in every ``.grad``, on every
         rank: this rank's part's gradient weighted by its share, summed over the ranks with the loss. Returns
         the loss and this rank's part's outputs."""
@@ -153,8 +153,10 @@ class MpiStep(Step):
         synchronized = synchronized_layers(model.layers)
         for layer in synchronized:  # (their batch statistics summed over the ranks, for this step alone)
             layer.synchronize_over(self.sum_in_place)
+        # (weights passed only when given: a model's own step's data_gradients may not take them)
+        weighted = {} if sample_weight is None else {"sample_weight": sample_weight[rows]}
         try:
-            loss, out = self.local.data_gradients(x[rows], y[rows], share)
+            loss, out = self.local.data_gradients(x[rows], y[rows], share, **weighted)
         finally:
             for layer in synchronized:
                 layer.synchronize_over(None)
@@ -163,10 +165,10 @@ class MpiStep(Step):
         distributed.sum_in_place(self.comm, [total] if flat is None else [flat.grad, total], model.ops, step)
         return float(total[0]) + model.add_regularization_gradients(), out
 
-    def train_step(self, x, y) -> dict[str, float]:
+    def train_step(self, x, y, sample_weight=None) -> dict[str, float]:
         """The summed gradient, then the same update on every rank."""
         self.batch += 1
-        loss, out = self.gradients(x, y)
+        loss, out = self.gradients(x, y, sample_weight)
         self.model.apply_gradients()
         self.model.epoch_metrics.record(y[self.part(len(x))], out)
         return {"loss": loss}

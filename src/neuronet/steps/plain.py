@@ -18,25 +18,30 @@ from .base import Step
 class PlainStep(Step):
     """One training step of ``model`` on a batch, in one piece (see the module's docstring)."""
 
-    def data_gradients(self, x, y, share: float = 1.0) -> tuple[float, object]:
+    def data_gradients(self, x, y, share: float = 1.0, sample_weight=None) -> tuple[float, object]:
         """Set every ``.grad`` to the gradient of the data loss on ``x`` times ``share`` (a part's fraction
         of a batch split over threads or ranks, so that the parts' gradients add up to the batch's). Returns
-        the data loss (no penalties) and the outputs."""
+        the data loss (no penalties) and the outputs. ``sample_weight``: each sample's weight (Keras's)."""
         model = self.model
         out = model.call(x, training=True)  # (answered at once, below: a pass the user made before stays theirs)
         y = model.on_device(y)  # (the batch's targets come from the host with it)
-        loss = model.loss_of(out, y)
-        model.backward_loss(out, y, share)
+        if sample_weight is not None:
+            sample_weight = model.ops.asarray(sample_weight)
+        loss = model.loss_of(out, y, sample_weight)
+        model.backward_loss(out, y, share, sample_weight)
         return loss, out
 
-    def gradients(self, x, y) -> tuple[float, object]:
+    def gradients(self, x, y, sample_weight=None) -> tuple[float, object]:
         """The gradient of the batch's whole loss, penalties included, in every ``.grad``; (loss, outputs)."""
-        loss, out = self.data_gradients(x, y)
+        # (weights passed only when given: a subclass's data_gradients may not take them)
+        weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
+        loss, out = self.data_gradients(x, y, **weighted)
         return loss + self.model.add_regularization_gradients(), out
 
-    def train_step(self, x, y) -> dict[str, float]:
-        """The gradient, the optimizer's update, the batch recorded for the epoch's metrics; the batch's logs."""
-        loss, out = self.gradients(x, y)
+    def train_step(self, x, y, sample_weight=None) -> dict[str, float]:
+        """The gradient, the optimizer's update, the batch recorded for the epoch's metrics (unweighted); the
+        batch's logs."""
+        loss, out = self.gradients(x, y, sample_weight)
         self.model.apply_gradients()
         self.model.epoch_metrics.record(y, out)
         return {"loss": loss}
@@ -58,11 +63,18 @@ class ModelsOwnStep(Step):
         super().__init__(model)
         self.inner, self.own = inner, own
 
-    def train_step(self, x, y) -> dict[str, float]:
-        return self.model.train_step(x, y) if "train_step" in self.own else self.inner.train_step(x, y)
+    def train_step(self, x, y, sample_weight=None) -> dict[str, float]:
+        if "train_step" not in self.own:
+            return self.inner.train_step(x, y, sample_weight)
+        if sample_weight is not None:
+            raise TypeError(
+                f"{type(self.model).__name__} has its own train_step, which takes no sample weights: fit it without "
+                "sample_weight and class_weight, or weight the loss inside that train_step"
+            )
+        return self.model.train_step(x, y)
 
     def test_step(self, x, y) -> dict[str, float]:
         return self.model.test_step(x, y) if "test_step" in self.own else self.inner.test_step(x, y)
 
-    def data_gradients(self, x, y, share: float = 1.0) -> tuple[float, object]:
-        return self.inner.data_gradients(x, y, share)
+    def data_gradients(self, x, y, share: float = 1.0, sample_weight=None) -> tuple[float, object]:
+        return self.inner.data_gradients(x, y, share, sample_weight)

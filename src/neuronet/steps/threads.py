@@ -68,17 +68,17 @@ class ThreadSplitStep(PlainStep):
         super().__init__(model)
         self.copies: LayerCopies | None = None
 
-    def data_gradients(self, x, y, share: float = 1.0):
+    def data_gradients(self, x, y, share: float = 1.0, sample_weight=None):
         model = self.model
         n = parts(len(x), model.layers)
         flat = model.flat_parameter() if n > 1 else None  # the parts' gradients are summed into its buffer
         if flat is None:  # not split, or no parameters to learn
-            return super().data_gradients(x, y, share)
+            return super().data_gradients(x, y, share, sample_weight)
         # (flat.grad carries out the members' pending zero_grad first: the first part writes into this buffer)
         grad = flat.grad
         if self.copies is None or not self.copies.match(model, n, grad):
             self.copies = LayerCopies(model, n, flat)
-        return self.copies.data_gradients(x, y, share)
+        return self.copies.data_gradients(x, y, share, sample_weight)
 
 
 def _thread_pool(n: int) -> ThreadPoolExecutor:
@@ -138,10 +138,11 @@ class LayerCopies:
             and all(p.data is w for p, w in zip(params, self.weights))
         )
 
-    def data_gradients(self, x, y, share: float = 1.0) -> tuple[float, np.ndarray]:
+    def data_gradients(self, x, y, share: float = 1.0, sample_weight=None) -> tuple[float, np.ndarray]:
         """Each part of the batch on its copy of the layers, its gradient scaled by its share of the batch
         (times ``share``, the batch's own in a larger one); their sum lands in the model's flat gradient.
-        Returns the data loss (no regularisation) and the outputs (a list of them for several).
+        Returns the data loss (no regularisation) and the outputs (a list of them for several). A part's
+        weighted loss sum(w_i L_i) / part times its share part / n is its piece of the batch's sum / n.
 
         Worker ``w`` of the ``threads`` takes parts w, w + threads, ...; then each adds its slice of the
         others' gradients to the first's, in part order, so the sum never depends on the thread count.
@@ -157,7 +158,8 @@ class LayerCopies:
         def work(w: int) -> None:
             try:
                 for i in range(w, n, threads):
-                    results[i] = self.steps[i].data_gradients(x[rows[i]], y[rows[i]], shares[i] * share)
+                    part_weight = None if sample_weight is None else sample_weight[rows[i]]
+                    results[i] = self.steps[i].data_gradients(x[rows[i]], y[rows[i]], shares[i] * share, part_weight)
             except BaseException:
                 ready.abort()  # the other workers stop waiting for this one
                 raise
