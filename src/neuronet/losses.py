@@ -128,7 +128,7 @@ class MeanSquaredError(Loss):
 
     def sample_values(self, y_pred, y_true):
         d = y_pred - y_true
-        return per_sample(d * d)
+        return _per_sample(d * d)
 
     def backward(self, y_pred, y_true):
         y_true = self.prepare_targets(y_true, y_pred)
@@ -140,7 +140,7 @@ class MeanAbsoluteError(Loss):
 
     def sample_values(self, y_pred, y_true):
         xp = arrays.array_module(y_pred)
-        return per_sample(xp.abs(y_pred - y_true))
+        return _per_sample(xp.abs(y_pred - y_true))
 
     def backward(self, y_pred, y_true):
         xp = arrays.array_module(y_pred)
@@ -188,9 +188,9 @@ class BinaryCrossentropy(Loss):
         y_true = self._smooth(y_true)
         if self.from_logits:
             z = y_pred
-            return per_sample(xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z))))
+            return _per_sample(xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z))))
         p = xp.clip(y_pred, EPS, 1 - EPS)
-        return per_sample(-(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)))
+        return _per_sample(-(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)))
 
     def backward(self, y_pred, y_true):
         xp = arrays.array_module(y_pred)
@@ -308,7 +308,7 @@ class CategoricalCrossentropy(Loss):
         else:
             p = xp.clip(z, EPS, 1 - EPS)
             rows = -xp.log(p[xp.arange(len(z)), t]) if labels else -(t * xp.log(p)).sum(axis=1)
-        return per_sample(rows.reshape(len(y_pred), -1))  # (a label per step of a sequence: its mean)
+        return _per_sample(rows.reshape(len(y_pred), -1))  # (a label per step of a sequence: its mean)
 
     def backward(self, y_pred, y_true):
         xp = arrays.array_module(y_pred)
@@ -344,7 +344,7 @@ class CategoricalCrossentropy(Loss):
         return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
-def per_sample(values):
+def _per_sample(values):
     """The mean of ``values`` over every axis but the first: each sample's loss."""
     return values.reshape(len(values), -1).mean(axis=1)
 
