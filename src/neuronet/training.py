@@ -67,9 +67,8 @@ def fit(
     (``steps/accumulate.py``; an epoch's last, shorter group is one update of what it holds).
     """
     accumulate = checks.integer(accumulate, "accumulate", low=1)
-    step = steps.choose(
-        model, checks.flag(distributed, "distributed"), accumulate
-    )  # first: one rank's refusal is every rank's
+    # first: one rank's refusal is every rank's
+    step = steps.choose(model, checks.flag(distributed, "distributed"), accumulate)
     args = (model, x, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, verbose)
     weighting = (sample_weight, class_weight)
     # (distributed: compared across the ranks, and refused on all alike)
