@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from splitting import assert_split_equals_whole
 
 import neuronet as nn
 from neuronet.gradcheck import check_layer
@@ -310,7 +311,6 @@ def test_the_mask_passes_through_dropout_and_stacked_layers():
 
 def test_a_split_batch_gives_the_gradients_of_the_whole_batch(float64):
     """steps/threads.py cuts a recurrent model's batch into parts; masks travel with each part."""
-    from neuronet.steps import PlainStep, parts
 
     nn.set_seed(0)
     model = nn.Sequential([L.Embedding(30, 4, padding_id=0), L.LSTM(4, 5), L.Dense(5, 3, activation="softmax")])
@@ -318,13 +318,7 @@ def test_a_split_batch_gives_the_gradients_of_the_whole_batch(float64):
     rng = np.random.default_rng(0)
     ids = nn.text.pad_sequences([list(rng.integers(1, 30, rng.integers(1, 8))) for _ in range(200)], maxlen=8)
     x, y = model.check_data(ids, rng.integers(0, 3, 200))
-    assert parts(len(x), model.layers) > 1
-    loss_split, _ = model.compute_gradients(x, y)
-    split = [p.grad.copy() for p in model.parameters()]
-    loss_whole, _ = PlainStep(model).gradients(x, y)
-    assert loss_split == pytest.approx(loss_whole, rel=1e-12)
-    for a, p in zip(split, model.parameters()):
-        np.testing.assert_allclose(a, p.grad, rtol=1e-9, atol=1e-12)
+    assert_split_equals_whole(model, x, y)
 
 
 # -- errors ------------------------------------------------------------------------------------------------

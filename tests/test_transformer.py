@@ -8,6 +8,7 @@ import io
 import numpy as np
 import pytest
 from finite_differences import gradient_errors
+from splitting import assert_split_equals_whole
 
 import neuronet as nn
 from neuronet.gradcheck import numerical_gradient, relative_error
@@ -304,20 +305,14 @@ def test_the_summary_counts_the_held_layers_parameters():
 
 def test_a_split_batch_gives_the_gradients_of_the_whole_batch(float64):
     """Without dropout each sample's output is its own: the thread split (beside an Embedding) is exact."""
-    from neuronet.steps import PlainStep, parts
+    from neuronet.steps import parts
 
     model = nn.Sequential([L.Embedding(12, E, padding_id=0), L.TransformerEncoder(E, H, F, dropout=0.0),
                            L.GlobalAvgPool1D(), L.Dense(E, 3, activation="softmax")])  # fmt: skip
     model.compile(loss="categorical_crossentropy", optimizer="sgd")
     x, y = model.check_data(ids_of(200, 6), np.random.default_rng(0).integers(0, 3, 200))
-    assert parts(len(x), model.layers) > 1
     assert parts(len(x), [L.Embedding(12, E), L.TransformerEncoder(E, H, F)]) == 1  # (dropout 0.1: random draws)
-    loss_split, _ = model.compute_gradients(x, y)
-    split = [p.grad.copy() for p in model.parameters()]
-    loss_whole, _ = PlainStep(model).gradients(x, y)
-    assert loss_split == pytest.approx(loss_whole, rel=1e-12)
-    for a, p in zip(split, model.parameters()):
-        np.testing.assert_allclose(a, p.grad, rtol=1e-9, atol=1e-12)
+    assert_split_equals_whole(model, x, y)
 
 
 def test_one_block_called_twice_in_a_graph_matches_finite_differences(float64):
