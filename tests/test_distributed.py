@@ -522,3 +522,47 @@ def test_synchronized_batchnorm_on_two_ranks_ends_where_one_process_ends_and_the
         synchronized, unsynchronized = done.result["found"][f"{kind} True"], done.result["found"][f"{kind} False"]
         assert synchronized["weights"] < 1e-8 and synchronized["statistics"] < 1e-8, (kind, synchronized)
         assert unsynchronized["weights"] > 1e-4 and unsynchronized["statistics"] > 1e-4, (kind, unsynchronized)
+
+
+def test_each_rank_reads_only_its_part_of_a_dataset_and_the_ranks_end_where_one_process_ends(tmp_path):
+    """fit(dataset, distributed=True), shuffled, with a validation dataset: the sample indices the two ranks ask
+    for are disjoint and together cover each epoch (training and validation alike), and the weights equal those
+    of one process trained on the same arrays with the doubled batch (1e-8)."""
+    done = mpirun(tmp_path, """
+        class Recording(nn.data.ArrayDataset):
+            def __init__(self, x, y):
+                super().__init__(x, y)
+                self.requests = []
+            def __getitem__(self, indices):
+                self.requests.append(np.asarray(indices).tolist())
+                return super().__getitem__(indices)
+        def build():
+            nn.set_seed(0)
+            model = nn.Sequential([L.Dense(5, 8, activation="relu"), L.Dense(8, 3, activation="softmax")])
+            model.compile(optimizer=nn.optimizers.Adam(0.01), metrics=["accuracy"])
+            return model
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((100, 5)), rng.integers(0, 3, 100)
+        train, validation = Recording(x[:80], y[:80]), Recording(x[80:], y[80:])
+        model = build()
+        history = model.fit(train, epochs=2, batch_size=8, validation_data=validation, verbose=0, distributed=True)
+        alone = build()
+        expected = alone.fit(x[:80], y[:80], epochs=2, batch_size=16, validation_data=(x[80:], y[80:]), verbose=0)
+        weights = max(float(np.abs(a - b).max()) for a, b in zip(model.get_weights(), alone.get_weights()))
+        comm = nn.distributed.world()
+        report(weights=weights, history=history.history, expected=expected.history,
+               train=comm.allgather(train.requests[1:]), validation=comm.allgather(validation.requests[1:]))
+    """)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = done.result
+    assert found["weights"] < 1e-8
+    for key, values in found["expected"].items():
+        np.testing.assert_allclose(found["history"][key], values, rtol=1e-8, err_msg=key)
+    for name, n, batches in (("train", 80, 5), ("validation", 20, 1)):
+        first, second = found[name]
+        assert len(first) == len(second) == 2 * batches, name
+        for epoch in range(2):
+            mine = [i for r in first[epoch * batches : (epoch + 1) * batches] for i in r]
+            theirs = [i for r in second[epoch * batches : (epoch + 1) * batches] for i in r]
+            assert not set(mine) & set(theirs), name
+            assert sorted(mine + theirs) == list(range(n)), name

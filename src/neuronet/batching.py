@@ -19,6 +19,23 @@ def batch_bounds(n: int, batch_size: int, min_last: int = 1) -> list[tuple[int, 
     return bounds
 
 
+def batch_rows(
+    n: int, batch_size: int, shuffle: bool, rng: np.random.Generator | None = None, min_last: int = 1
+) -> Iterator[slice | np.ndarray]:
+    """The rows of each batch of one pass over ``n`` samples: slices in order, or with ``shuffle`` the parts of
+    one permutation drawn from ``rng`` (by default the library's seeded generator)."""
+    order = (rng or settings.rng()).permutation(n) if shuffle else None
+    for lo, hi in batch_bounds(n, batch_size, min_last):
+        yield slice(lo, hi) if order is None else order[lo:hi]
+
+
+def part_of(rows: slice | np.ndarray, part: slice) -> slice | np.ndarray:
+    """The rows ``part`` of a batch whose rows are ``rows`` (a slice of a slice stays a slice)."""
+    if isinstance(rows, slice):
+        return slice(rows.start + part.start, rows.start + part.stop)
+    return rows[part]
+
+
 def batches(
     x,
     y=None,
@@ -36,11 +53,8 @@ def batches(
     A last batch of fewer than ``min_last`` samples is folded into the one before.
     """
     batch_size = checks.integer(batch_size, "batch_size", low=1)
-    n = len(x)
-    order = (rng or settings.rng()).permutation(n) if shuffle else None
-    for lo, hi in batch_bounds(n, batch_size, min_last):
-        # a slice gives a view; shuffled, one fancy-index gather per batch (np.take with out= measured 3x slower)
-        part = slice(lo, hi) if order is None else order[lo:hi]
+    # a slice gives a view; shuffled, one fancy-index gather per batch (np.take with out= measured 3x slower)
+    for part in batch_rows(len(x), batch_size, shuffle, rng, min_last):
         if sample_weight is not None:
             yield x[part], y[part], sample_weight[part]
         else:

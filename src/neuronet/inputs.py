@@ -60,6 +60,29 @@ def check_data(model, x, y, name: str = "X", y_name: str = "y"):
     if model.loss is None:
         raise RuntimeError("call model.compile(loss=..., optimizer=...) before fit or evaluate")
     x = check_x(model, x, name)
+    ys = _target_arrays(model, x, y, name, y_name)
+    return x, _prepared(model, x, ys, output_samples(model, x, name))
+
+
+def output_samples(model, x, name: str = "X") -> list[np.ndarray]:
+    """The model's outputs for the first sample of checked ``x``, on the host: the forward checks every layer's
+    input shape, and targets must fit the outputs' shapes."""
+    try:
+        outs = listed(model.call(x[:1], training=False))
+    except ValueError as exc:  # (it names the one sample's shape: say the data's)
+        shape = x.shape if not isinstance(x, Several) else [v.shape for v in x]
+        raise ValueError(f"{name} of shape {shape} does not fit the model (its first sample: {exc})") from None
+    return [model.ops.to_numpy(out) for out in outs]
+
+
+def check_targets(model, x, y, outs: list[np.ndarray], name: str = "X", y_name: str = "y"):
+    """The targets ``y`` of checked ``x`` checked and in the loss's form, against ``outs`` (``output_samples``
+    of data of the same shapes): no forward pass, so that a thread reading batches ahead may check them."""
+    return _prepared(model, x, _target_arrays(model, x, y, name, y_name), outs)
+
+
+def _target_arrays(model, x, y, name: str, y_name: str) -> list[np.ndarray]:
+    """``y`` as one finite array per output, each with one target per sample of ``x``."""
     if y is None:
         raise checks.ArgumentError(f"{y_name} is None; pass the targets (labels or values) for {name}")
     if model.several_outputs:
@@ -77,13 +100,13 @@ def check_data(model, x, y, name: str = "X", y_name: str = "y"):
                 "give one target per sample"
             )
         arrays.require_finite(t, t_name)
-    try:
-        outs = listed(model.call(x[:1], training=False))  # checks every layer's input shape
-    except ValueError as exc:  # (it names the one sample's shape: say the data's)
-        shape = x.shape if not isinstance(x, Several) else [v.shape for v in x]
-        raise ValueError(f"{name} of shape {shape} does not fit the model (its first sample: {exc})") from None
+    return ys
+
+
+def _prepared(model, x, ys: list[np.ndarray], outs: list[np.ndarray]):
+    """Each output's targets in its loss's form (one array, or a ``Several`` for several outputs)."""
     prepared = [
-        loss.prepare_targets(t, np.broadcast_to(model.ops.to_numpy(out), (len(x), *out.shape[1:])))
+        loss.prepare_targets(t, np.broadcast_to(out, (len(x), *out.shape[1:])))
         for loss, t, out in zip(model.losses, ys, outs)
     ]
-    return x, Several(prepared) if model.several_outputs else prepared[0]
+    return Several(prepared) if model.several_outputs else prepared[0]

@@ -30,7 +30,20 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import arrays, checks, explain, inputs, losses, lr_finder, model_file, optimizers, steps, summary, training
+from . import (
+    arrays,
+    checks,
+    explain,
+    inputs,
+    losses,
+    lr_finder,
+    model_file,
+    optimizers,
+    samples,
+    steps,
+    summary,
+    training,
+)
 from . import eject as ejection
 from . import metrics as metrics_lib
 from .callbacks import History
@@ -564,7 +577,7 @@ class Model:
     def fit(
         self,
         x,
-        y,
+        y=None,
         epochs: int = 1,
         batch_size: int = 32,
         validation_data: tuple | None = None,
@@ -610,17 +623,17 @@ class Model:
 
     def predict(self, x, batch_size: int = 256) -> np.ndarray | list[np.ndarray]:
         """Outputs for ``x`` as a NumPy array (a list of them for several outputs; ``x`` a list for several
-        inputs), computed ``batch_size`` samples at a time to bound memory."""
+        inputs; or a dataset), computed ``batch_size`` samples at a time to bound memory."""
         batch_size = checks.integer(batch_size, "batch_size", low=1)
-        result = training.predict(self, self.check_x(x), batch_size)
+        result = training.predict(self, samples.inputs_of(self, x), batch_size)
         if not all(arrays.all_finite(r) for r in listed(result)):
             raise ValueError(inputs.DIVERGED_OUTPUTS)
         return result
 
-    def evaluate(self, x, y, batch_size: int = 256, verbose: int = 0) -> dict[str, float]:
-        """Loss (with regularisation, as in training) and metrics on ``x``, ``y``."""
+    def evaluate(self, x, y=None, batch_size: int = 256, verbose: int = 0) -> dict[str, float]:
+        """Loss (with regularisation, as in training) and metrics on ``x``, ``y`` (or on a dataset ``x``)."""
         batch_size = checks.integer(batch_size, "batch_size", low=1)
-        result = training.scores(self.local_step(), *self.check_data(x, y), batch_size)
+        result = training.scores(self.local_step(), samples.of(self, x, y), batch_size)
         if not np.isfinite(result["loss"]):
             raise ValueError(inputs.DIVERGED_OUTPUTS)
         if checks.verbosity(verbose):

@@ -28,9 +28,10 @@ from typing import NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import checks, sample_weights, steps
-from .batching import batch_bounds, batches
+from . import checks, prefetch, samples, steps
+from .batching import batch_bounds, batch_rows, part_of
 from .callbacks import Callback, History
+from .data.dataset import is_dataset
 from .several import listed
 
 DIVERGENCE_ADVICE = (
@@ -41,7 +42,7 @@ DIVERGENCE_ADVICE = (
 def fit(
     model,
     x,
-    y,
+    y=None,
     epochs: int = 1,
     batch_size: int = 32,
     validation_data: tuple | None = None,
@@ -65,6 +66,9 @@ def fit(
     weight each sample's loss as Keras does (``sample_weights.py``); the weights multiply where both are given.
     ``accumulate`` k: the gradients of k batches summed into one update, as one batch of k * batch_size
     (``steps/accumulate.py``; an epoch's last, shorter group is one update of what it holds).
+    ``x`` may be a dataset (``data/dataset.py``; then no ``y``), read a batch at a time (``samples.py``), the
+    next batch in a background thread while the current one trains (``prefetch.py``); so may
+    ``validation_data``.
     """
     accumulate = checks.integer(accumulate, "accumulate", low=1)
     # first: one rank's refusal is every rank's
@@ -83,15 +87,13 @@ def fit(
 class FitArguments(NamedTuple):
     """What the loop runs on: fit's arguments checked, the validation part cut off the data."""
 
-    x: np.ndarray
-    y: np.ndarray | None
+    data: samples.InMemory | samples.FromDataset  # the training samples (and their weights)
     epochs: int
     batch_size: int
-    validation_data: tuple | None
+    validation: samples.InMemory | samples.FromDataset | None
     shuffle: bool
     callbacks: list[Callback]
     verbose: int
-    sample_weight: np.ndarray | None  # one weight a training sample, or None
 
 
 def _checked(
@@ -116,20 +118,21 @@ def _checked(
     verbose = checks.verbosity(verbose)
     callbacks = _callback_list(callbacks)
     _check_pair(validation_data)
-    x, y = model.check_data(x, y)
-    w = sample_weights.weights(model, y, sample_weight, class_weight)
+    data, validation = samples.of(model, x, y, sample_weight, class_weight), None
     if validation_data is None and validation_split:
-        cut = int(round(len(x) * (1.0 - validation_split)))
-        if cut < 1 or cut >= len(x):
+        cut = int(round(len(data) * (1.0 - validation_split)))
+        if cut < 1 or cut >= len(data):
             raise checks.ArgumentError(
-                f"validation_split={validation_split} leaves no training or validation samples of {len(x)}"
+                f"validation_split={validation_split} leaves no training or validation samples of {len(data)}"
             )
-        x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])  # checked already
-        w = None if w is None else w[:cut]  # (the validation part is scored unweighted)
-        _warn_of_unseen_classes(model, y, validation_data[1], validation_split)
+        data, validation = data.split(cut)  # (the validation part is scored unweighted)
+        if isinstance(data, samples.InMemory):
+            _warn_of_unseen_classes(model, data.y, validation.y, validation_split)
+    elif is_dataset(validation_data):
+        validation = samples.of(model, validation_data, None, name="validation_data")
     elif validation_data is not None:
-        validation_data = model.check_data(*validation_data, name="validation X", y_name="validation y")
-    return FitArguments(x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose, w)
+        validation = samples.of(model, *validation_data, name="validation X", y_name="validation y")
+    return FitArguments(data, epochs, batch_size, validation, shuffle, callbacks, verbose)
 
 
 def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> None:
@@ -150,14 +153,14 @@ def _warn_of_unseen_classes(model, y_train, y_val, validation_split: float) -> N
         return
 
 
-def _loop(step, x, y, epochs, batch_size, validation_data, shuffle, callbacks, verbose, sample_weight) -> History:
+def _loop(step, data, epochs, batch_size, validation, shuffle, callbacks, verbose) -> History:
     """The epochs themselves, on checked data, each batch through ``step`` (the strategy ``steps.choose``
     gave)."""
     model, min_batch = step.model, step.min_batch()
-    if len(x) < min_batch:
+    if len(data) < min_batch:
         raise checks.ArgumentError(
             f"a training batch needs at least {min_batch} samples here (BatchNormalization normalises over "
-            f"the batch, and each rank trains on its part of a batch), but there are only {len(x)} to train on"
+            f"the batch, and each rank trains on its part of a batch), but there are only {len(data)} to train on"
         )
 
     history = History()
@@ -171,13 +174,13 @@ def _loop(step, x, y, epochs, batch_size, validation_data, shuffle, callbacks, v
         for cb in hooks:
             cb.on_epoch_begin(epoch)
         desc = f"Epoch {epoch + 1}/{epochs}"
-        logs = _train_epoch(step, x, y, sample_weight, batch_size, min_batch, shuffle, desc, hooks, verbose)
+        logs = _train_epoch(step, data, batch_size, min_batch, shuffle, desc, hooks, verbose)
         diverged = not all(math.isfinite(v) for k, v in logs.items() if k.endswith("loss"))  # (a GAN has two)
-        if validation_data is not None:
+        if validation is not None:
             if diverged:  # nothing to measure with weights gone NaN
                 val = dict.fromkeys(logs, math.nan)
             else:
-                val = scores(step, *validation_data, batch_size=max(batch_size, 256))
+                val = scores(step, validation, batch_size=max(batch_size, 256))
                 if not math.isfinite(val["loss"]):  # weights so large that the outputs overflow
                     diverged = True
                     warnings.warn(
@@ -199,21 +202,24 @@ def _loop(step, x, y, epochs, batch_size, validation_data, shuffle, callbacks, v
     return history
 
 
-def _train_epoch(step, x, y, w, batch_size, min_batch, shuffle, desc, hooks, verbose) -> dict:
+def _train_epoch(step, data, batch_size, min_batch, shuffle, desc, hooks, verbose) -> dict:
     """One pass over the data in mini-batches; the epoch's logs (a non-finite loss if it diverged)."""
     model = step.model
-    bounds = batch_bounds(len(x), batch_size, min_batch)
+    rows = list(batch_rows(len(data), batch_size, shuffle, model.ops.rng, min_batch))  # (the shuffle drawn here)
+    # each process reads its part of each batch (all of it, but for an MPI rank), a dataset's a batch ahead
+    reads = prefetch.ahead(
+        (data.read(part_of(r, step.part(count(r)))) for r in rows), isinstance(data, samples.FromDataset)
+    )
     totals, seen, live, scored_at = {}, 0, {}, time.monotonic()
     step.reset_metrics()
-    bar = tqdm(total=len(bounds), desc=desc, unit="batch", disable=verbose != 1 or not interactive(), leave=False)
-    for b, batch in enumerate(batches(x, y, batch_size, shuffle, model.ops.rng, min_batch, w)):
+    bar = tqdm(total=len(rows), desc=desc, unit="batch", disable=verbose != 1 or not interactive(), leave=False)
+    for b, r in enumerate(rows):
+        xb, yb, wb = _next_batch(reads, desc, b, len(rows))
+        n = count(r)
+        step.begin_batch(n)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
-            if w is not None:
-                xb, yb, wb = batch
-                logs = step.train_step(xb, yb, wb)
-            else:
-                xb, yb = (batch, None) if y is None else batch  # (a GAN learns from samples alone)
-                logs = step.train_step(xb, yb)
+            # (weights passed only when given: a model's own step may not take them; a GAN learns from samples alone)
+            logs = step.train_step(xb, yb) if wb is None else step.train_step(xb, yb, wb)
         broken = [k for k, v in logs.items() if not math.isfinite(v)]
         if broken:
             bar.close()
@@ -225,11 +231,11 @@ def _train_epoch(step, x, y, w, batch_size, min_batch, shuffle, desc, hooks, ver
             )
             return {**logs, **dict.fromkeys(step.metric_results(), math.nan)}
         for key, value in logs.items():  # a mean over the epoch's samples
-            totals[key] = totals.get(key, 0.0) + value * len(xb)
-        seen += len(xb)
+            totals[key] = totals.get(key, 0.0) + value * n
+        seen += n
         for cb in hooks:
             cb.on_batch_end(b, logs)
-        if not bar.disable and (b % 10 == 0 or b == len(bounds) - 1):
+        if not bar.disable and (b % 10 == 0 or b == len(rows) - 1):
             if time.monotonic() - scored_at > 0.5:  # scoring all seen so far: not every batch
                 live, scored_at = step.metric_results(), time.monotonic()
             bar.set_postfix({k: v / seen for k, v in totals.items()} | live, refresh=False)
@@ -246,15 +252,37 @@ def _train_epoch(step, x, y, w, batch_size, min_batch, shuffle, desc, hooks, ver
     return {**{k: v / seen for k, v in totals.items()}, **step.metric_results()}
 
 
-def scores(step, x, y, batch_size: int) -> dict[str, float]:
-    """The loss and metrics over checked data, batch by batch (``step.test_step``)."""
+def _next_batch(reads, desc: str, b: int, batches: int) -> tuple:
+    """The next batch read; a dataset's bad sample stops training with the error and how far it got."""
+    try:
+        return next(reads)
+    except ValueError as exc:
+        if not b and desc.startswith("Epoch 1/"):
+            raise
+        raise checks.ArgumentError(
+            f"{exc}. Found in {desc.lower()}, batch {b + 1} of {batches}: training stopped there, and the model "
+            "holds the weights of the steps before it (a ModelCheckpoint's last file, those of its epoch)"
+        ) from exc
+
+
+def count(rows: slice | np.ndarray) -> int:
+    """The number of samples of a batch's rows."""
+    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def scores(step, data, batch_size: int) -> dict[str, float]:
+    """The loss and metrics over checked data (``samples.py``), batch by batch (``step.test_step``); each process
+    reads its part of each batch."""
     totals = {}
     step.reset_metrics()
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are the caller's to judge
-        for lo, hi in batch_bounds(len(x), batch_size):
-            for key, value in step.test_step(x[lo:hi], y[lo:hi]).items():
-                totals[key] = totals.get(key, 0.0) + value * (hi - lo)
-    return {**{k: v / len(x) for k, v in totals.items()}, **step.metric_results()}
+        for rows in batch_rows(len(data), batch_size, shuffle=False):
+            n = count(rows)
+            step.begin_batch(n)
+            xb, yb, _ = data.read(part_of(rows, step.part(n)))
+            for key, value in step.test_step(xb, yb).items():
+                totals[key] = totals.get(key, 0.0) + value * n
+    return {**{k: v / len(data) for k, v in totals.items()}, **step.metric_results()}
 
 
 def predict(model, x, batch_size: int) -> np.ndarray | list[np.ndarray]:
@@ -272,13 +300,15 @@ def predict(model, x, batch_size: int) -> np.ndarray | list[np.ndarray]:
 
 
 def _check_pair(validation_data) -> None:
-    """validation_data is None or a pair (X_val, y_val)."""
+    """validation_data is None, a pair (X_val, y_val) or a dataset."""
     if validation_data is None or (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        return
+    if is_dataset(validation_data):
         return
     got = f"a {type(validation_data).__name__}"
     if isinstance(validation_data, (tuple, list)):
         got += f" of {len(validation_data)}"
-    raise checks.ArgumentError(f"validation_data must be a pair (X_val, y_val), got {got}")
+    raise checks.ArgumentError(f"validation_data must be a pair (X_val, y_val) or a dataset, got {got}")
 
 
 def _callback_list(callbacks) -> list[Callback]:

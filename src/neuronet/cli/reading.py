@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import Table
-from ..data.csv import COMMA_NUMBER, CONTROL, is_missing, is_number, kind, label, not_a_number, number
+from ..data.csv import COMMA_NUMBER, CONTROL, class_order, is_missing, is_number, kind, label, not_a_number, number
 from .arguments import CLIError
 
 MAX_CLASSES_GUESSED = 20  # an integer target with at most this many values is taken as class labels
@@ -28,12 +28,6 @@ def guess_task(values: list[str]) -> str:
     numbers = np.array([number(v) for v, k in zip(values, kinds) if k == "number"])
     few = len(np.unique(numbers)) <= MAX_CLASSES_GUESSED
     return "classification" if few and np.all(numbers == np.round(numbers)) else "regression"
-
-
-def _class_order(labels: set[str]) -> list[str]:
-    if all(is_number(v) for v in labels):
-        return sorted(labels, key=float)
-    return sorted(labels)
 
 
 def _is_index(table: Table) -> bool:
@@ -174,7 +168,7 @@ def labels(table: Table, target: str) -> list[str]:
 def classes(table: Table, target: str, n: int) -> tuple[list[str], np.ndarray]:
     """The class names in order, and each row's class as an index; a target of too few rows per class refused."""
     found = labels(table, target)
-    names = _class_order(set(found))
+    names = class_order(set(found))
     if len(names) < 2:
         raise CLIError(f"the target {target!r} has a single class {names}; a classifier needs two or more")
     if MIN_ROWS_PER_CLASS * len(names) > n:

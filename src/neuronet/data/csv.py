@@ -19,10 +19,10 @@ locale tells apart) and values beyond float64 (``1e999``). "nan" is missing.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,23 +190,60 @@ def _find_delimiter(first_line: str) -> str:
     return best if counts[best] > 1 else ","
 
 
+def class_order(labels) -> list[str]:
+    """Class labels (as :func:`label` spells them) in their order: by value when all are numbers, else as text."""
+    if all(is_number(v) for v in labels):
+        return sorted(labels, key=float)
+    return sorted(labels)
+
+
 def read_csv(path: str | os.PathLike, delimiter: str | None = None) -> Table:
     """Read a CSV file whose first line names the columns (``delimiter``: found from that line if None)."""
+    chunks = list(read_csv_chunks(path, delimiter))
+    first = chunks[0]
+    rows = [row for chunk in chunks for row in chunk.rows]
+    return Table(first.path, first.columns, rows, [n for chunk in chunks for n in chunk.lines], first.delimiter)
+
+
+def read_csv_chunks(path: str | os.PathLike, delimiter: str | None = None, rows: int | None = None) -> Iterator[Table]:
+    """The table of a CSV file (as :func:`read_csv` reads it) in chunks of ``rows`` rows (all in one if None),
+    each a :class:`Table` with the header's columns: the file is read as the chunks are taken, never whole."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such file: {path}")
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            text = f.read()
-        first = next((line for line in text.splitlines() if line.strip()), "")
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter or _find_delimiter(first))
-        numbered = [(reader.line_num, row) for row in reader if row]  # the line each row ends on
+            first = next((line for line in f if line.strip()), "")
+            f.seek(0)
+            reader = csv.reader(f, delimiter=delimiter or _find_delimiter(first))
+            header = next((row for row in reader if row), None)
+            if header is None:
+                raise ValueError(f"{path} is empty; it needs a header row and at least one data row")
+            delimiter = reader.dialect.delimiter
+            columns = _checked_header(path, header, delimiter)
+            chunk: list[tuple[int, list[str]]] = []
+            found = False
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != len(columns):
+                    raise ValueError(
+                        f"{path}, line {reader.line_num}: {len(row)} values but the header names {len(columns)} columns"
+                    )
+                chunk.append((reader.line_num, row))  # the line each row ends on
+                if rows is not None and len(chunk) == rows:
+                    yield Table(path, columns, [r for _, r in chunk], [n for n, _ in chunk], delimiter)
+                    chunk, found = [], True
+            if chunk:
+                yield Table(path, columns, [r for _, r in chunk], [n for n, _ in chunk], delimiter)
+            elif not found:
+                raise ValueError(f"{path} has a header but no data rows")
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ValueError(f"{path} is not a readable CSV text file: {exc}") from None
-    if not numbered:
-        raise ValueError(f"{path} is empty; it needs a header row and at least one data row")
-    delimiter = reader.dialect.delimiter
-    _, header = numbered[0]
+
+
+def _checked_header(path: str, header: list[str], delimiter: str) -> list[str]:
+    """The column names of a header row: a row of numbers (data, no header) or repeated names refused."""
     columns = [c.strip() for c in header]
     if all(is_number(c) for c in columns):
         shown = delimiter.join(columns[:4]) + (delimiter + "..." if len(columns) > 4 else "")
@@ -216,10 +253,4 @@ def read_csv(path: str | os.PathLike, delimiter: str | None = None) -> Table:
         )
     if len(set(columns)) != len(columns):
         raise ValueError(f"{path}: column names must be unique, got {columns}")
-    body = numbered[1:]
-    if not body:
-        raise ValueError(f"{path} has a header but no data rows")
-    for n, row in body:
-        if len(row) != len(columns):
-            raise ValueError(f"{path}, line {n}: {len(row)} values but the header names {len(columns)} columns")
-    return Table(path, columns, [row for _, row in body], [n for n, _ in body], delimiter)
+    return columns

@@ -1,7 +1,8 @@
 """What the training loop asks of a step, whatever the strategy behind it.
 
 A :class:`Step` holds the model it trains and answers the loop
-(``training.py``): ``train_step`` on a batch (returning its logs),
+(``training.py``): which part of each batch this process takes (``part``:
+the loop reads only that), ``train_step`` on it (returning its logs),
 ``test_step`` (the loss on a batch, no update), the epoch's metrics, the
 smallest batch it takes, and what to do at the start of ``fit`` and when it
 fails. The strategies are its subclasses: ``plain.py`` (forward, loss,
@@ -33,6 +34,13 @@ class Step:
 
     def metric_results(self) -> dict[str, float]:
         return self.model.epoch_metrics.results()
+
+    def part(self, n: int) -> slice:
+        """The rows of a batch of ``n`` samples that this process trains on (and reads): all of them here."""
+        return slice(0, n)
+
+    def begin_batch(self, n: int) -> None:
+        """Called before ``train_step`` or ``test_step`` is given its part (``part(n)``) of a batch of ``n``."""
 
     def min_batch(self) -> int:
         """The fewest samples a training batch may hold (BatchNormalization needs two)."""

@@ -13,7 +13,8 @@ its data). Then rank 0's weights and random stream are broadcast.
 
 Every global batch of ``size() * batch_size`` samples, the same on every rank
 (the same shuffle, from the same stream), is cut into ``size()`` parts
-(``data_parallel.py``); rank ``r`` computes the gradient of its part, weighted
+(``data_parallel.py``); rank ``r`` reads only its part (``part``: of a dataset,
+only its own samples) and computes the gradient of it, weighted
 by the part's share of the batch, with its own local step (a CPU rank may cut
 its part over threads in turn), and one in-place allreduce of the flat
 gradient buffer sums them: the gradient of the whole batch, on every rank,
@@ -58,6 +59,7 @@ class MpiStep(Step):
         self.local, self.comm = local, comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.epoch = self.batch = 0  # (for the collective steps' names)
+        self.n = 0  # the samples of the whole batch whose part this rank is given (``begin_batch``)
 
     def start(self, check: Callable):
         """Run ``check`` (fit's checks of its arguments, which returns them checked) and compare them
@@ -108,15 +110,16 @@ class MpiStep(Step):
     def settings(self, arguments) -> dict:
         """What every rank must agree on, by the names a message gives it."""
         model, config = self.model, self.model.get_config()
-        x, y, validation = arguments.x, arguments.y, arguments.validation_data
+        x, y = arguments.data.first()
+        validation = arguments.validation
         return {
             "epochs": arguments.epochs,
             "batch_size": arguments.batch_size,
             "shuffle": arguments.shuffle,
-            "training samples": len(x),
+            "training samples": len(arguments.data),
             "a sample's shape and type": sample_described(x),
             "a target's shape and type": sample_described(y),
-            "validation samples": "none" if validation is None else len(validation[0]),
+            "validation samples": "none" if validation is None else len(validation),
             "layers": digest([config["layers"], config.get("graph")]),  # (a graph model's wiring too)
             "loss": config.get("losses", config["loss"]),  # (one per output for several)
             "loss_weights": model.loss_weights,
@@ -134,6 +137,10 @@ class MpiStep(Step):
         """This rank's rows of a global batch of ``n``."""
         return data_parallel.cut(n, self.size)[self.rank]
 
+    def begin_batch(self, n: int) -> None:
+        """The global batch whose part comes next holds ``n`` samples (the part's share is its fraction)."""
+        self.n = n
+
     def sum_in_place(self, arrays: list, step: str) -> None:
         """Each of ``arrays`` summed over the ranks, in place (with the deadline of every collective step)."""
         distributed.sum_in_place(self.comm, arrays, self.model.ops, step)
@@ -145,18 +152,18 @@ class MpiStep(Step):
 
     def gradients(self, x, y, sample_weight=None) -> tuple[float, object]:
         """The gradient of the whole global batch's loss (penalties included) in every ``.grad``, on every
-        rank: this rank's part's gradient weighted by its share, summed over the ranks with the loss. Returns
-        the loss and this rank's part's outputs."""
-        model, rows = self.model, self.part(len(x))
-        share = data_parallel.share(rows, len(x))
+        rank: the gradient of this rank's part ``x``, ``y`` weighted by its share, summed over the ranks with
+        the loss. Returns the loss and the part's outputs."""
+        model = self.model
+        share = len(x) / self.n
         flat = model.flat_parameter()
         synchronized = synchronized_layers(model.layers)
         for layer in synchronized:  # (their batch statistics summed over the ranks, for this step alone)
             layer.synchronize_over(self.sum_in_place)
         # (weights passed only when given: a model's own step's data_gradients may not take them)
-        weighted = {} if sample_weight is None else {"sample_weight": sample_weight[rows]}
+        weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
         try:
-            loss, out = self.local.data_gradients(x[rows], y[rows], share, **weighted)
+            loss, out = self.local.data_gradients(x, y, share, **weighted)
         finally:
             for layer in synchronized:
                 layer.synchronize_over(None)
@@ -170,17 +177,17 @@ class MpiStep(Step):
         self.batch += 1
         loss, out = self.gradients(x, y, sample_weight)
         self.model.apply_gradients()
-        self.model.epoch_metrics.record(y[self.part(len(x))], out)
+        self.model.epoch_metrics.record(y, out)
         return {"loss": loss}
 
     def test_step(self, x, y) -> dict[str, float]:
-        """The loss on this rank's part of a validation batch, weighted by its share and summed over ranks
-        (a batch smaller than the ranks leaves some with nothing to score)."""
-        model, rows = self.model, self.part(len(x))
-        share, loss = data_parallel.share(rows, len(x)), 0.0
+        """The loss on this rank's part ``x``, ``y`` of a validation batch, weighted by its share and summed over
+        ranks (a batch smaller than the ranks leaves some with nothing to score)."""
+        model = self.model
+        share, loss = len(x) / self.n, 0.0
         if share:
-            out = model.call(x[rows], training=False)
-            part_y = model.on_device(y[rows])
+            out = model.call(x, training=False)
+            part_y = model.on_device(y)
             model.epoch_metrics.record(part_y, out)
             loss = model.loss_of(out, part_y) * share
         total = self.sum(loss, f"the validation loss of epoch {self.epoch + 1}")
