@@ -289,3 +289,11 @@ def test_a_csv_cell_that_is_no_number_is_named_by_line_and_column_before_trainin
     (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=message):
         nn.data.CSVDataset(tmp_path / "t.csv", target, features=features)
+
+
+def test_a_gan_refuses_a_dataset_saying_what_to_pass():
+    nn.set_seed(0)
+    gan = nn.GAN(nn.Sequential([L.Dense(2, 6)]), nn.Sequential([L.Dense(6, 1, activation="sigmoid")]), latent_dim=2)
+    gan.compile()
+    with pytest.raises(ValueError, match="not a dataset .*mmap_mode='r'"):
+        gan.fit(nn.data.ArrayDataset(np.zeros((8, 6))))

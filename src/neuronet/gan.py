@@ -24,6 +24,7 @@ import numpy as np
 
 from . import checks, losses, optimizers, process, steps, training
 from .callbacks import Callback
+from .data.dataset import is_dataset
 from .model import Model
 from .model_file import DESCRIPTION_ERRORS, arrays_to_save, from_spec, restore, spec
 from .model_file import description as description_of
@@ -115,6 +116,11 @@ class GAN:
     def fit(self, x, epochs: int = 1, batch_size: int = 32, callbacks: list[Callback] | None = None, verbose=1):
         """Train on the real samples ``x`` for ``epochs`` passes in shuffled batches; the History holds
         ``d_loss`` and ``g_loss`` per epoch."""
+        if is_dataset(x):
+            raise checks.ArgumentError(
+                f"GAN.fit takes the real samples as an array, not a dataset ({type(x).__name__}): for a file larger "
+                "than memory, pass np.load(path, mmap_mode='r')"
+            )
         return training.fit(self, x, None, epochs, batch_size, None, 0.0, True, callbacks, verbose)
 
     def check_data(self, x, y=None, name="X", y_name="y"):
