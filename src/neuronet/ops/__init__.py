@@ -14,6 +14,8 @@ not plan a model's passes or choose how a step runs.
   CPU, each measured in ``bench/RESULTS.md``, and :func:`keep_freed_memory`.
 - ``cupy_ops.py``: :class:`CupyOps`, CuPy on an NVIDIA GPU, with fused CUDA
   kernels for the updates; whether this machine can use one (``why_no_gpu``).
+- ``kernels.py``: the CUDA source of those kernels, as text that the tests
+  compile and run on a CPU too.
 - ``devices.py``: :func:`for_device`, the ops ``model.to`` moves a model to.
 - ``current.py``: :func:`get_ops`, the ops new layers and models are made with, and
   :func:`use_ops`, a block that makes them with another.

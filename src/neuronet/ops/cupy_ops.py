@@ -9,7 +9,8 @@ does change is below, and only that:
   model's own, so runs repeat; they are other numbers than the CPU's);
 - Embedding's scatter-add is ``cupyx.scatter_add``;
 - the optimizers' update kernels ``adam`` (Adam, AdamW) and ``rmsprop`` run
-  over the flat parameter buffer as one fused CUDA kernel each, where NumPy
+  over the flat parameter buffer as one fused CUDA kernel each (their source
+  is ``kernels.py``'s, compiled as a ``cupy.RawModule``), where NumPy
   makes 8-10 passes over memory: on a GPU every pass is a kernel launch, and
   for small models the launches, not the arithmetic, are the cost (``sgd``
   and ``adagrad`` are the reference's plain ones, in CuPy);
@@ -27,8 +28,10 @@ neuronet imports without it.
 from __future__ import annotations
 
 import functools
-import math
 
+import numpy as np
+
+from . import kernels
 from .reference import Ops
 
 INSTALL = 'pip install "neuronet[gpu]" (CuPy for CUDA 13; "neuronet[gpu-cuda12]" for a CUDA 12 driver)'
@@ -98,39 +101,43 @@ class CupyOps(Ops):
         cupyx.scatter_add(target, self.asarray(index), values)
 
     def rmsprop(self, w, g, square_avg, *, lr, rho, epsilon, scratch=None):
-        kernels().rmsprop(g, rho, 1.0 - rho, epsilon, lr, w, square_avg)
+        if not _fusable(w, g, square_avg):
+            return super().rmsprop(w, g, square_avg, lr=lr, rho=rho, epsilon=epsilon)
+        scalars = kernels.rmsprop_scalars(lr=lr, rho=rho, epsilon=epsilon)
+        _launch("rmsprop", {"g": g, "w": w, "s": square_avg}, scalars)
 
     def adam(self, w, g, m, v, *, lr, beta_1, beta_2, epsilon, t, decay=1.0, scratch=None):
-        v_scale, step = 1.0 / math.sqrt(1.0 - beta_2**t), lr / (1.0 - beta_1**t)
-        kernels().adam(g, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, v_scale, epsilon, step, decay, w, m, v)
+        if not _fusable(w, g, m, v):
+            return super().adam(w, g, m, v, lr=lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, t=t, decay=decay)
+        scalars = kernels.adam_scalars(lr=lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, t=t, decay=decay)
+        _launch("adam", {"g": g, "w": w, "m": m, "v": v}, scalars)
+
+
+_MAX_BLOCKS = 65536  # enough to fill any GPU many times over; past it, each thread's loop does more elements
+
+
+def _fusable(w, *others) -> bool:
+    """Whether the fused kernel can take these arrays: one element type it is made for, one size, each
+    contiguous (it indexes them as flat buffers). A model's flat parameter buffer always is; a parameter
+    stepped by hand may not be, and then takes the reference's plain formula."""
+    return w.dtype.name in kernels.DTYPES and all(
+        a.dtype == w.dtype and a.size == w.size and a.flags.c_contiguous for a in (w, *others)
+    )
+
+
+def _launch(kernel: str, buffers: dict, scalars: dict) -> None:
+    """Run ``kernel`` over its buffers' elements, its arguments by name (``kernels.arguments``): the scalars
+    as the buffers' type (a Python float would be passed as a double), the size as ``long long``."""
+    arrays, values = kernels.arguments(kernel, buffers, scalars)
+    n, dtype = arrays[0].size, arrays[0].dtype
+    if n == 0:  # a grid of no blocks is a launch error
+        return
+    blocks = min(-(-n // kernels.THREADS), _MAX_BLOCKS)
+    function = _module().get_function(kernels.function_name(kernel, dtype.name))
+    function((blocks,), (kernels.THREADS,), (*arrays, *(dtype.type(x) for x in values), np.int64(n)))
 
 
 @functools.cache
-def kernels():
-    """The fused kernels, compiled on first use. Each does, per element and in one pass, what NumpyOps's
-    update does in several (its ``adam``, ``rmsprop``), in the same order of operations."""
-    cupy = cupy_module()
-
-    class Kernels:
-        adam = cupy.ElementwiseKernel(
-            "T g, T b1, T one_minus_b1, T b2, T one_minus_b2, T v_scale, T eps, T step, T decay",
-            "T w, T m, T v",
-            """
-            m = m * b1 + g * one_minus_b1;
-            v = v * b2 + (g * g) * one_minus_b2;
-            w = w * decay;
-            w -= (m / (sqrt(v) * v_scale + eps)) * step;
-            """,
-            "neuronet_adam",
-        )
-        rmsprop = cupy.ElementwiseKernel(
-            "T g, T rho, T one_minus_rho, T eps, T lr",
-            "T w, T s",
-            """
-            s = s * rho + (g * g) * one_minus_rho;
-            w -= (g / (sqrt(s) + eps)) * lr;
-            """,
-            "neuronet_rmsprop",
-        )
-
-    return Kernels
+def _module():
+    """kernels.SOURCE as a CuPy module, compiled on first use (CuPy keeps the binary in its cache on disk)."""
+    return cupy_module().RawModule(code=kernels.SOURCE)

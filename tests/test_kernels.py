@@ -1,0 +1,128 @@
+"""neuronet's CUDA kernels (``ops/kernels.py``) checked without a GPU.
+
+1. ``kernels.SOURCE``, the very text ``CupyOps`` compiles, compiles for every architecture neuronet supports
+   with NVRTC and with nvcc, each where it can be had (skipped, saying why, where not); a kernel that does
+   not compile fails here with the compiler's log, as a typo'd copy shows.
+2. The same text compiled for the CPU (the CUDA names stubbed: one thread walks every element) gives, on
+   random inputs, NumpyOps's update to 1e-6 in float32 (and 1e-12 in float64); a kernel with a sign turned
+   is caught.
+"""
+
+import ctypes
+
+import cuda_compilers
+import numpy as np
+import pytest
+
+from neuronet.ops import NumpyOps, kernels
+
+COMPILERS = {"nvrtc": cuda_compilers.find_nvrtc, "nvcc": cuda_compilers.find_nvcc}
+TYPO = ("sqrt(vi)", "sqrtt(vi)")  # what a slip of the finger makes of Adam's kernel
+
+
+@pytest.fixture(scope="module", params=sorted(COMPILERS))
+def compiler(request):
+    found = COMPILERS[request.param]()
+    if isinstance(found, str):
+        pytest.skip(f"{request.param}: {found}")
+    return found
+
+
+@pytest.mark.parametrize("arch", cuda_compilers.ARCHS)
+def test_every_kernel_compiles_for_the_gpu(compiler, arch):
+    cubin = compiler.compile(kernels.SOURCE, arch)
+    for kernel in kernels.KERNELS:
+        for dtype in kernels.DTYPES:  # the names CupyOps asks the module for
+            assert kernels.function_name(kernel, dtype).encode() in cubin
+
+
+def test_a_kernel_that_does_not_compile_fails_with_the_compilers_log(compiler):
+    assert TYPO[0] in kernels.SOURCE
+    with pytest.raises(cuda_compilers.CompileError, match=r'(?s)for sm_90.*error: identifier "sqrtt" is undefined'):
+        compiler.compile(kernels.SOURCE.replace(*TYPO), "sm_90")
+
+
+@pytest.fixture(scope="module")
+def on_cpu(tmp_path_factory):
+    """kernels.SOURCE as a CPU library."""
+    try:
+        return cuda_compilers.compile_for_cpu(kernels.SOURCE, tmp_path_factory.mktemp("kernels"))
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+
+
+def run_on_cpu(library, kernel, dtype, buffers, scalars):
+    """Call ``kernel``'s CPU build as CupyOps launches it: its arguments put in order by name
+    (``kernels.arguments``), then the size."""
+    ctype = ctypes.c_float if dtype == "float32" else ctypes.c_double
+    arrays, values = kernels.arguments(kernel, buffers, scalars)
+    assert all(a.dtype == dtype and a.flags.c_contiguous for a in arrays)
+    function = getattr(library, kernels.function_name(kernel, dtype))
+    function.restype = None
+    function.argtypes = [ctypes.c_void_p] * len(arrays) + [ctype] * len(values) + [ctypes.c_longlong]
+    function(*(a.ctypes.data for a in arrays), *values, arrays[0].size)
+
+
+def random_state(dtype, n=4099, count=4, seed=0):
+    """``count`` arrays of ``n`` numbers: a gradient, weights, and moments (the last ones non-negative, as a
+    running average of squares is)."""
+    rng = np.random.default_rng(seed)
+    g, w = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    return g, w, *(rng.random(n).astype(dtype) * (i + 1) for i in range(count - 2))
+
+
+def adam(library, dtype, decay):
+    """Adam through the kernel, given what CupyOps.adam gives it, and through NumpyOps, from the same state:
+    their (w, m, v) each."""
+    settings = {"lr": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "t": 7, "decay": decay}
+    g, w, m, v = random_state(dtype)
+    expected = [w.copy(), m.copy(), v.copy()]
+    NumpyOps().adam(expected[0], g, expected[1], expected[2], **settings)
+    run_on_cpu(library, "adam", dtype, {"g": g, "w": w, "m": m, "v": v}, kernels.adam_scalars(**settings))
+    return (w, m, v), expected
+
+
+def rmsprop(library, dtype):
+    settings = {"lr": 0.01, "rho": 0.9, "epsilon": 1e-7}
+    g, w, s = random_state(dtype, count=3)
+    expected = [w.copy(), s.copy()]
+    NumpyOps().rmsprop(expected[0], g, expected[1], **settings)
+    run_on_cpu(library, "rmsprop", dtype, {"g": g, "w": w, "s": s}, kernels.rmsprop_scalars(**settings))
+    return (w, s), expected
+
+
+TOLERANCE = {"float32": 1e-6, "float64": 1e-12}
+
+
+@pytest.mark.parametrize("dtype", sorted(kernels.DTYPES))
+@pytest.mark.parametrize("case", ["adam", "adamw", "rmsprop"])
+def test_each_kernel_computes_numpy_ops_update_on_the_cpu(on_cpu, case, dtype):
+    if case == "rmsprop":
+        got, expected = rmsprop(on_cpu, dtype)
+    else:
+        got, expected = adam(on_cpu, dtype, decay=1.0 if case == "adam" else 1 - 0.01 * 0.01)
+    assert set(kernels.KERNELS) == {"adam", "rmsprop"}, "a new kernel needs its case here"
+    for a, b, before in zip(got, expected, random_state(dtype, count=len(got) + 1)[1:]):
+        assert not np.array_equal(b, before)  # the update did something
+        np.testing.assert_allclose(a, b, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+
+
+def test_a_kernel_is_given_its_arguments_by_name():
+    with pytest.raises(ValueError, match=r"kernel 'rmsprop' takes buffers \('g', 'w', 's'\).*given \['g', 'w'\]"):
+        kernels.arguments("rmsprop", {"g": 0, "w": 0}, kernels.rmsprop_scalars(lr=0.1, rho=0.9, epsilon=1e-7))
+
+
+def test_a_kernel_with_a_sign_turned_is_caught(tmp_path):
+    """The check above compares the kernels' arithmetic, not just that they run: a '+' for Adam's '-'
+    gives other weights."""
+    turned = "w[i] * decay + (mi"
+    broken = kernels.SOURCE.replace("w[i] * decay - (mi", turned)
+    assert turned in broken
+    try:
+        library = cuda_compilers.compile_for_cpu(broken, tmp_path)
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    (w, m, v), (w_expected, m_expected, v_expected) = adam(library, "float32", decay=1.0)
+    np.testing.assert_allclose(m, m_expected, rtol=1e-6, atol=1e-6)  # the moments are still right
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(w, w_expected, rtol=1e-6, atol=1e-6)
