@@ -21,12 +21,18 @@ from ..data.scaling import standard_statistics
 from .table_settings import encode, standardise
 from .table_summary import TableSummary
 
-CHUNK_ROWS = 65_536  # rows parsed (or standardised) at a time: a few MB for a table of tens of columns
+CHUNK_CELLS = 2**18  # cells parsed (or numbers standardised) at a time: some MB of strings, or of float64
+
+
+def rows_per_chunk(columns: int) -> int:
+    """How many rows of ``columns`` cells make a chunk."""
+    return max(1, CHUNK_CELLS // max(1, columns))
 
 
 def chunks(path: str, delimiter: str | None) -> Iterator[Table]:
-    """The table of ``path`` in chunks of ``CHUNK_ROWS`` rows, read as they are taken."""
-    return read_csv_chunks(path, delimiter, CHUNK_ROWS)
+    """The table of ``path`` in chunks of rows, read as they are taken (its header read first for their size)."""
+    columns = next(read_csv_chunks(path, delimiter, 1)).columns
+    return read_csv_chunks(path, delimiter, rows_per_chunk(len(columns)))
 
 
 @contextmanager
@@ -68,11 +74,13 @@ def encoded(
 
 
 def fitted_scaler(x: np.ndarray, train: np.ndarray, one_hot: np.ndarray) -> StandardScaler:
-    """Standardisation fitted on the training rows ``train`` of ``x``, read ``CHUNK_ROWS`` at a time;
-    one-hot columns (``one_hot``) are left as 0 and 1."""
+    """Standardisation fitted on the training rows ``train`` of ``x``, read a chunk at a time (the sums in the
+    order of ``train``, as ``StandardScaler().fit(x[train])`` sums them but at the chunks' ends); one-hot
+    columns (``one_hot``) are left as 0 and 1."""
+    rows = rows_per_chunk(x.shape[1])
 
     def parts() -> Iterator[np.ndarray]:
-        return (x[train[lo : lo + CHUNK_ROWS]] for lo in range(0, len(train), CHUNK_ROWS))
+        return (x[train[lo : lo + rows]] for lo in range(0, len(train), rows))
 
     mean, std = standard_statistics(parts)
     return StandardScaler(np.where(one_hot, 0.0, mean), np.where(one_hot, 1.0, std))
@@ -85,9 +93,10 @@ def standardised(
     ``table``'s row r being x's row r) into a float32 file in ``folder``, mapped back read-only."""
     name = os.path.join(folder, "standardised.f32")
     out = np.memmap(name, dtype=np.float32, mode="w+", shape=x.shape)
-    for lo in range(0, len(x), CHUNK_ROWS):
-        part = TableSummary(table.path, table.columns, 0, table.lines[lo : lo + CHUNK_ROWS], {})
-        out[lo : lo + CHUNK_ROWS] = standardise(scaler, x[lo : lo + CHUNK_ROWS], part, columns)
+    rows = rows_per_chunk(x.shape[1])
+    for lo in range(0, len(x), rows):
+        part = TableSummary(table.path, table.columns, 0, table.lines[lo : lo + rows], {})  # (names its cells)
+        out[lo : lo + rows] = standardise(scaler, x[lo : lo + rows], part, columns)
     out.flush()
     del out
     return np.memmap(name, dtype=np.float32, mode="r", shape=x.shape)

@@ -159,7 +159,8 @@ def cmd_train(args) -> None:
         X = encoded(args.data, args.delimiter, table.n, kept, features, categories, folder)
         settings.scaler = fitted_scaler(X, train, np.array([c in categories for c in columns]))
         Xs = standardised(X, settings.scaler, kept_table, columns, folder)
-        del X  # (its file is read no more)
+        os.remove(X.filename)  # (read no more: its disk space back before training)
+        del X
         if not classification:
             settings.target_scaler = StandardScaler().fit(y[train, None])
             y = standardise(settings.target_scaler, y[:, None], kept_table, [args.target])
