@@ -126,20 +126,19 @@ def summarise(chunks: Iterable[Table], target: str | None = None) -> TableSummar
 def _add(column: Column, cells: list[str], offset: int, target: bool) -> None:
     """The chunk's ``cells`` (rows ``offset`` on) added to ``column``'s summary."""
     kinds = [kind(cell) for cell in cells]
-    if numbers := kinds.count("number"):  # a number column's count and first cell, not each number's row
+    others = [r for r, k in enumerate(kinds) if k != "number"]  # (a number holds no control character)
+    if len(others) < len(cells):  # a number column's count and first cell, not each number's row
         found = column.kinds.setdefault("number", Cells())
         if not found.first:
             r = kinds.index("number")
             found.first.append((offset + r, cells[r]))
-        found.count += numbers
-    missing = []
-    for r, (cell, k) in enumerate(zip(cells, kinds)):
-        if k != "number":
-            if k == "missing":
-                missing.append(offset + r)
-            column.kinds.setdefault(k, Cells()).add(offset + r, cell)
+        found.count += len(cells) - len(others)
+    for r in others:
+        cell = cells[r]
+        column.kinds.setdefault(kinds[r], Cells()).add(offset + r, cell)
         if column.control is None and CONTROL.search(cell):
             column.control = (offset + r, cell)
+    missing = [offset + r for r in others if kinds[r] == "missing"]
     if missing:
         column.missing.append(np.array(missing, dtype=np.int64))
     _add_values(column, cells, kinds)
