@@ -1,12 +1,13 @@
 """A CSV file's rows turned into the network's numbers without holding the table: `neuronet train` reads the
 file in chunks of rows, once to check it (``table_summary.py``) and once to encode it into a binary file of
-float64 values, then standardises that file, batch of rows by batch, into a float32 file the training reads
+float64 values, then standardises that file, chunk by chunk, into a float32 file the training reads
 memory-mapped (the system reads the pages a batch touches and may drop them again). Both files are in a
 folder of the system's temporary directory, removed when the command ends, whatever happens.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -95,8 +96,8 @@ def standardised(
     out = np.memmap(name, dtype=np.float32, mode="w+", shape=x.shape)
     rows = rows_per_chunk(x.shape[1])
     for lo in range(0, len(x), rows):
-        part = TableSummary(table.path, table.columns, 0, table.lines[lo : lo + rows], {})  # (names its cells)
-        out[lo : lo + rows] = standardise(scaler, x[lo : lo + rows], part, columns)
+        part = dataclasses.replace(table, n=len(x[lo : lo + rows]), lines=table.lines[lo : lo + rows])
+        out[lo : lo + rows] = standardise(scaler, x[lo : lo + rows], part, columns)  # (part names its cells)
     out.flush()
     del out
     return np.memmap(name, dtype=np.float32, mode="r", shape=x.shape)
