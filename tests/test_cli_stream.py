@@ -40,46 +40,54 @@ def mixed_table(n=300, seed=0):
     return rows
 
 
-def reference_weights(path, args):
+def reference_weights(path, args, classification):
     """The model the command trains, computed here from the table read whole: rows with a missing value left
     out, encoded, split, standardised with the training rows' statistics, fitted on arrays."""
     table = read_csv(path)
-    features = ["a", "b", "colour"]
-    gaps = table.missing_rows([*features, "label"])
-    table = table.without_rows(gaps)
+    features, target = args.features, args.target
+    table = table.without_rows(table.missing_rows([*features, target]))
     categories = {"colour": sorted(set(table.column("colour")))}
     x = encode(table, features, categories)
-    names = sorted(set(table.column("label")))
-    y = np.array([names.index(v) for v in table.column("label")])
+    if classification:
+        names = sorted(set(table.column(target)))
+        y = np.array([names.index(v) for v in table.column(target)])
+    else:
+        y = table.numeric([target])[:, 0]
     (train, _), (val, _), _ = train_val_test_split(
-        np.arange(len(y)), y, val_size=args.validation_split, test_size=0.0, stratify=True, seed=args.seed
+        np.arange(len(y)), y, val_size=args.validation_split, test_size=0.0, stratify=classification, seed=args.seed
     )
     fitted = StandardScaler().fit(x[train])
     one_hot = np.array([c in categories for c in sources(features, categories)])
     scaler = StandardScaler(np.where(one_hot, 0.0, fitted.shift), np.where(one_hot, 1.0, fitted.scale))
     xs = scaler.transform(x)
+    if not classification:
+        y = StandardScaler().fit(y[train, None]).transform(y[:, None])
     nn.set_seed(args.seed)
-    model = build_model(xs.shape[1], args.hidden, len(names), True)
-    model.compile(
-        loss=losses.CategoricalCrossentropy(), optimizer=optimizers.Adam(args.learning_rate), metrics=["accuracy"]
-    )
+    model = build_model(xs.shape[1], args.hidden, len(names) if classification else 1, classification)
+    loss = losses.CategoricalCrossentropy() if classification else losses.MeanSquaredError()
+    model.compile(loss=loss, optimizer=optimizers.Adam(args.learning_rate))
     model.fit(xs[train], y[train], epochs=args.epochs, batch_size=args.batch_size, verbose=0,
               validation_data=(xs[val], y[val]))  # fmt: skip
     return model.get_weights(), scaler
 
 
+@pytest.mark.parametrize("target", ["label", "b"])  # a classification; a regression
 @pytest.mark.parametrize("cells", [2**18, 40])  # the table in one chunk; in chunks of 10 rows
-def test_the_streamed_command_trains_the_model_of_the_table_read_whole(tmp_path, capsys, monkeypatch, cells):
+def test_the_streamed_command_trains_the_model_of_the_table_read_whole(tmp_path, capsys, monkeypatch, cells, target):
     monkeypatch.setattr(encoded_table, "CHUNK_CELLS", cells)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(encoded_table.tempfile, "tempdir", str(scratch))
     data = write(tmp_path / "d.csv", ["a", "b", "colour", "label"], mixed_table())
-    flags = ["--target", "label", "--epochs", "3", "--early-stopping", "0", "--drop-missing", "--quiet"]
-    code = main(["train", data, "--out", str(tmp_path / "m.nnet"), *flags])
+    features = "a,colour" if target == "b" else "a,b,colour"
+    flags = ["--target", target, "--features", features, "--epochs", "3", "--early-stopping", "0", "--drop-missing"]
+    code = main(["train", data, "--out", str(tmp_path / "m.nnet"), "--quiet", *flags])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "dropped 3 row(s) with missing values (lines 19, 125, 252)" in out
     assert "297 rows" in out and "text features, encoded as one 0/1 input per value: 'colour' (3)" in out
     args = build_parser().parse_args(["train", data, "--out", "m.nnet", *flags])
-    expected, scaler = reference_weights(data, args)
+    expected, scaler = reference_weights(data, args, classification=target == "label")
     model = nn.load_model(tmp_path / "m.nnet")
     saved = model.metadata["scaler"]
     # the scaler's sums are taken a chunk at a time: equal to the whole table's to float64 rounding
@@ -88,9 +96,9 @@ def test_the_streamed_command_trains_the_model_of_the_table_read_whole(tmp_path,
     for got, want in zip(model.get_weights(), expected, strict=True):
         if cells == 2**18:  # one chunk: the same sums, the same float32 inputs, the same steps
             np.testing.assert_array_equal(got, want)
-        else:
+        else:  # (the inputs may differ in a float32 rounding; on this table they do not)
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    assert not [f for f in os.listdir(tmp_path) if f.startswith("neuronet-train-")]
+    assert not os.listdir(scratch)  # the temporary files removed
 
 
 def test_a_bad_cell_on_the_last_line_is_found_before_training(tmp_path, capsys, monkeypatch):
