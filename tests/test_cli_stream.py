@@ -189,3 +189,21 @@ def test_the_memory_does_not_grow_with_the_files_cells(tmp_path):
     grown = most - peak_growth(tmp_path, small)
     assert grown < 0.5 * size, f"{grown / 2**20:.1f} MB more for {size / 2**20:.1f} MB more of file"
     assert most < 2 * os.path.getsize(big), f"{most / 2**20:.1f} MB for {os.path.getsize(big) / 2**20:.1f} MB of file"
+
+
+def test_a_file_changed_between_its_check_and_its_encoding_is_an_error(tmp_path, capsys, monkeypatch):
+    data = write(tmp_path / "d.csv", ["a", "b", "colour", "label"], mixed_table())
+    checked = encoded_table.chunks
+
+    def appending(path, delimiter):  # the second reading finds a row more
+        if appending.calls:
+            with open(path, "a") as f:
+                f.write("0.5,4000,red,x\n")
+        appending.calls += 1
+        return checked(path, delimiter)
+
+    appending.calls = 0
+    monkeypatch.setattr(encoded_table, "chunks", appending)
+    monkeypatch.setattr("neuronet.cli.train.chunks", appending)
+    code = main(["train", data, "--target", "label", "--out", str(tmp_path / "m.nnet"), "--drop-missing"])
+    assert code == 1 and "changed while it was read (300 rows, then 301)" in capsys.readouterr().err

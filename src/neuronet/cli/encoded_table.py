@@ -19,6 +19,7 @@ import numpy as np
 from ..data import StandardScaler
 from ..data.csv import Table, read_csv_chunks
 from ..data.scaling import standard_statistics
+from .arguments import CLIError
 from .table_settings import encode, standardise
 from .table_summary import TableSummary
 
@@ -71,6 +72,8 @@ def encoded(
                 x = encode(chunk, features, categories)
                 width = x.shape[1]
                 x.tofile(f)
+    if offset != n:  # (the file was checked with n rows)
+        raise CLIError(f"{path} changed while it was read ({n} rows, then {offset}): train on a file left as it is")
     return np.memmap(name, dtype=np.float64, mode="r", shape=(len(kept), width))
 
 
