@@ -11,9 +11,11 @@
 
 Every mistake (in the command, the data or a model file) is one line and a non-zero exit code, found before
 training starts where it can be. The parts: ``arguments`` (what an argument may hold, CLIError), ``parser``
-(the commands and their options), ``demo``, ``reading`` (a CSV table checked), ``table_settings`` (what
-``train`` saves and the other table commands read), ``settings`` (what those and the text settings share),
-``scores``, ``train``, ``use`` (evaluate, predict, summary, export, explain) and ``text`` (predict-text).
+(the commands and their options), ``demo``, ``table_summary`` (what the checks need of a CSV, gathered a
+chunk of rows at a time), ``reading`` (a CSV table checked from it), ``table_settings`` (what ``train`` saves
+and the other table commands read), ``settings`` (what those and the text settings share), ``encoded_table``
+(``train``'s rows encoded into a memory-mapped temporary file), ``scores``, ``train``, ``use`` (evaluate,
+predict, summary, export, explain) and ``text`` (predict-text).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import argparse
 from ..version import __version__
 from . import demo
 from .arguments import delimiter, input_shape, layer_sizes, names, number, whole_number
-from .reading import MAX_CATEGORIES
+from .table_summary import MAX_CATEGORIES
 from .text import cmd_predict_text
 from .train import cmd_train, hidden_activations, optimizer_classes
 from .use import cmd_evaluate, cmd_explain, cmd_export, cmd_predict, cmd_summary

@@ -24,8 +24,9 @@ def in_target_units(name: str, scale: float, squared: bool):
     return metric
 
 
-def scores(model: Sequential, settings: TableSettings, Xs: np.ndarray, ys: np.ndarray) -> dict[str, float]:
-    """Accuracy and loss for a classifier; MSE, RMSE, MAE and R^2 in the target's own units for a regressor."""
+def scores(model: Sequential, settings: TableSettings, Xs, ys: np.ndarray) -> dict[str, float]:
+    """Accuracy and loss for a classifier; MSE, RMSE, MAE and R^2 in the target's own units for a regressor
+    (``Xs``: the standardised inputs, an array or a dataset read a batch at a time)."""
     out = model.predict(Xs)
     if settings.classification:
         return {"accuracy": accuracy(ys, out), "loss": losses.CategoricalCrossentropy()(out, ys)}

@@ -19,8 +19,9 @@ from ..data import StandardScaler, Table
 from ..data.csv import CONTROL, number
 from ..sequential import Sequential
 from .arguments import CLIError
-from .reading import MAX_CATEGORIES, lines
+from .reading import lines
 from .settings import damaged, outputs_for
+from .table_summary import MAX_CATEGORIES
 
 
 def sources(features: list[str], categories: dict[str, list[str]]) -> list[str]:

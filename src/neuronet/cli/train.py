@@ -1,12 +1,14 @@
 """`neuronet train`: a network of dense layers trained on a CSV table, saved with its table settings.
 
-The table is checked whole before training starts; the features are encoded and standardised with the
-training rows' statistics only, and a regression target is standardised as well (its scores are reported
-back in its own units). A loss that diverges is an error, and nothing is saved.
+The table is checked whole before training starts, read in chunks of rows (never whole: ``table_summary.py``);
+the features are encoded and standardised with the training rows' statistics only into a file the training
+reads a batch at a time (``encoded_table.py``), and a regression target is standardised as well (its scores
+are reported back in its own units). A loss that diverges is an error, and nothing is saved.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -14,15 +16,26 @@ import warnings
 import numpy as np
 
 from .. import callbacks, layers, losses, memory, optimizers, plot, sample_weights
-from ..data import StandardScaler, read_csv, train_val_test_split
+from ..data import ArrayDataset, StandardScaler, Subset, train_val_test_split
 from ..layers import activations
 from ..saving import model_path
 from ..sequential import Sequential
 from ..settings import set_seed
 from .arguments import CLIError, check_writable
-from .reading import check_features, classes, feature_columns, guess_task, handle_missing, labels, regression_target
+from .encoded_table import chunks, encoded, fitted_scaler, scratch, standardised
+from .reading import (
+    categories_of,
+    check_features,
+    classes,
+    feature_columns,
+    guess_task,
+    handle_missing,
+    labels,
+    regression_target,
+)
 from .scores import in_target_units, scores
-from .table_settings import TableSettings, encode, sources, standardise
+from .table_settings import TableSettings, sources, standardise
+from .table_summary import summarise
 
 BYTES_PER_PARAMETER = 28  # float32 weights, gradients, Adam's two moments and scratch, plus a float64 draw at init
 FEATURES_NAMED = 12  # the first line names this many feature columns (the rest: summary, or the model file)
@@ -72,12 +85,6 @@ def _check_memory(sizes: list[int]) -> None:
     )
 
 
-def _fit_scaler(x: np.ndarray, encoded: np.ndarray) -> StandardScaler:
-    """Standardisation fitted on the training rows ``x``; one-hot columns (``encoded``) are left as 0 and 1."""
-    fitted = StandardScaler().fit(x)
-    return StandardScaler(np.where(encoded, 0.0, fitted.shift), np.where(encoded, 1.0, fitted.scale))
-
-
 def _split(n: int, y: np.ndarray, args, classification: bool) -> tuple[np.ndarray, np.ndarray]:
     """The rows to train on and to validate on (stratified by class for a classifier)."""
     try:
@@ -118,9 +125,9 @@ def cmd_train(args) -> None:
     if args.features and args.drop:
         raise CLIError("give --features (the columns to use) or --drop (the columns to leave out), not both")
     set_seed(args.seed)
-    table = read_csv(args.data, args.delimiter)
+    table = summarise(chunks(args.data, args.delimiter), args.target)
     features = feature_columns(table, args)
-    task = args.task or guess_task(table.column(args.target))
+    task = args.task or guess_task(table, args.target)
     classification = task == "classification"
     if args.class_weight and not classification:
         raise CLIError(
@@ -132,14 +139,13 @@ def cmd_train(args) -> None:
     else:
         regression_target(table, args.target)
     text = check_features(table, features, one_hot=not args.no_one_hot)
-    table = handle_missing(table, [*features, args.target], args.drop_missing, args.target)
-    n = len(table.rows)
+    kept = handle_missing(table, [*features, args.target], args.drop_missing, args.target)
+    n = len(kept)
     if classification:
-        names, y = classes(table, args.target, n)
+        names, y = classes(table, args.target, kept)
     else:
-        y = table.numeric([args.target])[:, 0]
-    categories = {name: sorted(set(table.column(name))) for name in text}
-    X = encode(table, features, categories)
+        y = table.numbers(args.target)[kept]
+    categories = categories_of(table, text, kept)
     columns = sources(features, categories)
     train, val = _split(n, y, args, classification)
     patience = args.early_stopping if args.early_stopping is not None else 10
@@ -147,51 +153,60 @@ def cmd_train(args) -> None:
         if args.early_stopping:
             raise CLIError("--early-stopping watches the validation loss: it needs --validation-split above 0")
         patience = 0
-    scaler = _fit_scaler(X[train], np.array([c in categories for c in columns]))
-    Xs = standardise(scaler, X, table, columns)
-    settings = TableSettings(task, args.target, features, scaler, categories)
+    kept_table = dataclasses.replace(table, n=n, lines=table.lines[kept])  # row r: the r-th row kept
+    settings = TableSettings(task, args.target, features, None, categories, names if classification else None)
+    with scratch() as folder:
+        X = encoded(args.data, args.delimiter, table.n, kept, features, categories, folder)
+        settings.scaler = fitted_scaler(X, train, np.array([c in categories for c in columns]))
+        Xs = standardised(X, settings.scaler, kept_table, columns, folder)
+        os.remove(X.filename)  # (read no more: its disk space back before training)
+        del X
+        if not classification:
+            settings.target_scaler = StandardScaler().fit(y[train, None])
+            y = standardise(settings.target_scaler, y[:, None], kept_table, [args.target])
+        _train(args, settings, ArrayDataset(Xs, y), train, val, patience, curves)
+
+
+def _train(args, settings: TableSettings, data: ArrayDataset, train, val, patience: int, curves: str) -> None:
+    """Build, train and save the network on the rows ``train`` of ``data`` (the standardised inputs and the
+    targets), validating on its rows ``val``; say what is done."""
+    classification, features, categories = settings.classification, settings.features, settings.categories
     metrics = ["accuracy"]
-    if classification:
-        settings.classes = names
-        ys = y
-    else:
-        settings.target_scaler = StandardScaler().fit(y[train, None])
-        ys = standardise(settings.target_scaler, y[:, None], table, [args.target])
+    if not classification:
         std = float(settings.target_scaler.scale[0])
         metrics = [in_target_units("mae", std, squared=False), in_target_units("rmse", std, squared=True)]
-
-    outputs = len(names) if classification else 1
-    _check_memory([X.shape[1], *args.hidden, outputs])
-    model = build_model(X.shape[1], args.hidden, outputs, classification, args.activation, args.dropout, args.l2)
+    inputs = data.x.shape[1]
+    outputs = len(settings.classes) if classification else 1
+    _check_memory([inputs, *args.hidden, outputs])
+    model = build_model(inputs, args.hidden, outputs, classification, args.activation, args.dropout, args.l2)
     model.compile(
         loss=losses.CategoricalCrossentropy() if classification else losses.MeanSquaredError(),
         optimizer=optimizer_classes()[args.optimizer](args.learning_rate),
         metrics=metrics,
     )
     model.metadata = settings.to_metadata()
-    what = f"classification into {len(names)} classes" if classification else "regression"
+    what = f"classification into {outputs} classes" if classification else "regression"
     named = ", ".join(features[:FEATURES_NAMED]) + (", ..." if len(features) > FEATURES_NAMED else "")
-    print(f"{args.data}: {n} rows, {len(features)} features ({named}), target {args.target!r} ({what})")
+    print(f"{args.data}: {len(data)} rows, {len(features)} features ({named}), target {args.target!r} ({what})")
     if categories:
         shown = ", ".join(f"{name!r} ({len(values)})" for name, values in categories.items())
-        print(f"text features, encoded as one 0/1 input per value: {shown}; {X.shape[1]} inputs in all")
+        print(f"text features, encoded as one 0/1 input per value: {shown}; {inputs} inputs in all")
     split = "stratified by class" if classification else "at random"
     print(f"training on {len(train)} rows, validating on {len(val)} ({split})")
     if not classification:
         print("the loss is the mean squared error of the standardised target; mae and rmse are in its units")
-    weights = sample_weights.balanced(y[train]) if args.class_weight else None
+    weights = sample_weights.balanced(data.y[train]) if args.class_weight else None
     if weights:
-        shown = ", ".join(f"{names[c]} {w:.3g}" for c, w in weights.items())
+        shown = ", ".join(f"{settings.classes[c]} {w:.3g}" for c, w in weights.items())
         print(f"class weights ({args.class_weight}): {shown}")
     stop = [callbacks.EarlyStopping(patience=patience)] if patience else []
     history = _fit_or_fail(
         model,
         args,
-        Xs[train],
-        ys[train],
+        Subset(data, train),
         epochs=args.epochs,
         batch_size=args.batch_size,
-        validation_data=(Xs[val], ys[val]) if len(val) else None,
+        validation_data=Subset(data, val) if len(val) else None,
         callbacks=stop + ([callbacks.TrainingDoctor()] if args.doctor else []),
         verbose=0 if args.quiet else 1,
         class_weight=weights,
@@ -203,6 +218,6 @@ def cmd_train(args) -> None:
         plot.training_curves(history, curves)
         print(f"training curves written to {curves}")
     if len(val):
-        report = scores(model, settings, Xs[val], ys[val])
+        report = scores(model, settings, Subset(data, val), data.y[val])
         print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in report.items()))
     print(f"saved to {args.out}")

@@ -22,6 +22,7 @@ from .arguments import CLIError, check_writable
 from .reading import handle_missing, not_numbers, refuse
 from .scores import confusion_table, scores
 from .table_settings import TableSettings, input_names
+from .table_summary import summarise
 
 CLASSES_SHOWN = 50  # evaluate prints the per-class report and confusion matrix up to this many classes
 
@@ -51,13 +52,16 @@ def _read_for(settings: TableSettings, args, target: bool, keep: list[str] = ())
     numeric = [f for f in settings.features if f not in settings.categories]
     if target and not settings.classification:
         numeric.append(settings.target)
-    refuse(table, not_numbers(table, {name: table.kinds(name) for name in numeric}))
+    summary = summarise([table])
+    refuse(summary, not_numbers(summary, {name: summary.kinds(name) for name in numeric}))
     if target:
         used = [*settings.features, settings.target]
-        return handle_missing(table, used, args.drop_missing, settings.target)
-    note = "; they get no prediction" + ("" if keep else " (--keep ID copies an id column to line predictions up)")
-    # predict's output is the predictions: what it says about the data goes to stderr
-    return handle_missing(table, settings.features, args.drop_missing, None, file=sys.stderr, note=note)
+        kept = handle_missing(summary, used, args.drop_missing, settings.target)
+    else:
+        note = "; they get no prediction" + ("" if keep else " (--keep ID copies an id column to line predictions up)")
+        # predict's output is the predictions: what it says about the data goes to stderr
+        kept = handle_missing(summary, settings.features, args.drop_missing, None, file=sys.stderr, note=note)
+    return table if len(kept) == len(table.rows) else table.without_rows(np.setdiff1d(np.arange(summary.n), kept))
 
 
 def cmd_evaluate(args) -> None:

@@ -61,11 +61,7 @@ class StandardScaler(Scaler):
         self.scale = None if std is None else _nonzero(np.asarray(std, dtype=np.float64))
 
     def statistics(self, x):
-        # computed on x / unit, unit a power of two near each feature's largest magnitude: dividing by it is
-        # exact, and the squares of values near 1e300 (which overflow) become squares of values below 2
-        unit = np.ldexp(1.0, np.frexp(np.abs(x).max(axis=0))[1] - 1)
-        z = x / unit
-        return z.mean(axis=0) * unit, z.std(axis=0) * unit
+        return standard_statistics(lambda: iter((x,)))
 
     def get_config(self) -> dict:
         return {"mean": self.shift.tolist(), "std": self.scale.tolist()}
@@ -93,6 +89,26 @@ class MinMaxScaler(Scaler):
 
     def get_config(self) -> dict:  # a constant feature is saved with span 1, which transforms the same
         return {"minimum": self.shift.tolist(), "maximum": (self.shift + self.scale).tolist()}
+
+
+def standard_statistics(parts) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's mean and standard deviation over the rows of ``parts()`` (an iterable of arrays of rows,
+    asked for anew in each of three passes: a large array's parts read in turn, or an array whole), as
+    ``x.mean(axis=0)`` and ``x.std(axis=0)`` compute them over the rows taken together (exactly, for one part)."""
+    # computed on x / unit, unit a power of two near each feature's largest magnitude: dividing by it is
+    # exact, and the squares of values near 1e300 (which overflow) become squares of values below 2
+    largest = np.maximum.reduce([np.abs(x).max(axis=0) for x in parts()])
+    unit = np.ldexp(1.0, np.frexp(largest)[1] - 1)
+    total, n = 0.0, 0
+    for x in parts():
+        total = total + (x / unit).sum(axis=0)
+        n += len(x)
+    mean = total / n
+    squares = 0.0
+    for x in parts():
+        deviation = x / unit - mean
+        squares = squares + (deviation * deviation).sum(axis=0)
+    return mean * unit, np.sqrt(squares / n) * unit
 
 
 def one_hot(labels, num_classes: int | None = None) -> np.ndarray:
