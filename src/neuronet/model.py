@@ -558,8 +558,10 @@ class Model:
         """The float type the model computes in: its parameters'."""
         if self.params.flat is not None:  # (once trained: no walk over the layers on every forward pass)
             return self.params.flat.data.dtype
-        params = self.parameters()
-        return params[0].data.dtype if params else self.ops.dtype
+        for layer in self.layers:  # (the first parameter's: no list of them all on every call)
+            for p in layer.parameters():
+                return p.data.dtype
+        return self.ops.dtype
 
     def min_batch(self) -> int:
         """The fewest samples a training batch may hold (BatchNormalization needs two)."""

@@ -288,6 +288,10 @@ def scores(step, data, batch_size: int) -> dict[str, float]:
 def predict(model, x, batch_size: int) -> np.ndarray | list[np.ndarray]:
     """The model's outputs for checked data, ``batch_size`` samples at a time, as one NumPy array (a list of
     them for a model of several outputs)."""
+    if len(x) <= batch_size:  # one batch (a request served alone): its outputs as they come, copied
+        with np.errstate(over="ignore", invalid="ignore"):
+            outs = [np.array(model.ops.to_numpy(out)) for out in listed(model.forward(x[: len(x)], training=False))]
+        return outs if model.several_outputs else outs[0]
     results = None
     with np.errstate(over="ignore", invalid="ignore"):  # the caller judges non-finite outputs
         for lo, hi in batch_bounds(len(x), batch_size):
