@@ -58,12 +58,13 @@ def worker(name: str, batch: int, epochs: int, samples: int | None) -> None:
         nn.set_threads(int(os.environ[THREADS]))
 
     summing = distributed.sum_in_place
-    in_sums = [0.0]  # seconds inside sum_in_place so far
+    in_sums = [0.0, 0]  # seconds inside sum_in_place so far, and its calls
 
     def timed_sum(*args, **kwargs):
         start = time.perf_counter()
         summing(*args, **kwargs)
         in_sums[0] += time.perf_counter() - start
+        in_sums[1] += 1
 
     distributed.sum_in_place = timed_sum  # the MPI step looks it up in the module at every call
 
@@ -86,6 +87,8 @@ def worker(name: str, batch: int, epochs: int, samples: int | None) -> None:
     model.compile(loss=nn.losses.CategoricalCrossentropy(), optimizer=nn.optimizers.Adam(1e-3))
     model.fit(X, y, epochs=epochs + 1, batch_size=batch, verbose=0, callbacks=[Timer()], distributed=True)
     times, summed = times[1:], summed[1:]  # (the warm-up epoch dropped)
+    if comm is not None and not in_sums[1]:  # (a share of 0 would then be a lie, not a fast Allreduce)
+        raise RuntimeError("the MPI step no longer calls distributed.sum_in_place: the Allreduce went untimed")
 
     share = sum(summed) / sum(times)
     shares = [share] if comm is None else comm.gather(share, root=0)
@@ -129,6 +132,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="runs of every rank count, alternating")
     ap.add_argument("--samples", type=int, help="train on the first SAMPLES of the workload's data (default all)")
     ap.add_argument("--threads", type=int, help="threads of every rank (default: its share of the cores)")
+    ap.add_argument("--json", metavar="PATH", help="also write every run's figures to PATH")
     ap.add_argument("--worker", nargs=2, metavar=("WORKLOAD", "BATCH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -139,6 +143,7 @@ def main() -> None:
     print("| workload | batch | ranks x threads | batch per rank | samples/s (min-max) | speed-up | efficiency "
           "| Allreduce share of a step |")  # fmt: skip
     print("|---" * 8 + "|")
+    results = []  # (for --json)
     for name in args.workloads:
         for mode in modes:
             rates = {ranks: [] for ranks in args.ranks}
@@ -161,8 +166,15 @@ def main() -> None:
                 sums = "-"
                 if ranks > 1:
                     sums = f"{statistics.mean(shares[ranks]):.0%} ({statistics.median(sum_ms[ranks]):.2f} ms a step)"
+                results.append({"workload": name, "mode": mode, "ranks": ranks, "threads": threads[ranks],
+                                "batch_per_rank": batch, "samples_per_s": rate, "sum_shares": shares[ranks],
+                                "sum_ms_per_step": sum_ms[ranks]})  # fmt: skip
                 print(f"| {name} | {mode} {BATCH} | {ranks} x {threads[ranks]} | {batch} | "
                       f"{med:,.0f} ({min(rate):,.0f}-{max(rate):,.0f}) | {speed} | {sums} |", flush=True)  # fmt: skip
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"date": time.strftime("%Y-%m-%d"), "machine": machine(), "epochs": args.epochs,
+                       "rounds": args.rounds, "samples": args.samples, "runs": results}, f, indent=1)  # fmt: skip
 
 
 if __name__ == "__main__":
