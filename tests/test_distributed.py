@@ -389,6 +389,9 @@ def test_a_rank_that_waited_in_vain_names_the_ranks_it_did_not_hear_from_and_the
     assert f"The last checkpoint: {tmp_path / 'ckpt-2.nnet'} (epoch 2, written by rank 0). The job ends." in said
     assert "NEURONET_MPI_TIMEOUT=seconds" in said
     assert ": one or more of ranks 0, 1, 3 did not answer" in nn.distributed.timed_out(2, 4, 10, "x")
+    before_any = "import neuronet as nn; print(nn.distributed.timed_out(0, 2, 5, 'x'))"
+    fresh = subprocess.run([sys.executable, "-c", before_any], capture_output=True, text=True, timeout=60)
+    assert ": rank 1 did not answer (" in fresh.stdout and "No checkpoint was written" in fresh.stdout, fresh.stderr
 
 
 def test_an_abort_that_returns_still_ends_the_rank(tmp_path):

@@ -4,8 +4,10 @@ Each namespace is a host of its own network (10.77.0.1 and 10.77.0.2): its own i
 reachable from the other only over the veth link. mpiexec runs in the first; Hydra starts the rank on each
 "host" through a launcher script that stands in for ssh (``ip netns exec`` the host's namespace). MPICH's
 default network module (UCX) sees that both processes run on one kernel and would pass the data through shared
-memory, namespaces or not; OFI's TCP provider (``MPIR_CVAR_CH4_NETMOD=ofi``, ``FI_PROVIDER=tcp``) sends it
-over the network, as between real machines, and the veth's byte counters show it did.
+memory, namespaces or not; OFI's TCP provider (``MPIR_CVAR_CH4_NETMOD=ofi``, ``FI_PROVIDER=tcp``, on the
+interface ``FI_TCP_IFACE`` names) sends it over the network, as between real machines, and the veth's byte
+counters show it did. MPI starts once the link runs, not merely once it is set up (before, OFI finds no
+network but the loopback, and MPI's start fails).
 
 Needs root (``ip netns add``) and iproute2; skips, saying which, where either is missing. Every namespace and
 link is removed again (names unique to the run), with any process left in it."""
@@ -24,8 +26,8 @@ import pytest
 from test_distributed import MPIEXEC, mpirun
 
 HOSTS = ("10.77.0.1", "10.77.0.2")  # (each pair of namespaces is a network of its own: runs side by side never meet)
-LINK = "nnveth"  # each host's end of the link, one name in both namespaces (OFI then picks it, not the loopback)
-OVER_TCP = {"MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "tcp"}
+LINK = "nnveth"  # each host's end of the link: one name in both namespaces, so that one FI_TCP_IFACE names both
+OVER_TCP = {"MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "tcp", "FI_TCP_IFACE": LINK}
 TIMEOUT_S = 10  # NEURONET_MPI_TIMEOUT in the fault tests
 ENDS_WITHIN_S = TIMEOUT_S + 15  # the timeout, the abort's grace and mpiexec's cleanup, with room for a busy machine
 
@@ -60,13 +62,20 @@ class TwoHosts:
         ip("netns", "add", b)
         ip("link", "add", LINK, "netns", a, "type", "veth", "peer", "name", LINK, "netns", b)
         for namespace, host in zip(self.namespaces, HOSTS):
-            # IPv4 alone: a fresh link's IPv6 address is tentative for a moment, and OFI's TCP provider, binding
-            # to it, fails MPI's start
-            for scope in ("all", "default", LINK):
-                ip("netns", "exec", namespace, "sh", "-c", f"echo 1 > /proc/sys/net/ipv6/conf/{scope}/disable_ipv6")
             ip("-n", namespace, "addr", "add", f"{host}/24", "dev", LINK)
             ip("-n", namespace, "link", "set", LINK, "up")
             ip("-n", namespace, "link", "set", "lo", "up")
+        # a link set up runs a moment later; MPI started before that finds no network but the loopback
+        deadline = time.monotonic() + 10
+        while not all(self.running(namespace) for namespace in self.namespaces):
+            if time.monotonic() > deadline:
+                raise OSError(f"the veth link {LINK} did not come up within 10 s")
+            time.sleep(0.05)
+
+    def running(self, namespace: str) -> bool:
+        """Whether ``namespace``'s end of the link carries traffic (its operational state is up)."""
+        state = ["ip", "netns", "exec", namespace, "cat", f"/sys/class/net/{LINK}/operstate"]
+        return subprocess.run(state, capture_output=True, text=True, timeout=10).stdout.strip() == "up"
 
     def down(self) -> None:
         """Kill what is left in the namespaces, then remove them (and so the veth pair)."""
@@ -149,7 +158,7 @@ def test_two_hosts_with_batch_b_end_where_one_process_with_batch_2b_ends_and_the
 
 # Each rank writes its standard error to a log of its own host: once the link is cut, what rank 1 says cannot
 # reach mpiexec on host A. After the second epoch (its checkpoint written) each rank leaves a mark; rank 0 then
-# waits for the test to cut the link, rank 1 (to be killed) kills itself.
+# waits for the test to cut the link, rank 1 (to be killed) kills itself once rank 0 has left its mark.
 FAULTY = """
 import os, signal, time
 rank = int(os.environ["PMI_RANK"])
@@ -161,6 +170,8 @@ class Fault(nn.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 1:
             open(f"epoch2.rank{rank}", "w").close()
+            while FAULT == "kill" and rank == 1 and not os.path.exists("epoch2.rank0"):
+                time.sleep(0.05)  # (rank 0's mark first: mpiexec ends rank 0 as soon as rank 1 dies)
             if FAULT == "kill" and rank == 1:
                 os.kill(os.getpid(), signal.SIGKILL)
             while FAULT == "cut" and rank == 0 and not os.path.exists("cut"):
@@ -186,7 +197,7 @@ def run_faulty(tmp_path, hosts, fault: str, *options: str):
         try:
             deadline = time.monotonic() + 60
             while not all((tmp_path / f"epoch2.rank{r}").exists() for r in (0, 1)):
-                assert time.monotonic() < deadline and job.poll() is None, "the job did not reach epoch 2"
+                assert time.monotonic() < deadline and job.poll() is None
                 time.sleep(0.05)
             if fault == "cut":
                 hosts.cut()
@@ -194,8 +205,10 @@ def run_faulty(tmp_path, hosts, fault: str, *options: str):
             start = time.monotonic()
             said, _ = job.communicate(timeout=ENDS_WITHIN_S + 30)
         except (subprocess.TimeoutExpired, AssertionError):
-            os.killpg(job.pid, signal.SIGKILL)
-            raise
+            with contextlib.suppress(ProcessLookupError):  # (mpiexec may have ended already)
+                os.killpg(job.pid, signal.SIGKILL)
+            said = job.communicate()[0]
+            raise AssertionError(f"the job ended before epoch 2, or hung: {said[-3000:]}") from None
     logs = [(tmp_path / f"rank{r}.log").read_text() for r in (0, 1)]
     return job.returncode, said, logs, time.monotonic() - start
 
