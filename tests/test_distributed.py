@@ -37,13 +37,16 @@ def report(**values):
 """
 
 
-def mpirun(tmp_path, body: str, ranks: int = 2, timeout: int = 120, args=(), prelude: str = PRELUDE, **env):
+def mpirun(tmp_path, body: str, ranks: int = 2, timeout: int = 120, args=(), prelude: str = PRELUDE, launch=None,
+           **env):  # fmt: skip
     """Run ``body`` on ``ranks`` ranks, ``env`` added to the environment; a job that outlives ``timeout``
-    seconds is killed, ranks and all, and fails the test (it hung)."""
+    seconds is killed, ranks and all, and fails the test (it hung). ``launch``: the mpiexec command line
+    (``mpiexec -n ranks`` unless given)."""
     script = tmp_path / "job.py"
     script.write_text(prelude + textwrap.dedent(body))
     start = time.monotonic()
-    done = run_bounded([MPIEXEC, "-n", str(ranks), sys.executable, str(script), *args], timeout, cwd=tmp_path,
+    launch = launch or [MPIEXEC, "-n", str(ranks)]
+    done = run_bounded([*launch, sys.executable, str(script), *args], timeout, cwd=tmp_path,
                        env={**os.environ, **env})  # fmt: skip
     if done is None:
         pytest.fail(f"the job was still running after {timeout} s: it hung")
@@ -370,6 +373,25 @@ def test_the_timeout_comes_from_set_timeout_or_the_environment_and_nonsense_is_r
     for bad in (0, -1.0, "5", float("nan"), float("inf"), True):
         with pytest.raises(ValueError, match="seconds must be"):
             nn.distributed.set_timeout(bad)
+
+
+def test_a_rank_that_waited_in_vain_names_the_ranks_it_did_not_hear_from_and_the_last_checkpoint(tmp_path):
+    from neuronet import process
+
+    nn.set_seed(0)
+    model = nn.Sequential([L.Dense(3, 2, activation="softmax")])
+    model.compile()
+    checkpoint = nn.callbacks.ModelCheckpoint(tmp_path / "ckpt-{epoch}.nnet", monitor="loss", save_best_only=False)
+    model.fit(np.zeros((8, 3)), np.arange(8) % 2, epochs=2, callbacks=[checkpoint], verbose=0)
+    assert process.last_checkpoint() == (str(tmp_path / "ckpt-2.nnet"), 2)
+    said = nn.distributed.timed_out(1, 2, 10, "the gradient sum of epoch 3, batch 1")
+    assert said.startswith("waited 10 s in vain at the gradient sum of epoch 3, batch 1: rank 0 did not answer (")
+    assert f"The last checkpoint: {tmp_path / 'ckpt-2.nnet'} (epoch 2, written by rank 0). The job ends." in said
+    assert "NEURONET_MPI_TIMEOUT=seconds" in said
+    assert ": one or more of ranks 0, 1, 3 did not answer" in nn.distributed.timed_out(2, 4, 10, "x")
+    before_any = "import neuronet as nn; print(nn.distributed.timed_out(0, 2, 5, 'x'))"
+    fresh = subprocess.run([sys.executable, "-c", before_any], capture_output=True, text=True, timeout=60)
+    assert ": rank 1 did not answer (" in fresh.stdout and "No checkpoint was written" in fresh.stdout, fresh.stderr
 
 
 def test_an_abort_that_returns_still_ends_the_rank(tmp_path):

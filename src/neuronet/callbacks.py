@@ -148,6 +148,7 @@ class ModelCheckpoint(MonitorCallback):
                     f"the logs hold {sorted(logs)}"
                 ) from None
             self.model.save(path)
+            process.record_checkpoint(path, epoch + 1)
 
 
 class LearningRateScheduler(Callback):

@@ -210,14 +210,28 @@ def wait(comm, requests: list, step: str) -> None:
             start, limit = now, get_timeout()
         waited = now - start
         if waited > limit:
-            _say(
-                comm,
-                f"waited {limit:g} s in vain at {step}: another rank is stuck, was killed, failed (see its "
-                "message) or never called fit(..., distributed=True). The job ends. " + RAISE_THE_TIMEOUT,
-            )
+            _say(comm, timed_out(comm.Get_rank(), comm.Get_size(), limit, step))
             _abort(comm)
         if waited > SPIN_S:
             time.sleep(min(LONGEST_NAP_S, waited / 100))
+
+
+def timed_out(rank: int, size: int, limit: float, step: str) -> str:
+    """What rank ``rank`` of ``size`` says when it has waited ``limit`` seconds in vain at ``step``: the ranks
+    it did not hear from, and the last checkpoint to resume from. (A collective step does not say which ranks
+    it still waits for: of two, the other; of more, one or more of the others.)"""
+    others = [r for r in range(size) if r != rank]
+    lost = f"rank {others[0]}" if len(others) == 1 else f"one or more of ranks {', '.join(map(str, others))}"
+    checkpoint = process.last_checkpoint()
+    if checkpoint is None:
+        resume = "No checkpoint was written (callbacks.ModelCheckpoint writes one each epoch)."
+    else:
+        resume = f"The last checkpoint: {checkpoint[0]} (epoch {checkpoint[1]}, written by rank 0)."
+    return (
+        f"waited {limit:g} s in vain at {step}: {lost} did not answer (stuck, killed, failed (see its message), "
+        f"cut off from the network, or never called fit(..., distributed=True)). {resume} The job ends. "
+        + RAISE_THE_TIMEOUT
+    )
 
 
 def gather(comm, value, step: str) -> list:

@@ -15,6 +15,7 @@ LAUNCHER_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCA
 RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 
 _mpi_rank: int | None = None  # the rank MPI gave, once started (distributed.py says it)
+_last_checkpoint: tuple[str, int] | None = None  # (path, epoch): ModelCheckpoint's latest, on every rank
 
 
 def launched_size() -> int:
@@ -31,6 +32,18 @@ def set_mpi_rank(rank: int) -> None:
     """Record the rank MPI gave this process (``distributed.world`` calls it once MPI has started)."""
     global _mpi_rank
     _mpi_rank = rank
+
+
+def record_checkpoint(path: str, epoch: int) -> None:
+    """Record that a checkpoint of epoch ``epoch`` (counted from 1) was saved to ``path`` (ModelCheckpoint
+    calls it on every rank, though rank 0 alone writes: a rank whose job ends can say where to resume)."""
+    global _last_checkpoint
+    _last_checkpoint = (os.path.abspath(path), epoch)
+
+
+def last_checkpoint() -> tuple[str, int] | None:
+    """The path and epoch of the last checkpoint this process saved or saw saved, or None."""
+    return _last_checkpoint
 
 
 def is_writer() -> bool:
