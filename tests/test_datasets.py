@@ -120,6 +120,10 @@ def test_a_bad_sample_deep_in_a_dataset_is_named_with_how_far_training_got():
     x[777, 2] = np.nan
     with pytest.raises(ValueError, match=r"sample 777 contains 1 NaN.*epoch 1/2, batch 25 of 32: training stopped"):
         mlp().fit(nn.data.ArrayDataset(x, y), epochs=2, batch_size=32, shuffle=False, verbose=0)
+    x[777, 2], x[1, 0] = 0.0, np.nan  # (the first batch: refused as it would be in memory)
+    with pytest.raises(ValueError, match=r"X's sample 1 contains 1 NaN") as refused:
+        mlp().fit(nn.data.ArrayDataset(x, y), epochs=2, batch_size=32, shuffle=False, verbose=0)
+    assert "training stopped" not in str(refused.value)
 
     class Ragged(Recording):
         def __getitem__(self, indices):
@@ -297,3 +301,31 @@ def test_a_gan_refuses_a_dataset_saying_what_to_pass():
     gan.compile()
     with pytest.raises(ValueError, match="not a dataset .*mmap_mode='r'"):
         gan.fit(nn.data.ArrayDataset(np.zeros((8, 6))))
+
+
+def test_a_bad_sample_in_a_later_epoch_names_the_last_checkpoint(tmp_path):
+    x, y = data(200)
+
+    class SpoiledLater(nn.data.ArrayDataset):
+        epochs = 0
+
+        def __getitem__(self, indices):
+            xb, yb = super().__getitem__(indices)
+            if 0 in indices:  # (each epoch's first batch, unshuffled)
+                SpoiledLater.epochs += 1
+            if SpoiledLater.epochs > 3 and 150 in indices:
+                xb = xb.copy()
+                xb[list(indices).index(150)] = np.inf
+            return xb, yb
+
+    path = tmp_path / "best.nnet"
+    check = nn.callbacks.ModelCheckpoint(str(path), monitor="loss", save_best_only=False)
+    with pytest.raises(
+        ValueError, match=r"sample 150 contains 6 NaN.*epoch 3/5.*last checkpoint is .*best.nnet \(epoch 2\)"
+    ):
+        mlp().fit(SpoiledLater(x, y), epochs=5, batch_size=32, shuffle=False, verbose=0, callbacks=[check])
+    assert nn.load_model(path)
+    with pytest.raises(
+        ValueError, match=r"weights of the steps before it$"
+    ):  # (the last fit's checkpoint is not this one's)
+        mlp().fit(SpoiledLater(x, y), epochs=5, batch_size=32, shuffle=False, verbose=0)

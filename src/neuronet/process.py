@@ -41,6 +41,12 @@ def record_checkpoint(path: str, epoch: int) -> None:
     _last_checkpoint = (os.path.abspath(path), epoch)
 
 
+def forget_checkpoint() -> None:
+    """A new fit begins: no checkpoint of it was saved yet (one of an earlier fit is not this one's)."""
+    global _last_checkpoint
+    _last_checkpoint = None
+
+
 def last_checkpoint() -> tuple[str, int] | None:
     """The path and epoch of the last checkpoint this process saved or saw saved, or None."""
     return _last_checkpoint

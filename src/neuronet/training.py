@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import checks, prefetch, samples, steps
+from . import checks, prefetch, process, samples, steps
 from .batching import batch_bounds, batch_rows, part_of
 from .callbacks import Callback, History
 from .data.dataset import is_dataset
@@ -164,6 +164,7 @@ def _loop(step, data, epochs, batch_size, validation, shuffle, callbacks, verbos
         )
 
     history = History()
+    process.forget_checkpoint()  # (the messages of a failure name this fit's checkpoints alone)
     hooks = [*callbacks, history]  # last, so it records what other callbacks add to the logs
     for cb in hooks:
         cb.set_model(model)
@@ -259,9 +260,11 @@ def _next_batch(reads, desc: str, b: int, batches: int) -> tuple:
     except ValueError as exc:
         if not b and desc.startswith("Epoch 1/"):
             raise
+        checkpoint = process.last_checkpoint()
+        kept = "" if checkpoint is None else f"; the last checkpoint is {checkpoint[0]} (epoch {checkpoint[1]})"
         raise checks.ArgumentError(
             f"{exc}. Found in {desc.lower()}, batch {b + 1} of {batches}: training stopped there, and the model "
-            "holds the weights of the steps before it (a ModelCheckpoint's last file, those of its epoch)"
+            f"holds the weights of the steps before it{kept}"
         ) from exc
 
 
