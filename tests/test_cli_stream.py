@@ -180,7 +180,7 @@ def numbers_table(path, n, d=20, seed=0):
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads RssAnon from /proc")
 def test_the_memory_does_not_grow_with_the_files_cells(tmp_path):
-    """A table of 200,000 rows of 20 numbers (about 38 MB; the table read whole took some 480 MB) takes little
+    """A table of 200,000 rows of 20 numbers (about 38 MB) takes little
     more than one of 50,000 rows: a few numbers a row, not the cells' strings."""
     small = numbers_table(tmp_path / "small.csv", 50_000)
     big = numbers_table(tmp_path / "big.csv", 200_000)

@@ -55,9 +55,10 @@ def test_a_dataset_trains_bit_for_bit_as_the_same_arrays_shuffled_or_not(shuffle
     assert same_weights(by_arrays, by_dataset)
     assert h1.history == h2.history
     assert by_arrays.evaluate(x, y) == by_dataset.evaluate(nn.data.ArrayDataset(x, y))
-    assert np.array_equal(
-        by_arrays.predict(x, batch_size=50), by_dataset.predict(nn.data.ArrayDataset(x), batch_size=50)
-    )
+    for batch in (50, 1000):  # several batches, and one
+        assert np.array_equal(
+            by_arrays.predict(x, batch_size=batch), by_dataset.predict(nn.data.ArrayDataset(x), batch)
+        )
 
 
 def test_each_batch_is_read_once_in_ascending_order_in_a_background_thread_and_an_epoch_covers_every_sample():
@@ -178,6 +179,7 @@ def test_arrays_and_data_frames_are_not_taken_for_datasets():
 
     assert not is_dataset(np.zeros((3, 2))) and not is_dataset([np.zeros((3, 2))])
     assert not is_dataset(np.zeros(3).view(np.memmap))
+    assert not is_dataset(range(3)) and not is_dataset({"a": 1})
     assert is_dataset(nn.data.ArrayDataset(np.zeros((3, 2)))) and is_dataset(Recording(np.zeros((3, 2)), np.zeros(3)))
 
 
@@ -283,6 +285,8 @@ def test_a_csv_target_of_numbers_is_read_as_numbers_and_one_that_turns_to_text_l
         ("1", "price", None, r"no column 'price'; its columns are"),
         ("1", "label", ["a", "label"], r"names the target 'label' among the features"),
         ("1", "label", ["a", "z"], r"has no column\(s\) \['z'\]"),
+        ("1", "label", [], r"features=\[\] names no column"),
+        ("-4e38", "label", None, r"line 4, column 'c' holds -4e\+38, beyond float32's range"),
     ],
 )
 def test_a_csv_cell_that_is_no_number_is_named_by_line_and_column_before_training(tmp_path, cell, target, features,
@@ -307,25 +311,55 @@ def test_a_bad_sample_in_a_later_epoch_names_the_last_checkpoint(tmp_path):
     x, y = data(200)
 
     class SpoiledLater(nn.data.ArrayDataset):
-        epochs = 0
+        spoiled = False  # (set from epoch 3 on by the callback below)
 
         def __getitem__(self, indices):
             xb, yb = super().__getitem__(indices)
-            if 0 in indices:  # (each epoch's first batch, unshuffled)
-                SpoiledLater.epochs += 1
-            if SpoiledLater.epochs > 3 and 150 in indices:
+            if SpoiledLater.spoiled and 150 in indices:
                 xb = xb.copy()
                 xb[list(indices).index(150)] = np.inf
             return xb, yb
 
+    class Spoil(nn.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            SpoiledLater.spoiled = epoch >= 2
+
     path = tmp_path / "best.nnet"
     check = nn.callbacks.ModelCheckpoint(str(path), monitor="loss", save_best_only=False)
     with pytest.raises(
-        ValueError, match=r"sample 150 contains 6 NaN.*epoch 3/5.*last checkpoint is .*best.nnet \(epoch 2\)"
+        ValueError, match=r"sample 150 contains 6 NaN.*epoch 3/5, batch 5.*checkpoint is .*best.nnet \(epoch 2\)"
     ):
-        mlp().fit(SpoiledLater(x, y), epochs=5, batch_size=32, shuffle=False, verbose=0, callbacks=[check])
+        mlp().fit(SpoiledLater(x, y), epochs=5, batch_size=32, shuffle=False, verbose=0, callbacks=[check, Spoil()])
     assert nn.load_model(path)
     with pytest.raises(
-        ValueError, match=r"weights of the steps before it$"
-    ):  # (the last fit's checkpoint is not this one's)
+        ValueError, match=r"epoch 1/5, batch 5 .*weights of the steps before it$"
+    ):  # (not that fit's file)
         mlp().fit(SpoiledLater(x, y), epochs=5, batch_size=32, shuffle=False, verbose=0)
+    xv = x[:40].copy()
+    xv[33, 1] = np.nan
+    with pytest.raises(
+        ValueError, match=r"validation_data's sample 33 contains 1 NaN.*the validation data after epoch 1/2"
+    ):
+        mlp().fit(x, y, epochs=2, verbose=0, validation_data=nn.data.ArrayDataset(xv, y[:40]))
+
+
+class Range(nn.data.ArrayDataset):
+    """A slip: the span from the first index asked for to the last, not the indices."""
+
+    def __getitem__(self, indices):
+        return self.x[indices[0] : indices[-1] + 1], self.y[indices[0] : indices[-1] + 1]
+
+
+class Short(nn.data.ArrayDataset):
+    def __getitem__(self, indices):
+        return self.x[indices[:-1]], self.y[indices]
+
+
+def test_a_dataset_giving_other_than_one_sample_per_index_is_refused():
+    x, y = data()
+    with pytest.raises(ValueError, match=r"gave \d+ samples for the 32 indices asked for"):
+        mlp().fit(Range(x, y), batch_size=32, verbose=0)
+    with pytest.raises(ValueError, match=r"gave 31 samples for the 32 indices asked for"):
+        mlp().predict(Short(x, y), batch_size=32)
+    with pytest.raises(ValueError, match=r"X's sample 0 is empty"):
+        mlp().fit(Short(x, y), verbose=0)

@@ -29,6 +29,11 @@ def batch_rows(
         yield slice(lo, hi) if order is None else order[lo:hi]
 
 
+def count(rows: slice | np.ndarray) -> int:
+    """The number of samples of a batch's rows (a slice, or an index array)."""
+    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
 def part_of(rows: slice | np.ndarray, part: slice) -> slice | np.ndarray:
     """The rows ``part`` of a batch whose rows are ``rows`` (a slice of a slice stays a slice)."""
     if isinstance(rows, slice):
@@ -53,7 +58,7 @@ def batches(
     A last batch of fewer than ``min_last`` samples is folded into the one before.
     """
     batch_size = checks.integer(batch_size, "batch_size", low=1)
-    # a slice gives a view; shuffled, one fancy-index gather per batch (np.take with out= measured 3x slower)
+    # a slice gives a view; shuffled, one fancy-index gather per batch (np.take with out= is slower)
     for part in batch_rows(len(x), batch_size, shuffle, rng, min_last):
         if sample_weight is not None:
             yield x[part], y[part], sample_weight[part]

@@ -47,6 +47,7 @@ class InMemory:
 
     def __init__(self, x, y, w=None) -> None:
         self.x, self.y, self.w = x, y, w
+        self.reads_ahead = False  # (a view or a gather in memory: a thread would cost more than it saves)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -71,12 +72,8 @@ class FromDataset:
 
     def __init__(self, model, dataset, class_weight=None, name: str = "X") -> None:
         self.model, self.dataset, self.class_weight, self.name = model, dataset, class_weight, name
-        try:
-            self.n = len(dataset)
-        except TypeError as exc:
-            raise checks.ArgumentError(f"{name}: len() of the dataset failed: {exc}") from None
-        if not isinstance(self.n, (int, np.integer)) or self.n < 1:
-            raise checks.ArgumentError(f"{name} is an empty dataset (len() gave {self.n}); give at least one sample")
+        self.n = _length(dataset, name)
+        self.reads_ahead = True  # (a dataset's reading waits on a file: the loop reads the next batch meanwhile)
         if model.loss is None:
             raise RuntimeError("call model.compile(loss=..., optimizer=...) before fit or evaluate")
         x, y, w = self._item(np.arange(1))
@@ -92,7 +89,7 @@ class FromDataset:
 
     def read(self, rows) -> tuple:
         """The batch of the samples ``rows``: read in ascending order, checked, put back in ``rows``'s order."""
-        indices = np.arange(self.n)[rows] if isinstance(rows, slice) else np.asarray(rows)
+        indices = np.arange(*rows.indices(self.n)) if isinstance(rows, slice) else np.asarray(rows)
         if not len(indices):
             return self.empty
         order = np.argsort(indices, kind="stable")
@@ -122,14 +119,17 @@ class FromDataset:
         pass: their shapes against the first sample's."""
         model, name = self.model, name or f"{self.name}'s samples {indices[0]}-{indices[-1]}"
         x, y, w = self._item(indices)
-        x = inputs.check_x(model, x, name)
+        x = _as_asked(inputs.check_x(model, x, name), indices, name)
         shapes = [part.shape[1:] for part in listed(x)]
         if shapes != self.shapes:
             raise checks.ArgumentError(
                 f"{name} have sample shape {_shown(shapes)} but sample 0 has {_shown(self.shapes)}: every sample of "
                 "a dataset must have the same shape"
             )
-        y = inputs.check_targets(model, x, y, self.outputs, name, f"{name}'s targets")
+        try:
+            y = inputs.check_targets(model, x, y, self.outputs, name, f"{name}'s targets")
+        except ValueError as exc:  # (a loss's own check of targets names no sample)
+            raise checks.ArgumentError(f"{name}'s targets: {exc}") from None
         if w is not None or self.class_weight is not None:
             w = sample_weights.weights(model, y, w, self.class_weight)
         return x, y, w
@@ -162,15 +162,39 @@ class _DatasetInputs:
 
     def __init__(self, model, dataset, name: str) -> None:
         self.model, self.dataset, self.name = model, dataset, name
-        self.n = len(dataset)
+        self.n = _length(dataset, name)
 
     def __len__(self) -> int:
         return self.n
 
     def __getitem__(self, rows: slice):
-        item = self.dataset[np.arange(self.n)[rows]]
+        indices = np.arange(*rows.indices(self.n))
+        item = self.dataset[indices]
         x = item[0] if isinstance(item, tuple) else item
-        return inputs.check_x(self.model, x, f"{self.name}'s samples {rows.start}-{rows.stop - 1}")
+        name = f"{self.name}'s samples {indices[0]}-{indices[-1]}"
+        return _as_asked(inputs.check_x(self.model, x, name), indices, name)
+
+
+def _length(dataset, name: str) -> int:
+    """A dataset's number of samples, at least one."""
+    try:
+        n = len(dataset)
+    except TypeError as exc:
+        raise checks.ArgumentError(f"{name}: len() of the dataset failed: {exc}") from None
+    if n < 1:
+        raise checks.ArgumentError(f"{name} is an empty dataset (len() gave {n}); give at least one sample")
+    return n
+
+
+def _as_asked(x, indices: np.ndarray, name: str):
+    """Checked inputs ``x`` of the samples ``indices``, refused unless they hold one sample per index (the
+    targets and weights are then held to ``x``'s count)."""
+    if len(x) != len(indices):
+        raise checks.ArgumentError(
+            f"{name}: the dataset's __getitem__ gave {len(x)} samples for the {len(indices)} indices asked for: "
+            "it must return one sample per index, in the order asked"
+        )
+    return x
 
 
 def _shown(shapes: list) -> str:

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import checks, prefetch, process, samples, steps
-from .batching import batch_bounds, batch_rows, part_of
+from .batching import batch_bounds, batch_rows, count, part_of
 from .callbacks import Callback, History
 from .data.dataset import is_dataset
 from .several import listed
@@ -175,13 +175,16 @@ def _loop(step, data, epochs, batch_size, validation, shuffle, callbacks, verbos
         for cb in hooks:
             cb.on_epoch_begin(epoch)
         desc = f"Epoch {epoch + 1}/{epochs}"
-        logs = _train_epoch(step, data, batch_size, min_batch, shuffle, desc, hooks, verbose)
+        logs = _train_epoch(step, data, batch_size, min_batch, shuffle, epoch, desc, hooks, verbose)
         diverged = not all(math.isfinite(v) for k, v in logs.items() if k.endswith("loss"))  # (a GAN has two)
         if validation is not None:
             if diverged:  # nothing to measure with weights gone NaN
                 val = dict.fromkeys(logs, math.nan)
             else:
-                val = scores(step, validation, batch_size=max(batch_size, 256))
+                try:
+                    val = scores(step, validation, batch_size=max(batch_size, 256))
+                except ValueError as exc:  # (a validation dataset's bad sample)
+                    raise _stopped(exc, f"the validation data after {desc.lower()}") from exc
                 if not math.isfinite(val["loss"]):  # weights so large that the outputs overflow
                     diverged = True
                     warnings.warn(
@@ -203,19 +206,22 @@ def _loop(step, data, epochs, batch_size, validation, shuffle, callbacks, verbos
     return history
 
 
-def _train_epoch(step, data, batch_size, min_batch, shuffle, desc, hooks, verbose) -> dict:
+def _train_epoch(step, data, batch_size, min_batch, shuffle, epoch, desc, hooks, verbose) -> dict:
     """One pass over the data in mini-batches; the epoch's logs (a non-finite loss if it diverged)."""
     model = step.model
     rows = list(batch_rows(len(data), batch_size, shuffle, model.ops.rng, min_batch))  # (the shuffle drawn here)
     # each process reads its part of each batch (all of it, but for an MPI rank), a dataset's a batch ahead
-    reads = prefetch.ahead(
-        (data.read(part_of(r, step.part(count(r)))) for r in rows), isinstance(data, samples.FromDataset)
-    )
+    reads = prefetch.ahead((data.read(part_of(r, step.part(count(r)))) for r in rows), data.reads_ahead)
     totals, seen, live, scored_at = {}, 0, {}, time.monotonic()
     step.reset_metrics()
     bar = tqdm(total=len(rows), desc=desc, unit="batch", disable=verbose != 1 or not interactive(), leave=False)
     for b, r in enumerate(rows):
-        xb, yb, wb = _next_batch(reads, desc, b, len(rows))
+        try:
+            xb, yb, wb = next(reads)
+        except ValueError as exc:  # a dataset's bad sample: before any step, as arrays are refused; else, mid-way
+            if epoch or b:
+                raise _stopped(exc, f"{desc.lower()}, batch {b + 1} of {len(rows)}") from exc
+            raise
         n = count(r)
         step.begin_batch(n)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is reported below
@@ -253,24 +259,13 @@ def _train_epoch(step, data, batch_size, min_batch, shuffle, desc, hooks, verbos
     return {**{k: v / seen for k, v in totals.items()}, **step.metric_results()}
 
 
-def _next_batch(reads, desc: str, b: int, batches: int) -> tuple:
-    """The next batch read; a dataset's bad sample stops training with the error and how far it got."""
-    try:
-        return next(reads)
-    except ValueError as exc:
-        if not b and desc.startswith("Epoch 1/"):
-            raise
-        checkpoint = process.last_checkpoint()
-        kept = "" if checkpoint is None else f"; the last checkpoint is {checkpoint[0]} (epoch {checkpoint[1]})"
-        raise checks.ArgumentError(
-            f"{exc}. Found in {desc.lower()}, batch {b + 1} of {batches}: training stopped there, and the model "
-            f"holds the weights of the steps before it{kept}"
-        ) from exc
-
-
-def count(rows: slice | np.ndarray) -> int:
-    """The number of samples of a batch's rows."""
-    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+def _stopped(exc: ValueError, where: str) -> checks.ArgumentError:
+    """A dataset's bad sample found in ``where``, once training has begun: the error, and what is kept."""
+    checkpoint = process.last_checkpoint()
+    kept = "" if checkpoint is None else f"; the last checkpoint is {checkpoint[0]} (epoch {checkpoint[1]})"
+    return checks.ArgumentError(
+        f"{exc}. Found in {where}: training stopped there, and the model holds the weights of the steps before it{kept}"
+    )
 
 
 def scores(step, data, batch_size: int) -> dict[str, float]:
@@ -291,10 +286,6 @@ def scores(step, data, batch_size: int) -> dict[str, float]:
 def predict(model, x, batch_size: int) -> np.ndarray | list[np.ndarray]:
     """The model's outputs for checked data, ``batch_size`` samples at a time, as one NumPy array (a list of
     them for a model of several outputs)."""
-    if len(x) <= batch_size:  # one batch (a request served alone): its outputs as they come, copied
-        with np.errstate(over="ignore", invalid="ignore"):
-            outs = [np.array(model.ops.to_numpy(out)) for out in listed(model.forward(x[: len(x)], training=False))]
-        return outs if model.several_outputs else outs[0]
     results = None
     with np.errstate(over="ignore", invalid="ignore"):  # the caller judges non-finite outputs
         for lo, hi in batch_bounds(len(x), batch_size):

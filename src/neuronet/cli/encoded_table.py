@@ -78,9 +78,9 @@ def encoded(
 
 
 def fitted_scaler(x: np.ndarray, train: np.ndarray, one_hot: np.ndarray) -> StandardScaler:
-    """Standardisation fitted on the training rows ``train`` of ``x``, read a chunk at a time (the sums in the
-    order of ``train``, as ``StandardScaler().fit(x[train])`` sums them but at the chunks' ends); one-hot
-    columns (``one_hot``) are left as 0 and 1."""
+    """Standardisation fitted on the training rows ``train`` of ``x``: their mean and standard deviation, summed
+    a chunk of rows at a time (equal to ``StandardScaler().fit(x[train])`` to float64 rounding); one-hot columns
+    (``one_hot``) are left as 0 and 1."""
     rows = rows_per_chunk(x.shape[1])
 
     def parts() -> Iterator[np.ndarray]:

@@ -57,10 +57,10 @@ def encode(table: Table, features: list[str], categories: dict[str, list[str]]) 
 
 def standardise(scaler: StandardScaler, x: np.ndarray, table: Table, columns: list[str]) -> np.ndarray:
     """``scaler.transform(x)``, ``x``'s columns from the table's ``columns``; a value too far from the training
-    rows' to be standardised is an error naming its cell."""
-    with np.errstate(over="ignore"):
+    rows' to be standardised (beyond float32, the network's numbers) is an error naming its cell."""
+    with np.errstate(over="ignore", invalid="ignore"):
         out = scaler.transform(x)
-    bad = np.argwhere(~np.isfinite(out))
+        bad = np.argwhere(~(np.abs(out) <= np.finfo(np.float32).max))
     if len(bad):
         r, c = bad[0]
         raise CLIError(

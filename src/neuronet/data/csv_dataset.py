@@ -11,10 +11,12 @@ dataset. The process holds one chunk at a time while it reads, one batch at
 a time while it trains.
 
 The features are the columns other than the target, in file order (or those
-named). The target is read as numbers when every cell is one (float32, for a
-regression or numeric class indices); as class labels otherwise, each
-sample's class an index into ``classes`` (sorted, as the command line sorts
-them).
+named), stored as float32 (the library's default dtype; a model in float64
+computes on them converted); a number beyond float32's range is an error
+naming its cell. The target is read as numbers when every cell is one
+(float32, for a regression or numeric class indices); as class labels
+otherwise, each sample's class an index into ``classes`` (sorted, as the
+command line sorts them).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import weakref
 import numpy as np
 
 from .. import checks
-from .csv import CellError, class_order, kind, label, read_csv_chunks
+from .csv import CellError, Table, class_order, kind, label, read_csv_chunks
 from .dataset import ArrayDataset
 
 CHUNK_ROWS = 65_536  # rows parsed at a time: a few MB of strings for a table of tens of columns
@@ -48,8 +50,12 @@ class CSVDataset(ArrayDataset):
     ) -> None:
         self.path, self.target = os.fspath(path), target
         folder = tempfile.mkdtemp(prefix="neuronet-csv-", dir=cache_dir)
+        try:
+            self.features, self.classes, n = _convert(self.path, target, features, delimiter, folder)
+        except BaseException:  # (now, not when the traceback that holds the dataset goes)
+            _remove(folder)
+            raise
         weakref.finalize(self, _remove, folder)  # (with the dataset, or at exit)
-        self.features, self.classes, n = _convert(self.path, target, features, delimiter, folder)
         x = np.memmap(os.path.join(folder, "x.f32"), dtype=np.float32, mode="r", shape=(n, len(self.features)))
         y_type = np.float32 if self.classes is None else np.int64
         super().__init__(x, np.memmap(os.path.join(folder, "y.bin"), dtype=y_type, mode="r", shape=(n,)))
@@ -69,13 +75,15 @@ def _convert(path: str, target: str, features, delimiter, folder: str) -> tuple[
             cells = chunk.column(target)
             kinds = [kind(c) for c in cells]
             try:
-                chunk.numeric(names).astype(np.float32).tofile(xs)
+                _in_float32(chunk, names).tofile(xs)
                 if "missing" in kinds or "unread" in kinds:
                     chunk.numeric([target])  # raises the CellError that names the first such cell
+                if numeric and "text" not in kinds:
+                    _in_float32(chunk, [target])  # (the numbers a target of numbers will hold)
             except CellError as exc:
                 raise checks.ArgumentError(
                     f"{exc}. CSVDataset reads numbers only: fill or drop missing cells and encode text columns as "
-                    "numbers (neuronet train does both for a table that fits in memory)"
+                    "numbers (neuronet train does both)"
                 ) from None
             if numeric and "text" not in kinds:
                 np.array([float(c) for c in cells], dtype=np.float32).tofile(ys)
@@ -113,11 +121,29 @@ def _relabel_written(ys, path: str, delimiter, target: str, n: int) -> dict[str,
     return codes
 
 
+def _in_float32(chunk: Table, names: list[str]) -> np.ndarray:
+    """The named columns of a chunk as float32; a number beyond float32's range is an error naming its cell."""
+    values = chunk.numeric(names)
+    big = np.argwhere(np.abs(values) > np.finfo(np.float32).max)
+    if len(big):
+        r, c = big[0]
+        raise checks.ArgumentError(
+            f"{chunk.path}, {chunk.where(r, names[c])} holds {values[r, c]:g}, beyond float32's range (+-3.4e38): "
+            "scale that column down"
+        )
+    return values.astype(np.float32)
+
+
 def _feature_names(columns: list[str], target: str, features, path: str) -> list[str]:
     if target not in columns:
         raise checks.ArgumentError(f"CSVDataset: {path} has no column {target!r}; its columns are {columns}")
     if features is None:
-        return [c for c in columns if c != target]
+        features = [c for c in columns if c != target]
+        if not features:
+            raise checks.ArgumentError(f"CSVDataset: {path} has no column besides the target {target!r} to learn from")
+        return features
+    if not features:
+        raise checks.ArgumentError("CSVDataset: features=[] names no column to learn from")
     unknown = [c for c in features if c not in columns]
     if unknown or target in features:
         problem = f"has no column(s) {unknown}" if unknown else f"names the target {target!r} among the features"

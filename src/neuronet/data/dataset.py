@@ -26,13 +26,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import checks
+from ..several import Several
 
 
 def is_dataset(data) -> bool:
     """Whether ``data`` is a dataset rather than an array: it has ``__len__`` and ``__getitem__`` but no
-    ``__array__`` (which arrays, memmaps, tensors and data frames have) and is no list or tuple of arrays, text
-    or mapping."""
-    if isinstance(data, (np.ndarray, list, tuple, str, bytes, Mapping)) or hasattr(data, "__array__"):
+    ``__array__`` (which arrays, memmaps, tensors and data frames have) and is no list, tuple or ``Several`` of
+    arrays, no text, range or mapping."""
+    if isinstance(data, (np.ndarray, list, tuple, Several, str, bytes, range, Mapping)) or hasattr(data, "__array__"):
         return False
     return hasattr(data, "__len__") and hasattr(data, "__getitem__")
 

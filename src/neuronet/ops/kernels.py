@@ -1,7 +1,8 @@
 """The CUDA source of neuronet's own GPU kernels, as plain text: what CuPy compiles, and what the tests compile.
 
 Each kernel updates a flat parameter buffer in one pass, per element and in
-NumpyOps's order of operations (its ``adam``, ``rmsprop``):
+NumpyOps's order of operations (its ``adam``, ``rmsprop``; a GPU compiler may
+fuse a multiply and an add into one rounding, so the last bit may differ):
 
 - ``adam``:    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g g;  w = decay w;
   w -= step m / (sqrt(v) v_scale + eps), with v_scale = 1 / sqrt(1 - b2**t)
