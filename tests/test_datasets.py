@@ -131,7 +131,7 @@ def test_a_bad_sample_deep_in_a_dataset_is_named_with_how_far_training_got():
             x, y = super().__getitem__(indices)
             return (x[:, :5] if 500 in indices else x), y
 
-    with pytest.raises(ValueError, match=r"sample 500 have sample shape \(5,\) but sample 0 has \(6,\)"):
+    with pytest.raises(ValueError, match=r"sample 500: sample shape \(5,\), but sample 0's is \(6,\)"):
         mlp().fit(Ragged(*data(1000)), epochs=1, batch_size=32, verbose=0)
 
 
@@ -142,6 +142,7 @@ def test_a_bad_sample_deep_in_a_dataset_is_named_with_how_far_training_got():
         (lambda m, d: m.fit(nn.data.ArrayDataset(data()[0])), "sample 0's target is None"),
         (lambda m, d: m.fit(Returns(np.zeros((5, 6)))), "must return \\(x, y\\) or \\(x, y, sample_weight\\)"),
         (lambda m, d: m.fit(Returns(None, n=0)), "empty dataset"),
+        (lambda m, d: m.fit(NoLength()), "has __getitem__ but no __len__: a dataset needs both"),
         (lambda m, d: m.fit(d, validation_data=(1, 2, 3)), "a pair \\(X_val, y_val\\) or a dataset"),
         (lambda m, d: nn.data.ArrayDataset(np.zeros((4, 2)), np.zeros(3)), "x holds 4 samples but y holds 3"),
         (lambda m, d: nn.data.ArrayDataset([1, 2, 3]), "must be an array with a batch axis"),
@@ -151,6 +152,11 @@ def test_a_bad_sample_deep_in_a_dataset_is_named_with_how_far_training_got():
 def test_datasets_misused_are_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call(mlp(), nn.data.ArrayDataset(*data()))
+
+
+class NoLength:
+    def __getitem__(self, indices):
+        return np.zeros((len(indices), 6)), np.zeros(len(indices))
 
 
 class Returns:

@@ -31,6 +31,11 @@ from .several import listed
 def of(model, x, y, sample_weight=None, class_weight=None, name: str = "X", y_name: str = "y"):
     """fit's (or evaluate's) data as :class:`InMemory` or :class:`FromDataset`, checked."""
     if not is_dataset(x):
+        if hasattr(x, "__getitem__") and not hasattr(x, "__len__") and not hasattr(x, "__array__"):
+            raise checks.ArgumentError(
+                f"{name} ({type(x).__name__}) has __getitem__ but no __len__: a dataset needs both (its number of "
+                "samples, and the samples of an array of indices)"
+            )
         x, y = model.check_data(x, y, name, y_name)
         return InMemory(x, y, sample_weights.weights(model, y, sample_weight, class_weight))
     if y is not None or sample_weight is not None:
@@ -123,8 +128,8 @@ class FromDataset:
         shapes = [part.shape[1:] for part in listed(x)]
         if shapes != self.shapes:
             raise checks.ArgumentError(
-                f"{name} have sample shape {_shown(shapes)} but sample 0 has {_shown(self.shapes)}: every sample of "
-                "a dataset must have the same shape"
+                f"{name}: sample shape {_shown(shapes)}, but sample 0's is {_shown(self.shapes)}: every sample of a "
+                "dataset must have the same shape"
             )
         try:
             y = inputs.check_targets(model, x, y, self.outputs, name, f"{name}'s targets")

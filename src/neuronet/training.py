@@ -263,8 +263,9 @@ def _stopped(exc: ValueError, where: str) -> checks.ArgumentError:
     """A dataset's bad sample found in ``where``, once training has begun: the error, and what is kept."""
     checkpoint = process.last_checkpoint()
     kept = "" if checkpoint is None else f"; the last checkpoint is {checkpoint[0]} (epoch {checkpoint[1]})"
+    said = str(exc) if str(exc).endswith((".", "?", "!")) else f"{exc}."
     return checks.ArgumentError(
-        f"{exc}. Found in {where}: training stopped there, and the model holds the weights of the steps before it{kept}"
+        f"{said} Found in {where}: training stopped there, and the model holds the weights of the steps before it{kept}"
     )
 
 
