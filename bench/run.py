@@ -4,6 +4,8 @@
     python bench/run.py mlp --rounds 3     # one workload, more rounds
     python bench/run.py cnn --baseline ../old/src   # and another neuronet's code, alternating with both
     python bench/run.py cnn mlp --graph    # and each chain built as nn.Model from nn.Input, against Sequential
+    python bench/run.py mlp cnn --peer both            # against PyTorch and JAX (jitted steps)
+    python bench/run.py mlp --peer jax --cores 1       # every side pinned to core 0, one thread each
 
 Each side runs in its own process (so each one's peak memory is its own),
 alternating neuronet / PyTorch / neuronet / PyTorch so that machine drift hits
@@ -12,6 +14,21 @@ The table gives median samples/s with the min-max spread over all timed
 epochs, the ratio neuronet / PyTorch, and how close each side gets to the
 GEMM floor (the step's matrix-product FLOPs over this machine's float32
 GEMM rate). ``resnet`` is a graph model (residual blocks).
+
+``--peer`` says what neuronet is measured against: PyTorch (the default),
+JAX (``jax_peer.py``: plain jax.numpy models, the whole training step under
+one ``jax.jit`` with optax Adam; needs the ``bench`` extra), or both. Every
+side alternates in processes of its own (XLA's thread pool spins and would
+slow a process it shares).
+
+``--cores N`` runs every worker under ``taskset -c 0..N-1`` and tells each
+side to use N threads: OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and
+MKL_NUM_THREADS (NumPy's BLAS, and so neuronet and ``torch.set_num_threads``,
+which follows the BLAS threads), ``nn.set_threads(N)`` (neuronet's split
+batches), and for N = 1 XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=1" (XLA's Eigen pool otherwise sizes itself by
+the cores the process may run on, which taskset has set). Without
+``--cores`` nothing is pinned and each side uses what it finds, as before.
 
 ``--graph`` adds a third process to the alternation for each chain workload,
 which trains the chain two ways, as ``Sequential`` and as ``nn.Model`` from
@@ -67,6 +84,19 @@ VOCAB = 10000
 TOKENS = 1000  # the transformer's vocabulary
 GRAPHS = ("gan", "resnet", "transformer")  # not chains: no Sequential to compare a graph with (--graph)
 IMAGES = ("cnn", "cnn_layers", "resnet")  # channels-first for PyTorch
+
+
+PEERS = {"torch": "PyTorch", "jax": "JAX"}
+
+
+def pinned_env(cores: int) -> dict:
+    """The environment of a worker run on ``cores`` cores: every thread pool told that many threads."""
+    env = dict(os.environ, BENCH_CORES=str(cores))
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(cores)
+    if cores == 1:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    return env
 
 
 def blas_threads() -> int:
@@ -400,8 +430,17 @@ def worker(side, name, epochs):
         sys.path.insert(0, side.split("=", 1)[1])
         for module in [m for m in sys.modules if m.split(".")[0] == "neuronet"]:
             del sys.modules[module]
+    if side not in PEERS and "BENCH_CORES" in os.environ:  # --cores: neuronet's split batches on that many threads
+        import neuronet as nn
+
+        nn.set_threads(int(os.environ["BENCH_CORES"]))
     if side == "graph":  # the chain both ways: the graph's times, and Sequential's epoch by epoch beside them
         sequential, times = run_chain(name, epochs)
+    elif side == "jax":
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        from jax_peer import jax_times
+
+        sequential, times = None, jax_times(name, epochs)
     else:
         sequential, times = None, (run_torch if side == "torch" else run_neuronet)(name, epochs)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -412,7 +451,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workloads", nargs="*", default=list(WORKLOADS))
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs per process (after one warm-up)")
-    ap.add_argument("--rounds", type=int, default=2, help="neuronet/PyTorch process pairs per workload")
+    ap.add_argument("--rounds", type=int, default=2, help="neuronet/peer process rounds per workload")
+    ap.add_argument("--peer", choices=("torch", "jax", "both"), default="torch", help="what neuronet is timed against")
+    ap.add_argument("--cores", type=int, help="pin every worker to cores 0..N-1 (taskset), N threads each")
     ap.add_argument("--baseline", help="the src folder of another neuronet, timed in the same alternation")
     ap.add_argument(
         "--graph", action="store_true", help="also time each chain as nn.Model from nn.Input against Sequential"
@@ -422,27 +463,40 @@ def main():
     if args.worker:
         return worker(*args.worker, args.epochs)
 
+    env, pin = None, []
+    if args.cores:
+        from threadpoolctl import threadpool_limits
+
+        cpus = ",".join(map(str, range(args.cores)))
+        env, pin = pinned_env(args.cores), ["taskset", "-c", cpus]
+        os.sched_setaffinity(0, range(args.cores))  # the GEMM rate below on the workers' cores and threads
+        threadpool_limits(args.cores, user_api="blas")
+        print(f"every worker under taskset -c {cpus}, {args.cores} thread(s) each")
     rate = gemm_rate()
     print(f"float32 GEMM rate: {rate / 1e9:.0f} GFLOP/s; BLAS threads: {blas_threads()}")
+    peers = list(PEERS) if args.peer == "both" else [args.peer]
+    letters = " / ".join(["n", *(p[0] for p in peers)])
     baseline = f"baseline={os.path.abspath(args.baseline)}" if args.baseline else None
     columns = " | graph samples/s | graph / Sequential, paired epochs (min-max)" if args.graph else ""
     columns += " | baseline samples/s | baseline ratio" if args.baseline else ""
+    speeds = " | ".join(f"{PEERS[p]} samples/s" for p in peers)
+    ratios = " | ".join(f"ratio to {PEERS[p]} (min-max)" for p in peers) if len(peers) > 1 else "ratio (min-max)"
     print(
-        "| workload | neuronet samples/s | PyTorch samples/s | ratio (min-max) "
-        f"| GEMM floor reached n / t | peak MiB n / t{columns} |"
+        f"| workload | neuronet samples/s | {speeds} | {ratios} "
+        f"| GEMM floor reached {letters} | peak MiB {letters}{columns} |"
     )
-    print("|---" * (6 + 2 * bool(args.graph) + 2 * bool(args.baseline)) + "|")
+    print("|---" * (4 + 2 * len(peers) + 2 * bool(args.graph) + 2 * bool(args.baseline)) + "|")
     for name in args.workloads:
         _, _, n, _, train, forward_flops = WORKLOADS[name]
         graph = args.graph and name not in GRAPHS
-        sides = ["neuronet", *(["graph"] if graph else []), "torch", *([baseline] if baseline else [])]
+        sides = ["neuronet", *(["graph"] if graph else []), *peers, *([baseline] if baseline else [])]
         results = {side: [] for side in sides}
         pairs = []  # Sequential's seconds over the graph's, epoch by epoch in one process (--graph)
         peaks = dict.fromkeys(sides, 0.0)
         for _ in range(args.rounds):
             for side in sides:
-                cmd = [sys.executable, __file__, "--worker", side, name, "--epochs", str(args.epochs)]
-                out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+                cmd = [*pin, sys.executable, __file__, "--worker", side, name, "--epochs", str(args.epochs)]
+                out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
                 results[side] += [n / t for t in out["times"]]
                 if out["sequential"]:
                     pairs += [s / t for s, t in zip(out["sequential"], out["times"])]
@@ -454,11 +508,13 @@ def main():
             spread = f"**{statistics.median(pairs):.2f}x** ({min(pairs):.2f}-{max(pairs):.2f})" if graph else ""
             extra += f" | {med['graph']:,.0f} | {spread}" if graph else " | - | -"
         if baseline:
-            extra += f" | {med[baseline]:,.0f} | {med[baseline] / med['torch']:.2f}x"
+            extra += f" | {med[baseline]:,.0f} | {med[baseline] / med[peers[0]]:.2f}x"
+        mine = ["neuronet", *peers]
         print(
-            f"| {name} | {med['neuronet']:,.0f} | {med['torch']:,.0f} | {ratio(results, 'neuronet', 'torch')} | "
-            f"{med['neuronet'] / floor:.0%} / {med['torch'] / floor:.0%} | "
-            f"{peaks['neuronet']:.0f} / {peaks['torch']:.0f}{extra} |",
+            f"| {name} | {' | '.join(f'{med[s]:,.0f}' for s in mine)} | "
+            f"{' | '.join(ratio(results, 'neuronet', p) for p in peers)} | "
+            f"{' / '.join(f'{med[s] / floor:.0%}' for s in mine)} | "
+            f"{' / '.join(f'{peaks[s]:.0f}' for s in mine)}{extra} |",
             flush=True,
         )
 
