@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -52,39 +53,37 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="also drop the page cache before each epoch (root)")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="neuronet-bench-")
-    print("| workload | way | samples/s | vs arrays |\n|---|---|---|---|")
-    for workload in args.workloads:
-        X, y = cpu_bench.data(workload)
-        np.save(os.path.join(folder, "X.npy"), X)
-        np.save(os.path.join(folder, "y.npy"), y)
-        dataset = nn.data.NpyDataset(os.path.join(folder, "X.npy"), os.path.join(folder, "y.npy"))
-        ways = {
-            "arrays in memory": (X, y, True, False),
-            "NpyDataset, read ahead": (dataset, None, True, False),
-            "NpyDataset, read when needed": (dataset, None, False, False),
-        }
-        if args.cold:
-            ways["NpyDataset from disk, read ahead"] = (dataset, None, True, True)
-            ways["NpyDataset from disk, read when needed"] = (dataset, None, False, True)
-        nn.set_seed(0)
-        model = cpu_bench.neuronet_model(workload)
-        model.compile(loss=nn.losses.CategoricalCrossentropy(), optimizer=nn.optimizers.Adam(1e-3))
-        found = {way: [] for way in ways}
-        for data, targets, ahead, cold in ways.values():  # warm-up
-            epoch(model, data, targets, 128, ahead, cold)
-        for _ in range(args.rounds):
-            for way, (data, targets, ahead, cold) in ways.items():
-                found[way].append(epoch(model, data, targets, 128, ahead, cold))
-        base = statistics.median(found["arrays in memory"])
-        for way, rates in found.items():
-            median = statistics.median(rates)
-            print(
-                f"| {workload} | {way} | {median:,.0f} ({min(rates):,.0f}-{max(rates):,.0f}) | {median / base:.2f}x |"
-            )
-        del dataset
-    for name in ("X.npy", "y.npy"):
-        os.remove(os.path.join(folder, name))
-    os.rmdir(folder)
+    try:
+        print("| workload | way | samples/s | vs arrays |\n|---|---|---|---|")
+        for workload in args.workloads:
+            X, y = cpu_bench.data(workload)
+            np.save(os.path.join(folder, "X.npy"), X)
+            np.save(os.path.join(folder, "y.npy"), y)
+            dataset = nn.data.NpyDataset(os.path.join(folder, "X.npy"), os.path.join(folder, "y.npy"))
+            ways = {
+                "arrays in memory": (X, y, True, False),
+                "NpyDataset, read ahead": (dataset, None, True, False),
+                "NpyDataset, read when needed": (dataset, None, False, False),
+            }
+            if args.cold:
+                ways["NpyDataset from disk, read ahead"] = (dataset, None, True, True)
+                ways["NpyDataset from disk, read when needed"] = (dataset, None, False, True)
+            nn.set_seed(0)
+            model = cpu_bench.neuronet_model(workload)
+            model.compile(loss=nn.losses.CategoricalCrossentropy(), optimizer=nn.optimizers.Adam(1e-3))
+            found = {way: [] for way in ways}
+            for data, targets, ahead, cold in ways.values():  # warm-up
+                epoch(model, data, targets, 128, ahead, cold)
+            for _ in range(args.rounds):
+                for way, (data, targets, ahead, cold) in ways.items():
+                    found[way].append(epoch(model, data, targets, 128, ahead, cold))
+            base = statistics.median(found["arrays in memory"])
+            for way, rates in found.items():
+                median, spread = statistics.median(rates), f"{min(rates):,.0f}-{max(rates):,.0f}"
+                print(f"| {workload} | {way} | {median:,.0f} ({spread}) | {median / base:.2f}x |")
+            del dataset
+    finally:  # (the copies of the data go, whatever happens)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
