@@ -280,6 +280,12 @@ def test_a_csv_target_of_numbers_is_read_as_numbers_and_one_that_turns_to_text_l
     assert late.classes == ["10", "2", "yes"] and late[np.arange(6)][1].tolist() == [0, 1, 1, 0, 2, 1]
     two = nn.data.CSVDataset(write_table(tmp_path / "two.csv", x, ["0"] * 6), "label", features=["f", "a"])
     assert np.array_equal(two[np.arange(6)][0], x[:, [5, 0]])
+    for labels, where in (
+        (["cat", "dog", "cat", "dog", "", "cat"], "line 6"),
+        (["1", "2", "3", "4", "5", "inf"], "line 7"),
+    ):
+        with pytest.raises(ValueError, match=rf"{where}, column 'label' (is empty|holds .inf., an infinite value)"):
+            nn.data.CSVDataset(write_table(tmp_path / "gap.csv", x, labels), "label")  # (not the first label's text)
 
 
 @pytest.mark.parametrize(

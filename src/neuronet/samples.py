@@ -81,13 +81,12 @@ class FromDataset:
         self.reads_ahead = True  # (a dataset's reading waits on a file: the loop reads the next batch meanwhile)
         if model.loss is None:
             raise RuntimeError("call model.compile(loss=..., optimizer=...) before fit or evaluate")
-        x, y, w = self._item(np.arange(1))
+        x, y, _ = self._item(np.arange(1))
         x, y = model.check_data(x, y, f"{name}'s sample 0", f"{name}'s sample 0's target")
         self.head = x, y  # (the first sample, its shapes and types for the MPI ranks to compare)
         self.empty = (x[:0], y[:0], None)  # (the part of a batch too small to give every MPI rank a sample)
         self.outputs = inputs.output_samples(model, x)  # what every batch's targets must fit
         self.shapes = [part.shape[1:] for part in listed(x)]
-        self.weighted = w is not None or class_weight is not None
 
     def __len__(self) -> int:
         return self.n

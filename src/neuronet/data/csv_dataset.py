@@ -29,7 +29,7 @@ import weakref
 import numpy as np
 
 from .. import checks
-from .csv import CellError, Table, class_order, kind, label, read_csv_chunks
+from .csv import CellError, Table, class_order, kind, label, not_a_number, read_csv_chunks
 from .dataset import ArrayDataset
 
 CHUNK_ROWS = 65_536  # rows parsed at a time: a few MB of strings for a table of tens of columns
@@ -74,20 +74,18 @@ def _convert(path: str, target: str, features, delimiter, folder: str) -> tuple[
                 names = _feature_names(chunk.columns, target, features, path)
             cells = chunk.column(target)
             kinds = [kind(c) for c in cells]
+            labels = not numeric or "text" in kinds
             try:
                 _in_float32(chunk, names).tofile(xs)
-                if "missing" in kinds or "unread" in kinds:
-                    chunk.numeric([target])  # raises the CellError that names the first such cell
-                if numeric and "text" not in kinds:
-                    _in_float32(chunk, [target])  # (the numbers a target of numbers will hold)
+                _check_target(chunk, target, cells, kinds)
+                if not labels:
+                    _in_float32(chunk, [target])[:, 0].tofile(ys)
             except CellError as exc:
                 raise checks.ArgumentError(
                     f"{exc}. CSVDataset reads numbers only: fill or drop missing cells and encode text columns as "
                     "numbers (neuronet train does both)"
                 ) from None
-            if numeric and "text" not in kinds:
-                np.array([float(c) for c in cells], dtype=np.float32).tofile(ys)
-            else:
+            if labels:
                 if numeric:  # text at last: the numbers written so far were labels too
                     numeric = False
                     codes = _relabel_written(ys, path, delimiter, target, n)
@@ -119,6 +117,17 @@ def _relabel_written(ys, path: str, delimiter, target: str, n: int) -> dict[str,
         if not n:
             return codes
     return codes
+
+
+def _check_target(chunk: Table, target: str, cells: list[str], kinds: list[str]) -> None:
+    """A target cell that is missing, or a number in a spelling not read as one, is a CellError naming it (a
+    text cell is a class label)."""
+    for r, found in enumerate(kinds):
+        if found in ("missing", "unread"):
+            raise CellError(
+                f"{chunk.path}, {chunk.where(r, target)} {not_a_number(cells[r])}", target, chunk.lines[r],
+                found == "missing",
+            )  # fmt: skip
 
 
 def _in_float32(chunk: Table, names: list[str]) -> np.ndarray:
