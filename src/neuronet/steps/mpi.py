@@ -155,7 +155,7 @@ class MpiStep(Step):
         rank: the gradient of this rank's part ``x``, ``y`` weighted by its share, summed over the ranks with
         the loss. Returns the loss and the part's outputs."""
         model = self.model
-        share = len(x) / self.n
+        share = data_parallel.share(self.part(self.n), self.n)  # (x is that part)
         flat = model.flat_parameter()
         synchronized = synchronized_layers(model.layers)
         for layer in synchronized:  # (their batch statistics summed over the ranks, for this step alone)
@@ -184,7 +184,7 @@ class MpiStep(Step):
         """The loss on this rank's part ``x``, ``y`` of a validation batch, weighted by its share and summed over
         ranks (a batch smaller than the ranks leaves some with nothing to score)."""
         model = self.model
-        share, loss = len(x) / self.n, 0.0
+        share, loss = data_parallel.share(self.part(self.n), self.n), 0.0
         if share:
             out = model.call(x, training=False)
             part_y = model.on_device(y)
