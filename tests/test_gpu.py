@@ -1,34 +1,48 @@
-"""On a real GPU (skipped without one): every layer's passes and 20 Adam steps of four models equal the CPU's
-in float64 to 1e-10. ``bench/gpu.py`` runs this file first on the GPU machine."""
+"""On a real GPU (skipped without one): every layer's passes (with the CPU's random draws) and 20 Adam steps
+of four models equal the CPU's in float64 to 1e-10. ``bench/gpu.py`` runs this file first on the GPU machine."""
 
 import numpy as np
 import pytest
 from test_devices import LAYERS, one_layer_case, passes
 
 import neuronet as nn
+from neuronet.ops import Ops
 
 pytestmark = pytest.mark.skipif(not nn.gpu_available(), reason=f"no GPU here: {nn.gpu.why_no_gpu()}")
 L = nn.layers
-RANDOM = (L.Dropout, L.GaussianNoise, L.RandomFlip, L.RandomTranslation, L.RandomRotation, L.RandomZoom)
+
+
+class HostDrawingCupyOps(nn.gpu.CupyOps):
+    """CupyOps that draws its dropout masks and noise as the CPU does, from the host generator, and copies
+    them over: the GPU then computes with the CPU's numbers, so that every layer's passes compare exactly."""
+
+    random = Ops.random
+    normal = Ops.normal
 
 
 @pytest.mark.parametrize("make, shape", LAYERS, ids=lambda v: getattr(v, "__name__", str(v)))
 def test_every_layer_computes_the_same_on_the_gpu(float64, make, shape):
     model, x, dy = one_layer_case(make, shape)
-    if isinstance(model.layers[0], RANDOM):  # the GPU draws other numbers: the same shapes, and no draws to predict
-        on_cpu = model.predict(x)
-        model.to("gpu")
-        assert model.ops.to_numpy(model.forward(x, training=True)).shape == dy.shape
-        np.testing.assert_array_equal(model.predict(x), on_cpu)
-        return
     on_cpu = passes(model, x, dy)
-    on_gpu = passes(model.to("gpu"), x, dy)
+    on_gpu = passes(model.to(model.ops.same_stream(HostDrawingCupyOps)), x, dy)
     assert model.device == "gpu"
     for a, b in zip(on_cpu, on_gpu):
         if a is None:
             assert b is None
         else:
             np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_dropout_draws_on_the_device_and_the_seed_repeats_it():
+    x = np.ones((64, 100))
+    outs = []
+    for _ in range(2):
+        nn.set_seed(5)
+        model = nn.Sequential([L.Dropout(0.5)]).to("gpu")
+        outs.append(model.ops.to_numpy(model.forward(x, training=True)))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    kept = outs[0] != 0
+    assert 0.45 < kept.mean() < 0.55 and np.all(outs[0][kept] == 2.0)
 
 
 def models():
