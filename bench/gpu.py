@@ -1,7 +1,8 @@
 """The GPU checks of issue 13 in one run, for the GPU machine: tests, then speed against PyTorch CUDA.
 
-    python bench/gpu.py                 # everything, about 6-8 minutes on an H100/H200
+    python bench/gpu.py                 # everything, about 3-4 minutes on an H200
     python bench/gpu.py --skip-tests    # the benchmarks alone
+    python bench/gpu.py --profile mlp 1024   # where one epoch's time goes on the host (cProfile)
 
 (a) runs ``tests/test_gpu.py`` (every layer's passes and 20 optimizer steps of
 four models equal the CPU's in float64 to 1e-10); (b) times training of
@@ -10,7 +11,10 @@ batch 128 and 1024, and inference (``infer``) at 1024, neuronet on CuPy
 against the same model in PyTorch CUDA, each side in its own process,
 alternating; (c) prints one JSON line per figure. Every timed epoch ends
 with a device synchronisation, so that it counts the work and not only its
-launch.
+launch. PyTorch runs twice: its plain loop, each batch gathered on the host
+and copied over (``ratio``), and with the data moved to the GPU once and
+each batch gathered there (``ratio_to_resident``), as neuronet's ``fit``
+does with arrays that fit in the GPU's memory.
 """
 
 from __future__ import annotations
@@ -33,39 +37,62 @@ CASES = [(w, b) for w in ("mlp", "mlp_big", "cnn", "lstm") for b in (128, 1024)]
 
 
 def run_neuronet(name, batch, epochs):
+    """Seconds per timed epoch of the workload on the GPU, in one ``fit`` (after a warm-up epoch), as
+    ``bench/run.py`` times the CPU; each epoch ends with the device synchronised."""
     import cupy
 
     import neuronet as nn
 
     _, _, n, _, train, _ = cpu_bench.WORKLOADS[name]
     nn.set_seed(0)
-    model = nn.Sequential(cpu_bench.neuronet_model(name)).to("gpu")
+    model = cpu_bench.neuronet_model(name).to("gpu")
     model.compile(loss=nn.losses.CategoricalCrossentropy(), optimizer=nn.optimizers.Adam(1e-3))
     X, y = cpu_bench.data(name)
     sync = cupy.cuda.Device().synchronize
     times = []
-    for _ in range(epochs + 1):
-        t = time.perf_counter()
-        if train:
-            model.fit(X, y, epochs=1, batch_size=batch, verbose=0)
-        else:
+    if train:
+
+        class Timer(nn.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.t = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                sync()
+                times.append(time.perf_counter() - self.t)
+
+        model.fit(X, y, epochs=epochs + 1, batch_size=batch, verbose=0, callbacks=[Timer()])
+    else:
+        for _ in range(epochs + 1):
+            t = time.perf_counter()
             model.predict(X, batch_size=batch)
-        sync()
-        times.append(time.perf_counter() - t)
+            sync()
+            times.append(time.perf_counter() - t)
     return times[1:]
 
 
-def run_torch(name, batch, epochs):
+def run_torch(name, batch, epochs, resident=False):
     import torch
 
     torch.manual_seed(0)
-    return cpu_bench.torch_times(name, batch, epochs, device=torch.device("cuda"))
+    return cpu_bench.torch_times(name, batch, epochs, device=torch.device("cuda"), resident=resident)
+
+
+def profile(name: str, batch: int) -> None:
+    """Print the functions that hold one timed epoch's host time (a first run compiles the kernels): on a GPU, small
+    models are bound by the host's calls and launches, not by the device's arithmetic."""
+    import cProfile
+    import pstats
+
+    run_neuronet(name, batch, 0)  # (the warm-up: CuPy compiles its kernels)
+    profiler = cProfile.Profile()
+    profiler.runcall(run_neuronet, name, batch, 0)  # (a model built, and one epoch)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
 
 
 def benchmarks(rounds: int, epochs: int) -> None:
     for name, batch in CASES:
         n = cpu_bench.WORKLOADS[name][2]
-        rates = {"neuronet": [], "torch": []}
+        rates = {"neuronet": [], "torch": [], "torch_resident": []}
         for _ in range(rounds):
             for side in rates:
                 cmd = [sys.executable, __file__, "--worker", side, name, str(batch), "--epochs", str(epochs)]
@@ -74,13 +101,14 @@ def benchmarks(rounds: int, epochs: int) -> None:
                     print(json.dumps({"workload": name, "batch": batch, "side": side, "error": done.stderr[-800:]}))
                     break
                 rates[side] += [n / t for t in json.loads(done.stdout.splitlines()[-1])["times"]]
-        if rates["neuronet"] and rates["torch"]:
+        if all(rates.values()):
             med = {side: statistics.median(v) for side, v in rates.items()}
             print(json.dumps({
-                "workload": name, "batch": batch, "neuronet_samples_per_s": round(med["neuronet"]),
-                "torch_samples_per_s": round(med["torch"]), "ratio": round(med["neuronet"] / med["torch"], 3),
+                "workload": name, "batch": batch, **{f"{side}_samples_per_s": round(m) for side, m in med.items()},
+                "ratio": round(med["neuronet"] / med["torch"], 3),
                 "ratio_min": round(min(rates["neuronet"]) / max(rates["torch"]), 3),
                 "ratio_max": round(max(rates["neuronet"]) / min(rates["torch"]), 3),
+                "ratio_to_resident": round(med["neuronet"] / med["torch_resident"], 3),
             }), flush=True)  # fmt: skip
 
 
@@ -89,11 +117,15 @@ def main() -> int:
     ap.add_argument("--skip-tests", action="store_true")
     ap.add_argument("--rounds", type=int, default=1, help="neuronet/PyTorch process pairs per case")
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs per process (after one warm-up)")
+    ap.add_argument("--profile", nargs=2, metavar=("WORKLOAD", "BATCH"), help="profile one epoch of neuronet")
     ap.add_argument("--worker", nargs=3, metavar=("SIDE", "WORKLOAD", "BATCH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         side, name, batch = args.worker
-        times = (run_torch if side == "torch" else run_neuronet)(name, int(batch), args.epochs)
+        if side == "neuronet":
+            times = run_neuronet(name, int(batch), args.epochs)
+        else:
+            times = run_torch(name, int(batch), args.epochs, resident=side == "torch_resident")
         print(json.dumps({"times": times}))
         return 0
     import neuronet as nn
@@ -101,6 +133,9 @@ def main() -> int:
     if not nn.gpu_available():
         print(json.dumps({"error": f"no GPU: {nn.gpu.why_no_gpu()}"}))
         return 1
+    if args.profile:
+        profile(args.profile[0], int(args.profile[1]))
+        return 0
     if not args.skip_tests:
         tests = os.path.join(HERE, "..", "tests", "test_gpu.py")
         done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", tests],
