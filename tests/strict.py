@@ -172,6 +172,11 @@ strict = _StrictModule("strict")
 
 
 class StrictOps(Ops):
-    """The generic ops over strict arrays: what a CupyOps would be, with no device to need."""
+    """The generic ops over strict arrays: what a CupyOps would be, with no device to need. ``fit`` moves its
+    arrays to it first, as to a GPU with room for them, unless ``holds`` is False."""
 
     xp = strict
+    holds = True
+
+    def holds_data(self, nbytes: int, batch_nbytes: int) -> bool:
+        return self.holds

@@ -203,8 +203,10 @@ def test_every_graph_model_computes_the_same_through_strict_arrays(float64, name
             np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
 
 
-def test_a_graph_model_of_two_inputs_and_two_outputs_trains_on_a_device_as_on_the_cpu(float64):
-    """fit, evaluate and predict with lists (several targets, a loss and metrics per output) on strict arrays."""
+@pytest.mark.parametrize("held", [True, False], ids=["data-on-the-device", "batches-from-the-host"])
+def test_a_graph_model_of_two_inputs_and_two_outputs_trains_on_a_device_as_on_the_cpu(float64, held):
+    """fit, evaluate and predict with lists (several targets, a loss and metrics per output) on strict arrays,
+    fit's arrays moved to the device first or each batch copied there."""
     rng = np.random.default_rng(0)
     x = [rng.standard_normal((32, 4)), rng.standard_normal((32, 4))]
     y = [rng.standard_normal((32, 2)), rng.integers(0, 2, (32, 1)).astype(float)]
@@ -214,7 +216,7 @@ def test_a_graph_model_of_two_inputs_and_two_outputs_trains_on_a_device_as_on_th
         model = shared_layer()
         model.compile(["mse", "binary_crossentropy"], nn.optimizers.Adam(0.01), [[], ["accuracy"]], [1.0, 0.5])
         if device == "strict":
-            model.to(StrictOps(model.ops.rng))
+            model.to(StrictOps(model.ops.rng)).ops.holds = held
         history = model.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, verbose=0).history
         found.append((history, model.evaluate(x, y), model.predict(x), model.get_weights()))
     (history, scores, outs, weights), (history2, scores2, outs2, weights2) = found

@@ -4,7 +4,8 @@ The training loop sees ``n`` samples and reads the rows of each batch through
 ``read(rows)``, which gives the batch's inputs, targets and weights, checked.
 
 - :class:`InMemory`: arrays checked whole at the start; a batch is a view
-  (in order) or one gather (shuffled);
+  (in order) or one gather (shuffled); ``fit`` moves them to a GPU's memory
+  first where it holds them (``on``), so that batches are gathered there;
 - :class:`FromDataset`: a dataset (``data/dataset.py``), of which a batch
   reads only its own samples, in ascending order (a file read in one sweep),
   then put back in the batch's order, so that a shuffled epoch over a dataset
@@ -25,7 +26,7 @@ import numpy as np
 
 from . import checks, inputs, sample_weights
 from .data.dataset import Subset, is_dataset
-from .several import listed
+from .several import Several, listed
 
 
 def of(model, x, y, sample_weight=None, class_weight=None, name: str = "X", y_name: str = "y"):
@@ -50,8 +51,9 @@ def of(model, x, y, sample_weight=None, class_weight=None, name: str = "X", y_na
 class InMemory:
     """Checked arrays (see the module's docstring)."""
 
-    def __init__(self, x, y, w=None) -> None:
+    def __init__(self, x, y, w=None, ops=None) -> None:
         self.x, self.y, self.w = x, y, w
+        self.ops = ops  # the ops whose memory holds the arrays (``on``); None: host memory
         self.reads_ahead = False  # (a view or a gather in memory: a thread would cost more than it saves)
 
     def __len__(self) -> int:
@@ -59,7 +61,20 @@ class InMemory:
 
     def read(self, rows) -> tuple:
         """The batch of the samples ``rows`` (a slice: views; an index array: one gather each)."""
+        if self.ops is not None and not isinstance(rows, slice):
+            rows = self.ops.asarray(rows)  # (the index copied to the device once, not once per array)
         return self.x[rows], None if self.y is None else self.y[rows], None if self.w is None else self.w[rows]
+
+    def on(self, ops, batch_size: int) -> InMemory:
+        """These samples moved to ``ops``'s memory once, if it holds them in batches of ``batch_size``
+        (``ops.holds_data``: a GPU with room to spare, and batches worth not copying), so that each batch is
+        gathered there and none is copied; else these, on the host."""
+        arrays = [a for v in (self.x, self.y, self.w) if v is not None for a in listed(v)]
+        nbytes = sum(a.nbytes for a in arrays)
+        if not ops.holds_data(nbytes, nbytes * min(batch_size, len(self)) // len(self)):
+            return self
+        x, y, w = (None if v is None else _moved(v, ops) for v in (self.x, self.y, self.w))
+        return InMemory(x, y, w, ops)
 
     def first(self) -> tuple:
         """The first sample's inputs and targets (shapes and types for the ranks to compare)."""
@@ -69,6 +84,11 @@ class InMemory:
         """The samples before ``cut`` and those from it (the second unweighted: validation is scored so)."""
         x, y, w = self.read(slice(0, cut))
         return InMemory(x, y, w), InMemory(self.x[cut:], None if self.y is None else self.y[cut:])
+
+
+def _moved(value, ops):
+    """An array, or each of a Several's, as an array of ``ops``."""
+    return Several([ops.asarray(a) for a in value]) if isinstance(value, Several) else ops.asarray(value)
 
 
 class FromDataset:
@@ -90,6 +110,10 @@ class FromDataset:
 
     def __len__(self) -> int:
         return self.n
+
+    def on(self, ops, batch_size: int) -> FromDataset:
+        """Itself: a dataset is read from its source a batch at a time, wherever the model computes."""
+        return self
 
     def read(self, rows) -> tuple:
         """The batch of the samples ``rows``: read in ascending order, checked, put back in ``rows``'s order."""

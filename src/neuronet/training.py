@@ -132,6 +132,8 @@ def _checked(
         validation = samples.of(model, validation_data, None, name="validation_data")
     elif validation_data is not None:
         validation = samples.of(model, *validation_data, name="validation X", y_name="validation y")
+    data = data.on(model.ops, batch_size)  # (on a GPU, arrays move to its memory where that pays)
+    validation = None if validation is None else validation.on(model.ops, batch_size)
     return FitArguments(data, epochs, batch_size, validation, shuffle, callbacks, verbose)
 
 

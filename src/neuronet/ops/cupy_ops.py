@@ -19,9 +19,13 @@ does change is below, and only that:
   stages and splits no batch over threads.
 
 The CuPy wheels ship no cuDNN, so convolutions are im2col and a cuBLAS
-product, as on the CPU. Data stays on the host and moves a batch at a time
-(``Sequential.call``); ``predict`` returns NumPy, and a GPU model saves the
-same file as a CPU one. CuPy is imported only when a GPU is asked for, so
+product, as on the CPU. ``fit``'s arrays go to the device once, and each
+batch is gathered there, when they take at most a quarter of its free memory
+and a batch at least ``HELD_BATCH_BYTES`` (``holds_data``): a gather on the
+host and a copy to the device every step would cost more than the step's
+arithmetic for small models. Other data, a dataset, and ``evaluate``'s and
+``predict``'s inputs stay on the host and move a batch at a time (``Sequential.call``); ``predict`` returns NumPy, and
+a GPU model saves the same file as a CPU one. CuPy is imported only when a GPU is asked for, so
 neuronet imports without it.
 """
 
@@ -34,6 +38,10 @@ import numpy as np
 from . import kernels
 from .reference import Ops
 
+# A smaller batch is copied from the host in about the time a gather on the device takes to launch: measured,
+# PyTorch's loop and neuronet's alike gained from data on the device at batch 1024 of 784 floats, not at 128
+# (bench/RESULTS.md, the GPU section)
+HELD_BATCH_BYTES = 1 << 20  # the smallest batch for which fit's arrays are held on the device
 INSTALL = 'pip install "neuronet[gpu]" (CuPy for CUDA 13; "neuronet[gpu-cuda12]" for a CUDA 12 driver)'
 
 
@@ -82,6 +90,11 @@ class CupyOps(Ops):
 
     def to_numpy(self, a):
         return self.xp.asnumpy(a)
+
+    def holds_data(self, nbytes: int, batch_nbytes: int) -> bool:
+        free = self.xp.cuda.runtime.memGetInfo()[0] + self.xp.get_default_memory_pool().free_bytes()
+        # (three quarters left for the model's activations and whatever else the GPU runs)
+        return nbytes <= free // 4 and batch_nbytes >= HELD_BATCH_BYTES
 
     def _draws(self):
         """The device's generator, seeded once from this ops's own (so that a seeded run repeats)."""

@@ -58,6 +58,12 @@ class Ops:
             x = arrays.to_numpy(x)  # from another device: through the host
         return self.xp.asarray(x, dtype=dtype)
 
+    def holds_data(self, nbytes: int, batch_nbytes: int) -> bool:
+        """Whether training data of ``nbytes``, read in batches of ``batch_nbytes``, is best moved to this ops's
+        memory once and each batch gathered there (``samples.InMemory.on``), rather than each batch gathered
+        on the host and copied over. On the host, data already is where it is gathered: no."""
+        return False
+
     def to_numpy(self, a) -> np.ndarray:
         """An array of this ops (or a NumPy array) as a NumPy array (a copy off the device, where there is one)."""
         return arrays.to_numpy(a)
