@@ -1,4 +1,5 @@
-"""The GPU checks of issue 13 in one run, for the GPU machine: tests, then speed against PyTorch CUDA.
+"""The GPU checks in one run, for a machine with an NVIDIA GPU, CuPy and a CUDA build of PyTorch: the GPU
+tests, then the speed against PyTorch CUDA.
 
     python bench/gpu.py                 # everything, about 3-4 minutes on an H200
     python bench/gpu.py --skip-tests    # the benchmarks alone
@@ -14,7 +15,8 @@ with a device synchronisation, so that it counts the work and not only its
 launch. PyTorch runs twice: its plain loop, each batch gathered on the host
 and copied over (``ratio``), and with the data moved to the GPU once and
 each batch gathered there (``ratio_to_resident``), as neuronet's ``fit``
-does with arrays that fit in the GPU's memory.
+does when its arrays take at most a quarter of the GPU's free memory and a
+batch is 1 MiB or more (``CupyOps.holds_data``).
 """
 
 from __future__ import annotations
@@ -112,14 +114,26 @@ def benchmarks(rounds: int, epochs: int) -> None:
             }), flush=True)  # fmt: skip
 
 
+def positive(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--skip-tests", action="store_true")
-    ap.add_argument("--rounds", type=int, default=1, help="neuronet/PyTorch process pairs per case")
-    ap.add_argument("--epochs", type=int, default=3, help="timed epochs per process (after one warm-up)")
+    ap.add_argument("--skip-tests", action="store_true", help="the benchmarks alone, without tests/test_gpu.py")
+    ap.add_argument("--rounds", type=positive, default=1, help="neuronet/PyTorch process pairs per case (default 1)")
+    ap.add_argument("--epochs", type=positive, default=3, help="timed epochs per process, after a warm-up (default 3)")
     ap.add_argument("--profile", nargs=2, metavar=("WORKLOAD", "BATCH"), help="profile one epoch of neuronet")
     ap.add_argument("--worker", nargs=3, metavar=("SIDE", "WORKLOAD", "BATCH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.profile:
+        name, batch = args.profile
+        if name not in cpu_bench.WORKLOADS or not batch.isdigit() or int(batch) < 1:
+            known = ", ".join(cpu_bench.WORKLOADS)
+            ap.error(f"--profile takes a workload ({known}) and a batch size, not {name} {batch}")
     if args.worker:
         side, name, batch = args.worker
         if side == "neuronet":

@@ -144,6 +144,7 @@ def test_a_bad_sample_deep_in_a_dataset_is_named_with_how_far_training_got():
         (lambda m, d: m.fit(Returns(None, n=0)), "empty dataset"),
         (lambda m, d: m.fit(NoLength()), "has __getitem__ but no __len__: a dataset needs both"),
         (lambda m, d: m.fit(d, validation_data=(1, 2, 3)), "a pair \\(X_val, y_val\\) or a dataset"),
+        (lambda m, d: m.fit(OneAtATime()), "given a whole batch's indices at once .*not one sample"),
         (lambda m, d: nn.data.ArrayDataset(np.zeros((4, 2)), np.zeros(3)), "x holds 4 samples but y holds 3"),
         (lambda m, d: nn.data.ArrayDataset([1, 2, 3]), "must be an array with a batch axis"),
         (lambda m, d: nn.data.Subset(d, [0, 400]), "indices in \\[0, 300\\)"),
@@ -152,6 +153,16 @@ def test_a_bad_sample_deep_in_a_dataset_is_named_with_how_far_training_got():
 def test_datasets_misused_are_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call(mlp(), nn.data.ArrayDataset(*data()))
+
+
+class OneAtATime:
+    """A dataset as PyTorch's are written: one sample per (int) index."""
+
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, index):
+        return np.zeros(6) + int(index), 0
 
 
 class NoLength:
@@ -168,6 +179,13 @@ class Returns:
 
     def __getitem__(self, indices):
         return self.item
+
+
+def test_npy_files_of_other_lengths_are_named(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((5, 2)))
+    np.save(tmp_path / "y.npy", np.zeros(3))
+    with pytest.raises(ValueError, match=r"NpyDataset: x_path '.*x\.npy' holds 5 samples but y_path '.*y\.npy' holds"):
+        nn.data.NpyDataset(tmp_path / "x.npy", tmp_path / "y.npy")
 
 
 def test_npy_files_that_hold_no_array_of_numbers_are_refused(tmp_path):

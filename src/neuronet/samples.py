@@ -166,10 +166,11 @@ class FromDataset:
         """``dataset[indices]`` as (x, y, weights or None), whatever form of item it returns."""
         try:
             item = self.dataset[indices]
-        except (IndexError, KeyError) as exc:
+        except (IndexError, KeyError, TypeError) as exc:
             raise checks.ArgumentError(
                 f"{self.name}: the dataset failed to give samples {indices[0]}-{indices[-1]} of its {self.n}: "
-                f"{type(exc).__name__}: {exc}"
+                f"{type(exc).__name__}: {exc}. Its __getitem__ is given a whole batch's indices at once (a 1-D "
+                "NumPy array of ints) and must return the batch's arrays, not one sample"
             ) from None
         if isinstance(item, tuple) and len(item) in (2, 3):
             return item if len(item) == 3 else (*item, None)

@@ -42,12 +42,16 @@ class ArrayDataset:
     """Samples held in arrays (or ``np.memmap``s, or lists of them for several inputs or outputs), read one
     batch at a time: ``dataset[indices]`` is ``(x[indices], y[indices])``."""
 
+    sources = ("x", "y")  # what an error calls the inputs and the targets
+
     def __init__(self, x, y=None) -> None:
         self.x, self.y = x, y
-        self.n = _length(x, "x")
-        if y is not None and _length(y, "y") != self.n:
+        owner, (x_name, y_name) = type(self).__name__, self.sources
+        self.n = _length(x, x_name, owner)
+        if y is not None and _length(y, y_name, owner) != self.n:
             raise checks.ArgumentError(
-                f"ArrayDataset: x holds {self.n} samples but y holds {_length(y, 'y')}: give one target per sample"
+                f"{owner}: {x_name} holds {self.n} samples but {y_name} holds {_length(y, y_name, owner)}: give one "
+                "target per sample"
             )
 
     def __len__(self) -> int:
@@ -67,6 +71,7 @@ class NpyDataset(ArrayDataset):
 
     def __init__(self, x_path, y_path=None) -> None:
         self.x_path, self.y_path = os.fspath(x_path), None if y_path is None else os.fspath(y_path)
+        self.sources = (f"x_path {self.x_path!r}", f"y_path {self.y_path!r}")
         super().__init__(_mapped(self.x_path, "x_path"), None if y_path is None else _mapped(self.y_path, "y_path"))
 
     def __repr__(self) -> str:
@@ -98,8 +103,9 @@ class Subset:
         return f"Subset({self.dataset!r}, {len(self)} samples)"
 
 
-def _length(data, name: str) -> int:
-    """The number of samples of an array or of a list of arrays that agree."""
+def _length(data, name: str, owner: str) -> int:
+    """The number of samples of an array or of a list of arrays that agree (``owner``: the dataset's class, for
+    an error)."""
     parts = data if isinstance(data, (list, tuple)) else [data]
     counts = []
     for k, part in enumerate(parts):
@@ -107,12 +113,12 @@ def _length(data, name: str) -> int:
         if not shape:
             what = f"{name}[{k}]" if isinstance(data, (list, tuple)) else name
             raise checks.ArgumentError(
-                f"ArrayDataset: {what} must be an array with a batch axis first (a NumPy array or np.memmap), got "
+                f"{owner}: {what} must be an array with a batch axis first (a NumPy array or np.memmap), got "
                 f"{type(part).__name__}{' of shape ()' if shape == () else ''}"
             )
         counts.append(shape[0])
     if not counts or len(set(counts)) > 1:
-        raise checks.ArgumentError(f"ArrayDataset: the arrays of {name} must hold as many samples each, got {counts}")
+        raise checks.ArgumentError(f"{owner}: the arrays of {name} must hold as many samples each, got {counts}")
     return counts[0]
 
 
