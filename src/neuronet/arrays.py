@@ -90,8 +90,12 @@ def as_float(x, name: str = "input") -> np.ndarray:
     source = as_array(x, name)
     if source.size == 0:
         raise ArgumentError(f"{name} is empty (shape {source.shape}); give at least one sample")
-    with np.errstate(over="ignore"):  # values beyond the float type's range are reported below
-        arr = source.astype(settings.get_dtype(), copy=False)
+    dtype = settings.get_dtype()
+    if source.dtype == dtype:
+        arr = source  # (nothing to cast: no values beyond the type's range)
+    else:
+        with np.errstate(over="ignore"):  # values beyond the float type's range are reported below
+            arr = source.astype(dtype, copy=False)
     if not all_finite(arr):
         if source.dtype.kind == "f" and all_finite(source):  # finite before the cast: too large for the float type
             raise ArgumentError(

@@ -93,7 +93,7 @@ class NumpyOps(Ops):
     def add_bias(self, z, bias, row: int):
         # along rows of pixels: NumPy's loop then runs over row * channels values instead of channels
         rows = z.reshape(-1, row * bias.size)
-        rows += np.tile(bias, row)
+        rows += np.concatenate([bias] * row)  # (the bias of each pixel of a row, side by side)
         return z
 
     def bias_gradient(self, dz, channels: int, row: int):
@@ -111,7 +111,7 @@ class NumpyOps(Ops):
         rows = x.reshape(-1, row * channels)
 
         def along_row(v):  # one value per channel, repeated for each pixel of a row
-            return np.tile(np.broadcast_to(np.asarray(v, dtype=x.dtype), channels), row)
+            return np.concatenate([np.broadcast_to(np.asarray(v, dtype=x.dtype), channels)] * row)
 
         if scale is None:
             out = rows + along_row(shift) if shift is not None else rows.copy()
