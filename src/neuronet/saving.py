@@ -88,7 +88,19 @@ def model_path(path, what: str = "path") -> str:
 
 # -- writing ------------------------------------------------------------------------------
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` holds either the old or the new bytes, never half.
+    """Write ``data`` to ``path`` so that ``path`` holds either the old or the new bytes, never half
+    (see :func:`atomic_writer`)."""
+    with atomic_writer(path) as f:
+        try:
+            f.write(data)
+        except OSError as exc:  # (a full disk)
+            raise _cannot_write(path, exc) from None
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike):
+    """A binary file to write, which becomes ``path`` when the ``with`` block ends, so that ``path`` holds
+    either the old or the new bytes, never half; an error in the block leaves ``path`` as it was.
 
     The new file gets the permissions of the file it replaces, or else the
     usual ones for a new file (0666 less the umask), as any program's output.
@@ -100,21 +112,32 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     tmp = os.path.join(folder, f".{name}.{_writer()}-{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)  # umask applies
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            try:
                 f.flush()
                 if os.path.isfile(path) and hasattr(os, "fchmod"):  # an overwrite keeps the file's mode
                     os.fchmod(f.fileno(), stat.S_IMODE(os.stat(path).st_mode))
                 os.fsync(f.fileno())
+            except OSError as exc:
+                raise _cannot_write(path, exc) from None
+        try:
             os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     _sync_folder(folder)
+
+
+def _cannot_write(path, exc: OSError) -> OSError:
+    """An OSError naming the file written, not its temporary one."""
+    return OSError(exc.errno, f"cannot write {os.fspath(path)}: {exc.strerror or exc}")
 
 
 def _writer() -> str:

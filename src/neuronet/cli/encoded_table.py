@@ -1,8 +1,9 @@
-"""A CSV file's rows turned into the network's numbers without holding the table: `neuronet train` reads the
-file in chunks of rows, once to check it (``table_summary.py``) and once to encode it into a binary file of
-float64 values, then standardises that file, chunk by chunk, into a float32 file the training reads
-memory-mapped (the system reads the pages a batch touches and may drop them again). Both files are in a
-folder of the system's temporary directory, removed when the command ends, whatever happens.
+"""A CSV file's rows turned into the network's numbers without holding the table: `neuronet train` reads the file in
+chunks of rows (``chunks``, and ``kept_chunks`` for the rows it keeps; `neuronet predict` too), once to check it
+(``table_summary.py``) and once to encode it into a binary file of float64 values, then standardises that file,
+chunk by chunk, into a float32 file the training reads memory-mapped (the system reads the pages a batch touches
+and may drop them again). Both files are in a folder of the system's temporary directory, removed when the
+command ends, whatever happens.
 """
 
 from __future__ import annotations
@@ -47,6 +48,23 @@ def scratch() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def kept_chunks(path: str, delimiter: str | None, n: int, kept: np.ndarray) -> Iterator[Table]:
+    """The rows ``kept`` (of the ``n`` the file had when it was checked) in chunks, read as they are taken; an
+    error if the file has changed its number of rows since."""
+    keep = np.zeros(n, dtype=bool)
+    keep[kept] = True
+    offset = 0
+    for chunk in chunks(path, delimiter):
+        dropped = np.flatnonzero(~keep[offset : offset + len(chunk.rows)])
+        offset += len(chunk.rows)
+        if len(dropped):
+            chunk = chunk.without_rows(dropped)
+        if chunk.rows:
+            yield chunk
+    if offset != n:  # (the file was checked with n rows)
+        raise CLIError(f"{path} changed while it was read ({n} rows, then {offset}): use a file left as it is")
+
+
 def encoded(
     path: str,
     delimiter: str | None,
@@ -59,21 +77,12 @@ def encoded(
     """The rows ``kept`` (of its ``n``) of the file, encoded as ``table_settings.encode`` encodes a table
     (float64), written chunk by chunk to ``folder`` and mapped back."""
     name = os.path.join(folder, "encoded.f64")
-    keep = np.zeros(n, dtype=bool)
-    keep[kept] = True
-    offset, width = 0, None
+    width = None
     with open(name, "wb") as f:
-        for chunk in chunks(path, delimiter):
-            dropped = np.flatnonzero(~keep[offset : offset + len(chunk.rows)])
-            offset += len(chunk.rows)
-            if len(dropped):
-                chunk = chunk.without_rows(dropped)
-            if chunk.rows:
-                x = encode(chunk, features, categories)
-                width = x.shape[1]
-                x.tofile(f)
-    if offset != n:  # (the file was checked with n rows)
-        raise CLIError(f"{path} changed while it was read ({n} rows, then {offset}): train on a file left as it is")
+        for chunk in kept_chunks(path, delimiter, n, kept):
+            x = encode(chunk, features, categories)
+            width = x.shape[1]
+            x.tofile(f)
     return np.memmap(name, dtype=np.float64, mode="r", shape=(len(kept), width))
 
 

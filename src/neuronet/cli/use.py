@@ -2,27 +2,31 @@
 
 A model from ``neuronet train`` is used with the table settings it was saved with, checked first: a CSV
 file is read, checked against them (its columns there, numbers where numbers were) and turned into the
-network's numbers as the training rows were.
+network's numbers as the training rows were. `predict` reads its file in chunks of rows, never whole;
+`evaluate` and `explain` read theirs whole.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 
 from ..data import Table, read_csv
 from ..metrics import classification_report
 from ..onnx import export as onnx_export
-from ..saving import atomic_write_bytes
+from ..saving import atomic_writer
 from ..sequential import Sequential, load_model
 from .arguments import CLIError, check_writable
+from .encoded_table import chunks, kept_chunks
 from .reading import handle_missing, not_numbers, refuse
 from .scores import confusion_table, scores
 from .table_settings import TableSettings, input_names
-from .table_summary import summarise
+from .table_summary import TableSummary, summarise
 
 CLASSES_SHOWN = 50  # evaluate prints the per-class report and confusion matrix up to this many classes
 
@@ -33,41 +37,44 @@ def _load(path: str) -> tuple[Sequential, TableSettings]:
     return model, TableSettings.from_model(model, path)
 
 
-def _read_for(settings: TableSettings, args, target: bool, keep: list[str] = ()) -> Table:
-    """The CSV file of `evaluate` (``target``: with the target) or `predict` (``keep``: columns to copy), checked
-    against the model's settings: its columns there, the numeric ones numbers (all problems at once, before
-    missing values), rows missing a value dropped if asked."""
+def _read_for(settings: TableSettings, args) -> Table:
+    """The CSV file of `evaluate` or `explain`, with the target, read whole and checked (``_kept``)."""
     table = read_csv(args.data, args.delimiter)
-    unknown = [c for c in keep if c not in table.columns]
+    summary = summarise([table])
+    kept = _kept(summary, settings, args, target=True)
+    return table if len(kept) == len(table.rows) else table.without_rows(np.setdiff1d(np.arange(summary.n), kept))
+
+
+def _kept(summary: TableSummary, settings: TableSettings, args, target: bool, keep: list[str] = ()) -> np.ndarray:
+    """The rows to use of the CSV file of `evaluate` (``target``: with the target) or `predict` (``keep``:
+    columns to copy), checked from its summary against the model's settings: its columns there, the numeric
+    ones numbers (all problems at once, before missing values), rows missing a value dropped if asked."""
+    unknown = [c for c in keep if c not in summary.columns]
     if unknown:
-        raise CLIError(f"--keep: {args.data} has no column(s) {unknown}; its columns are {table.columns}")
-    missing = [f for f in settings.features if f not in table.columns]
+        raise CLIError(f"--keep: {args.data} has no column(s) {unknown}; its columns are {summary.columns}")
+    missing = [f for f in settings.features if f not in summary.columns]
     if missing:
         raise CLIError(
-            f"{table.path} lacks the feature column(s) {missing} the model was trained on "
+            f"{summary.path} lacks the feature column(s) {missing} the model was trained on "
             f"(it expects {len(settings.features)} features: {settings.features})"
         )
-    if target and settings.target not in table.columns:
+    if target and settings.target not in summary.columns:
         raise CLIError(f"{args.data} has no target column {settings.target!r} to evaluate against")
     numeric = [f for f in settings.features if f not in settings.categories]
     if target and not settings.classification:
         numeric.append(settings.target)
-    summary = summarise([table])
     refuse(summary, not_numbers(summary, {name: summary.kinds(name) for name in numeric}))
     if target:
-        used = [*settings.features, settings.target]
-        kept = handle_missing(summary, used, args.drop_missing, settings.target)
-    else:
-        note = "; they get no prediction" + ("" if keep else " (--keep ID copies an id column to line predictions up)")
-        # predict's output is the predictions: what it says about the data goes to stderr
-        kept = handle_missing(summary, settings.features, args.drop_missing, None, file=sys.stderr, note=note)
-    return table if len(kept) == len(table.rows) else table.without_rows(np.setdiff1d(np.arange(summary.n), kept))
+        return handle_missing(summary, [*settings.features, settings.target], args.drop_missing, settings.target)
+    note = "; they get no prediction" + ("" if keep else " (--keep ID copies an id column to line predictions up)")
+    # predict's output is the predictions: what it says about the data goes to stderr
+    return handle_missing(summary, settings.features, args.drop_missing, None, file=sys.stderr, note=note)
 
 
 def cmd_evaluate(args) -> None:
     """`neuronet evaluate MODEL DATA`: the model's scores on labelled rows (per class too, for a classifier)."""
     model, settings = _load(args.model)
-    table = _read_for(settings, args, target=True)
+    table = _read_for(settings, args)
     Xs, ys = settings.inputs(table), settings.targets(table)
     print(f"{args.data}: {len(table.rows)} rows")
     for k, v in scores(model, settings, Xs, ys).items():
@@ -84,37 +91,51 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_predict(args) -> None:
-    """`neuronet predict MODEL DATA`: a prediction per row, as CSV (to --out, or printed)."""
+    """`neuronet predict MODEL DATA`: a prediction per row, as CSV (to --out, or printed). The file is read in
+    chunks of rows, never whole: checked first (``table_summary.py``), then predicted a chunk at a time into
+    a file (--out's, or a temporary one printed at the end), so that nothing is written if a row fails."""
     model, settings = _load(args.model)
     if args.proba and not settings.classification:
         raise CLIError(f"--proba gives class probabilities, but {args.model} is a regression model")
     if args.out:
         check_writable(args.out, "--out")
-    table = _read_for(settings, args, target=False, keep=args.keep or [])
-    kept = [table.column(c) for c in args.keep or []]
-    out = model.predict(settings.inputs(table))
-    header = list(args.keep or [])
+    keep = args.keep or []
+    summary = summarise(chunks(args.data, args.delimiter))
+    kept = _kept(summary, settings, args, target=False, keep=keep)
+    header = list(keep)
     if settings.classification:
         header += ["prediction", *(settings.classes if args.proba else ["probability"])]
-        best = out.argmax(axis=1)
-        rows = [
-            [settings.classes[k], *(f"{p:.6f}" for p in (row if args.proba else row[k : k + 1]))]
-            for k, row in zip(best, out)
-        ]
     else:
         header.append("prediction")
-        with np.errstate(over="ignore"):  # a prediction beyond float64 is written as inf
-            values = settings.target_scaler.inverse_transform(out)[:, 0]
-        rows = [[f"{v:.6g}"] for v in values]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([*(column[i] for column in kept), *row] for i, row in enumerate(rows))
+    with atomic_writer(args.out) if args.out else tempfile.TemporaryFile() as f:
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(header)
+        for chunk in kept_chunks(args.data, args.delimiter, summary.n, kept):
+            kept_columns = [chunk.column(c) for c in keep]
+            rows = _predictions(model, settings, chunk, args.proba)
+            writer.writerows([*(column[i] for column in kept_columns), *row] for i, row in enumerate(rows))
+        if not args.out:  # every row predicted: now print them
+            text.seek(0)
+            shutil.copyfileobj(text, sys.stdout)
+        text.flush()
+        text.detach()  # (the file stays open for the ``with`` to close)
     if args.out:
-        atomic_write_bytes(args.out, buffer.getvalue().encode())
-        print(f"wrote {len(out)} predictions to {args.out}")
-    else:
-        sys.stdout.write(buffer.getvalue())
+        print(f"wrote {len(kept)} predictions to {args.out}")
+
+
+def _predictions(model: Sequential, settings: TableSettings, table: Table, proba: bool) -> list[list[str]]:
+    """The prediction columns of ``table``'s rows as text: a class and its probability (every class's, with
+    ``proba``), or a value in the target's units."""
+    out = model.predict(settings.inputs(table))
+    if settings.classification:
+        return [
+            [settings.classes[k], *(f"{p:.6f}" for p in (row if proba else row[k : k + 1]))]
+            for k, row in zip(out.argmax(axis=1), out)
+        ]
+    with np.errstate(over="ignore"):  # a prediction beyond float64 is written as inf
+        values = settings.target_scaler.inverse_transform(out)[:, 0]
+    return [[f"{v:.6g}"] for v in values]
 
 
 def cmd_summary(args) -> None:
@@ -155,7 +176,7 @@ def cmd_explain(args) -> None:
     left as it was."""
     check_writable(args.out, "--out")
     model, settings = _load(args.model)
-    table = _read_for(settings, args, target=True)
+    table = _read_for(settings, args)
     count = min(args.rows, len(table.rows))
     if count < model.min_batch():
         raise CLIError(f"{args.data} has {count} usable rows; a training step of this model needs {model.min_batch()}")
