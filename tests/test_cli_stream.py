@@ -248,6 +248,32 @@ def test_streamed_predictions_are_those_of_the_table_read_whole(trained, capsys,
         np.testing.assert_allclose(np.array([r[2:] for r in rows[1:]], dtype=float), out, atol=1e-6)
 
 
+def test_streamed_evaluation_scores_the_table_as_read_whole(trained, capsys, monkeypatch):
+    model_path, data = trained
+    reports = []
+    for cells in (2**18, 40):  # one chunk; chunks of 10 rows
+        monkeypatch.setattr(encoded_table, "CHUNK_CELLS", cells)
+        code = main(["evaluate", model_path, data, "--drop-missing"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        reports.append(out)
+    assert reports[0] == reports[1]
+    assert "297 rows" in reports[0] and "accuracy: " in reports[0] and "confusion matrix" in reports[0]
+
+
+def test_labels_never_seen_in_two_chunks_are_named_at_once(trained, tmp_path, capsys, monkeypatch):
+    model_path, data = trained
+    monkeypatch.setattr(encoded_table, "CHUNK_CELLS", 40)
+    with open(data, newline="") as f:
+        rows = list(csv.reader(f))
+    rows[5][3], rows[280][3] = "w", "v"  # in the first chunk and in the last
+    new = write(tmp_path / "new.csv", rows[0], rows[1:])
+    code = main(["evaluate", model_path, new, "--drop-missing"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "accuracy" not in out
+    assert "labels ['v', 'w'] were not seen in training (lines 6, 281; known: ['x', 'y', 'z'])" in err
+
+
 def test_a_row_that_fails_in_the_last_chunk_leaves_nothing_printed_or_written(trained, tmp_path, capsys, monkeypatch):
     model_path, data = trained
     monkeypatch.setattr(encoded_table, "CHUNK_CELLS", 40)

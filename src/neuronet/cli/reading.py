@@ -67,9 +67,14 @@ def feature_columns(table: TableSummary, args) -> list[str]:
 def lines(table: Table | TableSummary, rows, count: int | None = None) -> str:
     """Rows named by their line in the file: 'lines 4, 9 and 12' (the first five, then a count); ``count``: how
     many rows there are, if ``rows`` are only the first of them."""
-    count = len(rows) if count is None else count
-    numbers = [str(table.lines[r]) for r in sorted(rows)[:5]]
-    shown = ", ".join(numbers) + (f" and {count - 5} more" if count > 5 else "")
+    return line_list([table.lines[r] for r in sorted(rows)[:5]], len(rows) if count is None else count)
+
+
+def line_list(numbers: list[int], count: int | None = None) -> str:
+    """Lines of the file by their numbers, in order: 'lines 4, 9 and 12' (the first five, then a count);
+    ``count``: how many lines there are, if ``numbers`` are only the first of them."""
+    count = len(numbers) if count is None else count
+    shown = ", ".join(str(n) for n in numbers[:5]) + (f" and {count - 5} more" if count > 5 else "")
     return f"line{'s' if count > 1 else ''} {shown}"
 
 

@@ -8,7 +8,6 @@ import numpy as np
 
 from .. import losses
 from ..metrics import accuracy, confusion_matrix, mean_absolute_error, mean_squared_error, r2_score
-from ..sequential import Sequential
 from .table_settings import TableSettings
 
 
@@ -24,10 +23,9 @@ def in_target_units(name: str, scale: float, squared: bool):
     return metric
 
 
-def scores(model: Sequential, settings: TableSettings, Xs, ys: np.ndarray) -> dict[str, float]:
-    """Accuracy and loss for a classifier; MSE, RMSE, MAE and R^2 in the target's own units for a regressor
-    (``Xs``: the standardised inputs, an array or a dataset read a batch at a time)."""
-    out = model.predict(Xs)
+def scores(settings: TableSettings, out: np.ndarray, ys: np.ndarray) -> dict[str, float]:
+    """Accuracy and loss for a classifier; MSE, RMSE, MAE and R^2 in the target's own units for a regressor,
+    of the model's outputs ``out`` against the targets ``ys`` (as the network was trained on them)."""
     if settings.classification:
         return {"accuracy": accuracy(ys, out), "loss": losses.CategoricalCrossentropy()(out, ys)}
     # on the standardised values, then in the target's units: the errors of values near 1e308 overflow

@@ -19,7 +19,7 @@ from ..data import StandardScaler, Table
 from ..data.csv import CONTROL, number
 from ..sequential import Sequential
 from .arguments import CLIError
-from .reading import lines
+from .reading import line_list, lines
 from .settings import damaged, outputs_for
 from .table_summary import MAX_CATEGORIES
 
@@ -95,9 +95,19 @@ class TableSettings:
         return standardise(self.scaler, x, table, sources(self.features, self.categories))
 
     def targets(self, table: Table) -> np.ndarray:
-        """The target column as the network was trained on it: standardised values, or class indices."""
+        """The target column as the network was trained on it: standardised values, or class indices (a label not
+        seen in training is an error naming its rows)."""
         if not self.classification:
             return standardise(self.target_scaler, table.numeric([self.target]), table, [self.target])
+        found = self.class_indices(table)
+        unknown = [r for r, i in enumerate(found) if i is None]
+        if unknown:
+            values = sorted({table.cell(r, self.target) for r in unknown})
+            raise self.unseen_labels(table.path, values, [table.lines[r] for r in unknown])
+        return np.array(found, dtype=np.int64)
+
+    def class_indices(self, table: Table) -> list[int | None]:
+        """Each row's class index by its target label, None for a label not seen in training."""
         index = {c: i for i, c in enumerate(self.classes)}
         # a label is its class by its spelling, or else by its value: 4.0 is the class '4' (a model trained before
         # labels had one spelling may have its classes spelt '4.0' or '04')
@@ -106,15 +116,14 @@ class TableSettings:
             if (value := number(c)) is not None:
                 by_value.setdefault(value, i)
         found = [v if v in index else number(v) for v in table.column(self.target)]
-        found = [index[v] if isinstance(v, str) else by_value.get(v) for v in found]
-        unknown = [r for r, i in enumerate(found) if i is None]
-        if unknown:
-            values = sorted({table.cell(r, self.target) for r in unknown})
-            raise CLIError(
-                f"{table.path}: labels {values[:5]} were not seen in training ({lines(table, unknown)}; "
-                f"known: {self.classes[:20]}{' ...' if len(self.classes) > 20 else ''})"
-            )
-        return np.array(found, dtype=np.int64)
+        return [index[v] if isinstance(v, str) else by_value.get(v) for v in found]
+
+    def unseen_labels(self, path: str, values: list[str], line_numbers: list[int]) -> CLIError:
+        """The error for labels ``values`` that training never saw, on the lines ``line_numbers`` of ``path``."""
+        known = f"{self.classes[:20]}{' ...' if len(self.classes) > 20 else ''}"
+        return CLIError(
+            f"{path}: labels {values[:5]} were not seen in training ({line_list(line_numbers)}; known: {known})"
+        )
 
     def to_metadata(self) -> dict:
         """The settings as the model file keeps them (``model.metadata``)."""

@@ -218,6 +218,6 @@ def _train(args, settings: TableSettings, data: ArrayDataset, train, val, patien
         plot.training_curves(history, curves)
         print(f"training curves written to {curves}")
     if len(val):
-        report = scores(model, settings, Subset(data, val), data.y[val])
+        report = scores(settings, model.predict(Subset(data, val)), data.y[val])
         print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in report.items()))
     print(f"saved to {args.out}")

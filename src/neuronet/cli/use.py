@@ -2,8 +2,8 @@
 
 A model from ``neuronet train`` is used with the table settings it was saved with, checked first: a CSV
 file is read, checked against them (its columns there, numbers where numbers were) and turned into the
-network's numbers as the training rows were. `predict` reads its file in chunks of rows, never whole;
-`evaluate` and `explain` read theirs whole.
+network's numbers as the training rows were. `predict` and `evaluate` read their file in chunks of rows,
+never whole; `explain`, which takes the first rows, reads it whole.
 """
 
 from __future__ import annotations
@@ -72,22 +72,36 @@ def _kept(summary: TableSummary, settings: TableSettings, args, target: bool, ke
 
 
 def cmd_evaluate(args) -> None:
-    """`neuronet evaluate MODEL DATA`: the model's scores on labelled rows (per class too, for a classifier)."""
+    """`neuronet evaluate MODEL DATA`: the model's scores on labelled rows (per class too, for a classifier). The
+    file is read in chunks of rows: checked first, then predicted a chunk at a time; only the outputs and the
+    targets are kept."""
     model, settings = _load(args.model)
-    table = _read_for(settings, args)
-    Xs, ys = settings.inputs(table), settings.targets(table)
-    print(f"{args.data}: {len(table.rows)} rows")
-    for k, v in scores(model, settings, Xs, ys).items():
+    summary = summarise(chunks(args.data, args.delimiter))
+    kept = _kept(summary, settings, args, target=True)
+    outs, ys, unseen, unseen_lines = [], [], set(), []
+    for chunk in kept_chunks(args.data, args.delimiter, summary.n, kept):
+        outs.append(model.predict(settings.inputs(chunk)))
+        if not settings.classification:
+            ys.append(settings.targets(chunk))
+            continue
+        found = settings.class_indices(chunk)  # (labels not seen in training: gathered, then named all at once)
+        unseen |= {chunk.cell(r, settings.target) for r, i in enumerate(found) if i is None}
+        unseen_lines += [chunk.lines[r] for r, i in enumerate(found) if i is None]
+        ys.append(np.array([-1 if i is None else i for i in found], dtype=np.int64))
+    if unseen:
+        raise settings.unseen_labels(args.data, sorted(unseen), unseen_lines)
+    out, y = np.concatenate(outs), np.concatenate(ys)
+    print(f"{args.data}: {len(y)} rows")
+    for k, v in scores(settings, out, y).items():
         print(f"{k}: {v:.4f}")
     if settings.classification:
         if len(settings.classes) > CLASSES_SHOWN:  # a table of classes x classes says nothing any more
             print(f"(the per-class report and confusion matrix are shown for up to {CLASSES_SHOWN} classes)")
             return
-        predicted = model.predict(Xs)
         print()
-        print(classification_report(ys, predicted, class_names=settings.classes))
+        print(classification_report(y, out, class_names=settings.classes))
         print()
-        print(confusion_table(ys, predicted, settings.classes))
+        print(confusion_table(y, out, settings.classes))
 
 
 def cmd_predict(args) -> None:
