@@ -80,8 +80,9 @@ def run_torch(name, batch, epochs, resident=False):
 
 
 def profile(name: str, batch: int) -> None:
-    """Print the functions that hold one timed epoch's host time (a first run compiles the kernels): on a GPU, small
-    models are bound by the host's calls and launches, not by the device's arithmetic."""
+    """Print the functions that hold the host's time while a run builds the model, makes its data and trains one
+    epoch (after a first run, in which CuPy compiles its kernels): on a GPU, small models are bound by the
+    host's calls and launches, not by the device's arithmetic."""
     import cProfile
     import pstats
 
@@ -131,9 +132,12 @@ def main() -> int:
     args = ap.parse_args()
     if args.profile:
         name, batch = args.profile
-        if name not in cpu_bench.WORKLOADS or not batch.isdigit() or int(batch) < 1:
-            known = ", ".join(cpu_bench.WORKLOADS)
-            ap.error(f"--profile takes a workload ({known}) and a batch size, not {name} {batch}")
+        if name not in cpu_bench.WORKLOADS:
+            ap.error(f"--profile takes a workload ({', '.join(cpu_bench.WORKLOADS)}) and a batch size, not {name!r}")
+        try:
+            positive(batch)
+        except argparse.ArgumentTypeError as exc:
+            ap.error(f"--profile's batch size {exc}")
     if args.worker:
         side, name, batch = args.worker
         if side == "neuronet":

@@ -231,10 +231,11 @@ def test_streamed_predictions_are_those_of_the_table_read_whole(trained, capsys,
     code, whole, err = predicted(capsys, model_path, data, "--drop-missing", "--keep", "label", "--proba")
     assert code == 0, err
     assert "dropped 3 row(s) with missing values (lines 19, 125, 252); they get no prediction" in err
-    monkeypatch.setattr(encoded_table, "CHUNK_CELLS", 40)  # chunks of 10 rows
+    monkeypatch.setattr(encoded_table, "CHUNK_CELLS", 4)  # chunks of a row
     code, streamed, err = predicted(capsys, model_path, data, "--drop-missing", "--keep", "label", "--proba")
     assert code == 0, err
-    assert len(streamed) == len(whole) == 298 and streamed[0] == whole[0] == ["label", "prediction", "x", "y", "z"]
+    # the chunks are cut at multiples of predict's batch: every row predicted in the batch it has when whole
+    assert streamed == whole and len(whole) == 298 and whole[0] == ["label", "prediction", "x", "y", "z"]
     # the model's outputs for the same rows, computed here from the table read whole
     model = nn.load_model(model_path)
     table = read_csv(data)

@@ -145,6 +145,7 @@ def test_a_bad_sample_deep_in_a_dataset_is_named_with_how_far_training_got():
         (lambda m, d: m.fit(NoLength()), "has __getitem__ but no __len__: a dataset needs both"),
         (lambda m, d: m.fit(d, validation_data=(1, 2, 3)), "a pair \\(X_val, y_val\\) or a dataset"),
         (lambda m, d: m.fit(OneAtATime()), "given a whole batch's indices at once .*not one sample"),
+        (lambda m, d: m.predict(OneAtATime()), "given a whole batch's indices at once .*not one sample"),
         (lambda m, d: nn.data.ArrayDataset(np.zeros((4, 2)), np.zeros(3)), "x holds 4 samples but y holds 3"),
         (lambda m, d: nn.data.ArrayDataset([1, 2, 3]), "must be an array with a batch axis"),
         (lambda m, d: nn.data.Subset(d, [0, 400]), "indices in \\[0, 300\\)"),

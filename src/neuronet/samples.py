@@ -164,14 +164,7 @@ class FromDataset:
 
     def _item(self, indices: np.ndarray) -> tuple:
         """``dataset[indices]`` as (x, y, weights or None), whatever form of item it returns."""
-        try:
-            item = self.dataset[indices]
-        except (IndexError, KeyError, TypeError) as exc:
-            raise checks.ArgumentError(
-                f"{self.name}: the dataset failed to give samples {indices[0]}-{indices[-1]} of its {self.n}: "
-                f"{type(exc).__name__}: {exc}. Its __getitem__ is given a whole batch's indices at once (a 1-D "
-                "NumPy array of ints) and must return the batch's arrays, not one sample"
-            ) from None
+        item = _given(self.dataset, indices, self.name, self.n)
         if isinstance(item, tuple) and len(item) in (2, 3):
             return item if len(item) == 3 else (*item, None)
         raise checks.ArgumentError(
@@ -198,10 +191,27 @@ class _DatasetInputs:
 
     def __getitem__(self, rows: slice):
         indices = np.arange(*rows.indices(self.n))
-        item = self.dataset[indices]
+        item = _given(self.dataset, indices, self.name, self.n)
         x = item[0] if isinstance(item, tuple) else item
         name = f"{self.name}'s samples {indices[0]}-{indices[-1]}"
         return _as_asked(inputs.check_x(self.model, x, name), indices, name)
+
+
+def _given(dataset, indices: np.ndarray, name: str, n: int):
+    """``dataset[indices]``, or an error saying which samples the dataset failed to give, and why."""
+    try:
+        return dataset[indices]
+    except TypeError as exc:  # (most often a dataset written for one sample per index, as PyTorch's are)
+        raise checks.ArgumentError(
+            f"{name}: the dataset failed to give samples {indices[0]}-{indices[-1]} of its {n}: TypeError: {exc}. "
+            "Its __getitem__ is given a whole batch's indices at once (a 1-D NumPy array of ints) and must return "
+            "the batch's arrays, not one sample"
+        ) from exc
+    except (IndexError, KeyError) as exc:
+        raise checks.ArgumentError(
+            f"{name}: the dataset failed to give samples {indices[0]}-{indices[-1]} of its {n}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _length(dataset, name: str) -> int:

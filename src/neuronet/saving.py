@@ -32,6 +32,8 @@ import re
 import secrets
 import socket
 import stat
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 import safetensors
@@ -98,7 +100,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike):
+def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """A binary file to write, which becomes ``path`` when the ``with`` block ends, so that ``path`` holds
     either the old or the new bytes, never half; an error in the block leaves ``path`` as it was.
 

@@ -1,9 +1,9 @@
 """A CSV file's rows turned into the network's numbers without holding the table: `neuronet train` reads the file in
-chunks of rows (``chunks``, and ``kept_chunks`` for the rows it keeps; `neuronet predict` too), once to check it
-(``table_summary.py``) and once to encode it into a binary file of float64 values, then standardises that file,
-chunk by chunk, into a float32 file the training reads memory-mapped (the system reads the pages a batch touches
-and may drop them again). Both files are in a folder of the system's temporary directory, removed when the
-command ends, whatever happens.
+chunks of rows (``chunks``, and ``kept_chunks`` for the rows it keeps; `neuronet predict` and `evaluate` too),
+once to check it (``table_summary.py``) and once to encode it into a binary file of float64 values, then
+standardises that file, chunk by chunk, into a float32 file the training reads memory-mapped (the system reads
+the pages a batch touches and may drop them again). Both files are in a folder of the system's temporary
+directory, removed when the command ends, whatever happens.
 """
 
 from __future__ import annotations
@@ -48,21 +48,26 @@ def scratch() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def kept_chunks(path: str, delimiter: str | None, n: int, kept: np.ndarray) -> Iterator[Table]:
-    """The rows ``kept`` (of the ``n`` the file had when it was checked) in chunks, read as they are taken; an
-    error if the file has changed its number of rows since."""
+def kept_chunks(path: str, delimiter: str | None, n: int, kept: np.ndarray, multiple: int = 1) -> Iterator[Table]:
+    """The rows ``kept`` (of the ``n`` the file had when it was checked) in chunks of a multiple of ``multiple``
+    rows (all but the last), read as they are taken; an error if the file has changed its number of rows since."""
     keep = np.zeros(n, dtype=bool)
     keep[kept] = True
-    offset = 0
+    offset, rows, lines = 0, [], []
     for chunk in chunks(path, delimiter):
         dropped = np.flatnonzero(~keep[offset : offset + len(chunk.rows)])
         offset += len(chunk.rows)
         if len(dropped):
             chunk = chunk.without_rows(dropped)
-        if chunk.rows:
-            yield chunk
+        rows, lines = rows + chunk.rows, lines + chunk.lines
+        cut = len(rows) // multiple * multiple
+        if cut:
+            yield dataclasses.replace(chunk, rows=rows[:cut], lines=lines[:cut])
+            rows, lines = rows[cut:], lines[cut:]
     if offset != n:  # (the file was checked with n rows)
         raise CLIError(f"{path} changed while it was read ({n} rows, then {offset}): use a file left as it is")
+    if rows:
+        yield dataclasses.replace(chunk, rows=rows, lines=lines)
 
 
 def encoded(

@@ -118,12 +118,14 @@ class TableSettings:
         found = [v if v in index else number(v) for v in table.column(self.target)]
         return [index[v] if isinstance(v, str) else by_value.get(v) for v in found]
 
-    def unseen_labels(self, path: str, values: list[str], line_numbers: list[int]) -> CLIError:
-        """The error for labels ``values`` that training never saw, on the lines ``line_numbers`` of ``path``."""
+    def unseen_labels(
+        self, path: str, values: list[str], line_numbers: list[int], count: int | None = None
+    ) -> CLIError:
+        """The error for labels ``values`` that training never saw, on the lines ``line_numbers`` of ``path`` (the
+        first of ``count``, if given)."""
         known = f"{self.classes[:20]}{' ...' if len(self.classes) > 20 else ''}"
-        return CLIError(
-            f"{path}: labels {values[:5]} were not seen in training ({line_list(line_numbers)}; known: {known})"
-        )
+        where = line_list(line_numbers, count)
+        return CLIError(f"{path}: labels {values[:5]} were not seen in training ({where}; known: {known})")
 
     def to_metadata(self) -> dict:
         """The settings as the model file keeps them (``model.metadata``)."""

@@ -29,6 +29,9 @@ from .table_settings import TableSettings, input_names
 from .table_summary import TableSummary, summarise
 
 CLASSES_SHOWN = 50  # evaluate prints the per-class report and confusion matrix up to this many classes
+# rows predicted at a time; the file's chunks are cut at multiples of it, so that every row is predicted in the
+# batch it has when the table is read whole (a product's rounding may depend on the size of its batch)
+BATCH = 256
 
 
 def _load(path: str) -> tuple[Sequential, TableSettings]:
@@ -38,7 +41,7 @@ def _load(path: str) -> tuple[Sequential, TableSettings]:
 
 
 def _read_for(settings: TableSettings, args) -> Table:
-    """The CSV file of `evaluate` or `explain`, with the target, read whole and checked (``_kept``)."""
+    """The CSV file of `explain`, with the target, read whole and checked (``_kept``)."""
     table = read_csv(args.data, args.delimiter)
     summary = summarise([table])
     kept = _kept(summary, settings, args, target=True)
@@ -78,18 +81,20 @@ def cmd_evaluate(args) -> None:
     model, settings = _load(args.model)
     summary = summarise(chunks(args.data, args.delimiter))
     kept = _kept(summary, settings, args, target=True)
-    outs, ys, unseen, unseen_lines = [], [], set(), []
-    for chunk in kept_chunks(args.data, args.delimiter, summary.n, kept):
-        outs.append(model.predict(settings.inputs(chunk)))
+    outs, ys, unseen, unseen_lines, unseen_count = [], [], set(), [], 0
+    for chunk in kept_chunks(args.data, args.delimiter, summary.n, kept, BATCH):
+        outs.append(model.predict(settings.inputs(chunk), batch_size=BATCH))
         if not settings.classification:
             ys.append(settings.targets(chunk))
             continue
         found = settings.class_indices(chunk)  # (labels not seen in training: gathered, then named all at once)
-        unseen |= {chunk.cell(r, settings.target) for r, i in enumerate(found) if i is None}
-        unseen_lines += [chunk.lines[r] for r, i in enumerate(found) if i is None]
+        rows = [r for r, i in enumerate(found) if i is None]
+        unseen |= {chunk.cell(r, settings.target) for r in rows}
+        unseen_lines += [chunk.lines[r] for r in rows[: 5 - len(unseen_lines)]]  # (the lines a message shows)
+        unseen_count += len(rows)
         ys.append(np.array([-1 if i is None else i for i in found], dtype=np.int64))
     if unseen:
-        raise settings.unseen_labels(args.data, sorted(unseen), unseen_lines)
+        raise settings.unseen_labels(args.data, sorted(unseen), unseen_lines, unseen_count)
     out, y = np.concatenate(outs), np.concatenate(ys)
     print(f"{args.data}: {len(y)} rows")
     for k, v in scores(settings, out, y).items():
@@ -124,15 +129,23 @@ def cmd_predict(args) -> None:
     with atomic_writer(args.out) if args.out else tempfile.TemporaryFile() as f:
         text = io.TextIOWrapper(f, encoding="utf-8", newline="")
         writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(header)
-        for chunk in kept_chunks(args.data, args.delimiter, summary.n, kept):
+
+        def write(rows: list[list[str]]) -> None:
+            try:
+                writer.writerows(rows)
+                text.flush()
+            except OSError as exc:  # (a full disk)
+                where = args.out or f"the predictions' temporary file in {tempfile.gettempdir()} (TMPDIR moves it)"
+                raise CLIError(f"cannot write {where}: {exc.strerror or exc}") from None
+
+        write([header])
+        for chunk in kept_chunks(args.data, args.delimiter, summary.n, kept, BATCH):
             kept_columns = [chunk.column(c) for c in keep]
             rows = _predictions(model, settings, chunk, args.proba)
-            writer.writerows([*(column[i] for column in kept_columns), *row] for i, row in enumerate(rows))
+            write([[*(column[i] for column in kept_columns), *row] for i, row in enumerate(rows)])
         if not args.out:  # every row predicted: now print them
             text.seek(0)
             shutil.copyfileobj(text, sys.stdout)
-        text.flush()
         text.detach()  # (the file stays open for the ``with`` to close)
     if args.out:
         print(f"wrote {len(kept)} predictions to {args.out}")
@@ -141,7 +154,7 @@ def cmd_predict(args) -> None:
 def _predictions(model: Sequential, settings: TableSettings, table: Table, proba: bool) -> list[list[str]]:
     """The prediction columns of ``table``'s rows as text: a class and its probability (every class's, with
     ``proba``), or a value in the target's units."""
-    out = model.predict(settings.inputs(table))
+    out = model.predict(settings.inputs(table), batch_size=BATCH)
     if settings.classification:
         return [
             [settings.classes[k], *(f"{p:.6f}" for p in (row if proba else row[k : k + 1]))]

@@ -24,8 +24,9 @@ batch is gathered there, when they take at most a quarter of its free memory
 and a batch at least ``HELD_BATCH_BYTES`` (``holds_data``): a gather on the
 host and a copy to the device every step would cost more than the step's
 arithmetic for small models. Other data, a dataset, and ``evaluate``'s and
-``predict``'s inputs stay on the host and move a batch at a time (``Sequential.call``); ``predict`` returns NumPy, and
-a GPU model saves the same file as a CPU one. CuPy is imported only when a GPU is asked for, so
+``predict``'s inputs stay on the host and move a batch at a time
+(``Sequential.call``); ``predict`` returns NumPy, and a GPU model saves the
+same file as a CPU one. CuPy is imported only when a GPU is asked for, so
 neuronet imports without it.
 """
 
