@@ -275,6 +275,23 @@ def test_labels_never_seen_in_two_chunks_are_named_at_once(trained, tmp_path, ca
     assert "labels ['v', 'w'] were not seen in training (lines 6, 281; known: ['x', 'y', 'z'])" in err
 
 
+def test_explain_takes_its_first_rows_from_the_chunks(trained, tmp_path, capsys, monkeypatch):
+    model_path, data = trained
+    monkeypatch.setattr(encoded_table, "CHUNK_CELLS", 40)  # chunks of 10 rows: the first 32 kept span four
+    with open(data, newline="") as f:
+        rows = list(csv.reader(f))
+    rows[200][3] = "w"  # a label never seen in training, far past the rows shown: not theirs to refuse
+    other = write(tmp_path / "other.csv", rows[0], rows[1:])
+    page = tmp_path / "step.html"
+    code = main(["explain", model_path, other, "--drop-missing", "--rows", "32", "--out", str(page)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "dropped 3 row(s) with missing values (lines 19, 125, 252)" in out
+    assert "wrote one training step on the first 32 rows" in out and page.stat().st_size > 0
+    code = main(["explain", model_path, other, "--rows", "32", "--out", str(page)])  # the check is the file's
+    assert code == 1 and "miss feature values (lines 19, 125, 252)" in capsys.readouterr().err
+
+
 def test_a_row_that_fails_in_the_last_chunk_leaves_nothing_printed_or_written(trained, tmp_path, capsys, monkeypatch):
     model_path, data = trained
     monkeypatch.setattr(encoded_table, "CHUNK_CELLS", 40)

@@ -2,13 +2,13 @@
 
 A model from ``neuronet train`` is used with the table settings it was saved with, checked first: a CSV
 file is read, checked against them (its columns there, numbers where numbers were) and turned into the
-network's numbers as the training rows were. `predict` and `evaluate` read their file in chunks of rows,
-never whole; `explain`, which takes the first rows, reads it whole.
+network's numbers as the training rows were. Each command reads its file in chunks of rows, never whole.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import shutil
 import sys
@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-from ..data import Table, read_csv
+from ..data import Table
 from ..metrics import classification_report
 from ..onnx import export as onnx_export
 from ..saving import atomic_writer
@@ -38,14 +38,6 @@ def _load(path: str) -> tuple[Sequential, TableSettings]:
     """A model from `neuronet train`, and its saved settings, checked."""
     model = load_model(path)
     return model, TableSettings.from_model(model, path)
-
-
-def _read_for(settings: TableSettings, args) -> Table:
-    """The CSV file of `explain`, with the target, read whole and checked (``_kept``)."""
-    table = read_csv(args.data, args.delimiter)
-    summary = summarise([table])
-    kept = _kept(summary, settings, args, target=True)
-    return table if len(kept) == len(table.rows) else table.without_rows(np.setdiff1d(np.arange(summary.n), kept))
 
 
 def _kept(summary: TableSummary, settings: TableSettings, args, target: bool, keep: list[str] = ()) -> np.ndarray:
@@ -203,11 +195,14 @@ def cmd_explain(args) -> None:
     left as it was."""
     check_writable(args.out, "--out")
     model, settings = _load(args.model)
-    table = _read_for(settings, args)
-    count = min(args.rows, len(table.rows))
+    summary = summarise(chunks(args.data, args.delimiter))
+    kept = _kept(summary, settings, args, target=True)
+    count = min(args.rows, len(kept))
     if count < model.min_batch():
         raise CLIError(f"{args.data} has {count} usable rows; a training step of this model needs {model.min_batch()}")
-    xs, ys = settings.inputs(table)[:count], settings.targets(table)[:count]
+    first = next(kept_chunks(args.data, args.delimiter, summary.n, kept, count))  # (at least ``count`` rows)
+    table = dataclasses.replace(first, rows=first.rows[:count], lines=first.lines[:count])
+    xs, ys = settings.inputs(table), settings.targets(table)
     model.explain_step(xs, ys, args.out)
     print(f"wrote one training step on the first {count} rows of {args.data} to {args.out}")
     scaled = "inputs and targets" if settings.target_scaler is not None else "inputs"
