@@ -292,6 +292,17 @@ def test_explain_takes_its_first_rows_from_the_chunks(trained, tmp_path, capsys,
     assert code == 1 and "miss feature values (lines 19, 125, 252)" in capsys.readouterr().err
 
 
+def test_columns_are_checked_from_the_header_before_the_file_is_read(trained, tmp_path, capsys, monkeypatch):
+    model_path, data = trained
+    monkeypatch.setattr("neuronet.cli.use.summarise", lambda *args: pytest.fail("the whole file was read"))
+    code = main(["predict", model_path, data, "--keep", "id"])
+    assert code == 1 and "--keep: " in capsys.readouterr().err
+    lacking = write(tmp_path / "lacking.csv", ["a", "colour", "label"], [["0.5", "red", "x"]])
+    for command, *flags in (["predict"], ["evaluate"], ["explain", "--out", str(tmp_path / "step.html")]):
+        code = main([command, model_path, lacking, *flags])
+        assert code == 1 and "lacks the feature column(s) ['b']" in capsys.readouterr().err
+
+
 def test_a_row_that_fails_in_the_last_chunk_leaves_nothing_printed_or_written(trained, tmp_path, capsys, monkeypatch):
     model_path, data = trained
     monkeypatch.setattr(encoded_table, "CHUNK_CELLS", 40)

@@ -32,10 +32,14 @@ def rows_per_chunk(columns: int) -> int:
     return max(1, CHUNK_CELLS // max(1, columns))
 
 
+def columns(path: str, delimiter: str | None) -> list[str]:
+    """The column names of ``path``'s header (and of its first row, the least a table has)."""
+    return next(read_csv_chunks(path, delimiter, 1)).columns
+
+
 def chunks(path: str, delimiter: str | None) -> Iterator[Table]:
     """The table of ``path`` in chunks of rows, read as they are taken (its header read first for their size)."""
-    columns = next(read_csv_chunks(path, delimiter, 1)).columns
-    return read_csv_chunks(path, delimiter, rows_per_chunk(len(columns)))
+    return read_csv_chunks(path, delimiter, rows_per_chunk(len(columns(path, delimiter))))
 
 
 @contextmanager

@@ -172,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_delimiter(t)
     t.add_argument("--seed", type=int, default=0, help="random seed for the split and the weights (default 0)")
     t.add_argument("--quiet", action="store_true", help="print no line per epoch")
-    t.add_argument("--plot", action="store_true", help="write the training curves as PNG next to the model")
+    t.add_argument(
+        "--plot", action="store_true", help='write the training curves as PNG next to the model (matplotlib: ".[plot]")'
+    )
     t.add_argument("--doctor", action="store_true", help=DOCTOR_HELP)
     t.add_argument(
         "--class-weight",

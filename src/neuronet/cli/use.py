@@ -22,7 +22,7 @@ from ..onnx import export as onnx_export
 from ..saving import atomic_writer
 from ..sequential import Sequential, load_model
 from .arguments import CLIError, check_writable
-from .encoded_table import chunks, kept_chunks
+from .encoded_table import chunks, columns, kept_chunks
 from .reading import handle_missing, not_numbers, refuse
 from .scores import confusion_table, scores
 from .table_settings import TableSettings, input_names
@@ -40,30 +40,39 @@ def _load(path: str) -> tuple[Sequential, TableSettings]:
     return model, TableSettings.from_model(model, path)
 
 
-def _kept(summary: TableSummary, settings: TableSettings, args, target: bool, keep: list[str] = ()) -> np.ndarray:
-    """The rows to use of the CSV file of `evaluate` (``target``: with the target) or `predict` (``keep``:
-    columns to copy), checked from its summary against the model's settings: its columns there, the numeric
-    ones numbers (all problems at once, before missing values), rows missing a value dropped if asked."""
-    unknown = [c for c in keep if c not in summary.columns]
+def _check_columns(names: list[str], settings: TableSettings, args, target: bool, keep: list[str] = ()) -> None:
+    """The CSV file's columns ``names`` (its header) checked against the model's settings before the file is
+    read: the features there, the target for `evaluate` (``target``), the columns --keep copies."""
+    unknown = [c for c in keep if c not in names]
     if unknown:
-        raise CLIError(f"--keep: {args.data} has no column(s) {unknown}; its columns are {summary.columns}")
-    missing = [f for f in settings.features if f not in summary.columns]
+        raise CLIError(f"--keep: {args.data} has no column(s) {unknown}; its columns are {names}")
+    missing = [f for f in settings.features if f not in names]
     if missing:
         raise CLIError(
-            f"{summary.path} lacks the feature column(s) {missing} the model was trained on "
+            f"{args.data} lacks the feature column(s) {missing} the model was trained on "
             f"(it expects {len(settings.features)} features: {settings.features})"
         )
-    if target and settings.target not in summary.columns:
+    if target and settings.target not in names:
         raise CLIError(f"{args.data} has no target column {settings.target!r} to evaluate against")
+
+
+def _kept(settings: TableSettings, args, target: bool, keep: list[str] = ()) -> tuple[TableSummary, np.ndarray]:
+    """The CSV file of `evaluate` and `explain` (``target``: with the target) or `predict` (``keep``: columns to
+    copy) checked against the model's settings, its header first, then read once in chunks into a summary:
+    the numeric columns numbers (all problems at once, before missing values), rows missing a value dropped if
+    asked. The summary, and the rows to use."""
+    _check_columns(columns(args.data, args.delimiter), settings, args, target, keep)
+    summary = summarise(chunks(args.data, args.delimiter))
     numeric = [f for f in settings.features if f not in settings.categories]
     if target and not settings.classification:
         numeric.append(settings.target)
     refuse(summary, not_numbers(summary, {name: summary.kinds(name) for name in numeric}))
     if target:
-        return handle_missing(summary, [*settings.features, settings.target], args.drop_missing, settings.target)
+        used = [*settings.features, settings.target]
+        return summary, handle_missing(summary, used, args.drop_missing, settings.target)
     note = "; they get no prediction" + ("" if keep else " (--keep ID copies an id column to line predictions up)")
     # predict's output is the predictions: what it says about the data goes to stderr
-    return handle_missing(summary, settings.features, args.drop_missing, None, file=sys.stderr, note=note)
+    return summary, handle_missing(summary, settings.features, args.drop_missing, None, file=sys.stderr, note=note)
 
 
 def cmd_evaluate(args) -> None:
@@ -71,8 +80,7 @@ def cmd_evaluate(args) -> None:
     file is read in chunks of rows: checked first, then predicted a chunk at a time; only the outputs and the
     targets are kept."""
     model, settings = _load(args.model)
-    summary = summarise(chunks(args.data, args.delimiter))
-    kept = _kept(summary, settings, args, target=True)
+    summary, kept = _kept(settings, args, target=True)
     outs, ys, unseen, unseen_lines, unseen_count = [], [], set(), [], 0
     for chunk in kept_chunks(args.data, args.delimiter, summary.n, kept, BATCH):
         outs.append(model.predict(settings.inputs(chunk), batch_size=BATCH))
@@ -111,8 +119,7 @@ def cmd_predict(args) -> None:
     if args.out:
         check_writable(args.out, "--out")
     keep = args.keep or []
-    summary = summarise(chunks(args.data, args.delimiter))
-    kept = _kept(summary, settings, args, target=False, keep=keep)
+    summary, kept = _kept(settings, args, target=False, keep=keep)
     header = list(keep)
     if settings.classification:
         header += ["prediction", *(settings.classes if args.proba else ["probability"])]
@@ -195,8 +202,7 @@ def cmd_explain(args) -> None:
     left as it was."""
     check_writable(args.out, "--out")
     model, settings = _load(args.model)
-    summary = summarise(chunks(args.data, args.delimiter))
-    kept = _kept(summary, settings, args, target=True)
+    summary, kept = _kept(settings, args, target=True)
     count = min(args.rows, len(kept))
     if count < model.min_batch():
         raise CLIError(f"{args.data} has {count} usable rows; a training step of this model needs {model.min_batch()}")
