@@ -303,6 +303,21 @@ def test_columns_are_checked_from_the_header_before_the_file_is_read(trained, tm
         assert code == 1 and "lacks the feature column(s) ['b']" in capsys.readouterr().err
 
 
+def test_text_values_never_seen_in_two_chunks_are_named_before_any_prediction(trained, tmp_path, capsys, monkeypatch):
+    model_path, data = trained
+    monkeypatch.setattr(encoded_table, "CHUNK_CELLS", 40)
+    predicting = []
+    monkeypatch.setattr("neuronet.cli.use._predictions", lambda *args: predicting.append(1))
+    with open(data, newline="") as f:
+        rows = list(csv.reader(f))
+    rows[5][2], rows[280][2] = "purple", "pink"
+    new = write(tmp_path / "new.csv", rows[0], rows[1:])
+    code, printed, err = predicted(capsys, model_path, new, "--drop-missing")
+    assert code == 1 and printed == [] and predicting == []
+    assert "line 6, column 'colour' holds 'purple', a value the model never saw in training" in err
+    assert "(2 such rows: lines 6, 281)" in err
+
+
 def test_a_row_that_fails_in_the_last_chunk_leaves_nothing_printed_or_written(trained, tmp_path, capsys, monkeypatch):
     model_path, data = trained
     monkeypatch.setattr(encoded_table, "CHUNK_CELLS", 40)

@@ -21,7 +21,7 @@ from ..sequential import Sequential
 from .arguments import CLIError
 from .reading import line_list, lines
 from .settings import damaged, outputs_for
-from .table_summary import MAX_CATEGORIES
+from .table_summary import MAX_CATEGORIES, TableSummary
 
 
 def sources(features: list[str], categories: dict[str, list[str]]) -> list[str]:
@@ -40,13 +40,19 @@ def _one_hot(table: Table, name: str, known: list[str]) -> np.ndarray:
     values = table.column(name)
     unseen = [r for r, value in enumerate(values) if value not in index]
     if unseen:
-        shown = ", ".join(map(repr, known[:10])) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
-        raise CLIError(
-            f"{table.path}, {table.where(unseen[0], name)} holds {values[unseen[0]]!r}, a value the model never "
-            f"saw in training ({len(unseen)} such row(s): {lines(table, unseen)}); it knows {shown}: correct "
-            "those cells or delete their rows"
-        )
+        raise unseen_category(table, name, values[unseen[0]], unseen, known)
     return np.eye(len(known))[[index[value] for value in values]]
+
+
+def unseen_category(table: Table | TableSummary, name: str, value: str, rows, known: list[str]) -> CLIError:
+    """The error for a text feature's ``value`` that the model never saw, in the ``rows`` of ``table`` (the
+    first of them holding ``value``)."""
+    shown = ", ".join(map(repr, known[:10])) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+    more = f" ({len(rows)} such rows: {lines(table, rows)})" if len(rows) > 1 else ""
+    return CLIError(
+        f"{table.path}, {table.where(rows[0], name)} holds {value!r}, a value the model never saw in training"
+        f"{more}; it knows {shown}: correct those cells or delete their rows"
+    )
 
 
 def encode(table: Table, features: list[str], categories: dict[str, list[str]]) -> np.ndarray:

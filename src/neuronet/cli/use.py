@@ -25,7 +25,7 @@ from .arguments import CLIError, check_writable
 from .encoded_table import chunks, columns, kept_chunks
 from .reading import handle_missing, not_numbers, refuse
 from .scores import confusion_table, scores
-from .table_settings import TableSettings, input_names
+from .table_settings import TableSettings, input_names, unseen_category
 from .table_summary import TableSummary, summarise
 
 CLASSES_SHOWN = 50  # evaluate prints the per-class report and confusion matrix up to this many classes
@@ -69,10 +69,28 @@ def _kept(settings: TableSettings, args, target: bool, keep: list[str] = ()) -> 
     refuse(summary, not_numbers(summary, {name: summary.kinds(name) for name in numeric}))
     if target:
         used = [*settings.features, settings.target]
-        return summary, handle_missing(summary, used, args.drop_missing, settings.target)
-    note = "; they get no prediction" + ("" if keep else " (--keep ID copies an id column to line predictions up)")
-    # predict's output is the predictions: what it says about the data goes to stderr
-    return summary, handle_missing(summary, settings.features, args.drop_missing, None, file=sys.stderr, note=note)
+        kept = handle_missing(summary, used, args.drop_missing, settings.target)
+    else:
+        note = "; they get no prediction" + ("" if keep else " (--keep ID copies an id column to line predictions up)")
+        # predict's output is the predictions: what it says about the data goes to stderr
+        kept = handle_missing(summary, settings.features, args.drop_missing, None, file=sys.stderr, note=note)
+    _refuse_unseen_categories(summary, settings, kept)
+    return summary, kept
+
+
+def _refuse_unseen_categories(summary: TableSummary, settings: TableSettings, kept: np.ndarray) -> None:
+    """An error for a text feature's value the model never saw, in the rows ``kept``: from the summary, so with
+    every such row of the file at once. (A column the summary holds no codes of, one with numbers or with more
+    distinct texts than categories, is found a chunk at a time as it is encoded.)"""
+    for name, known in settings.categories.items():
+        column = summary.column(name)
+        if column.codes is None:
+            continue
+        values, codes = list(column.values), column.rows_coded()
+        unseen = [c for c, value in enumerate(values) if value not in set(known)]
+        rows = kept[np.isin(codes[kept], unseen)]
+        if len(rows):
+            raise unseen_category(summary, name, values[codes[rows[0]]], rows, known)
 
 
 def cmd_evaluate(args) -> None:
