@@ -86,8 +86,8 @@ def _refuse_unseen_categories(summary: TableSummary, settings: TableSettings, ke
         column = summary.column(name)
         if column.codes is None:
             continue
-        values, codes = list(column.values), column.rows_coded()
-        unseen = [c for c, value in enumerate(values) if value not in set(known)]
+        values, codes, knows = list(column.values), column.rows_coded(), set(known)
+        unseen = [c for c, value in enumerate(values) if value not in knows]
         rows = kept[np.isin(codes[kept], unseen)]
         if len(rows):
             raise unseen_category(summary, name, values[codes[rows[0]]], rows, known)
