@@ -3,11 +3,12 @@ tests, then the speed against PyTorch CUDA.
 
     python bench/gpu.py                 # everything, about 3-4 minutes on an H200
     python bench/gpu.py --skip-tests    # the benchmarks alone
+    python bench/gpu.py --skip-tests lstm gru   # the benchmarks of some workloads
     python bench/gpu.py --profile mlp 1024   # where one epoch's time goes on the host (cProfile)
 
 (a) runs ``tests/test_gpu.py`` (every layer's passes and 20 optimizer steps of
 four models equal the CPU's in float64 to 1e-10); (b) times training of
-``mlp``, ``mlp_big``, ``cnn`` and ``lstm`` (``bench/run.py``'s workloads) at
+``mlp``, ``mlp_big``, ``cnn``, ``lstm`` and ``gru`` (``bench/run.py``'s workloads) at
 batch 128 and 1024, and inference (``infer``) at 1024, neuronet on CuPy
 against the same model in PyTorch CUDA, each side in its own process,
 alternating; (c) prints one JSON line per figure. Every timed epoch ends
@@ -35,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import run as cpu_bench  # noqa: E402 (bench/run.py: the workloads and their models)
 
-CASES = [(w, b) for w in ("mlp", "mlp_big", "cnn", "lstm") for b in (128, 1024)] + [("infer", 1024)]
+CASES = [(w, b) for w in ("mlp", "mlp_big", "cnn", "lstm", "gru") for b in (128, 1024)] + [("infer", 1024)]
 
 
 def run_neuronet(name, batch, epochs):
@@ -92,8 +93,10 @@ def profile(name: str, batch: int) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
 
 
-def benchmarks(rounds: int, epochs: int) -> None:
+def benchmarks(rounds: int, epochs: int, workloads: list[str]) -> None:
     for name, batch in CASES:
+        if workloads and name not in workloads:
+            continue
         n = cpu_bench.WORKLOADS[name][2]
         rates = {"neuronet": [], "torch": [], "torch_resident": []}
         for _ in range(rounds):
@@ -124,12 +127,16 @@ def positive(text: str) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("workloads", nargs="*", help="the workloads to time (default: every one)")
     ap.add_argument("--skip-tests", action="store_true", help="the benchmarks alone, without tests/test_gpu.py")
     ap.add_argument("--rounds", type=positive, default=1, help="neuronet/PyTorch process pairs per case (default 1)")
     ap.add_argument("--epochs", type=positive, default=3, help="timed epochs per process, after a warm-up (default 3)")
     ap.add_argument("--profile", nargs=2, metavar=("WORKLOAD", "BATCH"), help="profile one epoch of neuronet")
     ap.add_argument("--worker", nargs=3, metavar=("SIDE", "WORKLOAD", "BATCH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    unknown = sorted({*args.workloads} - {name for name, _ in CASES})
+    if unknown:
+        ap.error(f"no GPU case for {', '.join(unknown)}; the workloads are {', '.join(dict(CASES))}")
     if args.profile:
         name, batch = args.profile
         if name not in cpu_bench.WORKLOADS:
@@ -161,7 +168,7 @@ def main() -> int:
         print(done.stdout[-3000:], file=sys.stderr)
         summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-800:]
         print(json.dumps({"gpu_tests": summary, "returncode": done.returncode}), flush=True)
-    benchmarks(args.rounds, args.epochs)
+    benchmarks(args.rounds, args.epochs, args.workloads)
     return 0
 
 

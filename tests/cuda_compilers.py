@@ -27,6 +27,7 @@ ARCHS = ("sm_80", "sm_90")  # the GPUs neuronet supports: Ampere (A100) and Hopp
 CPU_PRELUDE = """
 #include <cmath>
 using std::sqrt;
+using std::tanh;
 #define __global__
 struct neuronet_dim3 { unsigned x, y, z; };
 static const neuronet_dim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0}, blockDim = {1, 1, 1}, gridDim = {1, 1, 1};

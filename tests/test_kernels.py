@@ -6,6 +6,9 @@
 2. The same text compiled for the CPU (the CUDA names stubbed: one thread walks every element) gives, on
    random inputs, NumpyOps's update to 1e-6 in float32 (and 1e-12 in float64); a kernel with a sign turned
    is caught.
+3. The recurrent cells' kernels, called through CupyOps's own methods (on a CupyOps whose kernels run this
+   CPU build), give the reference cells' numbers: CupyOps's naming of each gate's buffer is checked with
+   the kernels' arithmetic.
 """
 
 import ctypes
@@ -14,7 +17,8 @@ import cuda_compilers
 import numpy as np
 import pytest
 
-from neuronet.ops import NumpyOps, kernels
+from neuronet.gpu import CupyOps
+from neuronet.ops import NumpyOps, Ops, kernels
 
 COMPILERS = {"nvrtc": cuda_compilers.find_nvrtc, "nvcc": cuda_compilers.find_nvcc}
 TYPO = ("sqrt(vi)", "sqrtt(vi)")  # what a slip of the finger makes of Adam's kernel
@@ -101,7 +105,7 @@ def test_each_kernel_computes_numpy_ops_update_on_the_cpu(on_cpu, case, dtype):
         got, expected = rmsprop(on_cpu, dtype)
     else:
         got, expected = adam(on_cpu, dtype, decay=1.0 if case == "adam" else 1 - 0.01 * 0.01)
-    assert set(kernels.KERNELS) == {"adam", "rmsprop"}, "a new kernel needs its case here"
+    assert set(kernels.KERNELS) == {"adam", "rmsprop", *CELL_KERNELS}, "a new kernel needs its case here"
     for a, b, before in zip(got, expected, random_state(dtype, count=len(got) + 1)[1:]):
         assert not np.array_equal(b, before)  # the update did something
         np.testing.assert_allclose(a, b, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
@@ -126,3 +130,83 @@ def test_a_kernel_with_a_sign_turned_is_caught(tmp_path):
     np.testing.assert_allclose(m, m_expected, rtol=1e-6, atol=1e-6)  # the moments are still right
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(w, w_expected, rtol=1e-6, atol=1e-6)
+
+
+class CpuKernelOps(CupyOps):
+    """CupyOps on NumPy arrays, its kernels run from their CPU build: what it hands a kernel is what it hands
+    the GPU's. Counts the kernels it runs."""
+
+    xp = np
+
+    def __init__(self, library) -> None:
+        Ops.__init__(self)  # (CupyOps's own would look for a GPU)
+        self.library, self.ran = library, []
+
+    def run_kernel(self, kernel, buffers, scalars):
+        run_on_cpu(self.library, kernel, next(iter(buffers.values())).dtype.name, buffers, scalars)
+        self.ran.append(kernel)
+
+
+BATCH, HIDDEN = 5, 7
+
+
+def cell_arrays(case, dtype, seed=0):
+    """A cell's arguments as ``Ops``'s method takes them, random (pre-activations in (-2, 2), gates and
+    derivatives as their functions make them: in (0, 1), (-1, 1) and (0, 1/4)), outputs filled with noise."""
+    rng = np.random.default_rng(seed)
+
+    def draw(gates=None, low=-1.0, high=1.0):
+        shape = (BATCH, HIDDEN) if gates is None else (gates, BATCH, HIDDEN)
+        return rng.uniform(low, high, shape).astype(dtype)
+
+    if case in ("lstm_cell", "lstm_cell_training"):
+        derivatives = draw(4) if case.endswith("training") else None
+        return draw(4, -2, 2), draw(), draw(), draw(), draw(), derivatives  # z, c_prev, c, tanh_c, h
+    if case == "lstm_cell_backward":
+        gates = draw(4, 0, 1)
+        gates[3] = draw()
+        return draw(), draw(), gates, draw(), draw(), draw(4, 0, 0.25), draw(4)  # dh, dc, ..., derivatives, da
+    if case in ("gru_cell", "gru_cell_training"):
+        derivatives = draw(3) if case.endswith("training") else None
+        return draw(3, -2, 2), draw(3, -2, 2), draw(), draw(), draw(), derivatives  # a, e, h_prev, m, h
+    gates = draw(3, 0, 1)
+    gates[2] = draw()
+    return draw(), gates, draw(), draw(), draw(3, 0, 0.25), draw(3), draw(3)  # dh, ..., derivatives, da, de
+
+
+CELL_KERNELS = ["lstm_cell", "lstm_cell_training", "lstm_cell_backward", "gru_cell", "gru_cell_training",
+                "gru_cell_backward"]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", sorted(kernels.DTYPES))
+@pytest.mark.parametrize("case", CELL_KERNELS)
+def test_each_cell_kernel_through_cupy_ops_computes_the_reference_cell(on_cpu, case, dtype):
+    method = case.removesuffix("_training")
+    expected, got = cell_arrays(case, dtype), cell_arrays(case, dtype)
+    getattr(NumpyOps(), method)(*expected)
+    ops = CpuKernelOps(on_cpu)
+    getattr(ops, method)(*got)
+    assert ops.ran == [case]  # the kernel, not the reference's fallback
+    for a, b in zip(got, expected):
+        if b is None:
+            assert a is None
+            continue
+        np.testing.assert_allclose(a, b, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+    changed = sum(
+        b is not None and not np.array_equal(b, before) for b, before in zip(expected, cell_arrays(case, dtype))
+    )
+    assert changed >= 2  # (forwards the gates and the state, backwards the gradients: what the step writes)
+
+
+def test_a_cell_with_a_gate_it_cannot_take_falls_back_to_the_reference(on_cpu):
+    """A gate that is not one contiguous block (a hand-made view) goes through the reference's passes."""
+    args = list(cell_arrays("gru_cell", "float32"))
+    expected = [None if a is None else a.copy() for a in args]
+    args[0] = np.asfortranarray(args[0])
+    ops = CpuKernelOps(on_cpu)
+    ops.gru_cell(*args)
+    assert ops.ran == []
+    NumpyOps().gru_cell(*expected)
+    for a, b in zip(args, expected):
+        if b is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

@@ -44,50 +44,25 @@ class GRU(Recurrent):
     def prepare(self, steps, batch, dtype):
         super().prepare(steps, batch, dtype)
         self.m = self.ops.empty((steps, batch, self.hidden_size), dtype)  # h_{t-1} U_n + c_n
+        self.e = self.ops.empty((3, batch, self.hidden_size), dtype)  # each step's h_{t-1} U + c, gate by gate
         self.c = self.recurrent_biases.data.reshape(3, 1, -1)[list(self.order)] * self.half(dtype)
 
     def forward_step(self, t):
-        xp, a, hs, m = self.ops.xp, self.a[:, t], self.carried[0], self.m[t]
-        e = self.recurrent_product(t)
-        e += self.c
-        m[...] = e[2]
-        rz = a[:2]
-        rz += e[:2]
-        xp.tanh(rz, out=rz)
-        self.sigmoids_from_tanh(a)
-        r, z, n = a
-        n += r * m
-        xp.tanh(n, out=n)
-        h = hs[t + 1]
-        xp.subtract(hs[t], n, out=h)  # h_t = n + z * (h_{t-1} - n)
-        h *= z
-        h += n
-        if self.training:  # r(1-r), z(1-z), 1-n^2 while the gates are in cache
-            d = self.derivatives[:, t]
-            xp.multiply(a, a, out=d)
-            xp.subtract(rz, d[:2], out=d[:2])
-            xp.subtract(1, d[2], out=d[2])
+        hs = self.carried[0]
+        e = self.ops.xp.add(self.recurrent_product(t), self.c, out=self.e)
+        derivatives = self.derivatives[:, t] if self.training else None
+        self.ops.gru_cell(self.a[:, t], e, hs[t], self.m[t], hs[t + 1], derivatives)
 
     def backward_through_time(self, dy, input_grad):
         self.de = self.ops.xp.empty_like(self.a)  # the gradients for U and c
         return super().backward_through_time(dy, input_grad)
 
     def backward_step(self, t, grads):
-        xp = self.ops.xp
         (dh,) = grads
-        (r, z, n), d, da, de = self.a[:, t], self.derivatives[:, t], self.da[:, t], self.de[:, t]
-        xp.subtract(1, z, out=da[2])  # dn = dh (1 - z) (1 - n^2)
-        da[2] *= dh
-        da[2] *= d[2]
-        xp.subtract(self.carried[0][t], n, out=da[1])  # dz = dh (h_{t-1} - n) z (1 - z)
-        da[1] *= dh
-        da[1] *= d[1]
-        xp.multiply(da[2], self.m[t], out=da[0])  # dr = dn m r (1 - r)
-        da[0] *= d[0]
-        de[:2] = da[:2]
-        xp.multiply(da[2], r, out=de[2])
+        gates, de = self.a[:, t], self.de[:, t]
+        self.ops.gru_cell_backward(dh, gates, self.carried[0][t], self.m[t], self.derivatives[:, t], self.da[:, t], de)
         dh_before = self.back_through_u(t, de)
-        dh_before += dh * z
+        dh_before += dh * gates[1]  # dh_{t-1} = dh z + de_t U^T
         return [dh_before]
 
     def recurrent_gradients(self, hs_t):

@@ -55,38 +55,15 @@ class LSTM(Recurrent):
         self.tanh_c = self.ops.empty((steps, batch, self.hidden_size), dtype)
 
     def forward_step(self, t):
-        xp, z = self.ops.xp, self.a[:, t]
-        hs, cs = self.carried
+        z, (hs, cs) = self.a[:, t], self.carried
         z += self.recurrent_product(t)
-        xp.tanh(z, out=z)  # g, and tanh(x / 2) for the sigmoid gates (their columns were halved)
-        self.sigmoids_from_tanh(z)
-        i, f, o, g = z
-        c, tanh_c = cs[t + 1], self.tanh_c[t]
-        xp.multiply(f, cs[t], out=c)
-        c += i * g
-        xp.tanh(c, out=tanh_c)
-        xp.multiply(o, tanh_c, out=hs[t + 1])
-        if self.training:  # each gate's derivative while the gates are in cache: s(1 - s), 1 - g^2
-            d = self.derivatives[:, t]
-            xp.multiply(z, z, out=d)
-            xp.subtract(z[:3], d[:3], out=d[:3])
-            xp.subtract(1, d[3], out=d[3])
+        derivatives = self.derivatives[:, t] if self.training else None
+        self.ops.lstm_cell(z, cs[t], cs[t + 1], self.tanh_c[t], hs[t + 1], derivatives)
 
     def backward_step(self, t, grads):
-        xp = self.ops.xp
         dh, dc = grads
-        (i, f, o, g), tanh_c, da = self.a[:, t], self.tanh_c[t], self.da[:, t]
-        xp.multiply(dh, tanh_c, out=da[2])  # do
-        carry = tanh_c * tanh_c  # dc += dh * o * (1 - tanh(c)^2)
-        xp.subtract(1, carry, out=carry)
-        carry *= o
-        carry *= dh
-        dc += carry
-        xp.multiply(dc, g, out=da[0])  # di
-        xp.multiply(dc, self.carried[1][t], out=da[1])  # df
-        xp.multiply(dc, i, out=da[3])  # dg
-        dc *= f
-        da *= self.derivatives[:, t]
+        da, c_before = self.da[:, t], self.carried[1][t]
+        self.ops.lstm_cell_backward(dh, dc, self.a[:, t], self.tanh_c[t], c_before, self.derivatives[:, t], da)
         return [self.back_through_u(t, da), dc]
 
     def get_config(self):

@@ -202,12 +202,6 @@ class Recurrent(SizedByInput, abstract=True):
             self.ops.xp.matmul(self.carried[0][t], self.u, out=self.r)
         return self.r_by_gate
 
-    def sigmoids_from_tanh(self, z) -> None:
-        """z (gates, batch, H) holds tanh(x / 2) in the sigmoid gates: make them (1 + tanh(x / 2)) / 2."""
-        part = z[self.sigmoids]
-        part *= 0.5
-        part += 0.5
-
     def forward_step(self, t: int) -> None:
         """One step of the cell: from ``self.carried[.][t]`` and ``self.a[:, t]``, write ``self.carried[.][t + 1]``."""
         raise NotImplementedError

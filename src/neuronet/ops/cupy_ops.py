@@ -7,13 +7,16 @@ does change is below, and only that:
 - arrays are allocated on the device, and the random numbers behind dropout
   and augmentation come from a generator on the device (seeded from the
   model's own, so runs repeat; they are other numbers than the CPU's);
-- Embedding's scatter-add is ``cupyx.scatter_add``;
+- Embedding's scatter-add is ``cupy.add.at``;
 - the optimizers' update kernels ``adam`` (Adam, AdamW) and ``rmsprop`` run
   over the flat parameter buffer as one fused CUDA kernel each (their source
   is ``kernels.py``'s, compiled as a ``cupy.RawModule``), where NumPy
   makes 8-10 passes over memory: on a GPU every pass is a kernel launch, and
   for small models the launches, not the arithmetic, are the cost (``sgd``
   and ``adagrad`` are the reference's plain ones, in CuPy);
+- so does each step of an LSTM's or a GRU's cell (``lstm_cell``,
+  ``gru_cell`` and their backward passes): one kernel for the 10-15
+  element-wise passes between a step's matrix products;
 - none of the CPU's tuning applies: not NumpyOps's kernels and kept memory,
   and, since ``tuned_for_cpu`` is False, a model plans no fused conv + pool
   stages and splits no batch over threads.
@@ -110,21 +113,68 @@ class CupyOps(Ops):
         return self._draws().standard_normal(shape, dtype=dtype or self.dtype)
 
     def scatter_add(self, target, index, values) -> None:
-        import cupyx
-
-        cupyx.scatter_add(target, self.asarray(index), values)
+        self.xp.add.at(target, self.asarray(index), values)
 
     def rmsprop(self, w, g, square_avg, *, lr, rho, epsilon, scratch=None):
         if not _fusable(w, g, square_avg):
             return super().rmsprop(w, g, square_avg, lr=lr, rho=rho, epsilon=epsilon)
         scalars = kernels.rmsprop_scalars(lr=lr, rho=rho, epsilon=epsilon)
-        _launch("rmsprop", {"g": g, "w": w, "s": square_avg}, scalars)
+        self.run_kernel("rmsprop", {"g": g, "w": w, "s": square_avg}, scalars)
 
     def adam(self, w, g, m, v, *, lr, beta_1, beta_2, epsilon, t, decay=1.0, scratch=None):
         if not _fusable(w, g, m, v):
             return super().adam(w, g, m, v, lr=lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, t=t, decay=decay)
         scalars = kernels.adam_scalars(lr=lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, t=t, decay=decay)
-        _launch("adam", {"g": g, "w": w, "m": m, "v": v}, scalars)
+        self.run_kernel("adam", {"g": g, "w": w, "m": m, "v": v}, scalars)
+
+    def lstm_cell(self, z, c_prev, c, tanh_c, h, derivatives=None):
+        buffers = {**kernels.gate_buffers(z, "ifog"), "c_prev": c_prev, "c": c, "tanh_c": tanh_c, "h": h}
+        if derivatives is not None:
+            buffers.update(kernels.gate_buffers(derivatives, "ifog", "d_"))
+        if not self.run_cell("lstm_cell", buffers, training=derivatives is not None):
+            super().lstm_cell(z, c_prev, c, tanh_c, h, derivatives)
+
+    def lstm_cell_backward(self, dh, dc, gates, tanh_c, c_prev, derivatives, da):
+        buffers = {"dh": dh, "dc": dc, "tanh_c": tanh_c, "c_prev": c_prev, **kernels.gate_buffers(gates, "ifog")}
+        for prefix, array in (("d_", derivatives), ("da_", da)):
+            buffers.update(kernels.gate_buffers(array, "ifog", prefix))
+        if not self.run_cell("lstm_cell_backward", buffers):
+            super().lstm_cell_backward(dh, dc, gates, tanh_c, c_prev, derivatives, da)
+
+    def gru_cell(self, a, e, h_prev, m, h, derivatives=None):
+        buffers = {**kernels.gate_buffers(a, "rzn"), **kernels.gate_buffers(e, "rzn", "e_")}
+        buffers.update({"h_prev": h_prev, "m": m, "h": h})
+        if derivatives is not None:
+            buffers.update(kernels.gate_buffers(derivatives, "rzn", "d_"))
+        if not self.run_cell("gru_cell", buffers, training=derivatives is not None):
+            super().gru_cell(a, e, h_prev, m, h, derivatives)
+
+    def gru_cell_backward(self, dh, gates, h_prev, m, derivatives, da, de):
+        buffers = {"dh": dh, "h_prev": h_prev, "m": m, **kernels.gate_buffers(gates, "rzn")}
+        for prefix, array in (("d_", derivatives), ("da_", da), ("de_", de)):
+            buffers.update(kernels.gate_buffers(array, "rzn", prefix))
+        if not self.run_cell("gru_cell_backward", buffers):
+            super().gru_cell_backward(dh, gates, h_prev, m, derivatives, da, de)
+
+    def run_cell(self, kernel: str, buffers: dict, training: bool = False) -> bool:
+        """Run a recurrent cell's kernel (``kernel + "_training"``, keeping the derivatives too) over its
+        buffers, if it can take them (``_fusable``); whether it ran. The layers' arrays always can: a gate of
+        a step is a contiguous block."""
+        if not _fusable(*buffers.values()):
+            return False
+        self.run_kernel(kernel + "_training" if training else kernel, buffers, {})
+        return True
+
+    def run_kernel(self, kernel: str, buffers: dict, scalars: dict) -> None:
+        """Run ``kernel`` over its buffers' elements, its arguments by name (``kernels.arguments``): the scalars
+        as the buffers' type (a Python float would be passed as a double), the size as ``long long``."""
+        arrays, values = kernels.arguments(kernel, buffers, scalars)
+        n, dtype = arrays[0].size, arrays[0].dtype
+        if n == 0:  # a grid of no blocks is a launch error
+            return
+        blocks = min(-(-n // kernels.THREADS), _MAX_BLOCKS)
+        function = _function(kernel, dtype)
+        function((blocks,), (kernels.THREADS,), (*arrays, *(dtype.type(x) for x in values), np.int64(n)))
 
 
 _MAX_BLOCKS = 65536  # enough to fill any GPU many times over; past it, each thread's loop does more elements
@@ -134,21 +184,19 @@ def _fusable(w, *others) -> bool:
     """Whether the fused kernel can take these arrays: one element type it is made for, one size, each
     contiguous (it indexes them as flat buffers). A model's flat parameter buffer always is; a parameter
     stepped by hand may not be, and then takes the reference's plain formula."""
-    return w.dtype.name in kernels.DTYPES and all(
+    return w.dtype in _KERNEL_DTYPES and all(
         a.dtype == w.dtype and a.size == w.size and a.flags.c_contiguous for a in (w, *others)
     )
 
 
-def _launch(kernel: str, buffers: dict, scalars: dict) -> None:
-    """Run ``kernel`` over its buffers' elements, its arguments by name (``kernels.arguments``): the scalars
-    as the buffers' type (a Python float would be passed as a double), the size as ``long long``."""
-    arrays, values = kernels.arguments(kernel, buffers, scalars)
-    n, dtype = arrays[0].size, arrays[0].dtype
-    if n == 0:  # a grid of no blocks is a launch error
-        return
-    blocks = min(-(-n // kernels.THREADS), _MAX_BLOCKS)
-    function = _module().get_function(kernels.function_name(kernel, dtype.name))
-    function((blocks,), (kernels.THREADS,), (*arrays, *(dtype.type(x) for x in values), np.int64(n)))
+# (a dtype's name is slow to read: a recurrent layer asks for a kernel twice a step)
+_KERNEL_DTYPES = frozenset(np.dtype(name) for name in kernels.DTYPES)
+
+
+@functools.cache
+def _function(kernel: str, dtype: np.dtype):
+    """``kernel`` for ``dtype`` from the compiled module."""
+    return _module().get_function(kernels.function_name(kernel, dtype.name))
 
 
 @functools.cache

@@ -162,6 +162,83 @@ class Ops:
         dcols = dz @ weights.T
         return dcols.reshape(b, out_h, out_w, -1, in_channels).transpose(3, 0, 1, 2, 4)
 
+    # -- the recurrent cells: one step's element-wise part, after its matrix products ------------------------
+    # The formulas are the layers' (layers/lstm.py, layers/gru.py). Each array of gates is (gates, batch, H),
+    # in the layer's order, its sigmoid gates' pre-activations halved: (1 + tanh(x)) / 2 is their sigmoid.
+    # Written in place, so that a step allocates little; CupyOps runs each as one kernel.
+    def lstm_cell(self, z, c_prev, c, tanh_c, h, derivatives=None) -> None:
+        """z (i, f, o, g) becomes the gates: i, f, o = (1 + tanh(z)) / 2, g = tanh(z); then c = f c_prev + i g,
+        tanh_c = tanh(c), h = o tanh_c; ``derivatives``, where given, gets s(1 - s) and 1 - g^2."""
+        xp = self.xp
+        xp.tanh(z, out=z)
+        sigmoids = z[:3]
+        sigmoids *= 0.5
+        sigmoids += 0.5
+        i, f, o, g = z
+        xp.multiply(f, c_prev, out=c)
+        c += i * g
+        xp.tanh(c, out=tanh_c)
+        xp.multiply(o, tanh_c, out=h)
+        if derivatives is not None:  # while the gates are in cache
+            xp.multiply(z, z, out=derivatives)
+            xp.subtract(z[:3], derivatives[:3], out=derivatives[:3])
+            xp.subtract(1, derivatives[3], out=derivatives[3])
+
+    def lstm_cell_backward(self, dh, dc, gates, tanh_c, c_prev, derivatives, da) -> None:
+        """From dh and dc, the gradients reaching h_t and c_t: da (i, f, o, g) gets the pre-activations'
+        gradient and dc becomes dc_{t-1}."""
+        xp = self.xp
+        i, f, o, g = gates
+        xp.multiply(dh, tanh_c, out=da[2])  # do
+        carry = tanh_c * tanh_c  # dc += dh * o * (1 - tanh(c)^2)
+        xp.subtract(1, carry, out=carry)
+        carry *= o
+        carry *= dh
+        dc += carry
+        xp.multiply(dc, g, out=da[0])  # di
+        xp.multiply(dc, c_prev, out=da[1])  # df
+        xp.multiply(dc, i, out=da[3])  # dg
+        dc *= f
+        da *= derivatives
+
+    def gru_cell(self, a, e, h_prev, m, h, derivatives=None) -> None:
+        """a (r, z, n), x_t W + b, becomes the gates, from e (r, z, n), h_{t-1} U + c: [r z] = (1 + tanh(a + e)) / 2,
+        m = e_n, n = tanh(a_n + r m); then h = n + z (h_prev - n); ``derivatives``, where given, gets
+        r(1 - r), z(1 - z) and 1 - n^2."""
+        xp = self.xp
+        m[...] = e[2]
+        rz = a[:2]
+        rz += e[:2]
+        xp.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5
+        r, z, n = a
+        n += r * m
+        xp.tanh(n, out=n)
+        xp.subtract(h_prev, n, out=h)
+        h *= z
+        h += n
+        if derivatives is not None:  # while the gates are in cache
+            xp.multiply(a, a, out=derivatives)
+            xp.subtract(rz, derivatives[:2], out=derivatives[:2])
+            xp.subtract(1, derivatives[2], out=derivatives[2])
+
+    def gru_cell_backward(self, dh, gates, h_prev, m, derivatives, da, de) -> None:
+        """From dh, the gradient reaching h_t: da (r, z, n) gets [dr dz dn], the pre-activations' gradient (for
+        W and b), and de [dr dz dn r] (for U and c)."""
+        xp = self.xp
+        r, z, n = gates
+        xp.subtract(1, z, out=da[2])  # dn = dh (1 - z) (1 - n^2)
+        da[2] *= dh
+        da[2] *= derivatives[2]
+        xp.subtract(h_prev, n, out=da[1])  # dz = dh (h_{t-1} - n) z (1 - z)
+        da[1] *= dh
+        da[1] *= derivatives[1]
+        xp.multiply(da[2], m, out=da[0])  # dr = dn m r (1 - r)
+        da[0] *= derivatives[0]
+        de[:2] = da[:2]
+        xp.multiply(da[2], r, out=de[2])
+
     def prepare(self) -> None:
         """Called before a model's passes: a place for a device's one-time set-up."""
 
