@@ -16,7 +16,9 @@ import ctypes
 import cuda_compilers
 import numpy as np
 import pytest
+from test_devices import SEQUENCE, passes, randomised
 
+import neuronet as nn
 from neuronet.gpu import CupyOps
 from neuronet.ops import NumpyOps, Ops, kernels
 
@@ -134,16 +136,28 @@ def test_a_kernel_with_a_sign_turned_is_caught(tmp_path):
 
 class CpuKernelOps(CupyOps):
     """CupyOps on NumPy arrays, its kernels run from their CPU build: what it hands a kernel is what it hands
-    the GPU's. Counts the kernels it runs."""
+    the GPU's. Records the kernels it runs and the cells it could not run as kernels, and checks that no two
+    buffers of a launch overlap (the kernels take them as ``__restrict__``)."""
 
     xp = np
+    to_numpy = Ops.to_numpy
+    holds_data = Ops.holds_data
 
-    def __init__(self, library) -> None:
-        Ops.__init__(self)  # (CupyOps's own would look for a GPU)
-        self.library, self.ran = library, []
+    def __init__(self, library, rng=None) -> None:
+        Ops.__init__(self, rng)  # (CupyOps's own would look for a GPU)
+        self.library, self.ran, self.fell_back = library, [], []
+
+    def run_cell(self, kernel, buffers, training=False):
+        ran = super().run_cell(kernel, buffers, training)
+        if not ran:
+            self.fell_back.append(kernel)
+        return ran
 
     def run_kernel(self, kernel, buffers, scalars):
-        run_on_cpu(self.library, kernel, next(iter(buffers.values())).dtype.name, buffers, scalars)
+        arrays = list(buffers.items())
+        for k, (name, a) in enumerate(arrays):
+            assert not any(np.shares_memory(a, b) for _, b in arrays[k + 1 :]), f"{kernel}: {name} overlaps"
+        run_on_cpu(self.library, kernel, arrays[0][1].dtype.name, buffers, scalars)
         self.ran.append(kernel)
 
 
@@ -210,3 +224,41 @@ def test_a_cell_with_a_gate_it_cannot_take_falls_back_to_the_reference(on_cpu):
     for a, b in zip(args, expected):
         if b is not None:
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+L = nn.layers
+RECURRENT = {
+    "lstm": lambda: [L.LSTM(4, 3)],
+    "lstm, every step": lambda: [L.LSTM(4, 3, return_sequences=True)],
+    "gru": lambda: [L.GRU(4, 3)],
+    "gru, every step": lambda: [L.GRU(4, 3, return_sequences=True)],
+    "bidirectional lstm": lambda: [L.Bidirectional(L.LSTM(4, 3, return_sequences=True))],
+    "bidirectional gru": lambda: [L.Bidirectional(L.GRU(4, 3))],
+    "padded lstm": lambda: [L.Embedding(9, 4, padding_id=0), L.LSTM(4, 3)],
+    "padded gru": lambda: [L.Embedding(9, 4, padding_id=0), L.GRU(4, 3, return_sequences=True)],
+}
+
+
+@pytest.mark.parametrize("name", RECURRENT)
+def test_recurrent_layers_run_every_step_through_the_cell_kernels(float64, on_cpu, name):
+    """LSTM and GRU on a CupyOps whose kernels run on the CPU: every step's cell is a kernel (none falls back
+    to the reference's passes: a gate handed over as a strided view would), no launch's buffers overlap, and
+    the outputs and gradients are NumpyOps's."""
+    padded = name.startswith("padded")
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 9, (3, 5)) if padded else rng.standard_normal((3, *SEQUENCE[1:]))
+    if padded:
+        x[0, 3:] = 0  # padding: a mask reaches the recurrent layer
+    model = randomised(nn.Sequential(RECURRENT[name]()))
+    dy = rng.standard_normal(model.forward(x).shape)
+    expected = passes(model, x, dy)
+    ops = CpuKernelOps(on_cpu, model.ops.rng)
+    got = passes(model.to(ops), x, dy)
+    assert ops.fell_back == []
+    steps = 2 * x.shape[1] if "bidirectional" in name else x.shape[1]
+    assert len(ops.ran) == 2 * steps  # a kernel a step, forwards and backwards
+    for a, b in zip(got, expected):
+        if b is None:
+            assert a is None
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -30,7 +30,7 @@ class GRU(Recurrent):
 
     default_name = "gru"
     param_names = ("input_weights", "recurrent_weights", "biases", "recurrent_biases")
-    gates, order, sigmoids = 3, (0, 1, 2), slice(0, 2)
+    gates, order, sigmoids = 3, (0, 1, 2), slice(0, 2)  # r, z, n: as Ops.gru_cell takes them
 
     def __init__(
         self, *sizes: int, input_size: int | None = None, hidden_size: int | None = None, return_sequences=False

@@ -31,7 +31,7 @@ class LSTM(Recurrent):
     """
 
     default_name = "lstm"
-    gates, order, sigmoids, cells = 4, (0, 1, 3, 2), slice(0, 3), 2
+    gates, order, sigmoids, cells = 4, (0, 1, 3, 2), slice(0, 3), 2  # i, f, o, g: as Ops.lstm_cell takes them
 
     def __init__(
         self,

@@ -231,7 +231,8 @@ class Recurrent(SizedByInput, abstract=True):
                 dys *= self.mask  # a padded step's output was zero: it passes no gradient
             grads = [xp.zeros_like(dys[0]) for _ in range(self.cells)]
         else:
-            grads = [xp.array(dy, copy=True)] + [xp.zeros_like(dy) for _ in range(self.cells - 1)]
+            # (C order whatever dy's: each step's gradient a contiguous block, as the GPU's cell kernels take it)
+            grads = [xp.array(dy, copy=True, order="C")] + [xp.zeros(dy.shape, dy.dtype) for _ in range(self.cells - 1)]
         self.da = xp.empty_like(self.a)  # the gradient of every step's pre-activations, gate by gate
         self.q = self.ops.empty((batch, self.gates * self.hidden_size), self.a.dtype)
         for t in range(steps - 1, -1, -1):

@@ -113,7 +113,7 @@ class CupyOps(Ops):
         return self._draws().standard_normal(shape, dtype=dtype or self.dtype)
 
     def scatter_add(self, target, index, values) -> None:
-        self.xp.add.at(target, self.asarray(index), values)
+        self.xp.add.at(target, self.asarray(index), values)  # (cupyx.scatter_add is deprecated for it)
 
     def rmsprop(self, w, g, square_avg, *, lr, rho, epsilon, scratch=None):
         if not _fusable(w, g, square_avg):
@@ -127,21 +127,21 @@ class CupyOps(Ops):
         scalars = kernels.adam_scalars(lr=lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, t=t, decay=decay)
         self.run_kernel("adam", {"g": g, "w": w, "m": m, "v": v}, scalars)
 
-    def lstm_cell(self, z, c_prev, c, tanh_c, h, derivatives=None):
+    def lstm_cell(self, z, c_prev, c, tanh_c, h, derivatives=None) -> None:
         buffers = {**kernels.gate_buffers(z, "ifog"), "c_prev": c_prev, "c": c, "tanh_c": tanh_c, "h": h}
         if derivatives is not None:
             buffers.update(kernels.gate_buffers(derivatives, "ifog", "d_"))
         if not self.run_cell("lstm_cell", buffers, training=derivatives is not None):
             super().lstm_cell(z, c_prev, c, tanh_c, h, derivatives)
 
-    def lstm_cell_backward(self, dh, dc, gates, tanh_c, c_prev, derivatives, da):
+    def lstm_cell_backward(self, dh, dc, gates, tanh_c, c_prev, derivatives, da) -> None:
         buffers = {"dh": dh, "dc": dc, "tanh_c": tanh_c, "c_prev": c_prev, **kernels.gate_buffers(gates, "ifog")}
         for prefix, array in (("d_", derivatives), ("da_", da)):
             buffers.update(kernels.gate_buffers(array, "ifog", prefix))
         if not self.run_cell("lstm_cell_backward", buffers):
             super().lstm_cell_backward(dh, dc, gates, tanh_c, c_prev, derivatives, da)
 
-    def gru_cell(self, a, e, h_prev, m, h, derivatives=None):
+    def gru_cell(self, a, e, h_prev, m, h, derivatives=None) -> None:
         buffers = {**kernels.gate_buffers(a, "rzn"), **kernels.gate_buffers(e, "rzn", "e_")}
         buffers.update({"h_prev": h_prev, "m": m, "h": h})
         if derivatives is not None:
@@ -149,7 +149,7 @@ class CupyOps(Ops):
         if not self.run_cell("gru_cell", buffers, training=derivatives is not None):
             super().gru_cell(a, e, h_prev, m, h, derivatives)
 
-    def gru_cell_backward(self, dh, gates, h_prev, m, derivatives, da, de):
+    def gru_cell_backward(self, dh, gates, h_prev, m, derivatives, da, de) -> None:
         buffers = {"dh": dh, "h_prev": h_prev, "m": m, **kernels.gate_buffers(gates, "rzn")}
         for prefix, array in (("d_", derivatives), ("da_", da), ("de_", de)):
             buffers.update(kernels.gate_buffers(array, "rzn", prefix))
@@ -158,8 +158,8 @@ class CupyOps(Ops):
 
     def run_cell(self, kernel: str, buffers: dict, training: bool = False) -> bool:
         """Run a recurrent cell's kernel (``kernel + "_training"``, keeping the derivatives too) over its
-        buffers, if it can take them (``_fusable``); whether it ran. The layers' arrays always can: a gate of
-        a step is a contiguous block."""
+        buffers, if it can take them (``_fusable``); whether it ran. The layers' arrays can: a gate of a step
+        is a contiguous block (``tests/test_kernels.py`` runs the layers through the kernels)."""
         if not _fusable(*buffers.values()):
             return False
         self.run_kernel(kernel + "_training" if training else kernel, buffers, {})
@@ -180,12 +180,12 @@ class CupyOps(Ops):
 _MAX_BLOCKS = 65536  # enough to fill any GPU many times over; past it, each thread's loop does more elements
 
 
-def _fusable(w, *others) -> bool:
-    """Whether the fused kernel can take these arrays: one element type it is made for, one size, each
-    contiguous (it indexes them as flat buffers). A model's flat parameter buffer always is; a parameter
-    stepped by hand may not be, and then takes the reference's plain formula."""
-    return w.dtype in _KERNEL_DTYPES and all(
-        a.dtype == w.dtype and a.size == w.size and a.flags.c_contiguous for a in (w, *others)
+def _fusable(first, *others) -> bool:
+    """Whether a kernel can take these arrays: one element type it is made for, one shape, each contiguous
+    (it indexes them as flat buffers, element i of each with element i of the others). A model's flat
+    parameter buffer is; a parameter stepped by hand may not be, and then takes the reference's formula."""
+    return first.dtype in _KERNEL_DTYPES and all(
+        a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous for a in (first, *others)
     )
 
 

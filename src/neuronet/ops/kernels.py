@@ -1,8 +1,9 @@
 """The CUDA source of neuronet's own GPU kernels, as plain text: what CuPy compiles, and what the tests compile.
 
-Each kernel updates a flat parameter buffer in one pass, per element and in
-NumpyOps's order of operations (its ``adam``, ``rmsprop``; a GPU compiler may
-fuse a multiply and an add into one rounding, so the last bit may differ):
+Each kernel makes one pass over its buffers, per element and in the order of
+operations of NumpyOps's method of its name (a GPU compiler may fuse a multiply
+and an add into one rounding, so the last bit may differ). The optimizers'
+update a flat parameter buffer:
 
 - ``adam``:    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g g;  w = decay w;
   w -= step m / (sqrt(v) v_scale + eps), with v_scale = 1 / sqrt(1 - b2**t)
@@ -172,7 +173,8 @@ def rmsprop_scalars(*, lr: float, rho: float, epsilon: float) -> dict:
 
 def gate_buffers(array, names: str, prefix: str = "gate_") -> dict:
     """The gates of ``array`` (gates, batch, H) as a cell kernel's buffers by name, ``prefix`` + the gate's
-    letter in ``names`` ("ifog" for an LSTM, "rzn" for a GRU): ``gate_buffers(z, "ifog")["gate_f"] is z[1]``."""
+    letter in ``names`` ("ifog" for an LSTM, "rzn" for a GRU): ``gate_buffers(z, "ifog")["gate_f"]`` is the
+    view ``z[1]``."""
     return {prefix + name: array[k] for k, name in enumerate(names)}  # (indexing: iterating a CuPy array is slow)
 
 

@@ -165,15 +165,14 @@ class Ops:
     # -- the recurrent cells: one step's element-wise part, after its matrix products ------------------------
     # The formulas are the layers' (layers/lstm.py, layers/gru.py). Each array of gates is (gates, batch, H),
     # in the layer's order, its sigmoid gates' pre-activations halved: (1 + tanh(x)) / 2 is their sigmoid.
-    # Written in place, so that a step allocates little; CupyOps runs each as one kernel.
+    # Written in place, so that a step allocates little; CupyOps runs each as one kernel, which takes its
+    # arrays as __restrict__: no two of them may overlap.
     def lstm_cell(self, z, c_prev, c, tanh_c, h, derivatives=None) -> None:
         """z (i, f, o, g) becomes the gates: i, f, o = (1 + tanh(z)) / 2, g = tanh(z); then c = f c_prev + i g,
         tanh_c = tanh(c), h = o tanh_c; ``derivatives``, where given, gets s(1 - s) and 1 - g^2."""
         xp = self.xp
         xp.tanh(z, out=z)
-        sigmoids = z[:3]
-        sigmoids *= 0.5
-        sigmoids += 0.5
+        _sigmoids_from_tanh(z[:3])
         i, f, o, g = z
         xp.multiply(f, c_prev, out=c)
         c += i * g
@@ -210,8 +209,7 @@ class Ops:
         rz = a[:2]
         rz += e[:2]
         xp.tanh(rz, out=rz)
-        rz *= 0.5
-        rz += 0.5
+        _sigmoids_from_tanh(rz)
         r, z, n = a
         n += r * m
         xp.tanh(n, out=n)
@@ -285,3 +283,9 @@ class Ops:
         v[...] = beta_2 * v + (1 - beta_2) * g * g
         w *= decay
         w -= (lr / (1 - beta_1**t)) * m / (self.xp.sqrt(v) / math.sqrt(1 - beta_2**t) + epsilon)
+
+
+def _sigmoids_from_tanh(t) -> None:
+    """t = tanh(x / 2) becomes sigmoid(x) = (1 + tanh(x / 2)) / 2, in place."""
+    t *= 0.5
+    t += 0.5
