@@ -1,18 +1,24 @@
-"""A training batch split across threads (steps/threads.py) takes the same step as the whole batch, and the
-same step bit for bit whatever the number of threads."""
+"""A training batch split across threads (steps/threads.py) or worker processes (steps/processes.py) takes the
+same step as the whole batch, and the same step bit for bit whatever the number of threads or processes.
+Every test runs both ways: with processes where this machine may fork (Linux), and with threads alone."""
 
 import numpy as np
 import pytest
 
 import neuronet as nn
-from neuronet.steps import PlainStep, parts
+from neuronet.steps import PlainStep, parts, processes
 
 L = nn.layers
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    yield
+@pytest.fixture(autouse=True, params=["processes", "threads"])
+def split(request, monkeypatch):
+    """How the parts run: in worker processes where this machine may fork, or in threads (forking refused)."""
+    if request.param == "processes" and not processes.available():
+        pytest.skip("this process may not fork workers (not Linux, or MPI loaded)")
+    if request.param == "threads":
+        monkeypatch.setattr(processes, "available", lambda: False)
+    yield request.param
     nn.set_threads(None)
 
 
@@ -140,6 +146,21 @@ def test_an_error_in_one_part_is_the_error_raised(float64, threads):
     assert np.isfinite(loss)
 
 
+def test_a_model_compiled_again_splits_with_its_new_loss(float64):
+    """The copies of the layers (and a worker process's) take the loss they are made with: compile makes them
+    again, or a split step would go on with the old loss."""
+    model = small_cnn()
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = data(128)
+    gradients(model, x, y, 2)
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    loss1, _, grads1 = gradients(model, x, y)
+    loss2, _, grads2 = gradients(model, x, y, 2)
+    assert loss2 == pytest.approx(loss1, rel=1e-12)
+    for a, b in zip(grads2, grads1):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
 def test_a_split_text_model_gives_the_same_gradients(float64):
     model = text_model("categorical_crossentropy", activation="softmax")
     rng = np.random.default_rng(4)
@@ -152,8 +173,10 @@ def test_a_split_text_model_gives_the_same_gradients(float64):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
-def test_split_float32_training_stays_in_float32(monkeypatch):
+def test_split_float32_training_stays_in_float32(monkeypatch, split):
     """A part's share of the batch scales its gradient without promoting it (a NumPy float64 share would)."""
+    if split == "processes":
+        pytest.skip("a spy in this process sees only this process's parts: the threads' run shows every part's")
     seen = []
     backward_linear = L.Dense.backward_linear
 

@@ -188,6 +188,7 @@ class Model:
             self.epoch_metrics = metrics_lib.EpochMetrics(chosen[0], converts[0])
         else:
             self.epoch_metrics = metrics_lib.EpochMetrics.per_output(self.output_names, chosen, converts, given)
+        self._step = None  # (a split step's copies of the layers hold the loss they were made with)
 
     # -- parameters and weights --------------------------------------------------------------------
     def parameters(self) -> list[Parameter]:

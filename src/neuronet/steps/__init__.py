@@ -3,6 +3,7 @@
 - ``base.py``: what the loop asks of any step (``Step``);
 - ``plain.py``: forward, loss, backward, update, on the whole batch;
 - ``threads.py``: the batch cut into parts that run in threads (a CPU, layers where that is exact and pays);
+- ``processes.py``: those parts in worker processes forked from this one instead, where it may fork;
 - ``mpi.py``: the batch cut over the ranks of an ``mpiexec`` job, the gradient summed with one allreduce;
 - ``gan.py``: a discriminator step, then a generator step;
 - ``accumulate.py``: gradients summed over k batches, then one update (``fit(..., accumulate=k)``);
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from .. import distributed
 from ..checks import ArgumentError
+from . import processes
 from .accumulate import AccumulatingStep
 from .base import Step
 from .data_parallel import cut, share
@@ -63,6 +65,7 @@ __all__ = [
     "cut",
     "local",
     "parts",
+    "processes",
     "share",
     "splittable",
 ]

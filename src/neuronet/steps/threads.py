@@ -8,7 +8,10 @@ share of the batch, and the parts' gradients added up (the first part's lands
 straight in the model's flat gradient): the same step as the plain one. NumPy
 lets go of Python's lock inside its loops and matrix products, so the threads
 really run at the same time; each part's matrix products use one BLAS
-thread, so the cores are not oversubscribed.
+thread, so the cores are not oversubscribed. But each call takes the lock
+again, and a part's step is many short calls: where this process may fork,
+the parts run in worker processes instead (``processes.py``), with the same
+copies of the layers and the same numbers.
 
 How a batch is cut depends on its size and the layers alone (parts of about
 ``PART`` samples, or fewer where a layer's ``part_samples`` asks: a sample of
@@ -32,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .. import settings
-from . import data_parallel
+from . import data_parallel, processes
 from .plain import PlainStep
 
 # samples per part: a batch of 128 in two parts keeps two cores busy, and smaller parts cost more than they
@@ -77,7 +80,10 @@ class ThreadSplitStep(PlainStep):
         # (flat.grad carries out the members' pending zero_grad first: the first part writes into this buffer)
         grad = flat.grad
         if self.copies is None or not self.copies.match(model, n, grad):
-            self.copies = LayerCopies(model, n, flat)
+            if self.copies is not None:
+                self.copies.close()
+            with _one_blas_thread():  # (a forked worker keeps the one BLAS thread a part runs with)
+                self.copies = LayerCopies(model, n, flat)
         return self.copies.data_gradients(x, y, share, sample_weight)
 
 
@@ -116,15 +122,25 @@ class LayerCopies:
         shared = {id(a): a for a in self.weights + [s for layer in self.layers for s in layer.states()]}
         shared[id(model.ops)] = model.ops
         self.steps, self.grads = [], []
+        # where this process may fork, the parts after this process's own run in workers, their gradients in
+        # memory shared with them (processes.py)
+        self.forks = _forks(n)
+        new_buffer = processes.shared_zeros if self.forks > 1 else np.zeros
         for i in range(n):
             # shares the loss and the model's settings (its flat buffer's record too: a copy never makes one);
             # its layers and graph are its own, the weights and states in them shared
             replica = model.replica(shared)
-            grad = flat_grad if i == 0 else np.zeros(flat_grad.size, dtype=flat_grad.dtype)
+            grad = flat_grad if i == 0 else new_buffer(flat_grad.size, flat_grad.dtype)
             for p, piece in zip(replica.parameters(), flat.pieces(grad)):
                 p.grad = piece
             self.steps.append(PlainStep(replica))
             self.grads.append(grad)
+        self.forked = processes.ForkedParts(self, flat, self.forks) if self.forks > 1 else None
+
+    def close(self) -> None:
+        """Stop the worker processes, where there are any."""
+        if self.forked is not None:
+            self.forked.close()
 
     def match(self, model, n: int, flat_grad: np.ndarray) -> bool:
         """Whether these copies still mirror ``model`` (same layers, same weight and gradient arrays) n times."""
@@ -136,7 +152,13 @@ class LayerCopies:
             and all(a is b for a, b in zip(model.layers, self.layers))
             and len(params) == len(self.weights)
             and all(p.data is w for p, w in zip(params, self.weights))
+            and self.forks == _forks(n)
+            and (self.forked is None or self.forked.alive)
         )
+
+    def run_part(self, i: int, x, y, share: float, sample_weight) -> tuple:
+        """Part i's step on its copy of the layers: its gradient, times ``share``, in its buffer; (loss, outputs)."""
+        return self.steps[i].data_gradients(x, y, share, sample_weight)
 
     def data_gradients(self, x, y, share: float = 1.0, sample_weight=None) -> tuple[float, np.ndarray]:
         """Each part of the batch on its copy of the layers, its gradient scaled by its share of the batch
@@ -150,6 +172,12 @@ class LayerCopies:
         n = len(self.steps)
         rows = data_parallel.cut(len(x), n)
         shares = [data_parallel.share(part, len(x)) for part in rows]
+        if self.forked is not None:
+            with _split_step, _one_blas_thread():
+                results = self.forked.data_gradients(rows, [s * share for s in shares], x, y, sample_weight)
+            for grad in self.grads[1:]:  # (in part order, as the threads add them: the same numbers)
+                self.flat_grad += grad
+            return self.combined(shares, results)
         threads = min(settings.get_threads(), n)
         cuts = np.linspace(0, self.flat_grad.size, threads + 1).astype(int)
         ready = threading.Barrier(threads)
@@ -159,7 +187,7 @@ class LayerCopies:
             try:
                 for i in range(w, n, threads):
                     part_weight = None if sample_weight is None else sample_weight[rows[i]]
-                    results[i] = self.steps[i].data_gradients(x[rows[i]], y[rows[i]], shares[i] * share, part_weight)
+                    results[i] = self.run_part(i, x[rows[i]], y[rows[i]], shares[i] * share, part_weight)
             except BaseException:
                 ready.abort()  # the other workers stop waiting for this one
                 raise
@@ -180,7 +208,18 @@ class LayerCopies:
                 failed = [e for e in errors if e is not None]
                 if failed:  # the worker that failed, rather than the others it stopped
                     raise next((e for e in failed if not isinstance(e, threading.BrokenBarrierError)), failed[0])
+        return self.combined(shares, results)
+
+    def combined(self, shares: list, results: list) -> tuple:
+        """The batch's loss (each part's times its share) and outputs (the parts' in order)."""
         loss = float(sum(weight * part_loss for weight, (part_loss, _) in zip(shares, results)))
         if not self.several_outputs:
             return loss, np.concatenate([out for _, out in results])
         return loss, [np.concatenate(parts_of_one) for parts_of_one in zip(*(out for _, out in results))]
+
+
+def _forks(n: int) -> int:
+    """How many processes run the n parts of a batch (this one among them): the threads asked for, where this
+    process may fork workers (processes.py); 0 where it may not, or one would do: the parts then run in threads."""
+    count = min(settings.get_threads(), n)
+    return count if count > 1 and processes.available() else 0
