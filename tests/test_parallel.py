@@ -266,3 +266,24 @@ def test_a_graph_model_of_two_inputs_and_two_outputs_trains_split_as_it_trains_w
         np.testing.assert_allclose(split[key], whole[key], rtol=1e-10)
     for a, b in zip(split_weights, whole_weights):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_loss_weights_changed_in_place_reach_the_split_step(float64):
+    """The copies (a worker's too) are made again when the loss weights change, in place or not."""
+    rng = np.random.default_rng(5)
+    image, y = data(128)
+    x, targets = [image, rng.standard_normal((128, 3))], [y, rng.standard_normal((128, 1))]
+    model = residual_cnn(inputs=2, outputs=2)
+    x, targets = model.check_data(x, targets)  # (as fit gives them to a step: rows of both inputs, both targets)
+    nn.set_threads(2)
+    model.compute_gradients(x, targets)
+    assert model.local_step().copies is not None  # split
+    model.loss_weights[1] = 5.0
+    found = []
+    for step in (PlainStep(model), model.local_step()):
+        loss, _ = step.gradients(x, targets)
+        found.append((loss, [p.grad.copy() for p in model.parameters()]))
+    (loss1, grads1), (loss2, grads2) = found
+    assert loss2 == pytest.approx(loss1, rel=1e-12)
+    for a, b in zip(grads2, grads1):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)

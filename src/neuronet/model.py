@@ -188,7 +188,7 @@ class Model:
             self.epoch_metrics = metrics_lib.EpochMetrics(chosen[0], converts[0])
         else:
             self.epoch_metrics = metrics_lib.EpochMetrics.per_output(self.output_names, chosen, converts, given)
-        self._step = None  # (a split step's copies of the layers hold the loss they were made with)
+        self._drop_step()  # (a split step's copies of the layers hold the loss they were made with)
 
     # -- parameters and weights --------------------------------------------------------------------
     def parameters(self) -> list[Parameter]:
@@ -278,8 +278,15 @@ class Model:
             or len(made_for) != len(self._step_key)
             or any(a is not b for a, b in zip(made_for, self._step_key))
         ):
+            self._drop_step()
             self._step, self._step_key = self.make_step(), made_for
         return self._step
+
+    def _drop_step(self) -> None:
+        """Close the kept step (its worker processes end now, not when a garbage collection finds it)."""
+        if self._step is not None:
+            self._step.close()
+            self._step = None
 
     def replica(self, shared: dict) -> Model:
         """A copy of the model that runs its passes apart from it (a thread's, ``steps/threads.py``): its layers

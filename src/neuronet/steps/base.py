@@ -49,6 +49,10 @@ class Step:
     def end_epoch(self) -> None:
         """Called after an epoch's last batch: a step that holds back an update (accumulation) applies it."""
 
+    def close(self) -> None:
+        """Let go of what this step holds beyond memory (the split step's worker processes) when the model
+        makes a new one; a closed step makes them again if it is used."""
+
     def start(self, check: Callable):
         """Run ``check`` (fit's checks of its arguments, which return them checked) and return the arguments the
         loop runs with: here, as they are."""

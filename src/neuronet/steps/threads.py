@@ -30,6 +30,7 @@ every core busy inside BLAS, and their steps are too short to split.
 from __future__ import annotations
 
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -64,12 +65,24 @@ def parts(n_samples: int, layers) -> int:
 
 
 class ThreadSplitStep(PlainStep):
-    """The plain step, but a batch that splitting makes faster is cut into parts run in threads (see the
-    module's docstring). The copies of the layers the parts run on are kept between steps."""
+    """The plain step, but a batch that splitting makes faster is cut into parts run in threads, or in worker
+    processes (see the module's docstring). The copies of the layers the parts run on (and the workers) are
+    kept between steps, made for the most parts a batch has been cut into so far."""
 
     def __init__(self, model) -> None:
         super().__init__(model)
         self.copies: LayerCopies | None = None
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids (none where the parts run in threads, or before the first split step)."""
+        forked = self.copies.forked if self.copies is not None else None
+        return list(forked.pids) if forked is not None else []
+
+    def close(self) -> None:
+        if self.copies is not None:
+            self.copies.close()
+            self.copies = None
 
     def data_gradients(self, x, y, share: float = 1.0, sample_weight=None):
         model = self.model
@@ -80,11 +93,11 @@ class ThreadSplitStep(PlainStep):
         # (flat.grad carries out the members' pending zero_grad first: the first part writes into this buffer)
         grad = flat.grad
         if self.copies is None or not self.copies.match(model, n, grad):
-            if self.copies is not None:
-                self.copies.close()
+            most = max(n, len(self.copies.steps)) if self.copies is not None else n
+            self.close()
             with _one_blas_thread():  # (a forked worker keeps the one BLAS thread a part runs with)
-                self.copies = LayerCopies(model, n, flat)
-        return self.copies.data_gradients(x, y, share, sample_weight)
+                self.copies = LayerCopies(model, most, flat)
+        return self.copies.data_gradients(x, y, n, share, sample_weight)
 
 
 def _thread_pool(n: int) -> ThreadPoolExecutor:
@@ -111,7 +124,8 @@ class LayerCopies:
     """Copies of a model's layers that share its weights, each writing its gradients to a flat buffer.
 
     The first copy's buffer is the model's own flat gradient (its part's gradient lands where the
-    optimizer reads it); the others have one each, added to it at the end of a step.
+    optimizer reads it); the others have one each, added to it at the end of a step. Made for ``n`` parts,
+    they serve a batch cut into fewer as well (an epoch's last, shorter batch), with their first copies.
     """
 
     def __init__(self, model, n: int, flat) -> None:
@@ -121,10 +135,11 @@ class LayerCopies:
         self.flat_grad = flat_grad = flat.grad
         shared = {id(a): a for a in self.weights + [s for layer in self.layers for s in layer.states()]}
         shared[id(model.ops)] = model.ops
+        self.loss_settings = _loss_settings(model)  # (the copies hold them as they are now)
         self.steps, self.grads = [], []
         # where this process may fork, the parts after this process's own run in workers, their gradients in
         # memory shared with them (processes.py)
-        self.forks = _forks(n)
+        self.forks = _forks(model, n)
         new_buffer = processes.shared_zeros if self.forks > 1 else np.zeros
         for i in range(n):
             # shares the loss and the model's settings (its flat buffer's record too: a copy never makes one);
@@ -135,7 +150,13 @@ class LayerCopies:
                 p.grad = piece
             self.steps.append(PlainStep(replica))
             self.grads.append(grad)
-        self.forked = processes.ForkedParts(self, flat, self.forks) if self.forks > 1 else None
+        self.forked = None
+        if self.forks > 1:
+            states = [s for layer in self.layers for s in layer.states()]
+            try:
+                self.forked = processes.ForkedParts(self, flat, states, self.forks)
+            except processes.ForkRefused as exc:
+                warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
 
     def close(self) -> None:
         """Stop the worker processes, where there are any."""
@@ -143,16 +164,18 @@ class LayerCopies:
             self.forked.close()
 
     def match(self, model, n: int, flat_grad: np.ndarray) -> bool:
-        """Whether these copies still mirror ``model`` (same layers, same weight and gradient arrays) n times."""
+        """Whether these copies still mirror ``model`` (same layers, weight and gradient arrays, loss and loss
+        weights, the same way of running) for a batch cut into ``n`` parts."""
         params = model.parameters()
         return (
-            len(self.steps) == n
+            len(self.steps) >= n
             and self.flat_grad is flat_grad
+            and _loss_settings(model) == self.loss_settings
             and len(model.layers) == len(self.layers)
             and all(a is b for a, b in zip(model.layers, self.layers))
             and len(params) == len(self.weights)
             and all(p.data is w for p, w in zip(params, self.weights))
-            and self.forks == _forks(n)
+            and self.forks == _forks(model, len(self.steps))
             and (self.forked is None or self.forked.alive)
         )
 
@@ -160,7 +183,7 @@ class LayerCopies:
         """Part i's step on its copy of the layers: its gradient, times ``share``, in its buffer; (loss, outputs)."""
         return self.steps[i].data_gradients(x, y, share, sample_weight)
 
-    def data_gradients(self, x, y, share: float = 1.0, sample_weight=None) -> tuple[float, np.ndarray]:
+    def data_gradients(self, x, y, n: int, share: float = 1.0, sample_weight=None) -> tuple[float, np.ndarray]:
         """Each part of the batch on its copy of the layers, its gradient scaled by its share of the batch
         (times ``share``, the batch's own in a larger one); their sum lands in the model's flat gradient.
         Returns the data loss (no regularisation) and the outputs (a list of them for several). A part's
@@ -169,13 +192,12 @@ class LayerCopies:
         Worker ``w`` of the ``threads`` takes parts w, w + threads, ...; then each adds its slice of the
         others' gradients to the first's, in part order, so the sum never depends on the thread count.
         """
-        n = len(self.steps)
         rows = data_parallel.cut(len(x), n)
         shares = [data_parallel.share(part, len(x)) for part in rows]
         if self.forked is not None:
             with _split_step, _one_blas_thread():
                 results = self.forked.data_gradients(rows, [s * share for s in shares], x, y, sample_weight)
-            for grad in self.grads[1:]:  # (in part order, as the threads add them: the same numbers)
+            for grad in self.grads[1:n]:  # (in part order, as the threads add them: the same numbers)
                 self.flat_grad += grad
             return self.combined(shares, results)
         threads = min(settings.get_threads(), n)
@@ -195,7 +217,7 @@ class LayerCopies:
             # every part's gradient is ready: each worker adds its slice of the others' to the first's
             # (done in the main thread alone, the sum was a sizeable part of a textcnn step: bench/RESULTS.md)
             mine = slice(cuts[w], cuts[w + 1])
-            for grad in self.grads[1:]:
+            for grad in self.grads[1:n]:
                 self.flat_grad[mine] += grad[mine]
 
         with _split_step, _one_blas_thread():
@@ -218,8 +240,16 @@ class LayerCopies:
         return loss, [np.concatenate(parts_of_one) for parts_of_one in zip(*(out for _, out in results))]
 
 
-def _forks(n: int) -> int:
+def _forks(model, n: int) -> int:
     """How many processes run the n parts of a batch (this one among them): the threads asked for, where this
-    process may fork workers (processes.py); 0 where it may not, or one would do: the parts then run in threads."""
+    process may fork workers (processes.py); 0 where it may not, or one would do: the parts then run in threads.
+    A model watched by a doctor (``model.watchers``) keeps its parts in this process, where the watch sees all."""
     count = min(settings.get_threads(), n)
-    return count if count > 1 and processes.available() else 0
+    watched = bool(getattr(model, "watchers", None))
+    return count if count > 1 and processes.available() and not watched else 0
+
+
+def _loss_settings(model) -> tuple:
+    """What a model's copies take from it by reference (its losses) or as it is (their weights), compared to
+    tell whether the copies are still its own."""
+    return (model.loss, *model.losses, *(float(w) for w in model.loss_weights))
