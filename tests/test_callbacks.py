@@ -298,3 +298,32 @@ def test_a_path_in_a_folder_that_does_not_exist_is_refused_when_given(tmp_path, 
     with pytest.raises(nn.checks.ArgumentError, match=r"the folder .*nowhere does not exist"):
         make(str(tmp_path / "nowhere" / "log.csv"))
     make(str(tmp_path / "log.csv"))
+
+
+def test_a_keras_callbacks_on_train_batch_end_is_called_after_every_batch():
+    seen = []
+
+    class KerasStyle(nn.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((batch, round(logs["loss"], 6)))
+
+    model = nn.Sequential([nn.layers.Dense(3, 2, activation="softmax")])
+    model.compile()
+    model.fit(np.zeros((10, 3)), np.zeros(10, int), epochs=1, batch_size=4, verbose=0, callbacks=[KerasStyle()])
+    assert [b for b, _ in seen] == [0, 1, 2] and all(np.isfinite(loss) for _, loss in seen)
+
+
+def test_a_keras_hook_that_fit_never_calls_is_named_in_a_warning_at_the_users_line():
+    class KerasStyle(nn.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            raise AssertionError("never called")
+
+        def on_test_end(self, logs=None):
+            raise AssertionError("never called")
+
+    model = nn.Sequential([nn.layers.Dense(3, 2, activation="softmax")])
+    model.compile()
+    message = "KerasStyle defines on_train_batch_begin, on_test_end, which fit never calls"
+    with pytest.warns(UserWarning, match=message) as got:
+        model.fit(np.zeros((10, 3)), np.zeros(10, int), epochs=1, verbose=0, callbacks=[KerasStyle()])
+    assert got[0].filename == __file__

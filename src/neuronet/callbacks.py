@@ -30,9 +30,22 @@ class Callback:
 
     def on_train_begin(self, logs: dict | None = None) -> None: ...
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
     def on_train_end(self, logs: dict | None = None) -> None: ...
+
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        """After each training batch. Keras's name for it, ``on_train_batch_end``, is called from here, so a
+        callback written for Keras runs as it would there."""
+        self.on_train_batch_end(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+
+# Keras's hooks that neuronet's fit has no moment for: a callback defining one is told, not silently ignored
+KERAS_HOOKS_NOT_CALLED = (
+    "on_batch_begin", "on_train_batch_begin", "on_test_begin", "on_test_end", "on_test_batch_begin",
+    "on_test_batch_end", "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end",
+)  # fmt: skip
 
 
 class History(Callback):

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from . import checks, prefetch, process, samples, steps
 from .batching import batch_bounds, batch_rows, count, part_of
-from .callbacks import Callback, History
+from .callbacks import KERAS_HOOKS_NOT_CALLED, Callback, History
 from .data.dataset import is_dataset
 from .several import listed
 
@@ -320,6 +320,16 @@ def _callback_list(callbacks) -> list[Callback]:
         return []
     if not isinstance(callbacks, (list, tuple)) or not all(isinstance(cb, Callback) for cb in callbacks):
         raise checks.ArgumentError(f"callbacks must be a list of Callback objects, got {callbacks!r}")
+    for cb in callbacks:
+        never = [name for name in KERAS_HOOKS_NOT_CALLED if hasattr(cb, name)]
+        if never:
+            warnings.warn(
+                f"callback {type(cb).__name__} defines {', '.join(never)}, which fit never calls (its hooks are "
+                "on_train_begin, on_epoch_begin, on_batch_end or Keras's on_train_batch_end, on_epoch_end and "
+                "on_train_end): move that code into one of those",
+                UserWarning,
+                stacklevel=7,  # past this, _checked, the check, step.start, fit and model.fit: the user's call
+            )
     return list(callbacks)
 
 
