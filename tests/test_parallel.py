@@ -15,7 +15,7 @@ L = nn.layers
 def split(request, monkeypatch):
     """How the parts run: in worker processes where this machine may fork, or in threads (forking refused)."""
     if request.param == "processes" and not processes.available():
-        pytest.skip("this process may not fork workers (not Linux, or MPI loaded)")
+        pytest.skip("this process may not fork workers (not Linux, or MPI started here)")
     if request.param == "threads":
         monkeypatch.setattr(processes, "available", lambda: False)
     yield request.param

@@ -18,7 +18,7 @@ from neuronet.steps import PlainStep, processes
 
 L = nn.layers
 
-pytestmark = pytest.mark.skipif(not processes.available(), reason="this process may not fork workers (not Linux)")
+pytestmark = pytest.mark.skipif(not processes.available(), reason="this process may not fork workers (not Linux?)")
 
 
 @pytest.fixture(autouse=True)
@@ -108,8 +108,20 @@ def test_changing_the_number_of_threads_forks_workers_anew():
     assert workers_of(model) == [] and np.isfinite(loss)
 
 
-def test_a_process_with_mpi_loaded_forks_no_workers(monkeypatch):
-    monkeypatch.setitem(sys.modules, "mpi4py", object())
+class StartedMPI:
+    """What mpi4py's MPI module says once it has started MPI."""
+
+    @staticmethod
+    def Is_initialized():
+        return True
+
+    @staticmethod
+    def Is_finalized():
+        return False
+
+
+def test_a_process_running_mpi_forks_no_workers(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py.MPI", StartedMPI())
     assert not processes.available()
     model = small_cnn()
     x, y = data(128)

@@ -16,7 +16,7 @@ worker processes instead, the same parts with the same copies of the layers:
   is a :class:`WorkerError`, and a step left half-way (Ctrl-C) stops the workers, whose answers would
   otherwise wait in the pipes for the next step.
 
-A process may fork where it is Linux's, no MPI library runs in it (MPI does not survive a fork: there each
+A process may fork where it is Linux's, MPI has not started in it (MPI does not survive a fork: there each
 rank keeps the thread split) and no fork has failed in it before. ``nn.set_threads(n)`` sets how many
 processes (this one among them) work on a step's parts.
 """
@@ -41,9 +41,15 @@ _refused = False  # whether a fork failed here (then the parts run in threads fr
 
 
 def available() -> bool:
-    """Whether this process may fork workers for a step: Linux, no MPI library loaded (mpi4py), no fork
-    refused before."""
-    return sys.platform.startswith("linux") and hasattr(os, "fork") and "mpi4py" not in sys.modules and not _refused
+    """Whether this process may fork workers for a step: Linux, MPI not started here, no fork refused before."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and not _mpi_started() and not _refused
+
+
+def _mpi_started() -> bool:
+    """Whether MPI runs in this process (mpi4py's MPI module started it: a process forked from it would share
+    its connections)."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    return mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized()
 
 
 def shared_zeros(size: int, dtype: np.dtype | type | str) -> np.ndarray:
