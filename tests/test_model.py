@@ -659,3 +659,13 @@ def test_a_deep_copy_of_a_trained_model_trains_on_its_own():
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
     sweep = model.find_learning_rate(X / 16, y)
     assert 1e-4 < sweep.suggestion < 1.0  # (a copy that did not train gave a rate below the sweep's start)
+
+
+def test_a_one_input_model_reads_nested_lists_of_numbers_as_one_batch():
+    """``forward([[1, 2, 3, 4]])`` is a batch of one sample (it was read as a list of inputs, one of shape
+    (4,), and refused with the wrong shape); a list holding an array is still the list of the inputs."""
+    model = nn.Sequential([nn.layers.Dense(4, 2)])
+    rows = [[1.0, 2.0, 3.0, 4.0], [0.5, 0.0, -1.0, 2.0]]
+    np.testing.assert_allclose(model.forward(rows), model.forward(np.array(rows)), rtol=1e-6)
+    assert model.forward([[1, 2, 3, 4]]).shape == (1, 2)
+    assert model.forward([np.ones((3, 4))]).shape == (3, 2)

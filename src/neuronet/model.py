@@ -366,7 +366,9 @@ class Model:
         """Every node's value for ``x`` through ``calls`` (a plan of the model's graph)."""
         self.ops.prepare()
         graph = self._planned
-        xs = [self._on_device(v, k) for k, v in enumerate(listed(x))]
+        # (a model of one input given nested lists of numbers takes them as one array, as NumPy would read them)
+        one_array = len(graph.inputs) == 1 and isinstance(x, (list, tuple)) and not any(hasattr(v, "shape") for v in x)
+        xs = [self._on_device(v, k) for k, v in enumerate([x] if one_array else listed(x))]
         if len(xs) != len(graph.inputs):
             raise checks.ArgumentError(f"the model has {len(graph.inputs)} inputs, got {len(xs)} arrays")
         self._seen_shapes = [(None, *v.shape[1:]) for v in xs]
